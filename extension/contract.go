@@ -1,0 +1,289 @@
+package extension
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/azbind/azbind/connection"
+)
+
+// ---------------------------------------------------------------------------------------------
+// Registration (database/sql style): a connector registers its binding types once, in init.
+// ---------------------------------------------------------------------------------------------
+
+// Extension is what a connector registers: a host.json section name and the binding types it
+// implements. Register it from the connector package's init function.
+type Extension struct {
+	// Name is the host.json section under "extensions" (e.g. "queues", "blobs", "serviceBus").
+	// Its content, with AzureFunctionsJobHost__extensions__<name>__… overrides applied, is handed
+	// to every factory as BindContext.Config.
+	Name string
+	// Bindings lists the function.json types this extension implements.
+	Bindings []BindingType
+}
+
+// BindingType implements one function.json binding type. The runtime picks the factory from the
+// binding's direction: a trigger type (name ending in "Trigger") has only NewTrigger; an "in"
+// binding uses NewInput, an "out" binding NewOutput. A nil factory means the direction is not
+// supported, which the loader reports as a clear error.
+type BindingType struct {
+	Type    string             // function.json "type", matched case-insensitively (e.g. "queueTrigger")
+	Service connection.Service // service its `connection` resolves for ("" when it has none)
+
+	NewTrigger func(ctx context.Context, bc *BindContext) (Trigger, error)
+	NewInput   func(ctx context.Context, bc *BindContext) (Input, error)
+	NewOutput  func(ctx context.Context, bc *BindContext) (Output, error)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Triggers.
+// ---------------------------------------------------------------------------------------------
+
+// Trigger starts invocations. Run delivers events to exec until ctx is cancelled — which means
+// "stop fetching new work" — then waits until every event it dispatched has been settled
+// (deleted, released, completed, checkpointed…) and returns. Run returns nil after an orderly
+// stop; an error return means the trigger could not run at all (it is logged, and the host stops).
+//
+// Polling, pushed (HTTP), streaming and brokered triggers all fit: see the package documentation.
+type Trigger interface {
+	Run(ctx context.Context, exec Executor) error
+}
+
+// Executor runs one invocation of the function (binding inputs, calling the handler, flushing
+// outputs, applying the function's retry policy) and reports the outcome. Execute is safe for
+// concurrent use and never panics. Cancellation of ctx is ignored (only its values are kept): the
+// runtime cancels invocations itself, at function timeout and after the drain deadline on
+// shutdown, so a trigger may pass its Run context.
+type Executor interface {
+	Execute(ctx context.Context, ev *Event) Result
+}
+
+// Event is one trigger firing: a single item, or a batch for `cardinality: many`.
+type Event struct {
+	// Data is the payload of a single item. The runtime converts it to the handler's parameter
+	// type: a value assignable to that type is passed as is (connector types such as a queue
+	// message or an SDK client); []byte, string, json.RawMessage and io.Reader convert to string,
+	// []byte, io.Reader, json.RawMessage or, by JSON decoding, to structs, maps and slices.
+	Data any
+	// Batch holds the items of a `cardinality: many` event (Data is then ignored); each element
+	// converts as Data does, into the elements of the handler's slice parameter.
+	Batch []any
+	// Metadata is the trigger's binding data (checklist C27, C29, …): names such as DequeueCount
+	// or BlobTrigger, looked up case-insensitively by binding expressions and FunctionContext.
+	Metadata Metadata
+	// ID identifies the item in logs (message id, blob name, sequence number). Optional.
+	ID string
+}
+
+// Metadata is trigger binding data. Lookup must be case-insensitive.
+type Metadata interface {
+	Lookup(name string) (any, bool)
+}
+
+// MapMetadata is Metadata backed by a map; lookups fall back to a case-insensitive scan.
+type MapMetadata map[string]any
+
+// Lookup implements Metadata.
+func (m MapMetadata) Lookup(name string) (any, bool) {
+	if v, ok := m[name]; ok {
+		return v, true
+	}
+	for k, v := range m {
+		if equalFold(k, name) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// Status is the outcome of an invocation as a trigger must act on it.
+type Status int
+
+const (
+	// Succeeded: acknowledge (delete, complete, checkpoint, write the receipt).
+	Succeeded Status = iota
+	// Failed: the handler (or a binding) failed after any retries; release, count towards
+	// poison, abandon or dead-letter as the service does.
+	Failed
+	// Cancelled: the host shut down before the invocation finished. Do not acknowledge; let the
+	// item come back (at-least-once).
+	Cancelled
+)
+
+func (s Status) String() string {
+	switch s {
+	case Succeeded:
+		return "succeeded"
+	case Failed:
+		return "failed"
+	case Cancelled:
+		return "cancelled"
+	}
+	return "unknown"
+}
+
+// Result is what an invocation reports back to its trigger.
+type Result struct {
+	Status Status
+	Err    error // nil exactly when Status is Succeeded
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input and output bindings.
+// ---------------------------------------------------------------------------------------------
+
+// Input produces the value of an input binding for one invocation. The returned value converts
+// to the handler's parameter type as Event.Data does; nil means "absent" and gives the zero value
+// (a missing blob or entity is not an error). A returned io.Closer is closed after the
+// invocation. Errors fail the invocation.
+type Input interface {
+	Bind(ctx context.Context, fc *FunctionContext) (any, error)
+}
+
+// Output opens a Sink for one invocation. Open is called lazily, the first time the invocation
+// writes to the binding.
+type Output interface {
+	Open(ctx context.Context, fc *FunctionContext) (Sink, error)
+}
+
+// Sink receives the items of one output binding during one invocation (IAsyncCollector). Add is
+// given the handler's Go value as is (string, []byte, io.Reader, a struct, a map, …; see Encode);
+// Flush is called once, after the handler returned successfully, and only then may the items
+// become visible. A failed invocation's sink is discarded without Flush.
+type Sink interface {
+	Add(ctx context.Context, item any) error
+	Flush(ctx context.Context) error
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a factory is given.
+// ---------------------------------------------------------------------------------------------
+
+// BindContext is what a binding factory receives at load time.
+type BindContext struct {
+	Function string       // function name
+	Spec     *BindingSpec // the binding as declared; string properties have %setting% resolved
+	Host     *Services    // host services
+	// Param is the Go type this binding exchanges with the handler: the trigger or input
+	// parameter type, the element type of a Collector, or the type written to an output (nil when
+	// unknown, e.g. an output fed from `any`). For `cardinality: many` it is the slice's element type.
+	Param reflect.Type
+	// Config is the host.json extensions section of the binding's extension (nil if absent).
+	Config map[string]any
+	// TriggerData names the trigger's binding data when this is an input or output binding (nil for
+	// the trigger itself, or when the trigger does not declare a contract); see BindingDataContract.
+	TriggerData []string
+	// TriggerType is the function's trigger type (e.g. "queueTrigger").
+	TriggerType string
+
+	retry *RetryPolicy // function's retry policy, for triggers that want to know
+}
+
+// BindingDataContract is implemented by triggers that know the names of their binding data at
+// load time (checklist: BindingDataContract). Templates in other bindings of the function are then
+// checked at load time: a `{name}` that the contract does not provide is an error, unless the
+// contract lists "*" (payload properties are known only at invocation).
+type BindingDataContract interface {
+	BindingData() []string
+}
+
+// Services are the host services every connector may use.
+type Services struct {
+	Logger      *slog.Logger
+	HostID      string        // ≤32 lowercase characters, stable per app (checklist C59)
+	Settings    *connection.Settings
+	Connections ConnectionResolver
+	Storage     HostStorage // host storage: receipts, locks, checkpoints
+	Mux         Mux         // the host's HTTP server, for pushed triggers (webhooks)
+	Clock       Clock
+	// Concurrency is the number of processors the host plans for (runtime.GOMAXPROCS unless set;
+	// 1 when WEBSITE_SKU=Dynamic, as Functions does).
+	Concurrency int
+}
+
+// ConnectionResolver resolves a binding's connection name for a service (the connection package's
+// *Resolver implements it). An empty name means the service's default connection.
+type ConnectionResolver interface {
+	Resolve(ctx context.Context, name string, svc connection.Service) (*connection.Connection, error)
+}
+
+// Mux is where pushed triggers mount their HTTP handlers (an *http.ServeMux satisfies it).
+type Mux interface {
+	Handle(pattern string, handler http.Handler)
+}
+
+// Clock abstracts time for tests.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// SystemClock is the real clock.
+var SystemClock Clock = systemClock{}
+
+// HostStorage is the host's small blob store (AzureWebJobsStorage's `azure-webjobs-hosts`
+// container in production) with optimistic concurrency. Keys are blob names such as
+// "blobreceipts/<hostId>/<functionId>/<etag>/<container>/<blob>".
+type HostStorage interface {
+	// Get returns ErrNotFound (wrapped) when the key does not exist.
+	Get(ctx context.Context, key string) (Record, error)
+	// Put writes a record. With Cond.IfNoneMatch it fails with ErrConflict when the key exists;
+	// with Cond.IfMatch it fails with ErrConflict when the current ETag differs. Returns the new ETag.
+	Put(ctx context.Context, key string, rec Record, cond Cond) (etag string, err error)
+	// Delete removes the key (ErrNotFound if absent; ErrConflict if Cond.IfMatch does not match).
+	Delete(ctx context.Context, key string, cond Cond) error
+	// List returns the keys with the given prefix, in lexical order.
+	List(ctx context.Context, prefix string) ([]string, error)
+}
+
+// Record is a HostStorage value.
+type Record struct {
+	Data     []byte
+	Metadata map[string]string
+	ETag     string
+}
+
+// Cond is a HostStorage write condition.
+type Cond struct {
+	IfMatch     string // write only when the current ETag equals this
+	IfNoneMatch bool   // write only when the key does not exist
+}
+
+// Error kinds shared by the runtime and connectors; test with errors.Is.
+var (
+	ErrNotFound        = errors.New("not found")
+	ErrConflict        = errors.New("conflict")
+	ErrUnsupportedType = errors.New("unsupported parameter type")
+	ErrInvalidConfig   = errors.New("invalid configuration")
+	ErrFunctionTimeout = errors.New("function timeout")
+	ErrShutdown        = errors.New("host shutting down")
+)
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		ca, cb := a[i], b[i]
+		if ca == cb {
+			continue
+		}
+		if 'A' <= ca && ca <= 'Z' {
+			ca += 'a' - 'A'
+		}
+		if 'A' <= cb && cb <= 'Z' {
+			cb += 'a' - 'A'
+		}
+		if ca != cb {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,86 @@
+package extension
+
+// STUB: function.json / host.json / app folder loading. The API is fixed; implementation pending.
+
+import (
+	"strings"
+
+	"github.com/azbind/azbind/connection"
+)
+
+// Problem is one finding about an app's declaration, printed as "file: field: problem: fix".
+type Problem struct {
+	File    string // e.g. "ProcessOrder/function.json", "host.json", "Go API: ProcessOrder"
+	Field   string // e.g. "bindings[1].direction", "retry.maxRetryCount", "" for the whole file
+	Problem string
+	Fix     string
+	Warning bool // true for findings that do not stop the host (unknown keys, ...)
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Field != "" {
+		b.WriteString(": ")
+		b.WriteString(p.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(p.Problem)
+	if p.Fix != "" {
+		b.WriteString(": ")
+		b.WriteString(p.Fix)
+	}
+	return b.String()
+}
+
+// ProblemsError carries every error-level Problem found; it wraps ErrInvalidConfig.
+type ProblemsError struct {
+	Problems []Problem
+}
+
+func (e *ProblemsError) Error() string {
+	var b strings.Builder
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+func (e *ProblemsError) Unwrap() error { return ErrInvalidConfig }
+
+// AppSpec is a loaded Functions app folder.
+type AppSpec struct {
+	Dir       string
+	Host      *HostConfig
+	Functions []*FunctionSpec
+	Settings  *connection.Settings // environment + local.settings.json (environment wins)
+	Warnings  []Problem
+}
+
+// LoadAppDir loads dir/host.json, every dir/<fn>/function.json and dir/local.settings.json.
+// settings may be nil: the environment plus dir/local.settings.json are used. It returns every
+// problem found at once as a *ProblemsError.
+func LoadAppDir(dir string, settings *connection.Settings) (*AppSpec, error) {
+	panic("not implemented")
+}
+
+// ParseHostJSON parses host.json content (file names it in problems) and applies
+// AzureFunctionsJobHost__… overrides from settings.
+func ParseHostJSON(file string, data []byte, settings *connection.Settings) (*HostConfig, []Problem) {
+	panic("not implemented")
+}
+
+// ParseFunctionJSON parses one function.json; name is the function (folder) name.
+func ParseFunctionJSON(name, file string, data []byte) (*FunctionSpec, []Problem) {
+	panic("not implemented")
+}
+
+// CheckFunction validates a parsed or Go-declared function: its name, exactly one trigger,
+// registered binding types and supported directions, binding names, dataType/cardinality values,
+// the retry policy, %setting% tokens resolvable in settings, and template syntax.
+func CheckFunction(f *FunctionSpec, settings *connection.Settings) []Problem {
+	panic("not implemented")
+}

@@ -1,0 +1,159 @@
+package extension
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Direction of a binding.
+type Direction string
+
+const (
+	DirIn    Direction = "in"
+	DirOut   Direction = "out"
+	DirInOut Direction = "inout"
+)
+
+// BindingSpec is one binding as declared in function.json or through the Go API. Both ways of
+// declaring a function produce the same BindingSpecs, and everything after that is shared.
+type BindingSpec struct {
+	Type        string    // e.g. "queueTrigger"
+	Name        string    // parameter name, or "$return"
+	Direction   Direction // in, out, inout
+	DataType    string    // "", "string", "binary", "stream" (checklist C16)
+	Cardinality string    // "" / "one" or "many"
+	// Properties holds every other key with its JSON-decoded value (string, float64, bool, map,
+	// slice). Keys keep their declared spelling; use Prop for case-insensitive access.
+	Properties map[string]any
+	// Where is the declaration's location for error messages, e.g.
+	// "ProcessOrder/function.json: bindings[1]" or "Go API: ProcessOrder: bindings[1]".
+	Where string
+}
+
+// IsTrigger reports whether the binding is a trigger (its type ends in "Trigger").
+func (b *BindingSpec) IsTrigger() bool {
+	return len(b.Type) > len("trigger") && strings.EqualFold(b.Type[len(b.Type)-len("trigger"):], "trigger")
+}
+
+// Many reports `cardinality: many`.
+func (b *BindingSpec) Many() bool { return strings.EqualFold(b.Cardinality, "many") }
+
+// Prop returns the property named key, matched case-insensitively.
+func (b *BindingSpec) Prop(key string) (any, bool) {
+	if v, ok := b.Properties[key]; ok {
+		return v, true
+	}
+	for k, v := range b.Properties {
+		if strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// String returns the string property key ("" if absent); a non-string value is an error naming
+// the binding and the field.
+func (b *BindingSpec) String(key string) (string, error) {
+	v, ok := b.Prop(key)
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%s: %s: must be a string, got %s: %w", b.Where, key, jsonKind(v), ErrInvalidConfig)
+	}
+	return s, nil
+}
+
+// Connection returns the binding's `connection` property.
+func (b *BindingSpec) Connection() string {
+	s, _ := b.String("connection")
+	return s
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case float64, int, int64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// FunctionSpec is a declared function.
+type FunctionSpec struct {
+	Name     string
+	Bindings []*BindingSpec
+	Disabled bool
+	Retry    *RetryPolicy // function-level retry (function.json "retry"); nil = host.json's
+	Where    string       // "ProcessOrder/function.json" or "Go API"
+}
+
+// Trigger returns the function's trigger binding.
+func (f *FunctionSpec) Trigger() *BindingSpec {
+	for _, b := range f.Bindings {
+		if b.IsTrigger() {
+			return b
+		}
+	}
+	return nil
+}
+
+// RetryStrategy names a retry policy strategy.
+type RetryStrategy string
+
+const (
+	FixedDelay         RetryStrategy = "fixedDelay"
+	ExponentialBackoff RetryStrategy = "exponentialBackoff"
+)
+
+// RetryPolicy is a function retry policy (checklist C57). MaxRetryCount -1 retries forever.
+type RetryPolicy struct {
+	Strategy        RetryStrategy
+	MaxRetryCount   int
+	DelayInterval   time.Duration // fixedDelay
+	MinimumInterval time.Duration // exponentialBackoff
+	MaximumInterval time.Duration // exponentialBackoff
+}
+
+// HostConfig is host.json (version 2.0) after AzureFunctionsJobHost__… overrides.
+type HostConfig struct {
+	Version         string
+	FunctionTimeout time.Duration // 0 = default (30 min); <0 = unbounded ("-1")
+	Retry           *RetryPolicy
+	// Extensions holds the "extensions" sections by name (case preserved; look up with Extension).
+	Extensions map[string]map[string]any
+	// LogLevels is logging.logLevel: category ("default", "Function", "Function.Name", "Host.Triggers"…) → level.
+	LogLevels map[string]string
+	// Warnings are unknown keys and other non-fatal findings, as "host.json: field: problem".
+	Warnings []string
+}
+
+// Extension returns the extensions section named name (case-insensitive), or nil.
+func (h *HostConfig) Extension(name string) map[string]any {
+	if h == nil {
+		return nil
+	}
+	if v, ok := h.Extensions[name]; ok {
+		return v
+	}
+	for k, v := range h.Extensions {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return nil
+}
+
+// DefaultFunctionTimeout is the timeout when host.json sets none (30 min, as on dedicated plans).
+const DefaultFunctionTimeout = 30 * time.Minute
