@@ -194,7 +194,7 @@ type BindingDataContract interface {
 // Services are the host services every connector may use.
 type Services struct {
 	Logger      *slog.Logger
-	HostID      string        // ≤32 lowercase characters, stable per app (checklist C59)
+	HostID      string // ≤32 lowercase characters, stable per app (checklist C59)
 	Settings    *connection.Settings
 	Connections ConnectionResolver
 	Storage     HostStorage // host storage: receipts, locks, checkpoints

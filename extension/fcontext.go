@@ -56,7 +56,7 @@ func (c *Collector[T]) Add(ctx context.Context, item T) error {
 }
 
 func (c *Collector[T]) setOutput(o *outputState) { c.out = o }
-func (c *Collector[T]) elemType() any               { var z T; return &z }
+func (c *Collector[T]) elemType() any            { var z T; return &z }
 
 // collectorParam is implemented by *Collector[T] for every T.
 type collectorParam interface {

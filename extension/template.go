@@ -7,10 +7,10 @@ import (
 // Template is a compiled binding expression of a binding property (checklist C17–C19), evaluated
 // per invocation against the trigger's binding data.
 type Template struct {
-	prop string
+	prop  string
 	where string
-	t    *expr.Template
-	esc  func(string) string
+	t     *expr.Template
+	esc   func(string) string
 }
 
 // IsLiteral reports whether the property has no `{…}` parts.

@@ -80,5 +80,5 @@ func (p *Pattern) Captures() []string { panic("expr: not implemented") }
 // Match matches a blob name (without container) and returns the captures, or ok=false.
 func (p *Pattern) Match(blobName string) (map[string]string, bool) { panic("expr: not implemented") }
 
-// EscapeODataString escapes a value for use inside an OData string literal ('' for ').
+// EscapeODataString escapes a value for use inside an OData string literal (” for ').
 func EscapeODataString(s string) string { panic("expr: not implemented") }
