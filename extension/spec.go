@@ -157,3 +157,23 @@ func (h *HostConfig) Extension(name string) map[string]any {
 
 // DefaultFunctionTimeout is the timeout when host.json sets none (30 min, as on dedicated plans).
 const DefaultFunctionTimeout = 30 * time.Minute
+
+// Props are binding properties for the Go API.
+type Props = map[string]any
+
+// Binding declares a binding for the Go API; connectors offer typed helpers built on it
+// (queue.Trigger, blob.Input, …). where is filled in by the host.
+func Binding(typ, name string, dir Direction, props Props) *BindingSpec {
+	b := &BindingSpec{Type: typ, Name: name, Direction: dir, Properties: map[string]any{}}
+	for k, v := range props {
+		switch {
+		case equalFold(k, "dataType"):
+			b.DataType, _ = v.(string)
+		case equalFold(k, "cardinality"):
+			b.Cardinality, _ = v.(string)
+		default:
+			b.Properties[k] = v
+		}
+	}
+	return b
+}
