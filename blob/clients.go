@@ -1,0 +1,124 @@
+package blob
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
+)
+
+// newServiceClient builds a blob service client from a resolved connection.
+func newServiceClient(c *connection.Connection) (*service.Client, error) {
+	opts := &service.ClientOptions{ClientOptions: c.ClientOptions}
+	switch c.Kind {
+	case connection.KindConnectionString:
+		sc, err := service.NewClientFromConnectionString(c.ConnectionString, opts)
+		if err != nil {
+			return nil, fmt.Errorf("connection %q (%s): blob client: %w", c.Name, c.Key, redactErr(err, c))
+		}
+		return sc, nil
+	case connection.KindIdentity:
+		if c.Endpoint == "" {
+			return nil, fmt.Errorf("connection %q: no blob endpoint: set %s__blobServiceUri (or __serviceUri / __accountName): %w", c.Name, c.Name, extension.ErrInvalidConfig)
+		}
+		sc, err := service.NewClient(c.Endpoint, c.Credential, opts)
+		if err != nil {
+			return nil, fmt.Errorf("connection %q (%s): blob client for %s: %w", c.Name, c.Key, c.Endpoint, err)
+		}
+		return sc, nil
+	}
+	return nil, fmt.Errorf("connection %q: unsupported connection kind %q for blob storage: %w", c.Name, c.Kind, extension.ErrInvalidConfig)
+}
+
+// newQueueServiceClient builds a queue service client from a resolved connection.
+func newQueueServiceClient(c *connection.Connection) (*azqueue.ServiceClient, error) {
+	opts := &azqueue.ClientOptions{ClientOptions: c.ClientOptions}
+	switch c.Kind {
+	case connection.KindConnectionString:
+		qc, err := azqueue.NewServiceClientFromConnectionString(c.ConnectionString, opts)
+		if err != nil {
+			return nil, fmt.Errorf("connection %q (%s): queue client: %w", c.Name, c.Key, redactErr(err, c))
+		}
+		return qc, nil
+	case connection.KindIdentity:
+		if c.Endpoint == "" {
+			return nil, fmt.Errorf("connection %q: no queue endpoint: the blob trigger needs %s__queueServiceUri for its internal queues: %w", c.Name, c.Name, extension.ErrInvalidConfig)
+		}
+		qc, err := azqueue.NewServiceClient(c.Endpoint, c.Credential, opts)
+		if err != nil {
+			return nil, fmt.Errorf("connection %q (%s): queue client for %s: %w", c.Name, c.Key, c.Endpoint, err)
+		}
+		return qc, nil
+	}
+	return nil, fmt.Errorf("connection %q: unsupported connection kind %q for queue storage: %w", c.Name, c.Kind, extension.ErrInvalidConfig)
+}
+
+// redactErr makes sure an SDK error about a connection string never carries the string itself.
+func redactErr(err error, c *connection.Connection) error {
+	if err == nil || c.ConnectionString == "" {
+		return err
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, c.ConnectionString) {
+		for _, part := range strings.Split(c.ConnectionString, ";") {
+			k, v, ok := strings.Cut(part, "=")
+			if ok && v != "" && (strings.EqualFold(k, "AccountKey") || strings.EqualFold(k, "SharedAccessSignature")) && strings.Contains(msg, v) {
+				return fmt.Errorf("invalid connection string (details redacted)")
+			}
+		}
+		return err
+	}
+	return fmt.Errorf("invalid connection string (details redacted)")
+}
+
+// accountKey identifies a storage account endpoint (scheme://host/path without query), lower-cased.
+func accountKey(serviceURL string) string {
+	u, err := url.Parse(serviceURL)
+	if err != nil {
+		return strings.ToLower(strings.TrimRight(serviceURL, "/"))
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return strings.ToLower(strings.TrimRight(u.String(), "/"))
+}
+
+// accountName returns the storage account name of a service URL: the first path segment for
+// emulator-style URLs (http://127.0.0.1:10000/devstoreaccount1), else the first host label.
+func accountName(serviceURL string) string {
+	u, err := url.Parse(serviceURL)
+	if err != nil {
+		return "unknown"
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		first, _, _ := strings.Cut(p, "/")
+		return first
+	}
+	host := u.Hostname()
+	first, _, _ := strings.Cut(host, ".")
+	return first
+}
+
+// queueConnection resolves the connection for the trigger's internal queues: the binding's own
+// connection for the queue service, falling back to the host's default storage connection
+// (AzureWebJobsStorage) when the binding's connection has no queue endpoint (the `serviceUri`
+// identity form), as Functions does.
+func queueConnection(ctx context.Context, bc *extension.BindContext) (*connection.Connection, error) {
+	c, err := bc.Connection(ctx, connection.Queue)
+	if err == nil && (c.Kind == connection.KindConnectionString || c.Endpoint != "") {
+		return c, nil
+	}
+	if bc.Host != nil && bc.Host.Connections != nil {
+		if hc, herr := bc.Host.Connections.Resolve(ctx, "", connection.Queue); herr == nil {
+			return hc, nil
+		}
+	}
+	if err == nil {
+		err = fmt.Errorf("connection %q has no queue endpoint: %w", c.Name, extension.ErrInvalidConfig)
+	}
+	return nil, fmt.Errorf("%s: the blob trigger needs a queue endpoint on the same account for its internal queues (set <connection>__queueServiceUri, or configure AzureWebJobsStorage): %w", bc.Spec.Where, err)
+}

@@ -1,0 +1,123 @@
+package blob
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"reflect"
+
+	sdkblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
+)
+
+var (
+	typeBlobClient      = reflect.TypeFor[*sdkblob.Client]()
+	typeBlockBlobClient = reflect.TypeFor[*blockblob.Client]()
+	typeContainerClient = reflect.TypeFor[*container.Client]()
+	typeReadCloser      = reflect.TypeFor[io.ReadCloser]()
+)
+
+// paramKind says how a binding exchanges a blob with the handler.
+type paramKind int
+
+const (
+	kindBytes     paramKind = iota // string, []byte, JSON values: the content, read whole
+	kindStream                     // io.Reader / io.ReadCloser: the download stream
+	kindBlob                       // *blob.Client
+	kindBlockBlob                  // *blockblob.Client
+	kindContainer                  // *container.Client
+)
+
+func kindOf(t reflect.Type, spec *extension.BindingSpec) paramKind {
+	switch {
+	case t == typeBlobClient:
+		return kindBlob
+	case t == typeBlockBlobClient:
+		return kindBlockBlob
+	case t == typeContainerClient:
+		return kindContainer
+	case t != nil && t.Kind() == reflect.Interface && t.NumMethod() > 0 && typeReadCloser.Implements(t):
+		return kindStream
+	case t == nil && spec != nil && spec.DataType == "stream":
+		return kindStream
+	}
+	return kindBytes
+}
+
+type input struct {
+	svc   *service.Client
+	path  *extension.Template
+	kind  paramKind
+	where string
+}
+
+func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, error) {
+	var cfg struct {
+		Path string `binding:"path,required"`
+	}
+	if err := bc.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	c, err := bc.Connection(ctx, connection.Blob)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := newServiceClient(c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", bc.Spec.Where, err)
+	}
+	t, err := bc.Template("path")
+	if err != nil {
+		return nil, err
+	}
+	in := &input{svc: svc, path: t, kind: kindOf(bc.Param, bc.Spec), where: bc.Spec.Where}
+	if t.IsLiteral() {
+		if _, _, err := splitPath(t.Literal(), in.kind != kindContainer, in.where); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+// Bind implements extension.Input.
+func (in *input) Bind(ctx context.Context, fc *extension.FunctionContext) (any, error) {
+	p, err := in.path.Eval(fc)
+	if err != nil {
+		return nil, err
+	}
+	cn, bn, err := splitPath(p, in.kind != kindContainer, in.where)
+	if err != nil {
+		return nil, err
+	}
+	cc := in.svc.NewContainerClient(cn)
+	switch in.kind {
+	case kindContainer:
+		return cc, nil
+	case kindBlob:
+		return cc.NewBlobClient(bn), nil
+	case kindBlockBlob:
+		return cc.NewBlockBlobClient(bn), nil
+	}
+	resp, err := cc.NewBlobClient(bn).DownloadStream(ctx, nil)
+	if err != nil {
+		if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) {
+			return nil, nil // missing blob: the zero value, as in Functions
+		}
+		return nil, fmt.Errorf("%s: read blob %s/%s: %w", in.where, cn, bn, err)
+	}
+	if in.kind == kindStream {
+		return resp.Body, nil
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read blob %s/%s: %w", in.where, cn, bn, err)
+	}
+	return data, nil
+}

@@ -1,0 +1,170 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"path"
+	"sync"
+
+	sdkblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
+)
+
+// ErrMultipleValues is returned when an invocation adds more than one value to a blob output.
+var ErrMultipleValues = errors.New("a blob output binding takes one value per invocation")
+
+type output struct {
+	svc     *service.Client
+	account string
+	path    *extension.Template
+	where   string
+	name    string
+	host    *extension.Services
+
+	mu      sync.Mutex
+	created map[string]bool // containers known to exist
+}
+
+func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output, error) {
+	var cfg struct {
+		Path string `binding:"path,required"`
+	}
+	if err := bc.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	c, err := bc.Connection(ctx, connection.Blob)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := newServiceClient(c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", bc.Spec.Where, err)
+	}
+	t, err := bc.Template("path")
+	if err != nil {
+		return nil, err
+	}
+	if t.IsLiteral() {
+		if _, _, err := splitPath(t.Literal(), true, bc.Spec.Where); err != nil {
+			return nil, err
+		}
+	}
+	return &output{svc: svc, account: accountKey(svc.URL()), path: t, where: bc.Spec.Where, name: bc.Spec.Name,
+		host: bc.Host, created: map[string]bool{}}, nil
+}
+
+// Open implements extension.Output: the path is evaluated now, the blob written at Flush.
+func (o *output) Open(ctx context.Context, fc *extension.FunctionContext) (extension.Sink, error) {
+	p, err := o.path.Eval(fc)
+	if err != nil {
+		return nil, err
+	}
+	cn, bn, err := splitPath(p, true, o.where)
+	if err != nil {
+		return nil, err
+	}
+	return &sink{o: o, container: cn, name: bn}, nil
+}
+
+type sink struct {
+	o         *output
+	container string
+	name      string
+	item      any
+	has       bool
+}
+
+// Add implements extension.Sink.
+func (s *sink) Add(ctx context.Context, item any) error {
+	if item == nil {
+		return nil
+	}
+	if s.has {
+		return fmt.Errorf("%s: output %q (%s/%s): %w", s.o.where, s.o.name, s.container, s.name, ErrMultipleValues)
+	}
+	s.item, s.has = item, true
+	return nil
+}
+
+// Flush implements extension.Sink: it uploads the value (an io.Reader is streamed) and creates
+// the container first if it does not exist.
+func (s *sink) Flush(ctx context.Context) error {
+	if !s.has {
+		return nil
+	}
+	if err := s.o.ensureContainer(ctx, s.container); err != nil {
+		return err
+	}
+	bb := s.o.svc.NewContainerClient(s.container).NewBlockBlobClient(s.name)
+	var (
+		etag    string
+		lastMod = zeroTime
+		err     error
+	)
+	switch x := s.item.(type) {
+	case io.Reader:
+		ct := contentTypeFor(s.name, "application/octet-stream")
+		var r blockblob.UploadStreamResponse
+		r, err = bb.UploadStream(ctx, x, &blockblob.UploadStreamOptions{HTTPHeaders: &sdkblob.HTTPHeaders{BlobContentType: &ct}})
+		if c, ok := x.(io.Closer); ok {
+			c.Close()
+		}
+		if err == nil {
+			etag, lastMod = etagString(r.ETag), deref(r.LastModified)
+		}
+	default:
+		var data []byte
+		var ct string
+		data, ct, err = extension.Encode(x)
+		if err != nil {
+			return fmt.Errorf("%s: output %q: %w", s.o.where, s.o.name, err)
+		}
+		ct = contentTypeFor(s.name, ct)
+		var r blockblob.UploadBufferResponse
+		r, err = bb.UploadBuffer(ctx, data, &blockblob.UploadBufferOptions{HTTPHeaders: &sdkblob.HTTPHeaders{BlobContentType: &ct}})
+		if err == nil {
+			etag, lastMod = etagString(r.ETag), deref(r.LastModified)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: output %q: write blob %s/%s: %w", s.o.where, s.o.name, s.container, s.name, err)
+	}
+	notifyWritten(s.o.host, written{account: s.o.account, container: s.container, name: s.name, etag: etag, lastModified: lastMod})
+	return nil
+}
+
+func (o *output) ensureContainer(ctx context.Context, name string) error {
+	o.mu.Lock()
+	ok := o.created[name]
+	o.mu.Unlock()
+	if ok {
+		return nil
+	}
+	_, err := o.svc.NewContainerClient(name).Create(ctx, nil)
+	if err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
+		return fmt.Errorf("%s: output %q: create container %s: %w", o.where, o.name, name, err)
+	}
+	o.mu.Lock()
+	o.created[name] = true
+	o.mu.Unlock()
+	return nil
+}
+
+// contentTypeFor picks the blob's content type from its extension when it is a well-known one,
+// else def (from the value's Go type).
+func contentTypeFor(name, def string) string {
+	if ext := path.Ext(name); ext != "" {
+		if ct := mime.TypeByExtension(ext); ct != "" {
+			return ct
+		}
+	}
+	return def
+}
