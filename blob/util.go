@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -36,3 +37,5 @@ func quoteETag(s string) string {
 type responseError = azcore.ResponseError
 
 const anyETag = azcore.ETagAny
+
+func asResponseError(err error, target **azcore.ResponseError) bool { return errors.As(err, target) }

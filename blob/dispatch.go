@@ -1,0 +1,164 @@
+package blob
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/queue"
+)
+
+// The internal queue azure-webjobs-blobtrigger-<hostId> is shared by every blob-triggered
+// function of a host (SharedBlobQueueListener): one queue.Listener per host and queue account
+// dispatches each message to the function named by its FunctionId.
+
+type dispatchKey struct {
+	host    *extension.Services
+	hostID  string
+	account string // queue service
+}
+
+type dispatcher struct {
+	key      dispatchKey
+	listener *queue.Listener
+	started  time.Time
+
+	mu   sync.Mutex
+	fns  map[string]*fnReg
+	refs int
+	reg  chan struct{} // closed and replaced on every registration
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+type fnReg struct {
+	t    *trigger
+	exec extension.Executor
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	gone bool
+}
+
+var dispatchers struct {
+	mu sync.Mutex
+	m  map[dispatchKey]*dispatcher
+}
+
+func acquireDispatcher(t *trigger, iq *azqueue.QueueClient) (*dispatcher, func()) {
+	key := dispatchKey{host: t.host, hostID: t.hostID, account: accountKey(t.qsvc.URL())}
+	dispatchers.mu.Lock()
+	defer dispatchers.mu.Unlock()
+	if dispatchers.m == nil {
+		dispatchers.m = map[dispatchKey]*dispatcher{}
+	}
+	d := dispatchers.m[key]
+	if d == nil {
+		d = &dispatcher{key: key, fns: map[string]*fnReg{}, reg: make(chan struct{}), done: make(chan struct{}), started: time.Now()}
+		poison := t.qsvc.NewQueueClient(PoisonQueueName)
+		thr := t.opts.newBatchThreshold()
+		d.listener = queue.NewListener(iq, poison, queue.ListenerOptions{
+			BatchSize:          t.opts.batchSize(),
+			NewBatchThreshold:  &thr,
+			MaxPollingInterval: t.opts.MaxPollingInterval,
+			MaxDequeueCount:    t.opts.PoisonBlobThreshold,
+			Encoding:           queue.Base64,
+			Logger:             t.hostLog.With("trigger", "blobTrigger"),
+		}, d.handle)
+		ctx, cancel := context.WithCancel(context.Background())
+		d.stop = cancel
+		dispatchers.m[key] = d
+		go func() {
+			defer close(d.done)
+			_ = d.listener.Run(ctx)
+		}()
+	}
+	d.mu.Lock()
+	d.refs++
+	d.mu.Unlock()
+	return d, func() {
+		dispatchers.mu.Lock()
+		d.mu.Lock()
+		d.refs--
+		last := d.refs == 0
+		d.mu.Unlock()
+		if last {
+			delete(dispatchers.m, key)
+		}
+		dispatchers.mu.Unlock()
+		if last {
+			d.stop()
+			<-d.done
+		}
+	}
+}
+
+func (d *dispatcher) register(t *trigger, exec extension.Executor) *fnReg {
+	r := &fnReg{t: t, exec: exec}
+	d.mu.Lock()
+	d.fns[t.fnID] = r
+	close(d.reg)
+	d.reg = make(chan struct{})
+	d.mu.Unlock()
+	return r
+}
+
+// unregister stops dispatching to r and waits for its invocations in flight.
+func (d *dispatcher) unregister(r *fnReg) {
+	d.mu.Lock()
+	if d.fns[r.t.fnID] == r {
+		delete(d.fns, r.t.fnID)
+	}
+	d.mu.Unlock()
+	r.mu.Lock()
+	r.gone = true
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+// lookup finds the function of a message. Shortly after start it waits a little for functions
+// that are still registering, so that a restart does not fail their queued work.
+func (d *dispatcher) lookup(ctx context.Context, fnID string) *fnReg {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		d.mu.Lock()
+		r, reg := d.fns[fnID], d.reg
+		d.mu.Unlock()
+		if r != nil || time.Since(d.started) > 10*time.Second || time.Now().After(deadline) {
+			return r
+		}
+		t := time.NewTimer(time.Until(deadline))
+		select {
+		case <-reg:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		}
+		t.Stop()
+	}
+}
+
+func (d *dispatcher) handle(ctx context.Context, qm *queue.Message) extension.Result {
+	m, err := DecodeMessage(string(qm.Body))
+	if err != nil {
+		return extension.Result{Status: extension.Failed, Err: fmt.Errorf("blob trigger: message %s: %w", qm.ID, err)}
+	}
+	r := d.lookup(ctx, m.FunctionID)
+	if r == nil {
+		return extension.Result{Status: extension.Failed, Err: fmt.Errorf("blob trigger: message %s is for function %s, which does not run on this host", qm.ID, m.FunctionID)}
+	}
+	r.mu.Lock()
+	if r.gone {
+		r.mu.Unlock()
+		return extension.Result{Status: extension.Cancelled}
+	}
+	r.wg.Add(1)
+	r.mu.Unlock()
+	defer r.wg.Done()
+	return r.t.process(ctx, r.exec, m, qm.DequeueCount)
+}

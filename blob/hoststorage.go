@@ -1,0 +1,153 @@
+package blob
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync/atomic"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	sdkblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
+	"github.com/azbind/azbind/extension"
+)
+
+// HostStorage implements extension.HostStorage on a blob container (azure-webjobs-hosts in
+// AzureWebJobsStorage): a key is a blob name, a record's Data its content, its Metadata the
+// blob's metadata (names must be valid C# identifiers; they come back in Go's canonical header
+// case, e.g. "Functioninstance", so compare them case-insensitively), and ETag conditions map to
+// the service's If-Match / If-None-Match. The container is created on the first write.
+type HostStorage struct {
+	c       *container.Client
+	created atomic.Bool
+}
+
+var _ extension.HostStorage = (*HostStorage)(nil)
+
+// NewHostStorage returns a HostStorage on c.
+func NewHostStorage(c *container.Client) *HostStorage { return &HostStorage{c: c} }
+
+// mapErr maps storage errors to extension.ErrNotFound / ErrConflict.
+func (h *HostStorage) mapErr(op, key string, err error) error {
+	switch {
+	case bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) || isStatus(err, 404):
+		return fmt.Errorf("host storage %s %q: %w", op, key, extension.ErrNotFound)
+	case isStatus(err, 409) || isStatus(err, 412):
+		return fmt.Errorf("host storage %s %q: %w (%v)", op, key, extension.ErrConflict, errorCode(err))
+	}
+	return fmt.Errorf("host storage %s %q: %w", op, key, err)
+}
+
+func errorCode(err error) string {
+	var re *azcore.ResponseError
+	if asResponseError(err, &re) {
+		return re.ErrorCode
+	}
+	return ""
+}
+
+// Get implements extension.HostStorage.
+func (h *HostStorage) Get(ctx context.Context, key string) (extension.Record, error) {
+	resp, err := h.c.NewBlobClient(key).DownloadStream(ctx, nil)
+	if err != nil {
+		return extension.Record{}, h.mapErr("get", key, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return extension.Record{}, fmt.Errorf("host storage get %q: %w", key, err)
+	}
+	var md map[string]string
+	if len(resp.Metadata) > 0 {
+		md = metadataMap(resp.Metadata)
+	}
+	return extension.Record{Data: data, Metadata: md, ETag: etagString(resp.ETag)}, nil
+}
+
+// Put implements extension.HostStorage.
+func (h *HostStorage) Put(ctx context.Context, key string, rec extension.Record, cond extension.Cond) (string, error) {
+	opts := &blockblob.UploadOptions{}
+	if len(rec.Metadata) > 0 {
+		opts.Metadata = make(map[string]*string, len(rec.Metadata))
+		for k, v := range rec.Metadata {
+			opts.Metadata[k] = &v
+		}
+	}
+	if cond.IfMatch != "" || cond.IfNoneMatch {
+		mac := &sdkblob.ModifiedAccessConditions{}
+		if cond.IfMatch != "" {
+			e := azcore.ETag(cond.IfMatch)
+			mac.IfMatch = &e
+		}
+		if cond.IfNoneMatch {
+			e := azcore.ETagAny
+			mac.IfNoneMatch = &e
+		}
+		opts.AccessConditions = &sdkblob.AccessConditions{ModifiedAccessConditions: mac}
+	}
+	bb := h.c.NewBlockBlobClient(key)
+	for attempt := 0; ; attempt++ {
+		resp, err := bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(rec.Data)), opts)
+		if err == nil {
+			h.created.Store(true)
+			return etagString(resp.ETag), nil
+		}
+		if attempt == 0 && bloberror.HasCode(err, bloberror.ContainerNotFound) {
+			if cerr := h.ensureContainer(ctx); cerr != nil {
+				return "", cerr
+			}
+			continue
+		}
+		if cond.IfMatch != "" && (bloberror.HasCode(err, bloberror.BlobNotFound) || isStatus(err, 404)) {
+			return "", fmt.Errorf("host storage put %q: the record does not exist: %w", key, extension.ErrConflict)
+		}
+		return "", h.mapErr("put", key, err)
+	}
+}
+
+func (h *HostStorage) ensureContainer(ctx context.Context) error {
+	if _, err := h.c.Create(ctx, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
+		return fmt.Errorf("host storage: create container: %w", err)
+	}
+	h.created.Store(true)
+	return nil
+}
+
+// Delete implements extension.HostStorage.
+func (h *HostStorage) Delete(ctx context.Context, key string, cond extension.Cond) error {
+	var opts *sdkblob.DeleteOptions
+	if cond.IfMatch != "" {
+		e := azcore.ETag(cond.IfMatch)
+		opts = &sdkblob.DeleteOptions{AccessConditions: &sdkblob.AccessConditions{ModifiedAccessConditions: &sdkblob.ModifiedAccessConditions{IfMatch: &e}}}
+	}
+	if _, err := h.c.NewBlobClient(key).Delete(ctx, opts); err != nil {
+		return h.mapErr("delete", key, err)
+	}
+	return nil
+}
+
+// List implements extension.HostStorage.
+func (h *HostStorage) List(ctx context.Context, prefix string) ([]string, error) {
+	var out []string
+	pager := h.c.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: nilIfEmpty(prefix)})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			if bloberror.HasCode(err, bloberror.ContainerNotFound) {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("host storage list %q: %w", prefix, err)
+		}
+		for _, it := range page.Segment.BlobItems {
+			if it.Name != nil {
+				out = append(out, *it.Name)
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,352 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	sdkblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/expr"
+)
+
+// ErrEventGridNotSupported is returned for a blobTrigger with source "EventGrid" (checklist C35)
+// until azbind has an Event Grid connector.
+var ErrEventGridNotSupported = errors.New("blobTrigger source EventGrid is not yet supported")
+
+// Defaults of Options.
+const (
+	DefaultPoisonBlobThreshold = 5
+	DefaultPollingInterval     = time.Second
+	// DefaultMaxPollingInterval caps the internal queue's back-off while it is empty. It is short
+	// because the scanner cannot yet wake the queue listener in-process (see Options).
+	DefaultMaxPollingInterval = 250 * time.Millisecond
+)
+
+// Options is the host.json section extensions.blobs. The zero value gives the defaults.
+type Options struct {
+	// MaxDegreeOfParallelism bounds concurrent invocations per host (default 8 × processors). It
+	// drives the internal queue's batch size min(32, MDOP/2+1) and new-batch threshold
+	// MDOP − batch size (checklist C34).
+	MaxDegreeOfParallelism int `binding:"maxDegreeOfParallelism"`
+	// PoisonBlobThreshold is the number of failed attempts after which a blob is reported to
+	// webjobs-blobtrigger-poison (default 5, checklist C33).
+	PoisonBlobThreshold int `binding:"poisonBlobThreshold"`
+	// PollingInterval is the time between the starts of two container scans (default 1 s; the
+	// real host uses 10 s). A scan of a large container takes longer; scans then run back to back.
+	PollingInterval time.Duration `binding:"pollingInterval"`
+	// MaxPollingInterval caps the back-off of the internal queue listener (default 250 ms).
+	MaxPollingInterval time.Duration `binding:"maxPollingInterval"`
+	// StartFrom limits which existing blobs trigger when no scan watermark has been persisted
+	// yet for the container: "beginning" (default, as Functions), "firstStart" (only blobs
+	// written after the first start), or an RFC 3339 time. A trigger's own startFrom property
+	// overrides it.
+	StartFrom string `binding:"startFrom"`
+}
+
+func (o *Options) normalize(concurrency int, where string) error {
+	if o.MaxDegreeOfParallelism < 0 {
+		return fmt.Errorf("%s.blobs.maxDegreeOfParallelism: %d must be greater than 0: %w", where, o.MaxDegreeOfParallelism, extension.ErrInvalidConfig)
+	}
+	if o.PoisonBlobThreshold < 0 {
+		return fmt.Errorf("%s.blobs.poisonBlobThreshold: %d must be at least 1: %w", where, o.PoisonBlobThreshold, extension.ErrInvalidConfig)
+	}
+	if o.PollingInterval < 0 || o.MaxPollingInterval < 0 {
+		return fmt.Errorf("%s.blobs: pollingInterval and maxPollingInterval must not be negative: %w", where, extension.ErrInvalidConfig)
+	}
+	if concurrency <= 0 {
+		concurrency = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxDegreeOfParallelism == 0 {
+		o.MaxDegreeOfParallelism = 8 * concurrency
+	}
+	if o.PoisonBlobThreshold == 0 {
+		o.PoisonBlobThreshold = DefaultPoisonBlobThreshold
+	}
+	if o.PollingInterval == 0 {
+		o.PollingInterval = DefaultPollingInterval
+	}
+	if o.MaxPollingInterval == 0 {
+		o.MaxPollingInterval = DefaultMaxPollingInterval
+	}
+	if o.MaxPollingInterval < 100*time.Millisecond {
+		o.MaxPollingInterval = 100 * time.Millisecond
+	}
+	return nil
+}
+
+// batchSize and threshold derive the internal queue's settings from MDOP (checklist C34).
+func (o *Options) batchSize() int         { return min(32, o.MaxDegreeOfParallelism/2+1) }
+func (o *Options) newBatchThreshold() int { return max(0, o.MaxDegreeOfParallelism-o.batchSize()) }
+
+type trigger struct {
+	fnName  string
+	fnID    string
+	hostID  string
+	where   string
+	pattern *expr.Pattern
+	svc     *service.Client
+	qsvc    *azqueue.ServiceClient
+	account string
+	kind    paramKind
+	opts    Options
+	start   startFrom
+	host    *extension.Services
+	log     *slog.Logger
+	hostLog *slog.Logger
+}
+
+func newTrigger(ctx context.Context, bc *extension.BindContext) (extension.Trigger, error) {
+	var cfg struct {
+		Path      string `binding:"path,required"`
+		Source    string `binding:"source"`
+		StartFrom string `binding:"startFrom"`
+	}
+	if err := bc.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	switch strings.ToLower(cfg.Source) {
+	case "", "logsandcontainerscan":
+	case "eventgrid":
+		return nil, fmt.Errorf("%s: source: %w: azbind has no Event Grid connector yet; remove \"source\" to use container scans", bc.Spec.Where, ErrEventGridNotSupported)
+	default:
+		return nil, fmt.Errorf("%s: source: %q is not valid: use \"LogsAndContainerScan\" (default) or \"EventGrid\": %w", bc.Spec.Where, cfg.Source, extension.ErrInvalidConfig)
+	}
+	pat, err := expr.ParsePattern(cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: path: %w", bc.Spec.Where, err)
+	}
+	var opts Options
+	if err := bc.DecodeConfig(&opts); err != nil {
+		return nil, err
+	}
+	conc := 0
+	if bc.Host != nil {
+		conc = bc.Host.Concurrency
+	}
+	if err := opts.normalize(conc, "host.json: extensions"); err != nil {
+		return nil, err
+	}
+	sf := opts.StartFrom
+	where := "host.json: extensions.blobs"
+	if cfg.StartFrom != "" {
+		sf, where = cfg.StartFrom, bc.Spec.Where
+	}
+	start, err := parseStartFrom(sf, where)
+	if err != nil {
+		return nil, err
+	}
+	if bc.Host == nil || bc.Host.HostID == "" {
+		return nil, fmt.Errorf("%s: the blob trigger needs the host ID (receipts and its internal queue are per host ID): %w", bc.Spec.Where, extension.ErrInvalidConfig)
+	}
+	c, err := bc.Connection(ctx, connection.Blob)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := newServiceClient(c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", bc.Spec.Where, err)
+	}
+	qc, err := queueConnection(ctx, bc)
+	if err != nil {
+		return nil, err
+	}
+	qsvc, err := newQueueServiceClient(qc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", bc.Spec.Where, err)
+	}
+	log := bc.Host.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	t := &trigger{
+		fnName: bc.Function, fnID: FunctionID(bc.Function), hostID: bc.Host.HostID, where: bc.Spec.Where,
+		pattern: pat, svc: svc, qsvc: qsvc, account: accountKey(svc.URL()), kind: kindOf(bc.Param, bc.Spec),
+		opts: opts, start: start, host: bc.Host,
+		log: log.With("function", bc.Function, "trigger", "blobTrigger"), hostLog: log,
+	}
+	return t, nil
+}
+
+// BindingData implements extension.BindingDataContract (checklist C29).
+func (t *trigger) BindingData() []string {
+	return append([]string{"BlobTrigger", "Uri", "Properties", "Metadata"}, t.pattern.Captures()...)
+}
+
+// Run implements extension.Trigger.
+func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
+	iq := t.qsvc.NewQueueClient(InternalQueueName(t.hostID))
+	if err := createQueue(ctx, iq); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("%s: blob trigger: create internal queue %s: %w", t.where, InternalQueueName(t.hostID), err)
+	}
+	d, releaseD := acquireDispatcher(t, iq)
+	defer releaseD()
+	fr := d.register(t, exec)
+	defer d.unregister(fr)
+
+	key := scanKey{host: t.host, hostID: t.hostID, account: t.account, container: t.pattern.Container()}
+	w := &watch{
+		fnID: t.fnID, pattern: t.pattern, start: t.start,
+		enqueue: func(ctx context.Context, m *Message) error {
+			_, err := iq.EnqueueMessage(ctx, m.encode(), nil)
+			return err
+		},
+	}
+	_, releaseS := acquireScanner(key, func() *scanner {
+		hosts := t.svc.NewContainerClient(HostsContainer)
+		return &scanner{
+			cc: t.svc.NewContainerClient(t.pattern.Container()), hosts: hosts, rc: &receipts{hosts: hosts},
+			interval: t.opts.PollingInterval, workers: 16, log: t.log.With("container", t.pattern.Container()),
+		}
+	}, w)
+	<-ctx.Done()
+	releaseS()
+	return nil
+}
+
+func createQueue(ctx context.Context, q *azqueue.QueueClient) error {
+	_, err := q.Create(ctx, nil)
+	if err != nil && !queueerror.HasCode(err, queueerror.QueueAlreadyExists) {
+		return err
+	}
+	return nil
+}
+
+// Properties are the blob's properties as binding data (checklist C29: {Properties.ContentType}…).
+type Properties struct {
+	ContentType        string    `json:"ContentType"`
+	ContentEncoding    string    `json:"ContentEncoding,omitempty"`
+	ContentLanguage    string    `json:"ContentLanguage,omitempty"`
+	ContentDisposition string    `json:"ContentDisposition,omitempty"`
+	CacheControl       string    `json:"CacheControl,omitempty"`
+	ContentMD5         []byte    `json:"ContentMD5,omitempty"`
+	ContentLength      int64     `json:"ContentLength"`
+	ETag               string    `json:"ETag"`
+	LastModified       time.Time `json:"LastModified"`
+	CreatedOn          time.Time `json:"CreatedOn"`
+	BlobType           string    `json:"BlobType"`
+}
+
+func metadataMap(md map[string]*string) map[string]string {
+	out := make(map[string]string, len(md))
+	for k, v := range md {
+		out[k] = deref(v)
+	}
+	return out
+}
+
+// process runs one trigger message for this function (BlobQueueTriggerExecutor).
+func (t *trigger) process(ctx context.Context, exec extension.Executor, m *Message, dequeueCount int64) extension.Result {
+	log := t.log.With("container", m.ContainerName, "blob", m.BlobName, "dequeue_count", dequeueCount)
+	if m.ContainerName != t.pattern.Container() {
+		log.Warn("blob trigger: message names another container; dropping it")
+		return extension.Result{Status: extension.Succeeded}
+	}
+	caps, ok := t.pattern.Match(m.BlobName)
+	if !ok {
+		log.Warn("blob trigger: blob does not match the path pattern; dropping the message", "path", t.pattern.String())
+		return extension.Result{Status: extension.Succeeded}
+	}
+	bc := t.svc.NewContainerClient(m.ContainerName).NewBlobClient(m.BlobName)
+	var (
+		data  any
+		props Properties
+		md    map[string]string
+		body  io.ReadCloser
+	)
+	etag := azcore.ETag(m.ETag)
+	switch t.kind {
+	case kindStream, kindBytes:
+		resp, err := bc.DownloadStream(ctx, &sdkblob.DownloadStreamOptions{AccessConditions: &sdkblob.AccessConditions{
+			ModifiedAccessConditions: &sdkblob.ModifiedAccessConditions{IfMatch: &etag}}})
+		if err != nil {
+			return t.readFailed(log, err)
+		}
+		props = Properties{
+			ContentType: deref(resp.ContentType), ContentEncoding: deref(resp.ContentEncoding), ContentLanguage: deref(resp.ContentLanguage),
+			ContentDisposition: deref(resp.ContentDisposition), CacheControl: deref(resp.CacheControl), ContentMD5: resp.ContentMD5,
+			ContentLength: deref(resp.ContentLength), ETag: etagString(resp.ETag), LastModified: deref(resp.LastModified),
+			CreatedOn: deref(resp.CreationTime), BlobType: blobTypeName(resp.BlobType),
+		}
+		md = metadataMap(resp.Metadata)
+		if t.kind == kindStream {
+			body, data = resp.Body, resp.Body
+		} else {
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return extension.Result{Status: extension.Failed, Err: fmt.Errorf("read blob %s/%s: %w", m.ContainerName, m.BlobName, err)}
+			}
+			data = b
+		}
+	default:
+		resp, err := bc.GetProperties(ctx, nil)
+		if err != nil {
+			return t.readFailed(log, err)
+		}
+		if got := etagString(resp.ETag); got != m.ETag {
+			return t.readFailed(log, errETagChanged)
+		}
+		props = Properties{
+			ContentType: deref(resp.ContentType), ContentEncoding: deref(resp.ContentEncoding), ContentLanguage: deref(resp.ContentLanguage),
+			ContentDisposition: deref(resp.ContentDisposition), CacheControl: deref(resp.CacheControl), ContentMD5: resp.ContentMD5,
+			ContentLength: deref(resp.ContentLength), ETag: etagString(resp.ETag), LastModified: deref(resp.LastModified),
+			CreatedOn: deref(resp.CreationTime), BlobType: blobTypeName(resp.BlobType),
+		}
+		md = metadataMap(resp.Metadata)
+		cc := t.svc.NewContainerClient(m.ContainerName)
+		switch t.kind {
+		case kindBlob:
+			data = bc
+		case kindBlockBlob:
+			data = cc.NewBlockBlobClient(m.BlobName)
+		case kindContainer:
+			data = cc
+		}
+	}
+	meta := extension.MapMetadata{
+		"BlobTrigger": m.ContainerName + "/" + m.BlobName,
+		"Uri":         bc.URL(),
+		"Properties":  props,
+		"Metadata":    md,
+	}
+	for k, v := range caps {
+		meta[k] = v
+	}
+	res := exec.Execute(ctx, &extension.Event{Data: data, Metadata: meta, ID: m.ContainerName + "/" + m.BlobName})
+	if body != nil {
+		body.Close()
+	}
+	return res
+}
+
+var errETagChanged = errors.New("blob changed since it was queued")
+
+// readFailed maps a failure to read the blob to an outcome: a deleted or since-changed blob
+// drops the message (the new version has its own receipt), anything else is retried.
+func (t *trigger) readFailed(log *slog.Logger, err error) extension.Result {
+	switch {
+	case bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound):
+		log.Info("blob trigger: blob no longer exists; dropping the message")
+		return extension.Result{Status: extension.Succeeded}
+	case errors.Is(err, errETagChanged) || bloberror.HasCode(err, bloberror.ConditionNotMet) || isStatus(err, 412):
+		log.Info("blob trigger: blob changed since it was queued; its new version is processed on its own")
+		return extension.Result{Status: extension.Succeeded}
+	}
+	return extension.Result{Status: extension.Failed, Err: fmt.Errorf("blob trigger: read blob: %w", err)}
+}
