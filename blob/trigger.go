@@ -321,7 +321,7 @@ func (t *trigger) process(ctx context.Context, exec extension.Executor, m *Messa
 	}
 	meta := extension.MapMetadata{
 		"BlobTrigger": m.ContainerName + "/" + m.BlobName,
-		"Uri":         bc.URL(),
+		"Uri":         blobURI(t.svc.NewContainerClient(m.ContainerName).URL(), m.BlobName),
 		"Properties":  props,
 		"Metadata":    md,
 	}

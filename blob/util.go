@@ -2,6 +2,7 @@ package blob
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
@@ -39,3 +40,13 @@ type responseError = azcore.ResponseError
 const anyETag = azcore.ETagAny
 
 func asResponseError(err error, target **azcore.ResponseError) bool { return errors.As(err, target) }
+
+// blobURI is the blob's URI with its name escaped segment by segment ("/" kept), as the
+// service and the real binding data show it.
+func blobURI(containerURL, name string) string {
+	segs := strings.Split(name, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.TrimRight(containerURL, "/") + "/" + strings.Join(segs, "/")
+}
