@@ -185,7 +185,8 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 // running is a started trigger.
 type running struct {
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{} // closed when Run returned
+	err    error
 	trig   *trigger
 }
 
@@ -193,9 +194,9 @@ func (r *running) stop(t testing.TB) {
 	t.Helper()
 	r.cancel()
 	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
+	case <-r.done:
+		if r.err != nil {
+			t.Fatalf("Run: %v", r.err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return within 30 s of cancellation")
@@ -212,13 +213,14 @@ func startTrigger(t testing.TB, host *extension.Services, fn, path string, exec 
 		t.Fatalf("newTrigger: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan error, 1), trig: tr.(*trigger)}
-	go func() { r.done <- tr.Run(ctx, exec) }()
+	r := &running{cancel: cancel, done: make(chan struct{}), trig: tr.(*trigger)}
+	go func() { r.err = tr.Run(ctx, exec); close(r.done) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case <-r.done:
 		case <-time.After(30 * time.Second):
+			t.Errorf("Run did not return within 30 s of cancellation")
 		}
 	})
 	return r

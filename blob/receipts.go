@@ -44,25 +44,44 @@ func isIncomplete(md map[string]*string) bool {
 
 // claim hands one blob version over to the internal queue at most once per function and host
 // ID (BlobTriggerExecutor / BlobReceiptManager): it creates the receipt with Incomplete
-// metadata, leases it, re-reads it, enqueues, and marks it complete.
-func (r *receipts) claim(ctx context.Context, hostID, fnID, etag, containerName, blobName string, enqueue func(context.Context) error) (claimResult, error) {
+// metadata, leases it, checks it is still incomplete, enqueues, and marks it complete.
+//
+// fresh says the blob is probably new (written since the last persisted scan, or announced by
+// the fast path): the receipt is then created straight away instead of being read first, which
+// saves a request per new blob.
+func (r *receipts) claim(ctx context.Context, hostID, fnID, etag, containerName, blobName string, fresh bool, enqueue func(context.Context) error) (claimResult, error) {
 	rb := r.hosts.NewBlockBlobClient(receiptName(hostID, fnID, etag, containerName, blobName))
-	props, err := rb.GetProperties(ctx, nil)
-	switch {
-	case err == nil:
-		if !isIncomplete(props.Metadata) {
-			return alreadyDone, nil
+	var seen string // the receipt's ETag when we last saw it incomplete
+	if fresh {
+		e, created, err := r.create(ctx, rb)
+		if err != nil {
+			return busy, err
 		}
-	case bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) || isStatus(err, 404):
-		created, cerr := r.create(ctx, rb)
-		if cerr != nil {
-			return busy, cerr
-		}
+		seen = e
 		if !created {
-			return busy, nil
+			fresh = false // it exists: read it
 		}
-	default:
-		return busy, fmt.Errorf("read receipt: %w", err)
+	}
+	if !fresh {
+		props, err := rb.GetProperties(ctx, nil)
+		switch {
+		case err == nil:
+			if !isIncomplete(props.Metadata) {
+				return alreadyDone, nil
+			}
+			seen = etagString(props.ETag)
+		case bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) || isStatus(err, 404):
+			e, created, cerr := r.create(ctx, rb)
+			if cerr != nil {
+				return busy, cerr
+			}
+			if !created {
+				return busy, nil // another host created it just now: look again later
+			}
+			seen = e
+		default:
+			return busy, fmt.Errorf("read receipt: %w", err)
+		}
 	}
 
 	lc, err := lease.NewBlobClient(rb, nil)
@@ -85,13 +104,17 @@ func (r *receipts) claim(ctx context.Context, hostID, fnID, etag, containerName,
 		defer cancel()
 		_, _ = lc.ReleaseLease(rctx, nil)
 	}()
-	// Re-read under the lease: another host may have completed it between our read and lease.
-	props, err = rb.GetProperties(ctx, nil)
-	if err != nil {
-		return busy, fmt.Errorf("re-read receipt: %w", err)
-	}
-	if !isIncomplete(props.Metadata) {
-		return alreadyDone, nil
+	// Another host may have completed the receipt between our read and our lease. Leasing does
+	// not change a blob's ETag, so an unchanged ETag proves it is still incomplete; otherwise
+	// read it again.
+	if seen == "" || etagString(lr.ETag) != seen {
+		props, err := rb.GetProperties(ctx, nil)
+		if err != nil {
+			return busy, fmt.Errorf("re-read receipt: %w", err)
+		}
+		if !isIncomplete(props.Metadata) {
+			return alreadyDone, nil
+		}
 	}
 	if err := enqueue(ctx); err != nil {
 		return busy, fmt.Errorf("enqueue: %w", err)
@@ -108,9 +131,9 @@ func (r *receipts) claim(ctx context.Context, hostID, fnID, etag, containerName,
 	return claimed, nil
 }
 
-// create makes an empty incomplete receipt if none exists; created=false means another host
-// created it first.
-func (r *receipts) create(ctx context.Context, rb *blockblob.Client) (created bool, err error) {
+// create makes an empty incomplete receipt if none exists and returns its ETag; created=false
+// means it exists already.
+func (r *receipts) create(ctx context.Context, rb *blockblob.Client) (etag string, created bool, err error) {
 	opts := &blockblob.UploadOptions{
 		Metadata: map[string]*string{incompleteKey: to.Ptr(incompleteKey)},
 		AccessConditions: &sdkblob.AccessConditions{ModifiedAccessConditions: &sdkblob.ModifiedAccessConditions{
@@ -118,22 +141,23 @@ func (r *receipts) create(ctx context.Context, rb *blockblob.Client) (created bo
 		}},
 	}
 	for attempt := 0; attempt < 2; attempt++ {
-		_, err = rb.Upload(ctx, streaming.NopCloser(bytes.NewReader(nil)), opts)
+		var resp blockblob.UploadResponse
+		resp, err = rb.Upload(ctx, streaming.NopCloser(bytes.NewReader(nil)), opts)
 		if err == nil {
-			return true, nil
+			return etagString(resp.ETag), true, nil
 		}
 		if bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet) || isStatus(err, 409) || isStatus(err, 412) {
-			return false, nil
+			return "", false, nil
 		}
 		if attempt == 0 && bloberror.HasCode(err, bloberror.ContainerNotFound) {
 			if _, cerr := r.hosts.Create(ctx, nil); cerr != nil && !bloberror.HasCode(cerr, bloberror.ContainerAlreadyExists) {
-				return false, fmt.Errorf("create container %s: %w", HostsContainer, cerr)
+				return "", false, fmt.Errorf("create container %s: %w", HostsContainer, cerr)
 			}
 			continue
 		}
 		break
 	}
-	return false, fmt.Errorf("create receipt: %w", err)
+	return "", false, fmt.Errorf("create receipt: %w", err)
 }
 
 // isStatus reports whether err is an azcore.ResponseError with the given HTTP status.

@@ -57,7 +57,7 @@ func Reprocess(ctx context.Context, blobs *service.Client, queues *azqueue.Servi
 	}
 	msg := &Message{Type: "BlobTrigger", FunctionID: fnID, BlobType: blobTypeName(props.BlobType), ContainerName: containerName, BlobName: blobName, ETag: etag}
 	rc := &receipts{hosts: hosts}
-	res, err := rc.claim(ctx, hostID, fnID, etag, containerName, blobName, func(ctx context.Context) error {
+	res, err := rc.claim(ctx, hostID, fnID, etag, containerName, blobName, true, func(ctx context.Context) error {
 		_, err := iq.EnqueueMessage(ctx, msg.encode(), nil)
 		return err
 	})

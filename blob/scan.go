@@ -46,6 +46,7 @@ type watch struct {
 
 	// guarded by scanner.mu
 	watermark time.Time
+	persisted time.Time // the persisted watermark found at start (zero if none)
 	loaded    bool
 	failedMin time.Time // oldest LastModified that must be looked at again (this sweep)
 }
@@ -201,7 +202,7 @@ func (s *scanner) fastLoop(ctx context.Context) {
 				if _, ok := wt.pattern.Match(w.name); !ok {
 					continue
 				}
-				s.handOver(ctx, wt, w.name, w.etag, "BlockBlob", w.lastModified)
+				s.handOver(ctx, wt, w.name, w.etag, "BlockBlob", w.lastModified, true)
 			}
 		}
 	}
@@ -219,7 +220,7 @@ func (s *scanner) snapshot() []*watch {
 
 // handOver claims one blob version for one function; it reports whether the blob must be
 // looked at again by a later sweep.
-func (s *scanner) handOver(ctx context.Context, w *watch, name, etag, blobType string, lastMod time.Time) (retry bool) {
+func (s *scanner) handOver(ctx context.Context, w *watch, name, etag, blobType string, lastMod time.Time, fresh bool) (retry bool) {
 	hk := handedKey{w.fnID, name, etag}
 	s.mu.Lock()
 	_, seen := s.handed[hk]
@@ -228,7 +229,7 @@ func (s *scanner) handOver(ctx context.Context, w *watch, name, etag, blobType s
 		return false
 	}
 	msg := &Message{Type: "BlobTrigger", FunctionID: w.fnID, BlobType: blobType, ContainerName: s.key.container, BlobName: name, ETag: etag}
-	res, err := s.rc.claim(ctx, s.key.hostID, w.fnID, etag, s.key.container, name, func(ctx context.Context) error {
+	res, err := s.rc.claim(ctx, s.key.hostID, w.fnID, etag, s.key.container, name, fresh, func(ctx context.Context) error {
 		return w.enqueue(ctx, msg)
 	})
 	if err != nil && ctx.Err() == nil {
@@ -251,6 +252,7 @@ func (s *scanner) handOver(ctx context.Context, w *watch, name, etag, blobType s
 }
 
 type candidate struct {
+	fresh   bool
 	w       *watch
 	name    string
 	etag    string
@@ -285,6 +287,9 @@ func (s *scanner) sweep(ctx context.Context) {
 		s.mu.Lock()
 		for _, w := range pending {
 			w.watermark = w.start.initial(persisted, found)
+			if found {
+				w.persisted = persisted
+			}
 			w.loaded = !w.start.needsServerTime(found)
 		}
 		s.mu.Unlock()
@@ -298,7 +303,7 @@ func (s *scanner) sweep(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			for c := range jobs {
-				if s.handOver(ctx, c.w, c.name, c.etag, c.btype, c.lastMod) {
+				if s.handOver(ctx, c.w, c.name, c.etag, c.btype, c.lastMod, c.fresh) {
 					s.mu.Lock()
 					if c.w.failedMin.IsZero() || c.lastMod.Before(c.w.failedMin) {
 						c.w.failedMin = c.lastMod
@@ -356,7 +361,8 @@ func (s *scanner) sweep(ctx context.Context) {
 				if _, ok := w.pattern.Match(*it.Name); !ok {
 					continue
 				}
-				c := candidate{w: w, name: *it.Name, etag: etagString(it.Properties.ETag), btype: blobTypeName(it.Properties.BlobType), lastMod: lm}
+				fresh := !w.persisted.IsZero() && lm.After(w.persisted)
+				c := candidate{fresh: fresh, w: w, name: *it.Name, etag: etagString(it.Properties.ETag), btype: blobTypeName(it.Properties.BlobType), lastMod: lm}
 				select {
 				case jobs <- c:
 				case <-ctx.Done():

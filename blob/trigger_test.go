@@ -187,7 +187,10 @@ func TestTriggerRestartNoReprocess(t *testing.T) {
 	c := unique("restart")
 	createContainer(t, c)
 	hostID := unique("h")
+	tu := time.Now()
 	uploadMany(t, c, n, func(i int) string { return fmt.Sprintf("b/%04d.txt", i) })
+	t.Logf("uploaded %d blobs in %s", n, time.Since(tu))
+	t.Cleanup(func() { t.Logf("cleanup at %s", time.Since(tu)) })
 
 	rec := newRecorder()
 	t0 := time.Now()
@@ -195,6 +198,7 @@ func TestTriggerRestartNoReprocess(t *testing.T) {
 	waitFor(t, 120*time.Second, "all blobs processed", func() bool { return rec.distinct() == n })
 	t.Logf("processed %d blobs in %s", n, time.Since(t0))
 	r1.stop(t)
+	t.Logf("stopped after %s", time.Since(t0))
 	if d := rec.duplicates(); len(d) > 0 {
 		t.Fatalf("duplicates: %v", d)
 	}
@@ -212,6 +216,7 @@ func TestTriggerRestartNoReprocess(t *testing.T) {
 		extra := fmt.Sprintf("b/new-%v.txt", dropScanInfo)
 		upload(t, c, extra, []byte("new"))
 		waitFor(t, 30*time.Second, "the new blob after restart", func() bool { return rec2.count(c+"/"+extra) == 1 })
+		t.Logf("new blob processed after %s", time.Since(t0))
 		// Wait for two more complete sweeps, then nothing old may have run.
 		s := currentScanner(host2, c)
 		sw := s.stats().Sweeps
@@ -219,7 +224,9 @@ func TestTriggerRestartNoReprocess(t *testing.T) {
 		if got := rec2.total(); got != 1 {
 			t.Fatalf("scan info dropped=%v: %d invocations after restart, want 1 (only the new blob)", dropScanInfo, got)
 		}
+		t.Logf("sweeps done after %s (last sweep %s)", time.Since(t0), s.stats().LastSweep)
 		r2.stop(t)
+		t.Logf("stopped after %s", time.Since(t0))
 	}
 }
 
@@ -273,7 +280,9 @@ func TestTriggerStartFrom(t *testing.T) {
 	c := unique("start")
 	createContainer(t, c)
 	upload(t, c, "old.txt", []byte("old"))
-	time.Sleep(1100 * time.Millisecond) // LastModified has a 1-s resolution
+	// LastModified has a 1-s resolution and the first watermark keeps a second of margin, so a
+	// blob is "old" once it is more than 2 s older than the start.
+	time.Sleep(2100 * time.Millisecond)
 	host := newServices(t, unique("h"))
 	rec := newRecorder()
 	startTrigger(t, host, "FromFirstStart", c+"/{name}", rec, map[string]any{"startFrom": "firstStart"}, nil)
