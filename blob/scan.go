@@ -528,3 +528,22 @@ func (sf startFrom) initial(persisted time.Time, found bool) time.Time {
 
 // needsServerTime: firstStart without a persisted watermark starts at the service's clock.
 func (sf startFrom) needsServerTime(found bool) bool { return sf.firstStart && !found }
+
+// ScannerStat describes one running container scanner.
+type ScannerStat struct {
+	HostID    string
+	Container string
+	ScanStats
+}
+
+// ScannerStats reports the container scanners running in this process (for benchmarks and
+// diagnostics): sweeps done, list requests made, duration of the last sweep.
+func ScannerStats() []ScannerStat {
+	scanners.mu.Lock()
+	defer scanners.mu.Unlock()
+	out := make([]ScannerStat, 0, len(scanners.m))
+	for k, s := range scanners.m {
+		out = append(out, ScannerStat{HostID: k.hostID, Container: k.container, ScanStats: s.stats()})
+	}
+	return out
+}
