@@ -70,6 +70,7 @@ type scanner struct {
 	kick    chan struct{}
 	fastCh  chan written
 
+	leader    atomic.Bool
 	listCalls atomic.Int64
 	sweeps    atomic.Int64
 	lastSweep atomic.Int64 // duration in ns
@@ -166,13 +167,30 @@ func (s *scanner) run(ctx context.Context) {
 	wg.Add(1)
 	go func() { defer wg.Done(); s.fastLoop(ctx) }()
 	defer wg.Wait()
+	lock := newScanLock(s)
+	defer lock.release()
 	for {
 		start := time.Now()
-		s.sweep(ctx)
+		wait := scanLockRetry
+		if lock.hold(ctx, s) {
+			s.sweep(ctx)
+			wait = s.interval - time.Since(start)
+			s.leader.Store(true)
+		} else {
+			s.leader.Store(false)
+			// Another host scans; the persisted watermark may move on meanwhile: reload it
+			// when this host takes over.
+			s.mu.Lock()
+			for _, w := range s.watches {
+				if w.loaded {
+					w.loaded = false
+				}
+			}
+			s.mu.Unlock()
+		}
 		if ctx.Err() != nil {
 			return
 		}
-		wait := s.interval - time.Since(start)
 		if wait < 50*time.Millisecond {
 			wait = 50 * time.Millisecond // yield between back-to-back sweeps of a large container
 		}

@@ -248,8 +248,6 @@ func TestTriggerTwoHostsExactlyOnce(t *testing.T) {
 	createContainer(t, c)
 	hostID := unique("h")
 	rec := newRecorder()
-	var mu = make(chan struct{}, 1)
-	_ = mu
 	a := newRecorder()
 	b := newRecorder()
 	both := func(r *recorder) extension.Executor {
@@ -258,8 +256,9 @@ func TestTriggerTwoHostsExactlyOnce(t *testing.T) {
 			return rec.Execute(ctx, ev)
 		})
 	}
-	startTrigger(t, newServices(t, hostID), "Shared", c+"/{name}", both(a), nil, nil)
-	startTrigger(t, newServices(t, hostID), "Shared", c+"/{name}", both(b), nil, nil)
+	hostA, hostB := newServices(t, hostID), newServices(t, hostID)
+	ra := startTrigger(t, hostA, "Shared", c+"/{name}", both(a), nil, nil)
+	rb := startTrigger(t, hostB, "Shared", c+"/{name}", both(b), nil, nil)
 	uploadMany(t, c, n, func(i int) string { return fmt.Sprintf("%03d", i) })
 	waitFor(t, 60*time.Second, "all blobs", func() bool { return rec.distinct() == n })
 	time.Sleep(3 * time.Second)
@@ -272,6 +271,22 @@ func TestTriggerTwoHostsExactlyOnce(t *testing.T) {
 	t.Logf("host A ran %d, host B ran %d", a.total(), b.total())
 	if a.total() == 0 || b.total() == 0 {
 		t.Errorf("work was not shared through the internal queue: A=%d B=%d", a.total(), b.total())
+	}
+	// Only one host scans (the scan lock); when it stops, the other takes over.
+	sa, sb := currentScanner(hostA, c), currentScanner(hostB, c)
+	if sa.leader.Load() == sb.leader.Load() {
+		t.Fatalf("scan leaders: A=%v B=%v, want exactly one", sa.leader.Load(), sb.leader.Load())
+	}
+	leader, follower, fr := ra, sb, b
+	if sb.leader.Load() {
+		leader, follower, fr = rb, sa, a
+	}
+	leader.stop(t)
+	before := fr.total()
+	upload(t, c, "after-failover", []byte("x"))
+	waitFor(t, 20*time.Second, "the remaining host to take over the scan", func() bool { return rec.count(c+"/after-failover") == 1 })
+	if !follower.leader.Load() || fr.total() != before+1 {
+		t.Fatalf("after failover: leader=%v, remaining host ran %d (before %d)", follower.leader.Load(), fr.total(), before)
 	}
 }
 
