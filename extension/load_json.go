@@ -31,7 +31,8 @@ func decodeJSONDoc(data []byte) (any, error) {
 func describeJSONError(data []byte, err error, fallback int64) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Errorf("not valid JSON: %s at byte %d (%s)", strings.TrimPrefix(se.Error(), "json: "), se.Offset, lineCol(data, se.Offset))
+		// Offset counts the bytes read up to and including the offending one.
+		return fmt.Errorf("not valid JSON: %s at byte %d (%s)", strings.TrimPrefix(se.Error(), "json: "), se.Offset, lineCol(data, se.Offset-1))
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		n := int64(len(data))
@@ -40,7 +41,8 @@ func describeJSONError(data []byte, err error, fallback int64) error {
 	return fmt.Errorf("not valid JSON near byte %d (%s)", fallback, lineCol(data, fallback))
 }
 
-// lineCol returns "line L, column C" (1-based; columns count bytes) for a byte offset.
+// lineCol returns "line L, column C" (1-based; columns count bytes) of the byte at offset off
+// (0-based).
 func lineCol(data []byte, off int64) string {
 	if off > int64(len(data)) {
 		off = int64(len(data))
