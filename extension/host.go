@@ -309,6 +309,20 @@ func (h *Host) build(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	h.services.HostID = id
+	if h.opts.Storage == nil {
+		st, err := h.defaultStorage(ctx)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case st != nil:
+			h.services.Storage = st
+		default:
+			h.logger.Debug("host storage is in memory: receipts, locks and checkpoints do not survive a restart")
+		}
+	}
+	if id != "" && len(errs) == 0 {
+		h.checkHostIDCollision(ctx)
+	}
 	if h.cfg == nil {
 		h.cfg = &HostConfig{Version: "2.0"}
 	}

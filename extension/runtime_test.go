@@ -506,3 +506,30 @@ func TestLogLevels(t *testing.T) {
 		t.Errorf("log levels not applied:\n%s", buf.String())
 	}
 }
+
+// Two different apps sharing a host id in one host storage are reported (AZFD0004).
+func TestHostIDCollision(t *testing.T) {
+	name, _ := newQueue(t)
+	st := extension.NewMemoryStorage()
+	var mu sync.Mutex
+	var buf strings.Builder
+	h := extension.Action(func(context.Context, string) error { return nil })
+	o := opts(nil)
+	o.Storage = st
+	o.HostID = "shared-id"
+	o.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
+	run(t, o, "first", h, trig(name))
+	run(t, o, "first", h, trig(name)) // same app again: fine
+	waitFor(t, "usage record", func() bool { _, err := st.Get(context.Background(), "ids/usage/shared-id"); return err == nil })
+	mu.Lock()
+	if strings.Contains(buf.String(), "collision") {
+		t.Errorf("same app reported as a collision:\n%s", buf.String())
+	}
+	mu.Unlock()
+	run(t, o, "other", h, trig(name))
+	waitFor(t, "collision warning", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(buf.String(), "collision") && strings.Contains(buf.String(), "shared-id")
+	})
+}
