@@ -205,9 +205,9 @@ func TestMultipleOutputs(t *testing.T) {
 	b, qb := newQueue(t)
 	c, qc := newQueue(t)
 	type result struct {
-		A string   `azbind:"a"`
-		B []order  `azbind:"b"`
-		C *order   `azbind:"c"`
+		A string  `azbind:"a"`
+		B []order `azbind:"b"`
+		C *order  `azbind:"c"`
 	}
 	run(t, opts(nil), "multi", extension.Func(func(ctx context.Context, o order) (result, error) {
 		return result{A: "hello " + o.ID, B: []order{o, {ID: "second"}}}, nil
@@ -236,9 +236,9 @@ func TestCollectorAndInputs(t *testing.T) {
 		Name string `json:"name"`
 	}
 	type params struct {
-		Order    order                       `azbind:"item"`
-		Customer *customer                   `azbind:"customer"`
-		Notes    string                      `azbind:"notes"`
+		Order    order                        `azbind:"item"`
+		Customer *customer                    `azbind:"customer"`
+		Notes    string                       `azbind:"notes"`
 		Out      *extension.Collector[string] `azbind:"out"`
 	}
 	run(t, opts(nil), "collect", extension.Action(func(ctx context.Context, p params) error {
