@@ -133,7 +133,11 @@ func checkBinding(ps *problems, field string, b *BindingSpec, settings *connecti
 		if known == "" {
 			known = "none"
 		}
-		ps.add(field+".type", fmt.Sprintf("unknown binding type %q", b.Type), "use a registered type ("+known+") or import the connector package that registers it")
+		kind := "binding"
+		if b.IsTrigger() {
+			kind = "trigger"
+		}
+		ps.add(field+".type", fmt.Sprintf("%q is not a registered %s type", b.Type, kind), "use a registered type ("+known+") or import the connector package that registers it")
 	} else {
 		checkSupport(ps, field, b, bt, ext, dir)
 	}

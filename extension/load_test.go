@@ -150,7 +150,8 @@ func TestCheckFunction(t *testing.T) { // C14, C16, C17
 		{"empty", "F", ``, []string{"bindings: has no bindings"}},
 		{"no trigger", "F", `{"type": "loadTestIn", "direction": "in", "name": "x"}`, []string{"bindings: has no trigger binding", "loadTestTrigger"}},
 		{"two triggers", "F", trig + `, {"type": "loadTestTrigger", "name": "m2"}`, []string{"has 2 trigger bindings: bindings[0] (loadTestTrigger), bindings[1] (loadTestTrigger)"}},
-		{"unknown type", "F", trig + `, {"type": "nosuch", "direction": "in", "name": "x"}`, []string{`bindings[1].type: unknown binding type "nosuch": use a registered type (loadTestIn, loadTestInOut`}},
+		{"unknown type", "F", trig + `, {"type": "nosuch", "direction": "in", "name": "x"}`, []string{`bindings[1].type: "nosuch" is not a registered binding type: use a registered type (`, "loadTestIn, loadTestInOut"}},
+		{"unknown trigger type", "F", `{"type": "nosuchTrigger", "name": "x"}`, []string{`bindings[0].type: "nosuchTrigger" is not a registered trigger type: use a registered type (`}},
 		{"missing type", "F", trig + `, {"direction": "in", "name": "x"}`, []string{"bindings[1].type: is required"}},
 		{"missing name", "F", `{"type": "loadTestTrigger"}`, []string{"bindings[0].name: is required"}},
 		{"bad binding name", "F", `{"type": "loadTestTrigger", "name": "my-msg"}`, []string{`"my-msg" is not a valid binding name`}},
@@ -184,7 +185,7 @@ func TestCheckFunction(t *testing.T) { // C14, C16, C17
 			if tc.want == nil {
 				n = 0
 			}
-			if len(tc.want) > 0 && strings.Contains(tc.want[0], "unknown binding type") {
+			if len(tc.want) > 0 && strings.Contains(tc.want[0], "is not a registered") {
 				n = -1
 			}
 			wantProblems(t, got, n, tc.want...)
