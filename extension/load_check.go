@@ -10,9 +10,10 @@ import (
 	"github.com/azbind/azbind/extension/expr"
 )
 
-// MaxFunctionNameLength is the longest function name the Functions host accepts
-// (^[a-z][a-z0-9_\-]{0,127}$, case-insensitive).
-const MaxFunctionNameLength = 128
+// MaxFunctionNameLength is the longest function name azbind accepts: 127, the limit the Functions
+// documentation states. (The host's own pattern ^[a-z][a-z0-9_\-]{0,127}$ would admit 128; we keep
+// the documented, stricter limit so that every name we accept is accepted everywhere.)
+const MaxFunctionNameLength = 127
 
 // ValidFunctionName reports whether name is a valid function name: a letter first, then
 // letters, digits, '_' and '-', at most MaxFunctionNameLength characters (ASCII only).
