@@ -141,26 +141,27 @@ var (
 	errShutdownCancel = &cancelErr{context.Canceled, ErrShutdown}
 )
 
-// invocationData is the invocation's binding data for expressions: trigger metadata, then
-// top-level JSON payload properties (checklist C19).
+// invocationData is the invocation's binding data for expressions: top-level JSON payload
+// properties, then trigger metadata (checklist C19).
 type invocationData invocation
 
+//
+// As in WebJobs, the members of a JSON object payload are merged on top of the trigger's binding
+// data (reference §3.1), so a payload property wins over trigger metadata of the same name.
 func (d *invocationData) Value(name string) (any, bool) {
 	inv := (*invocation)(d)
-	if m := inv.fc.Metadata; m != nil {
-		if v, ok := m.Lookup(name); ok {
+	if p := inv.payloadProps(); p != nil {
+		if v, ok := p[name]; ok {
 			return v, true
 		}
+		for k, v := range p {
+			if strings.EqualFold(k, name) {
+				return v, true
+			}
+		}
 	}
-	p := inv.payloadProps()
-	if p == nil {
-		return nil, false
-	}
-	if v, ok := p[name]; ok {
-		return v, true
-	}
-	for k, v := range p {
-		if strings.EqualFold(k, name) {
+	if m := inv.fc.Metadata; m != nil {
+		if v, ok := m.Lookup(name); ok {
 			return v, true
 		}
 	}
@@ -245,7 +246,7 @@ func (fc *FunctionContext) Logger() *slog.Logger {
 	return inv.logger
 }
 
-// BindingData looks up a binding-data name (trigger metadata, then JSON payload properties),
+// BindingData looks up a binding-data name (JSON payload properties, then trigger metadata),
 // case-insensitively.
 func (fc *FunctionContext) BindingData(name string) (any, bool) {
 	if fc.inv == nil {

@@ -122,11 +122,12 @@ func TestExpressionsInOutputs(t *testing.T) {
 	run(t, opts(map[string]string{"OutPrefix": "exprout"}), "expr",
 		extension.Func(func(ctx context.Context, o order) (string, error) { return o.ID, nil }),
 		trig(name),
-		out("$return", "%OutPrefix%-{ID}-{queuename}-{customer.tier}-{rand-guid}-{DateTime:yyyy}"))
+		out("$return", "%OutPrefix%-{ID}-{deliverycount}-{queuename}-{customer.tier}-{rand-guid}-{DateTime:yyyy}"))
 	q.Send([]byte(`{"id":"o1","item":"book","customer":{"tier":"gold"}}`))
 	waitFor(t, "acknowledged", func() bool { return len(q.Acked()) == 1 })
-	// The id of an in-memory message is its sequence number in the queue.
-	re := regexp.MustCompile(`^exprout-1-` + regexp.QuoteMeta(name) + `-gold-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-` + fmt.Sprint(time.Now().UTC().Year()) + `$`)
+	// The payload's "id" wins over the trigger's Id metadata (payload members are merged on top,
+	// reference §3.1); DeliveryCount comes from the metadata.
+	re := regexp.MustCompile(`^exprout-o1-1-` + regexp.QuoteMeta(name) + `-gold-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}-` + fmt.Sprint(time.Now().UTC().Year()) + `$`)
 	found := ""
 	memconnQueues(func(n string, q *memconn.Queue) {
 		if re.MatchString(n) && q.Pending() == 1 {

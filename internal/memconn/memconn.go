@@ -90,6 +90,9 @@ func (q *Queue) Send(body []byte) {
 	}
 }
 
+// Name returns the queue's name.
+func (q *Queue) Name() string { return q.name }
+
 // Pending counts messages not yet acknowledged or dead-lettered (ready or in flight).
 func (q *Queue) Pending() int {
 	q.mu.Lock()
@@ -109,6 +112,17 @@ func (q *Queue) Dead() [][]byte {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return append([][]byte(nil), q.dead...)
+}
+
+// Peek returns the ready message bodies without removing them.
+func (q *Queue) Peek() [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out [][]byte
+	for _, m := range q.ready {
+		out = append(out, m.body)
+	}
+	return out
 }
 
 // Drain removes and returns every ready message body (for output assertions).
