@@ -44,6 +44,7 @@ type ResolveError struct {
 
 func (e *ResolveError) Error() string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "connection %q (%s): ", e.Name, e.Service)
 	b.WriteString(e.Err.Error())
 	if e.Key != "" {
 		fmt.Fprintf(&b, " (setting %s", e.Key)

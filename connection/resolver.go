@@ -147,19 +147,19 @@ func (r *Resolver) Explain(ctx context.Context, name string, svc Service) (*Expl
 	// expansion, as a SAS may contain '%'.
 	if looksLikeConnectionString(name) {
 		ex.RawName, ex.Name = RedactedName, RedactedName
-		return fail(&ResolveError{Err: fmt.Errorf("%w: %s", ErrNotFound, notFoundMessage(RedactedName, svc)),
+		return fail(&ResolveError{Err: fmt.Errorf("%w: a connection string was given where the name of a setting is expected", ErrNotFound),
 			Fix: "set the binding's connection property to the NAME of an app setting that holds the connection string, not to the connection string itself"})
 	}
 	// C5: %x% tokens in the name.
 	expanded, err := expandSettings(name, r.settings)
 	if err != nil {
 		ex.Name = name
-		return fail(&ResolveError{Err: fmt.Errorf("%w: %v", ErrUnresolvedName, err),
+		return fail(&ResolveError{Err: fmt.Errorf("%w: %w", ErrUnresolvedName, err),
 			Fix: "define the app setting named between the '%' signs, or remove the '%' signs"})
 	}
 	if looksLikeConnectionString(expanded) {
 		ex.Name = RedactedName
-		return fail(&ResolveError{Err: fmt.Errorf("%w: %s", ErrNotFound, notFoundMessage(RedactedName, svc)),
+		return fail(&ResolveError{Err: fmt.Errorf("%w: the name resolved to a connection string where the name of a setting is expected", ErrNotFound),
 			Fix: fmt.Sprintf("the setting named in %s holds a connection string; the connection property must resolve to the NAME of a setting", name)})
 	}
 	ex.Name = strings.TrimSpace(expanded)
