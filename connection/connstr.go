@@ -118,13 +118,31 @@ func (cs *connString) String() string {
 	return b.String()
 }
 
-// redacted renders it with secret values replaced by ***.
+// printableKey returns a key for printing: known keys as they are, unknown ones only when they
+// look like a plain short name (a stray secret can end up in the key position).
+func printableKey(k string) (string, bool) {
+	if _, ok := canonicalConnStringKey[strings.ToLower(k)]; ok {
+		return k, true
+	}
+	if len(k) > 32 {
+		return "<unknown key>", false
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return "<unknown key>", false
+		}
+	}
+	return k, false
+}
+
+// redacted renders it with secret values, and the values of unknown keys, replaced by ***.
 func (cs *connString) redacted() string {
 	var b strings.Builder
 	for _, f := range cs.fields {
-		b.WriteString(f.Key)
+		k, known := printableKey(f.Key)
+		b.WriteString(k)
 		b.WriteByte('=')
-		if secretConnStringKeys[strings.ToLower(f.Key)] {
+		if !known || secretConnStringKeys[strings.ToLower(f.Key)] {
 			b.WriteString("***")
 		} else {
 			b.WriteString(f.Value)
@@ -149,11 +167,12 @@ func (cs *connString) secrets() []string {
 func (cs *connString) properties() map[string]string {
 	m := make(map[string]string, len(cs.fields))
 	for _, f := range cs.fields {
+		k, known := printableKey(f.Key)
 		v := f.Value
-		if secretConnStringKeys[strings.ToLower(f.Key)] {
+		if !known || secretConnStringKeys[strings.ToLower(f.Key)] {
 			v = "***"
 		}
-		m[strings.ToLower(f.Key)] = v
+		m[strings.ToLower(k)] = v
 	}
 	return m
 }
@@ -226,7 +245,8 @@ func expandDevelopmentStorage(cs *connString) (*connString, error) {
 		switch strings.ToLower(f.Key) {
 		case "usedevelopmentstorage", "developmentstorageproxyuri":
 		default:
-			return nil, fmt.Errorf("UseDevelopmentStorage=true cannot be combined with %s (only DevelopmentStorageProxyUri is allowed)", f.Key)
+			k, _ := printableKey(f.Key)
+			return nil, fmt.Errorf("UseDevelopmentStorage=true cannot be combined with %s (only DevelopmentStorageProxyUri is allowed)", k)
 		}
 	}
 	scheme, host := "http", "127.0.0.1"

@@ -87,5 +87,6 @@ func (c *Connection) Scrub(s string) string {
 
 // ScrubText removes anything that looks like a key, signature or token from s.
 func ScrubText(s string) string {
+	s = strings.ReplaceAll(s, DevStoreAccountKey, "***")
 	return genericSecrets.ReplaceAllString(s, "${1}${2}***")
 }

@@ -260,6 +260,7 @@ func sectionSpelling(candidate string, children map[string]Setting) (spelled, so
 			srcs = append(srcs, s)
 		}
 	}
+	sort.Strings(srcs)
 	return spelled, strings.Join(srcs, ", ")
 }
 
