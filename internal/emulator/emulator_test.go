@@ -337,3 +337,15 @@ func TestCosmos(t *testing.T) {
 		t.Fatalf("second stop: %v", err)
 	}
 }
+
+func TestStartTimeout(t *testing.T) {
+	t.Setenv(emulator.EnvStartTimeout, "1ms")
+	_, err := emulator.LaunchCosmos()
+	if !errors.Is(err, emulator.ErrStart) || !strings.Contains(err.Error(), "not ready") {
+		t.Fatalf("LaunchCosmos with a 1ms deadline: %v, want ErrStart ... not ready", err)
+	}
+	t.Setenv(emulator.EnvStartTimeout, "soon")
+	if _, err := emulator.LaunchCosmos(); !errors.Is(err, emulator.ErrStart) || !strings.Contains(err.Error(), emulator.EnvStartTimeout) {
+		t.Fatalf("bad timeout setting: %v, want an error naming %s", err, emulator.EnvStartTimeout)
+	}
+}

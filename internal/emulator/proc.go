@@ -14,12 +14,16 @@ import (
 	"time"
 )
 
+// EnvStartTimeout names the environment variable that overrides how long an emulator may take to
+// become ready (a Go duration such as "60s"; default 30s), for heavily loaded machines.
+const EnvStartTimeout = "AZBIND_EMULATOR_START_TIMEOUT"
+
 const (
-	readyTimeout = 30 * time.Second
-	stopGrace    = 5 * time.Second
-	pollInterval = 50 * time.Millisecond
-	logTailLines = 20
-	startTries   = 3
+	defaultReadyTimeout = 30 * time.Second
+	stopGrace           = 5 * time.Second
+	pollInterval        = 50 * time.Millisecond
+	logTailLines        = 20
+	startTries          = 3
 )
 
 // errPortInUse marks a start that failed because another process took one of the chosen ports.
@@ -106,6 +110,14 @@ func (p *proc) stop() error {
 // (so the listener is the emulator and not some other process that grabbed the port), until the
 // process exits, or until readyTimeout.
 func (p *proc) waitReady(ports []int, markers []string) error {
+	readyTimeout := defaultReadyTimeout
+	if v := os.Getenv(EnvStartTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%w: %s=%q is not a positive Go duration (e.g. 60s)", ErrStart, EnvStartTimeout, v)
+		}
+		readyTimeout = d
+	}
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		if p.exited() {
