@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
@@ -111,7 +112,7 @@ func runConnection(args []string, stdout, stderr io.Writer) int {
 	if *check {
 		checked = true
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		checkErr = runCheck(cctx, c)
+		checkErr = summarizeCheckError(runCheck(cctx, c))
 		cancel()
 	}
 	if *jsonOut {
@@ -266,4 +267,19 @@ func runCheck(ctx context.Context, c *connection.Connection) error {
 		return err
 	}
 	return fmt.Errorf("--check is not supported for %s yet", c.Service)
+}
+
+// summarizeCheckError shortens an SDK response error to one line: method, URL path, status and
+// error code (the SDK's full text spans many lines and repeats the body).
+func summarizeCheckError(err error) error {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return err
+	}
+	where := ""
+	if re.RawResponse != nil && re.RawResponse.Request != nil {
+		u := re.RawResponse.Request.URL
+		where = fmt.Sprintf("%s %s://%s%s: ", re.RawResponse.Request.Method, u.Scheme, u.Host, u.EscapedPath())
+	}
+	return fmt.Errorf("%sHTTP %d %s", where, re.StatusCode, re.ErrorCode)
 }
