@@ -389,7 +389,7 @@ func (r *Resolver) fromIdentity(ex *Explanation, st *Step) (*Connection, *Resolv
 
 	spec, err := selectCredential(p, cloudCfg, func(k string) string { v, _ := r.settings.Get(k); return v })
 	if err != nil {
-		return nil, bad(err, "fix the properties named above under "+p.prefix+"__")
+		return nil, bad(err, "change the "+p.prefix+"__ credential properties as the message says (see the credential rules in the azbind connection docs)")
 	}
 	ex.Notes = append(ex.Notes, spec.notes...)
 

@@ -213,8 +213,11 @@ func printExplanation(w io.Writer, ex *connection.Explanation) {
 	}
 	if ex.Err != nil {
 		var re *connection.ResolveError
-		if errors.As(ex.Err, &re) && re.Fix != "" {
-			fmt.Fprintf(w, "missing:    %s\n", connection.ScrubText(re.Fix))
+		if errors.As(ex.Err, &re) {
+			fmt.Fprintf(w, "problem:    %s\n", connection.ScrubText(re.Err.Error()))
+			if re.Fix != "" {
+				fmt.Fprintf(w, "fix:        %s\n", connection.ScrubText(re.Fix))
+			}
 		}
 	}
 }

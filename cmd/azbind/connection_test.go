@@ -184,7 +184,7 @@ func TestConnectionResolveHuman(t *testing.T) {
 		t.Fatalf("environment must win over local.settings.json:\n%s", out)
 	}
 	code, out, _ = runCLI("connection", "resolve", "AzbMissing", "--settings", path)
-	if code != 1 || !strings.Contains(out, "missing:") || !strings.Contains(out, "4. AzbMissing") {
+	if code != 1 || !strings.Contains(out, "problem:    connection setting not found") || !strings.Contains(out, "fix:        define AzureWebJobsAzbMissing") || !strings.Contains(out, "4. AzbMissing") {
 		t.Fatalf("failure explanation:\n%s", out)
 	}
 	// Usage errors.
