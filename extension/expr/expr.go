@@ -3,12 +3,23 @@
 // payloads, the built-ins {rand-guid} and {DateTime} (with .NET-style formats) and sys.*, and blob
 // path patterns whose `{name}` segments capture parts of a blob name.
 //
-// STUB: the API below is fixed; the implementation is being written.
+// Positions in error messages count UTF-16 code units from 0, as the .NET host does, so they are
+// byte offsets for ASCII text.
+//
+// Values substituted into a template are rendered as follows: strings as they are; integers (and
+// integral JSON numbers) in plain decimal without exponent; other numbers in Go's shortest
+// round-trip form; booleans as lowercase "true"/"false" (JSON style, unlike .NET's "True");
+// time.Time with the expression's format, or RFC 3339 by default. JSON objects, arrays and null
+// cannot be substituted and are an error.
 package expr
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf16"
 )
 
 // ErrSyntax is wrapped by every parse error; ErrUnresolved by every evaluation error caused by a
@@ -18,19 +29,27 @@ var (
 	ErrUnresolved = errors.New("unresolved binding expression")
 )
 
-// ResolveSettings replaces every %name% in s with lookup(name), left to right ("%%" is not an
-// escape: the real system has none). Errors (wrapping ErrSyntax / ErrUnresolved) use the real
-// texts: "'%name%' does not resolve to a value." and "The '%' at position i does not have a
-// closing '%'".
-func ResolveSettings(s string, lookup func(name string) (string, bool)) (string, error) {
-	panic("expr: not implemented")
-}
-
 // Data supplies values for template names. Value gets the first segment of a name (case-
 // insensitive lookup is the implementation's job); the rest of a dotted path is navigated by expr
 // through map[string]any, []any, json.RawMessage/[]byte holding JSON, and structs (by JSON name).
 type Data interface {
 	Value(name string) (any, bool)
+}
+
+// MapData is Data backed by a map; lookups are case-insensitive.
+type MapData map[string]any
+
+// Value implements Data.
+func (m MapData) Value(name string) (any, bool) {
+	if v, ok := m[name]; ok {
+		return v, true
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return nil, false
 }
 
 // Options for evaluation.
@@ -43,42 +62,267 @@ type Options struct {
 }
 
 // Template is a parsed `{…}` template.
-type Template struct{}
+type Template struct {
+	src   string
+	parts []part
+}
 
-// Parse parses a template (after %setting% substitution).
-func Parse(s string) (*Template, error) { panic("expr: not implemented") }
+// part is a literal (expr == nil) or an expression.
+type part struct {
+	lit  string
+	expr *Expr
+}
+
+// Expr is one `{…}` expression of a template.
+type Expr struct {
+	Path      []string // dotted segments, as written
+	Format    string   // text after the first ':' ("" when none)
+	HasFormat bool
+	Pos       int // position of the '{' (UTF-16 units)
+}
+
+// String returns the expression as written, without braces.
+func (e *Expr) String() string {
+	s := strings.Join(e.Path, ".")
+	if e.HasFormat {
+		s += ":" + e.Format
+	}
+	return s
+}
+
+// pos converts a byte index in s into a UTF-16 position as .NET reports it.
+func pos(s string, i int) int {
+	if i > len(s) {
+		i = len(s)
+	}
+	n := 0
+	for _, r := range s[:i] {
+		if l := utf16.RuneLen(r); l > 0 {
+			n += l
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// Parse parses a template (after %setting% substitution). `{{` and `}}` stand for literal braces.
+func Parse(s string) (*Template, error) {
+	t := &Template{src: s}
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			t.parts = append(t.parts, part{lit: lit.String()})
+			lit.Reset()
+		}
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch c {
+		case '{':
+			if i+1 < len(s) && s[i+1] == '{' {
+				lit.WriteByte('{')
+				i += 2
+				continue
+			}
+			end := strings.IndexAny(s[i+1:], "{}")
+			if end < 0 || s[i+1+end] == '{' {
+				return nil, syntaxErr("Invalid template '%s'. Missing closing bracket at position %d.", s, pos(s, i))
+			}
+			body := s[i+1 : i+1+end]
+			if body == "" {
+				return nil, syntaxErr("The parameter name at position %d is empty", pos(s, i))
+			}
+			e, err := parseExpr(s, body, pos(s, i))
+			if err != nil {
+				return nil, err
+			}
+			flush()
+			t.parts = append(t.parts, part{expr: e})
+			i += end + 2
+		case '}':
+			if i+1 < len(s) && s[i+1] == '}' {
+				lit.WriteByte('}')
+				i += 2
+				continue
+			}
+			return nil, syntaxErr("Invalid template '%s'. Missing opening bracket at position %d.", s, pos(s, i))
+		default:
+			lit.WriteByte(c)
+			i++
+		}
+	}
+	flush()
+	return t, nil
+}
+
+// MustParse is Parse that panics on error, for package-level templates in programs and tests.
+func MustParse(s string) *Template {
+	t, err := Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func parseExpr(src, body string, at int) (*Expr, error) {
+	e := &Expr{Pos: at}
+	name := body
+	if n, f, ok := strings.Cut(body, ":"); ok {
+		name, e.Format, e.HasFormat = n, f, true
+	}
+	e.Path = strings.Split(name, ".")
+	for i, seg := range e.Path {
+		if err := checkSegment(seg, i == 0, len(e.Path)); err != "" {
+			return nil, syntaxErr("Invalid template '%s'. Invalid parameter name '%s' at position %d: %s", src, name, at, err)
+		}
+	}
+	return e, nil
+}
+
+// checkSegment returns "" when seg is a valid path segment, else what is wrong. Identifiers are
+// letters, digits, '_' and '-'; the first segment starts with a letter or '_' and may not contain
+// '-' (except the built-in rand-guid); "$sys" is allowed as a first segment.
+func checkSegment(seg string, first bool, n int) string {
+	if seg == "" {
+		return "empty name segment"
+	}
+	if first {
+		if strings.EqualFold(seg, "rand-guid") {
+			return ""
+		}
+		if strings.EqualFold(seg, "$sys") && n > 1 {
+			return ""
+		}
+	}
+	for j, r := range seg {
+		switch {
+		case unicode.IsLetter(r) || r == '_':
+		case unicode.IsDigit(r):
+			if first && j == 0 {
+				return "a name must start with a letter or '_'"
+			}
+		case r == '-':
+			if first {
+				return "only rand-guid may contain '-' in its first segment"
+			}
+		default:
+			return fmt.Sprintf("character %q is not allowed (use letters, digits, '_', '-' and '.')", r)
+		}
+	}
+	return ""
+}
+
+// String returns the template's source text.
+func (t *Template) String() string { return t.src }
+
+// Exprs returns the template's expressions in order.
+func (t *Template) Exprs() []*Expr {
+	var out []*Expr
+	for _, p := range t.parts {
+		if p.expr != nil {
+			out = append(out, p.expr)
+		}
+	}
+	return out
+}
+
+// IsBuiltin reports whether name (a first segment) is a built-in: rand-guid, DateTime, sys, $sys.
+func IsBuiltin(name string) bool {
+	for _, b := range []string{"rand-guid", "DateTime", "sys", "$sys"} {
+		if strings.EqualFold(name, b) {
+			return true
+		}
+	}
+	return false
+}
 
 // Names returns the first segments of the names the template refers to, excluding built-ins
-// (rand-guid, DateTime, sys), in order of appearance, without duplicates.
-func (t *Template) Names() []string { panic("expr: not implemented") }
+// (rand-guid, DateTime, sys), in order of appearance, without duplicates (case-insensitive).
+func (t *Template) Names() []string {
+	var out []string
+next:
+	for _, p := range t.parts {
+		if p.expr == nil || IsBuiltin(p.expr.Path[0]) {
+			continue
+		}
+		for _, n := range out {
+			if strings.EqualFold(n, p.expr.Path[0]) {
+				continue next
+			}
+		}
+		out = append(out, p.expr.Path[0])
+	}
+	return out
+}
 
 // IsLiteral reports whether the template has no `{…}` parts; Literal returns its text then.
-func (t *Template) IsLiteral() bool { panic("expr: not implemented") }
+func (t *Template) IsLiteral() bool {
+	for _, p := range t.parts {
+		if p.expr != nil {
+			return false
+		}
+	}
+	return true
+}
 
-// Literal returns the unescaped text of a literal template.
-func (t *Template) Literal() string { panic("expr: not implemented") }
+// Literal returns the unescaped text of a literal template (the literal parts of any template).
+func (t *Template) Literal() string {
+	var b strings.Builder
+	for _, p := range t.parts {
+		b.WriteString(p.lit)
+	}
+	return b.String()
+}
 
-// Eval renders the template.
-func (t *Template) Eval(d Data, opt *Options) (string, error) { panic("expr: not implemented") }
-
-// Pattern is a blob path pattern with captures, e.g. "input/{name}.{ext}".
-type Pattern struct{}
-
-// ParsePattern parses a blob path pattern "container/blobPattern"; the container part may not
-// contain captures; capture names may not contain '.'.
-func ParsePattern(s string) (*Pattern, error) { panic("expr: not implemented") }
-
-// Container returns the pattern's container.
-func (p *Pattern) Container() string { panic("expr: not implemented") }
-
-// Prefix returns the literal blob-name prefix before the first capture (for listing).
-func (p *Pattern) Prefix() string { panic("expr: not implemented") }
-
-// Captures returns the capture names in order.
-func (p *Pattern) Captures() []string { panic("expr: not implemented") }
-
-// Match matches a blob name (without container) and returns the captures, or ok=false.
-func (p *Pattern) Match(blobName string) (map[string]string, bool) { panic("expr: not implemented") }
+// Eval renders the template. For each `{name.path:format}` the trigger's data (d, may be nil) is
+// asked for name first; only when it has no such value are the built-ins used.
+func (t *Template) Eval(d Data, opt *Options) (string, error) {
+	if opt == nil {
+		opt = &Options{}
+	}
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.expr == nil {
+			b.WriteString(p.lit)
+			continue
+		}
+		s, err := evalExpr(p.expr, d, opt)
+		if err != nil {
+			return "", err
+		}
+		if opt.Escape != nil {
+			s = opt.Escape(s)
+		}
+		b.WriteString(s)
+	}
+	return b.String(), nil
+}
 
 // EscapeODataString escapes a value for use inside an OData string literal (” for ').
-func EscapeODataString(s string) string { panic("expr: not implemented") }
+func EscapeODataString(s string) string { return strings.ReplaceAll(s, "'", "''") }
+
+// Quote escapes literal text so that Parse returns it unchanged: braces are doubled.
+func Quote(s string) string {
+	return strings.NewReplacer("{", "{{", "}", "}}").Replace(s)
+}
+
+// Error is a binding-expression error: its text is the real system's message, and it unwraps to
+// ErrSyntax or ErrUnresolved.
+type Error struct {
+	Msg  string
+	Kind error // ErrSyntax or ErrUnresolved
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Unwrap returns ErrSyntax or ErrUnresolved.
+func (e *Error) Unwrap() error { return e.Kind }
+
+func syntaxErr(format string, args ...any) error {
+	return &Error{Msg: fmt.Sprintf(format, args...), Kind: ErrSyntax}
+}
+
+func unresolvedErr(format string, args ...any) error {
+	return &Error{Msg: fmt.Sprintf(format, args...), Kind: ErrUnresolved}
+}
