@@ -287,7 +287,7 @@ func (t *Template) Eval(fc *FunctionContext) (string, error) {
 		data = metadataData{fc.Metadata}
 		opt.FunctionName = fc.FunctionName
 		if fc.inv != nil {
-			data = fc.inv
+			data = (*invocationData)(fc.inv)
 			opt.Now = fc.inv.now
 		}
 	}

@@ -2,7 +2,6 @@ package extension
 
 import (
 	"context"
-	"log/slog"
 	"time"
 )
 
@@ -15,15 +14,13 @@ type RetryContext struct {
 
 // FunctionContext describes the running invocation. Handlers and middleware get it with
 // FromContext(ctx); input and output bindings receive it directly.
+// InvocationID() and Logger() give the invocation's id and logger.
 type FunctionContext struct {
-	InvocationID string
 	FunctionName string
 	TriggerType  string
 	// Metadata is the trigger's binding data (never nil).
 	Metadata Metadata
 	Retry    RetryContext
-	// Logger carries the stable keys function, invocation_id and trigger.
-	Logger *slog.Logger
 	// Started is when this attempt started.
 	Started time.Time
 

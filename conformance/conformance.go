@@ -1,0 +1,723 @@
+// Package conformance is the suite every azbind connector — ours or a third party's — runs to show
+// that it honours the extension contract: delivery, acknowledgement, failure and redelivery,
+// retry policies, poison, metadata, output round trips, graceful drain, cancellation at the drain
+// deadline, panic recovery and competing consumers.
+//
+// A connector implements Harness (and TriggerHarness and/or OutputHarness) in its own _test.go
+// file, against a real service or local emulator, and calls Run:
+//
+//	func TestConformance(t *testing.T) {
+//		conformance.Run(t, func(t *testing.T) conformance.Harness { return newHarness(t) })
+//	}
+//
+// Capabilities gate the tests that only some services support. The suite never skips because an
+// emulator is missing: a harness that cannot reach its service must fail the test.
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
+)
+
+// Harness connects the suite to one connector and its service.
+type Harness interface {
+	// Settings are the app settings the host needs (connection strings, identity properties).
+	Settings() map[string]string
+	// Capabilities says what the connector supports.
+	Capabilities() Capabilities
+}
+
+// TriggerHarness is implemented by harnesses of connectors with a trigger.
+type TriggerHarness interface {
+	Harness
+	// NewSource creates a fresh, empty source (queue, container, subscription…) for one test.
+	NewSource(ctx context.Context, t *testing.T) Source
+}
+
+// OutputHarness is implemented by harnesses of connectors with an output binding.
+type OutputHarness interface {
+	Harness
+	// NewDestination creates a fresh destination for one test.
+	NewDestination(ctx context.Context, t *testing.T) Destination
+}
+
+// Source is one trigger source.
+type Source interface {
+	// Trigger returns the trigger binding for this source, with name as the binding name.
+	Trigger(name string) *extension.BindingSpec
+	// Send makes one item with this payload available to the trigger.
+	Send(ctx context.Context, payload []byte) error
+	// Pending counts items neither acknowledged nor poisoned (visible or not).
+	Pending(ctx context.Context) (int, error)
+	// Poisoned returns the payloads moved to the poison/dead-letter destination, byte for byte.
+	// Only called when Capabilities.PoisonAfter > 0.
+	Poisoned(ctx context.Context) ([][]byte, error)
+}
+
+// Destination is one output destination.
+type Destination interface {
+	// Output returns the output binding for this destination, with name as the binding name.
+	Output(name string) *extension.BindingSpec
+	// Received returns every payload written so far, in any order.
+	Received(ctx context.Context) ([][]byte, error)
+}
+
+// Capabilities gate the suite's tests.
+type Capabilities struct {
+	// Redelivery: a failed or cancelled item is delivered again.
+	Redelivery bool
+	// PoisonAfter: after this many failed deliveries the item is moved to poison (0: no poison).
+	PoisonAfter int
+	// CompetingConsumers: several hosts on one source share the items, each processed once.
+	CompetingConsumers bool
+	// Metadata lists binding-data names every event must carry (checked case-insensitively).
+	Metadata []string
+	// HostConfig is host.json's "extensions" content to use in tests (e.g. fast polling, a short
+	// visibility timeout). It must make PoisonAfter hold.
+	HostConfig map[string]map[string]any
+	// Timeout bounds each wait of the suite (default 60 s).
+	Timeout time.Duration
+}
+
+// Run runs the suite. newHarness is called once per test.
+func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
+	t.Helper()
+	probe := newHarness(t)
+	_, isTrig := probe.(TriggerHarness)
+	_, isOut := probe.(OutputHarness)
+	if !isTrig && !isOut {
+		t.Fatalf("conformance: harness %T implements neither TriggerHarness nor OutputHarness", probe)
+	}
+	if isTrig {
+		for _, tc := range triggerTests {
+			t.Run(tc.name, func(t *testing.T) {
+				h := newHarness(t).(TriggerHarness)
+				caps := h.Capabilities()
+				if tc.needs != nil {
+					if why := tc.needs(caps); why != "" {
+						t.Skipf("connector does not declare %s", why)
+					}
+				}
+				tc.run(t, newEnv(t, h))
+			})
+		}
+	}
+	if isTrig && isOut {
+		t.Run("OutputRoundTrip", func(t *testing.T) { testOutputRoundTrip(t, newEnv(t, newHarness(t).(TriggerHarness))) })
+	}
+}
+
+type env struct {
+	t    *testing.T
+	h    TriggerHarness
+	caps Capabilities
+	ctx  context.Context
+	wait time.Duration
+}
+
+func newEnv(t *testing.T, h TriggerHarness) *env {
+	caps := h.Capabilities()
+	wait := caps.Timeout
+	if wait <= 0 {
+		wait = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*wait)
+	t.Cleanup(cancel)
+	return &env{t: t, h: h, caps: caps, ctx: ctx, wait: wait}
+}
+
+// host is a running extension.Host.
+type host struct {
+	h    *extension.Host
+	stop context.CancelFunc
+	done chan error
+}
+
+func (e *env) hostOptions(mut ...func(*extension.HostOptions)) extension.HostOptions {
+	settings := connection.NewSettings(connection.FromMap("conformance", e.h.Settings()))
+	opts := extension.HostOptions{
+		Settings:        settings,
+		Logger:          slog.New(slog.DiscardHandler),
+		HostConfig:      &extension.HostConfig{Version: "2.0", Extensions: e.caps.HostConfig},
+		ShutdownTimeout: e.wait,
+		HostID:          "conformance",
+	}
+	for _, m := range mut {
+		m(&opts)
+	}
+	return opts
+}
+
+// start declares one function and runs the host in the background until the test ends.
+func (e *env) start(name string, handler extension.Handler, opts extension.HostOptions, bindings ...*extension.BindingSpec) *host {
+	e.t.Helper()
+	h, err := extension.NewHost(opts)
+	if err != nil {
+		e.t.Fatalf("NewHost: %v", err)
+	}
+	if err := h.Func(name, handler, bindings...); err != nil {
+		e.t.Fatalf("Func: %v", err)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	hh := &host{h: h, stop: cancel, done: make(chan error, 1)}
+	go func() { hh.done <- h.Run(ctx) }()
+	e.t.Cleanup(func() {
+		cancel()
+		select {
+		case <-hh.done:
+		case <-time.After(2 * e.wait):
+			e.t.Errorf("host did not stop within %v", 2*e.wait)
+		}
+	})
+	return hh
+}
+
+// shutdown stops the host and returns Run's error.
+func (e *env) shutdown(hh *host) error {
+	hh.stop()
+	select {
+	case err := <-hh.done:
+		hh.done <- err
+		return err
+	case <-time.After(2 * e.wait):
+		e.t.Fatalf("host did not stop within %v", 2*e.wait)
+		return nil
+	}
+}
+
+// eventually polls cond until it holds or the wait elapses.
+func (e *env) eventually(what string, cond func() (bool, error)) {
+	e.t.Helper()
+	deadline := time.Now().Add(e.wait)
+	delay := 5 * time.Millisecond
+	for {
+		ok, err := cond()
+		if err != nil {
+			e.t.Fatalf("%s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out after %v waiting for %s", e.wait, what)
+		}
+		time.Sleep(delay)
+		delay = min(delay*2, 200*time.Millisecond)
+	}
+}
+
+func (e *env) pendingIs(src Source, n int) func() (bool, error) {
+	return func() (bool, error) {
+		p, err := src.Pending(e.ctx)
+		return p == n, err
+	}
+}
+
+// recorder collects deliveries.
+type recorder struct {
+	mu    sync.Mutex
+	calls [][]byte
+	meta  []extension.Metadata
+}
+
+func (r *recorder) add(b []byte, m extension.Metadata) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, append([]byte(nil), b...))
+	r.meta = append(r.meta, m)
+	return len(r.calls)
+}
+
+func (r *recorder) count(b []byte) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, c := range r.calls {
+		if bytes.Equal(c, b) {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *recorder) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.calls)
+}
+
+type triggerTest struct {
+	name  string
+	needs func(Capabilities) string
+	run   func(t *testing.T, e *env)
+}
+
+var triggerTests = []triggerTest{
+	{name: "Delivery", run: testDelivery},
+	{name: "Metadata", run: testMetadata},
+	{name: "FailureRedelivery", needs: needRedelivery, run: testFailureRedelivery},
+	{name: "RetryPolicy", run: testRetryPolicy},
+	{name: "PanicRecovery", needs: needRedelivery, run: testPanicRecovery},
+	{name: "Poison", needs: func(c Capabilities) string {
+		if c.PoisonAfter <= 0 {
+			return "PoisonAfter"
+		}
+		return ""
+	}, run: testPoison},
+	{name: "MiddlewareOrder", run: testMiddlewareOrder},
+	{name: "FunctionTimeout", needs: needRedelivery, run: testFunctionTimeout},
+	{name: "GracefulDrain", run: testGracefulDrain},
+	{name: "CancelAtDrainDeadline", needs: needRedelivery, run: testCancelAtDeadline},
+	{name: "CompetingConsumers", needs: func(c Capabilities) string {
+		if !c.CompetingConsumers {
+			return "CompetingConsumers"
+		}
+		return ""
+	}, run: testCompetingConsumers},
+}
+
+func needRedelivery(c Capabilities) string {
+	if !c.Redelivery {
+		return "Redelivery"
+	}
+	return ""
+}
+
+func payload(t *testing.T, i int) []byte {
+	return fmt.Appendf(nil, `{"test":%q,"n":%d,"bin":"\u00e9\u0000"}`, t.Name(), i)
+}
+
+// Delivery: every item reaches the handler byte for byte and is acknowledged.
+func testDelivery(t *testing.T, e *env) {
+	src := e.h.NewSource(e.ctx, t)
+	var rec recorder
+	e.start("delivery", extension.Action(func(ctx context.Context, b []byte) error {
+		rec.add(b, nil)
+		return nil
+	}), e.hostOptions(), src.Trigger("item"))
+	const n = 5
+	for i := range n {
+		if err := src.Send(e.ctx, payload(t, i)); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+	}
+	e.eventually("all items delivered and acknowledged", func() (bool, error) {
+		p, err := src.Pending(e.ctx)
+		return rec.len() >= n && p == 0, err
+	})
+	for i := range n {
+		if c := rec.count(payload(t, i)); c != 1 {
+			t.Errorf("item %d delivered %d times, want exactly 1", i, c)
+		}
+	}
+}
+
+// Metadata: declared binding-data names are present on every event.
+func testMetadata(t *testing.T, e *env) {
+	src := e.h.NewSource(e.ctx, t)
+	var rec recorder
+	var fcOK atomic.Bool
+	e.start("metadata", extension.Action(func(ctx context.Context, b []byte) error {
+		fc := extension.FromContext(ctx)
+		if fc != nil && fc.FunctionName == "metadata" && fc.InvocationID() != "" && fc.TriggerType != "" {
+			fcOK.Store(true)
+		}
+		rec.add(b, fc.Metadata)
+		return nil
+	}), e.hostOptions(), src.Trigger("item"))
+	if err := src.Send(e.ctx, payload(t, 0)); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("delivery", func() (bool, error) { return rec.len() >= 1, nil })
+	if !fcOK.Load() {
+		t.Error("FunctionContext from ctx lacks FunctionName, InvocationID or TriggerType")
+	}
+	rec.mu.Lock()
+	m := rec.meta[0]
+	rec.mu.Unlock()
+	for _, name := range e.caps.Metadata {
+		for _, variant := range []string{name, lowerASCII(name)} {
+			if _, ok := m.Lookup(variant); !ok {
+				t.Errorf("metadata %q missing (looked up as %q)", name, variant)
+			}
+		}
+	}
+}
+
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+var errInjected = errors.New("conformance: injected failure")
+
+// FailureRedelivery: a failed item is not acknowledged and is delivered again.
+func testFailureRedelivery(t *testing.T, e *env) {
+	src := e.h.NewSource(e.ctx, t)
+	var rec recorder
+	e.start("redelivery", extension.Action(func(ctx context.Context, b []byte) error {
+		if rec.add(b, nil) == 1 {
+			return errInjected
+		}
+		return nil
+	}), e.hostOptions(), src.Trigger("item"))
+	p := payload(t, 0)
+	if err := src.Send(e.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("redelivery after failure, then acknowledgement", func() (bool, error) {
+		n, err := src.Pending(e.ctx)
+		return rec.count(p) >= 2 && n == 0, err
+	})
+}
+
+// RetryPolicy: the function's retry policy reruns a failing invocation within one delivery, with
+// the retry context visible to the handler (C57).
+func testRetryPolicy(t *testing.T, e *env) {
+	src := e.h.NewSource(e.ctx, t)
+	var mu sync.Mutex
+	var seen []int
+	e.start("retry", extension.Action(func(ctx context.Context, b []byte) error {
+		fc := extension.FromContext(ctx)
+		mu.Lock()
+		seen = append(seen, fc.Retry.RetryCount)
+		mu.Unlock()
+		if fc.Retry.RetryCount < 2 {
+			return errInjected
+		}
+		if fc.Retry.LastErr == nil || !errors.Is(fc.Retry.LastErr, errInjected) {
+			return fmt.Errorf("RetryContext.LastErr = %v, want the previous attempt's error", fc.Retry.LastErr)
+		}
+		return nil
+	}), e.hostOptions(func(o *extension.HostOptions) {
+		o.HostConfig.Retry = &extension.RetryPolicy{Strategy: extension.FixedDelay, MaxRetryCount: 3, DelayInterval: 10 * time.Millisecond}
+	}), src.Trigger("item"))
+	if err := src.Send(e.ctx, payload(t, 0)); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("acknowledged after retries", e.pendingIs(src, 0))
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(seen[:3], []int{0, 1, 2}) {
+		t.Errorf("retry counts seen = %v, want to start with [0 1 2]", seen)
+	}
+}
+
+// PanicRecovery: a panicking handler fails the invocation; the host keeps running.
+func testPanicRecovery(t *testing.T, e *env) {
+	src := e.h.NewSource(e.ctx, t)
+	var rec recorder
+	e.start("panics", extension.Action(func(ctx context.Context, b []byte) error {
+		if rec.add(b, nil) == 1 {
+			panic("conformance: injected panic")
+		}
+		return nil
+	}), e.hostOptions(), src.Trigger("item"))
+	p := payload(t, 0)
+	if err := src.Send(e.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("redelivery after a panic, then acknowledgement", func() (bool, error) {
+		n, err := src.Pending(e.ctx)
+		return rec.count(p) >= 2 && n == 0, err
+	})
+}
+
+// Poison: an item that always fails is invoked PoisonAfter times and then moved to poison with
+// identical bytes.
+func testPoison(t *testing.T, e *env) {
+	src := e.h.NewSource(e.ctx, t)
+	var rec recorder
+	e.start("poison", extension.Action(func(ctx context.Context, b []byte) error {
+		rec.add(b, nil)
+		return errInjected
+	}), e.hostOptions(), src.Trigger("item"))
+	p := payload(t, 0)
+	if err := src.Send(e.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("item poisoned", func() (bool, error) {
+		got, err := src.Poisoned(e.ctx)
+		return len(got) > 0, err
+	})
+	got, _ := src.Poisoned(e.ctx)
+	if len(got) != 1 || !bytes.Equal(got[0], p) {
+		t.Errorf("poisoned = %q, want exactly [%q]", got, p)
+	}
+	if c := rec.count(p); c != e.caps.PoisonAfter {
+		t.Errorf("handler invoked %d times before poison, want %d", c, e.caps.PoisonAfter)
+	}
+	e.eventually("source empty", e.pendingIs(src, 0))
+}
+
+// MiddlewareOrder: the first registered middleware is the outermost.
+func testMiddlewareOrder(t *testing.T, e *env) {
+	src := e.h.NewSource(e.ctx, t)
+	var mu sync.Mutex
+	var order []string
+	mw := func(name string) extension.Middleware {
+		return func(next extension.InvokeFunc) extension.InvokeFunc {
+			return func(ctx context.Context) error {
+				mu.Lock()
+				order = append(order, name+">")
+				mu.Unlock()
+				err := next(ctx)
+				mu.Lock()
+				order = append(order, "<"+name)
+				mu.Unlock()
+				return err
+			}
+		}
+	}
+	done := make(chan struct{}, 1)
+	e.start("middleware", extension.Action(func(ctx context.Context, b []byte) error {
+		mu.Lock()
+		order = append(order, "handler")
+		mu.Unlock()
+		return nil
+	}), e.hostOptions(func(o *extension.HostOptions) {
+		o.Middleware = []extension.Middleware{mw("a"), mw("b"), func(next extension.InvokeFunc) extension.InvokeFunc {
+			return func(ctx context.Context) error {
+				err := next(ctx)
+				select {
+				case done <- struct{}{}:
+				default:
+				}
+				return err
+			}
+		}}
+	}), src.Trigger("item"))
+	if err := src.Send(e.ctx, payload(t, 0)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(e.wait):
+		t.Fatal("no invocation")
+	}
+	mu.Lock()
+	got := append([]string(nil), order[:5]...)
+	mu.Unlock()
+	want := []string{"a>", "b>", "handler", "<b", "<a"}
+	if !slices.Equal(got, want) {
+		t.Errorf("middleware order = %v, want %v", got, want)
+	}
+}
+
+// FunctionTimeout: a handler past functionTimeout sees its ctx cancelled with a deadline error,
+// the invocation fails, and the item comes back.
+func testFunctionTimeout(t *testing.T, e *env) {
+	src := e.h.NewSource(e.ctx, t)
+	var rec recorder
+	var sawDeadline atomic.Bool
+	e.start("timeout", extension.Action(func(ctx context.Context, b []byte) error {
+		if rec.add(b, nil) == 1 {
+			if _, ok := ctx.Deadline(); !ok {
+				return errors.New("no deadline on ctx")
+			}
+			<-ctx.Done()
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				sawDeadline.Store(true)
+			}
+			return ctx.Err()
+		}
+		return nil
+	}), e.hostOptions(func(o *extension.HostOptions) {
+		o.HostConfig.FunctionTimeout = 300 * time.Millisecond
+	}), src.Trigger("item"))
+	p := payload(t, 0)
+	if err := src.Send(e.ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("redelivery after the timeout, then acknowledgement", func() (bool, error) {
+		n, err := src.Pending(e.ctx)
+		return rec.count(p) >= 2 && n == 0, err
+	})
+	if !sawDeadline.Load() {
+		t.Error("the timed-out handler's ctx.Err() is not context.DeadlineExceeded")
+	}
+}
+
+// GracefulDrain: on shutdown the trigger stops fetching, the running invocation completes and is
+// acknowledged, and items sent after the stop stay in the source.
+func testGracefulDrain(t *testing.T, e *env) {
+	src := e.h.NewSource(e.ctx, t)
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var completed atomic.Int32
+	var rec recorder
+	hh := e.start("drain", extension.Action(func(ctx context.Context, b []byte) error {
+		rec.add(b, nil)
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		completed.Add(1)
+		return nil
+	}), e.hostOptions(), src.Trigger("item"))
+	if err := src.Send(e.ctx, payload(t, 0)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(e.wait):
+		t.Fatal("handler did not start")
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- e.shutdown(hh) }()
+	// The host must wait for the in-flight invocation.
+	select {
+	case err := <-errc:
+		t.Fatalf("Run returned (%v) while an invocation was still running", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if err := <-errc; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if completed.Load() != 1 {
+		t.Fatalf("completed = %d, want 1", completed.Load())
+	}
+	e.eventually("drained item acknowledged", e.pendingIs(src, 0))
+	// Nothing is fetched after the stop.
+	if err := src.Send(e.ctx, payload(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("post-stop item stays pending", e.pendingIs(src, 1))
+	if rec.count(payload(t, 1)) != 0 {
+		t.Error("an item sent after shutdown was delivered")
+	}
+}
+
+// CancelAtDrainDeadline: an invocation still running at the drain deadline is cancelled and its
+// item is not acknowledged.
+func testCancelAtDeadline(t *testing.T, e *env) {
+	src := e.h.NewSource(e.ctx, t)
+	started := make(chan struct{}, 1)
+	var sawCancel atomic.Bool
+	hh := e.start("deadline", extension.Action(func(ctx context.Context, b []byte) error {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			sawCancel.Store(true)
+		}
+		return ctx.Err()
+	}), e.hostOptions(func(o *extension.HostOptions) { o.ShutdownTimeout = 200 * time.Millisecond }), src.Trigger("item"))
+	if err := src.Send(e.ctx, payload(t, 0)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(e.wait):
+		t.Fatal("handler did not start")
+	}
+	if err := e.shutdown(hh); err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if !sawCancel.Load() {
+		t.Error("handler ctx was not cancelled at the drain deadline")
+	}
+	if n, err := src.Pending(e.ctx); err != nil || n != 1 {
+		t.Errorf("pending after cancelled invocation = %d (%v), want 1 (not acknowledged)", n, err)
+	}
+}
+
+// CompetingConsumers: two hosts on one source process every item exactly once.
+func testCompetingConsumers(t *testing.T, e *env) {
+	src := e.h.NewSource(e.ctx, t)
+	var rec recorder
+	handler := extension.Action(func(ctx context.Context, b []byte) error {
+		rec.add(b, nil)
+		return nil
+	})
+	e.start("shared", handler, e.hostOptions(), src.Trigger("item"))
+	e.start("shared", handler, e.hostOptions(), src.Trigger("item"))
+	const n = 20
+	for i := range n {
+		if err := src.Send(e.ctx, payload(t, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.eventually("all items processed", func() (bool, error) {
+		p, err := src.Pending(e.ctx)
+		return rec.len() >= n && p == 0, err
+	})
+	var dups []int
+	for i := range n {
+		if c := rec.count(payload(t, i)); c != 1 {
+			dups = append(dups, i)
+		}
+	}
+	sort.Ints(dups)
+	if len(dups) > 0 {
+		t.Errorf("items %v were not processed exactly once", dups)
+	}
+}
+
+// OutputRoundTrip: what the handler returns reaches the output destination byte for byte, and
+// only successful invocations write.
+func testOutputRoundTrip(t *testing.T, e *env) {
+	oh, ok := e.h.(OutputHarness)
+	if !ok {
+		t.Fatal("harness is not an OutputHarness")
+	}
+	src := e.h.NewSource(e.ctx, t)
+	dst := oh.NewDestination(e.ctx, t)
+	var rec recorder
+	e.start("roundtrip", extension.Func(func(ctx context.Context, b []byte) ([]byte, error) {
+		if bytes.Contains(b, []byte(`"n":1,`)) && rec.add(b, nil) == 1 {
+			return []byte("must not be written"), errInjected
+		}
+		return append([]byte("out:"), b...), nil
+	}), e.hostOptions(), src.Trigger("item"), dst.Output("$return"))
+	want := [][]byte{append([]byte("out:"), payload(t, 0)...)}
+	if err := src.Send(e.ctx, payload(t, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if e.caps.Redelivery {
+		if err := src.Send(e.ctx, payload(t, 1)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, append([]byte("out:"), payload(t, 1)...))
+	}
+	e.eventually("outputs written", func() (bool, error) {
+		got, err := dst.Received(e.ctx)
+		return len(got) >= len(want), err
+	})
+	got, _ := dst.Received(e.ctx)
+	for _, g := range got {
+		if bytes.Equal(g, []byte("must not be written")) {
+			t.Error("a failed invocation's output was written")
+		}
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(g []byte) bool { return bytes.Equal(g, w) }) {
+			t.Errorf("output %q missing from %q", w, got)
+		}
+	}
+}

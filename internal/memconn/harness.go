@@ -1,0 +1,65 @@
+package memconn
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/azbind/azbind/conformance"
+	"github.com/azbind/azbind/extension"
+)
+
+// Harness runs the conformance suite against the in-memory connector.
+type Harness struct{}
+
+var seq atomic.Int64
+
+// Settings implements conformance.Harness.
+func (Harness) Settings() map[string]string { return map[string]string{"MemPrefix": "conf"} }
+
+// Capabilities implements conformance.Harness.
+func (Harness) Capabilities() conformance.Capabilities {
+	return conformance.Capabilities{
+		Redelivery:         true,
+		PoisonAfter:        3,
+		CompetingConsumers: true,
+		Metadata:           []string{"Id", "DeliveryCount", "QueueName"},
+		HostConfig:         map[string]map[string]any{"memory": {"maxDeliveries": 3}},
+	}
+}
+
+type source struct{ q *Queue }
+
+// NewSource implements conformance.TriggerHarness.
+func (Harness) NewSource(_ context.Context, t *testing.T) conformance.Source {
+	return source{Default.Queue(fmt.Sprintf("confsrc-%d", seq.Add(1)))}
+}
+
+func (s source) Trigger(name string) *extension.BindingSpec {
+	// The queue name goes through %setting% resolution, as a real trigger's would.
+	return extension.Binding("memTrigger", name, extension.DirIn, extension.Props{"queue": "%MemPrefix%" + s.q.name[len("conf"):]})
+}
+func (s source) Send(_ context.Context, p []byte) error     { s.q.Send(p); return nil }
+func (s source) Pending(context.Context) (int, error)       { return s.q.Pending(), nil }
+func (s source) Poisoned(context.Context) ([][]byte, error) { return s.q.Dead(), nil }
+
+type destination struct{ q *Queue }
+
+// NewDestination implements conformance.OutputHarness.
+func (Harness) NewDestination(_ context.Context, t *testing.T) conformance.Destination {
+	return destination{Default.Queue(fmt.Sprintf("dst-%d", seq.Add(1)))}
+}
+
+func (d destination) Output(name string) *extension.BindingSpec {
+	return extension.Binding("mem", name, extension.DirOut, extension.Props{"queue": d.q.name})
+}
+func (d destination) Received(context.Context) ([][]byte, error) {
+	d.q.mu.Lock()
+	defer d.q.mu.Unlock()
+	var out [][]byte
+	for _, m := range d.q.ready {
+		out = append(out, m.body)
+	}
+	return out, nil
+}
