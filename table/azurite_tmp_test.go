@@ -26,28 +26,37 @@ type tmpAzurite struct {
 
 func startTableAzurite(t testing.TB) *tmpAzurite {
 	t.Helper()
+	a, stop, err := launchTableAzurite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return a
+}
+
+func launchTableAzurite() (*tmpAzurite, func(), error) {
 	_, file, _, _ := runtime.Caller(0)
 	bin := filepath.Join(filepath.Dir(file), "..", "emulators", "node_modules", ".bin", "azurite-table")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	dir, err := os.MkdirTemp("/dev/shm", "azbind-table-")
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	cmd := exec.Command(bin, "--tablePort", fmt.Sprint(port), "--location", dir, "--silent", "--disableTelemetry", "--skipApiVersionCheck")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start azurite-table: %v", err)
+		return nil, nil, fmt.Errorf("start azurite-table: %v", err)
 	}
-	t.Cleanup(func() {
+	stop := func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		_, _ = cmd.Process.Wait()
 		_ = os.RemoveAll(dir)
-	})
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
@@ -56,7 +65,8 @@ func startTableAzurite(t testing.TB) *tmpAzurite {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("azurite-table did not listen on %d: %v", port, err)
+			stop()
+			return nil, nil, fmt.Errorf("azurite-table did not listen on %d: %v", port, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -66,5 +76,5 @@ func startTableAzurite(t testing.TB) *tmpAzurite {
 		AccountName:      "devstoreaccount1",
 		AccountKey:       devKey,
 		ConnectionString: "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" + devKey + ";TableEndpoint=" + ep + ";",
-	}
+	}, stop, nil
 }

@@ -73,8 +73,8 @@ func (o *output) Open(ctx context.Context, fc *extension.FunctionContext) (exten
 		return nil, err
 	}
 	logger := o.logger
-	if fc != nil && fc.Logger != nil {
-		logger = fc.Logger
+	if fc != nil && fc.InvocationID() != "" {
+		logger = fc.Logger()
 	}
 	return &sink{
 		w:      newWriter(o.acct, table, o.mode),
