@@ -171,7 +171,7 @@ var (
 
 // account is a service client plus the tables it has created.
 type account struct {
-	svc     *aztables.ServiceClient
+	svc      *aztables.ServiceClient
 	createMu sync.Mutex
 }
 
