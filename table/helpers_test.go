@@ -20,20 +20,21 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/internal/emulator"
 )
 
 // One Azurite for the package; every test uses its own tables.
-var azurite *tmpAzurite
+var azurite *emulator.Azurite
 
 func TestMain(m *testing.M) {
-	a, stop, err := launchTableAzurite()
+	a, err := emulator.LaunchAzurite(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "table tests need Azurite:", err)
 		os.Exit(1)
 	}
 	azurite = a
 	code := m.Run()
-	stop()
+	_ = a.Stop()
 	os.Exit(code)
 }
 
