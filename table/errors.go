@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"regexp"
 	"mime/multipart"
 	"net/http"
 	"strconv"
@@ -182,4 +183,30 @@ func parseODataError(body []byte, defCode string) (code, message string, index i
 		}
 	}
 	return code, strings.TrimSpace(msg), index
+}
+
+// sigParam matches the signature of a SAS in a URL (and the rest of that parameter).
+var sigParam = regexp.MustCompile(`(?i)([?&](?:amp;)?sig=)[^&\s"']+`)
+
+// redactedError hides a SAS signature that the SDK or net/http put into an error text (a
+// transport error quotes the full request URL); Unwrap still gives the original error.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (r *redactedError) Error() string { return r.msg }
+func (r *redactedError) Unwrap() error { return r.err }
+
+// redact returns err, or a wrapper whose text has SAS signatures replaced by "REDACTED".
+func redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := sigParam.ReplaceAllString(msg, "${1}REDACTED")
+	if clean == msg {
+		return err
+	}
+	return &redactedError{msg: clean, err: err}
 }

@@ -225,7 +225,7 @@ func (in *input) read(ctx context.Context, client *aztables.Client, table, pk, r
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: read entity (PartitionKey=%q, RowKey=%q) from table %q: %w", in.where, pk, rk, table, err)
+		return nil, redact(fmt.Errorf("%s: read entity (PartitionKey=%q, RowKey=%q) from table %q: %w", in.where, pk, rk, table, err))
 	}
 	e, err := parseEntity(resp.Value)
 	if err != nil {
@@ -263,7 +263,7 @@ func (in *input) query(ctx context.Context, client *aztables.Client, table, filt
 			break // a missing table holds no entities
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: query table %q: %w", in.where, table, err)
+			return nil, redact(fmt.Errorf("%s: query table %q: %w", in.where, table, err))
 		}
 		for _, raw := range page.Entities {
 			if take > 0 && len(ents) == take {
