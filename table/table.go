@@ -262,3 +262,29 @@ func isNotFound(err error) bool {
 	var re *azcore.ResponseError
 	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
 }
+
+// Input declares a table input binding for the Go API (Host.Func). props may add
+// "partitionKey", "rowKey", "filter", "take" and "connection"; tableName and the keys may use
+// {binding data} and %setting%.
+func Input(name, tableName string, props ...extension.Props) *extension.BindingSpec {
+	return extension.Binding(BindingType, name, extension.DirIn, mergeProps(tableName, props))
+}
+
+// Output declares a table output binding; name "$return" takes the handler's return value.
+// props may add "partitionKey", "rowKey", "mode" (insert, upsert, merge) and "connection".
+func Output(name, tableName string, props ...extension.Props) *extension.BindingSpec {
+	return extension.Binding(BindingType, name, extension.DirOut, mergeProps(tableName, props))
+}
+
+func mergeProps(tableName string, props []extension.Props) extension.Props {
+	p := extension.Props{"tableName": tableName}
+	for _, m := range props {
+		for k, v := range m {
+			if strings.EqualFold(k, "tableName") {
+				continue
+			}
+			p[k] = v
+		}
+	}
+	return p
+}
