@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -38,8 +37,9 @@ type function struct {
 	retry    *RetryPolicy
 	timeout  time.Duration // <=0: none
 	logger   *slog.Logger
-	tracer   trace.Tracer
+	tracer   trace.Tracer // nil when tracing is a no-op
 	spanName string
+	spanOpts []trace.SpanStartOption
 	invoke   InvokeFunc // middleware chain around core
 }
 
@@ -395,8 +395,7 @@ func (f *function) attempt(parent context.Context, ev *Event, rc RetryContext) (
 	var ctx context.Context = inv
 	var span trace.Span
 	if f.tracer != nil {
-		ctx, span = f.tracer.Start(ctx, f.spanName, trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithAttributes(attribute.String("faas.name", f.name), attribute.String("faas.trigger", f.trigType)))
+		ctx, span = f.tracer.Start(ctx, f.spanName, f.spanOpts...)
 	}
 	if f.logger.Enabled(ctx, slog.LevelDebug) {
 		inv.fc.Logger().LogAttrs(ctx, slog.LevelDebug, "executing", slog.String("event_id", ev.ID), slog.Int("retry_count", rc.RetryCount))

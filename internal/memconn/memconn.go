@@ -365,3 +365,14 @@ func (s *sink) Flush(context.Context) error {
 	s.items = nil
 	return nil
 }
+
+// QueueNames lists the default broker's queues.
+func QueueNames() []string {
+	Default.mu.Lock()
+	defer Default.mu.Unlock()
+	out := make([]string, 0, len(Default.queues))
+	for n := range Default.queues {
+		out = append(out, n)
+	}
+	return out
+}
