@@ -67,6 +67,7 @@ type Connection struct {
 	ClientID   string // where applicable
 	TenantID   string
 	ResourceID string
+	ObjectID   string // managedIdentityObjectId, where applicable
 	EntityPath string // Service Bus / Event Hubs entity from the connection string
 
 	// Properties are the non-secret values of the connection (identity section children or parsed
@@ -76,4 +77,7 @@ type Connection struct {
 	// ClientOptions carry the transport, cloud and retry settings every client built from this
 	// connection must use (tests inject a transport trusting a local CA here).
 	ClientOptions azcore.ClientOptions
+
+	redactedCS string   // ConnectionString with secrets replaced by ***
+	secrets    []string // secret values, for Scrub
 }
