@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"regexp"
 	"mime/multipart"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 
