@@ -33,7 +33,7 @@ type hostOrder struct {
 }
 
 // The bindings inside a real host: a trigger's JSON payload drives a point read, a query and an
-// output through {customerId}/{orderId}; a failed invocation writes nothing.
+// output through {customerId}/{orderId} (and %OrdersTable%); a failed invocation writes nothing.
 func TestInHost(t *testing.T) {
 	e := newEnv(t)
 	customers, orders := e.newTable("customers"), e.newTable("orders")
@@ -42,7 +42,7 @@ func TestInHost(t *testing.T) {
 	queue := fmt.Sprintf("tblorders%d", tableSeq.Add(1))
 
 	host, err := extension.NewHost(extension.HostOptions{
-		Settings:   connection.NewSettings(connection.FromMap("test", map[string]string{"TablesConn": azurite.ConnectionString})),
+		Settings:   connection.NewSettings(connection.FromMap("test", map[string]string{"TablesConn": azurite.ConnectionString, "OrdersTable": orders})),
 		Logger:     slog.New(slog.DiscardHandler),
 		HostID:     "tabletest",
 		HostConfig: &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"memory": {"maxDeliveries": 1}}},
@@ -66,7 +66,7 @@ func TestInHost(t *testing.T) {
 		extension.Binding("memTrigger", "order", extension.DirIn, extension.Props{"queue": queue}),
 		Input("customer", customers, conn, extension.Props{"partitionKey": "customers", "rowKey": "{customerId}"}),
 		Input("previous", orders, conn, extension.Props{"partitionKey": "{customerId}", "filter": "Total lt {total}"}),
-		Output("$return", orders, conn, extension.Props{"partitionKey": "{customerId}", "rowKey": "{orderId}"}),
+		Output("$return", "%OrdersTable%", conn, extension.Props{"partitionKey": "{customerId}", "rowKey": "{orderId}"}),
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -207,7 +207,7 @@ func (in *input) Bind(ctx context.Context, fc *extension.FunctionContext) (any, 
 			return nil, fmt.Errorf("%s: take: %w", in.where, err)
 		}
 	}
-	if pk != "" {
+	if !isEmpty(in.pk) { // a partitionKey that evaluates to "" still restricts the query
 		pkFilter := "PartitionKey eq '" + strings.ReplaceAll(pk, "'", "''") + "'"
 		if strings.TrimSpace(filter) == "" {
 			filter = pkFilter

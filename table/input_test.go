@@ -239,6 +239,11 @@ func TestFilterInjectionStaysLiteral(t *testing.T) {
 	if err != nil || len(v.([]map[string]any)) != 0 {
 		t.Fatalf("partitionKey injection: %v, %v", v, err)
 	}
+	// A partitionKey that evaluates to "" still restricts the query (to PartitionKey eq '').
+	v, err = in.Bind(ctx, md("pk", ""))
+	if err != nil || len(v.([]map[string]any)) != 0 {
+		t.Fatalf("empty partitionKey widened the query: %v, %v", v, err)
+	}
 }
 
 func TestInputConfigErrors(t *testing.T) {

@@ -114,6 +114,25 @@ func TestTypedRoundTrip(t *testing.T) {
 		}
 	}
 
+	// The SDK's own entity type, with its Edm wrapper types.
+	edm := aztables.EDMEntity{Entity: aztables.Entity{PartitionKey: "p", RowKey: "edm"}, Properties: map[string]any{
+		"L": aztables.EDMInt64(1 << 60), "T": aztables.EDMDateTime(in.When), "G": aztables.EDMGUID(gid.String()),
+		"B": aztables.EDMBinary{9, 8}, "S": "s", "I": int32(3),
+	}}
+	if err := write(t, e.output(t, extension.Props{"tableName": tbl}), md(), edm); err != nil {
+		t.Fatal(err)
+	}
+	v, err = e.input(t, extension.Props{"tableName": tbl, "partitionKey": "p", "rowKey": "edm"}, reflect.TypeFor[aztables.EDMEntity]()).Bind(ctx, md())
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := v.(aztables.EDMEntity)
+	for k, w := range edm.Properties {
+		if !reflect.DeepEqual(back.Properties[k], w) {
+			t.Errorf("EDMEntity[%s] = %#v, want %#v", k, back.Properties[k], w)
+		}
+	}
+
 	// A map written through the output reads back with the same Go types.
 	tm := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	src := map[string]any{"PartitionKey": "p", "RowKey": "m", "n": int64(1) << 50, "small": int32(4), "t": tm, "b": []byte("x"), "g": gid, "s": "str", "f": 1.5, "ok": false}

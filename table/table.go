@@ -44,8 +44,8 @@
 //   - aztables.EDMEntity: the SDK's own entity type.
 //   - a query needs a slice of one of these ([]T, []*T, []map[string]any…), or json.RawMessage,
 //     []byte or string for a JSON array.
-//   - *aztables.Client: an SDK client for the table (SDK-type binding); the keys, filter and take
-//     are then ignored.
+//   - *aztables.Client: an SDK client for the table (SDK-type binding), or *aztables.ServiceClient
+//     for the account; the keys, filter and take are then ignored.
 //
 // # Output (checklist C37)
 //
