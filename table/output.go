@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
@@ -85,7 +86,9 @@ func (o *output) Open(ctx context.Context, fc *extension.FunctionContext) (exten
 	}, nil
 }
 
+// sink is safe for concurrent Add calls (a handler may add from several goroutines).
 type sink struct {
+	mu     sync.Mutex
 	w      *writer
 	where  string
 	pk, rk string
@@ -156,11 +159,15 @@ func (s *sink) addOne(item any) error {
 	if err := validateKey("RowKey", e.rk); err != nil {
 		return fmt.Errorf("%s: %w", s.where, err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.w.add(e)
 }
 
 // Flush implements extension.Sink: it writes the buffered entities.
 func (s *sink) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	n, batches, err := s.w.flush(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.where, err)
