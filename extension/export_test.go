@@ -20,8 +20,8 @@ type benchSink struct{}
 var theBenchSink benchSink
 
 func (benchOutput) Open(context.Context, *FunctionContext) (Sink, error) { return theBenchSink, nil }
-func (benchSink) Add(context.Context, any) error                        { return nil }
-func (benchSink) Flush(context.Context) error                           { return nil }
+func (benchSink) Add(context.Context, any) error                         { return nil }
+func (benchSink) Flush(context.Context) error                            { return nil }
 
 func init() {
 	Register(Extension{Name: "bench", Bindings: []BindingType{

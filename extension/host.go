@@ -166,6 +166,11 @@ func (h *Host) Handle(name string, handler Handler) {
 // HostOptions.Settings is nil, the folder's local.settings.json joins the environment.
 func (h *Host) LoadAppDir(dir string) error {
 	app, err := LoadAppDir(dir, h.opts.Settings)
+	if app != nil {
+		for _, w := range app.Warnings {
+			h.logger.Warn("app folder", slog.String("problem", w.String()))
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -179,9 +184,6 @@ func (h *Host) LoadAppDir(dir string) error {
 	}
 	if abs, err := filepath.Abs(dir); err == nil {
 		h.appDir = abs
-	}
-	for _, w := range app.Warnings {
-		h.logger.Warn("app folder", slog.String("problem", w.String()))
 	}
 	h.specs = append(h.specs, app.Functions...)
 	return nil
@@ -309,6 +311,20 @@ func (h *Host) build(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	h.services.HostID = id
+	if h.opts.Storage == nil {
+		st, err := h.defaultStorage(ctx)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case st != nil:
+			h.services.Storage = st
+		default:
+			h.logger.Debug("host storage is in memory: receipts, locks and checkpoints do not survive a restart")
+		}
+	}
+	if id != "" && len(errs) == 0 {
+		h.checkHostIDCollision(ctx)
+	}
 	if h.cfg == nil {
 		h.cfg = &HostConfig{Version: "2.0"}
 	}

@@ -205,9 +205,9 @@ func TestMultipleOutputs(t *testing.T) {
 	b, qb := newQueue(t)
 	c, qc := newQueue(t)
 	type result struct {
-		A string   `azbind:"a"`
-		B []order  `azbind:"b"`
-		C *order   `azbind:"c"`
+		A string  `azbind:"a"`
+		B []order `azbind:"b"`
+		C *order  `azbind:"c"`
 	}
 	run(t, opts(nil), "multi", extension.Func(func(ctx context.Context, o order) (result, error) {
 		return result{A: "hello " + o.ID, B: []order{o, {ID: "second"}}}, nil
@@ -236,9 +236,9 @@ func TestCollectorAndInputs(t *testing.T) {
 		Name string `json:"name"`
 	}
 	type params struct {
-		Order    order                       `azbind:"item"`
-		Customer *customer                   `azbind:"customer"`
-		Notes    string                      `azbind:"notes"`
+		Order    order                        `azbind:"item"`
+		Customer *customer                    `azbind:"customer"`
+		Notes    string                       `azbind:"notes"`
 		Out      *extension.Collector[string] `azbind:"out"`
 	}
 	run(t, opts(nil), "collect", extension.Action(func(ctx context.Context, p params) error {
@@ -505,4 +505,31 @@ func TestLogLevels(t *testing.T) {
 	if strings.Contains(buf.String(), "warn-should-be-dropped") || !strings.Contains(buf.String(), "error-should-pass") {
 		t.Errorf("log levels not applied:\n%s", buf.String())
 	}
+}
+
+// Two different apps sharing a host id in one host storage are reported (AZFD0004).
+func TestHostIDCollision(t *testing.T) {
+	name, _ := newQueue(t)
+	st := extension.NewMemoryStorage()
+	var mu sync.Mutex
+	var buf strings.Builder
+	h := extension.Action(func(context.Context, string) error { return nil })
+	o := opts(nil)
+	o.Storage = st
+	o.HostID = "shared-id"
+	o.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
+	run(t, o, "first", h, trig(name))
+	run(t, o, "first", h, trig(name)) // same app again: fine
+	waitFor(t, "usage record", func() bool { _, err := st.Get(context.Background(), "ids/usage/shared-id"); return err == nil })
+	mu.Lock()
+	if strings.Contains(buf.String(), "collision") {
+		t.Errorf("same app reported as a collision:\n%s", buf.String())
+	}
+	mu.Unlock()
+	run(t, o, "other", h, trig(name))
+	waitFor(t, "collision warning", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(buf.String(), "collision") && strings.Contains(buf.String(), "shared-id")
+	})
 }
