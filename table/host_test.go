@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -98,5 +100,56 @@ func TestInHost(t *testing.T) {
 	}
 	if e.get(t, orders, "ghost", "o2") != nil {
 		t.Fatal("the failed invocation's output was written")
+	}
+}
+
+// The binding declared in function.json (JSON-decoded properties: take as a number, %setting%,
+// mode merge) through LoadAppDir.
+func TestFunctionJSON(t *testing.T) {
+	e := newEnv(t)
+	tbl := e.newTable("fjson")
+	e.seed(t, tbl, `{"PartitionKey":"src","RowKey":"1","V":1}`, `{"PartitionKey":"src","RowKey":"2","V":2}`,
+		`{"PartitionKey":"src","RowKey":"3","V":3}`, `{"PartitionKey":"copy","RowKey":"src","Kept":"yes"}`)
+	queue := fmt.Sprintf("fjq%d", tableSeq.Add(1))
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, "host.json"), []byte(`{"version":"2.0"}`), 0o600))
+	must(os.Mkdir(filepath.Join(dir, "Copy"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "Copy", "function.json"), []byte(`{"bindings":[
+		{"type":"memTrigger","name":"msg","direction":"in","queue":"`+queue+`"},
+		{"type":"table","name":"rows","direction":"in","tableName":"%T%","partitionKey":"{memTrigger}","take":2,"connection":"TablesConn"},
+		{"type":"table","name":"$return","direction":"out","tableName":"%T%","partitionKey":"copy","rowKey":"{memTrigger}","mode":"merge","connection":"TablesConn"}
+	]}`), 0o600))
+	host, err := extension.NewHost(extension.HostOptions{
+		Settings: connection.NewSettings(connection.FromMap("test", map[string]string{"TablesConn": azurite.ConnectionString, "T": tbl})),
+		Logger:   slog.New(slog.DiscardHandler),
+		HostID:   "tablejson",
+	})
+	must(err)
+	host.Handle("Copy", extension.Reflect(func(ctx context.Context, msg string, rows []map[string]any) (map[string]any, error) {
+		return map[string]any{"Count": len(rows)}, nil
+	}))
+	must(host.LoadAppDir(dir))
+	q := memconn.Default.Queue(queue)
+	q.Send([]byte("src"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- host.Run(ctx) }()
+	for deadline := time.Now().Add(30 * time.Second); len(q.Acked())+len(q.Dead()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("message not processed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	must(<-done)
+	got := e.get(t, tbl, "copy", "src")
+	if fmt.Sprint(got["Count"]) != "2" || got["Kept"] != "yes" {
+		t.Fatalf("merged entity %v: want Count 2 (take) and Kept (merge)", got)
 	}
 }
