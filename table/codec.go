@@ -25,9 +25,6 @@ const (
 	edmBinary   = "Edm.Binary"
 	edmGUID     = "Edm.Guid"
 	edmDouble   = "Edm.Double"
-	edmString   = "Edm.String"
-	edmBoolean  = "Edm.Boolean"
-	edmInt32    = "Edm.Int32"
 
 	annotation = "@odata.type"
 	// dateTimeLayout is the wire form of Edm.DateTime (100 ns precision, UTC).
@@ -36,7 +33,6 @@ const (
 
 var (
 	timeType        = reflect.TypeFor[time.Time]()
-	guidType        = reflect.TypeFor[GUID]()
 	bytes16Type     = reflect.TypeFor[[16]byte]()
 	edmEntityType   = reflect.TypeFor[aztables.EDMEntity]()
 	edmDateTimeType = reflect.TypeFor[aztables.EDMDateTime]()
@@ -337,7 +333,7 @@ func (p prop) assign(v reflect.Value) error {
 		}
 		v.Set(reflect.ValueOf(tm).Convert(t))
 		return nil
-	case t == guidType || t == bytes16Type:
+	case isGUIDType(t):
 		if !isStr {
 			return fmt.Errorf("want an Edm.Guid string, got %s", p.raw)
 		}
@@ -450,6 +446,12 @@ func (p prop) assign(v reflect.Value) error {
 		return fmt.Errorf("want JSON for %s: %w", t, err)
 	}
 	return nil
+}
+
+// isGUIDType reports a [16]byte-shaped type (GUID, [16]byte, github.com/google/uuid.UUID, …),
+// which is stored as Edm.Guid.
+func isGUIDType(t reflect.Type) bool {
+	return t.Kind() == reflect.Array && t.Len() == 16 && t.Elem().Kind() == reflect.Uint8
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -739,7 +741,7 @@ func encodeValue(v reflect.Value) (val any, edm string, skip bool, err error) {
 			return nil, "", true, nil
 		}
 		return tm.UTC().Format(dateTimeLayout), edmDateTime, false, nil
-	case t == guidType || t == bytes16Type:
+	case isGUIDType(t):
 		return GUID(v.Convert(bytes16Type).Interface().([16]byte)).String(), edmGUID, false, nil
 	case t == edmGUIDType:
 		g, err := ParseGUID(v.String())

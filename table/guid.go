@@ -6,9 +6,10 @@ import (
 	"strings"
 )
 
-// GUID is an Edm.Guid property value. A field or map value of type GUID (or a plain [16]byte, or
-// aztables.EDMGUID) is written as Edm.Guid and an Edm.Guid property reads back into a GUID, a
-// [16]byte, aztables.EDMGUID or a string field (its canonical "D" form). The bytes are in the
+// GUID is an Edm.Guid property value. A field or map value of type GUID — or of any other
+// [16]byte type, such as github.com/google/uuid.UUID, or aztables.EDMGUID — is written as
+// Edm.Guid, and an Edm.Guid property reads back into any of those or into a string field (its
+// canonical "D" form); in a map[string]any it reads back as a GUID. The bytes are in the
 // order of the canonical text form (as github.com/google/uuid orders them), so a uuid.UUID
 // converts with GUID(u) and back with uuid.UUID(g).
 type GUID [16]byte

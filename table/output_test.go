@@ -35,11 +35,17 @@ type everyType struct {
 	Data         []byte
 	ID           GUID
 	Raw16        [16]byte
+	UUID         uuidLike
 	Ptr          *int64
 	NilPtr       *string
 	Nested       map[string]int
 	Tagged       string `table:"renamed"`
 }
+
+// uuidLike has the shape of github.com/google/uuid.UUID (and its text methods).
+type uuidLike [16]byte
+
+func (u uuidLike) MarshalText() ([]byte, error) { return []byte(GUID(u).String()), nil }
 
 // Every Edm type survives a write through the output and a read through the input, and goes
 // over the wire with the right @odata.type.
@@ -56,6 +62,7 @@ func TestTypedRoundTrip(t *testing.T) {
 		Data:   []byte{0, 1, 2, 255},
 		ID:     gid,
 		Raw16:  [16]byte{1, 2, 3},
+		UUID:   uuidLike{0xde, 0xad, 15: 0xff},
 		Ptr:    &seven,
 		Nested: map[string]int{"a": 1},
 		Tagged: "t",
@@ -67,7 +74,7 @@ func TestTypedRoundTrip(t *testing.T) {
 	// On the wire: the annotations that make the types round-trip.
 	wire := e.get(t, tbl, "p", "r")
 	for prop, edm := range map[string]string{"I64": "Edm.Int64", "Int": "Edm.Int64", "U64": "Edm.Int64", "When": "Edm.DateTime",
-		"Data": "Edm.Binary", "ID": "Edm.Guid", "Raw16": "Edm.Guid", "Ptr": "Edm.Int64"} {
+		"Data": "Edm.Binary", "ID": "Edm.Guid", "Raw16": "Edm.Guid", "UUID": "Edm.Guid", "Ptr": "Edm.Int64"} {
 		if wire[prop+"@odata.type"] != edm {
 			t.Errorf("%s: annotation %v, want %s (entity %v)", prop, wire[prop+"@odata.type"], edm, wire)
 		}

@@ -33,8 +33,8 @@
 //     else the `json:"name"` tag, else the field name (exactly, then case-insensitively).
 //     PartitionKey, RowKey, Timestamp (time.Time) and ETag (string or azcore.ETag) are ordinary
 //     field names. Edm types decode into typed fields: Edm.Int64 into int64 (and other integer
-//     kinds), Edm.DateTime into time.Time, Edm.Binary into []byte, Edm.Guid into GUID, [16]byte or
-//     string, Edm.Double into float64; a struct, map or slice field is read from a JSON string.
+//     kinds), Edm.DateTime into time.Time, Edm.Binary into []byte, Edm.Guid into GUID (or any
+//     [16]byte type such as uuid.UUID, or a string), Edm.Double into float64; a struct, map or slice field is read from a JSON string.
 //   - map[string]any: values are typed: string, bool, int32 (Edm.Int32), int64 (Edm.Int64),
 //     float64 (Edm.Double), time.Time, []byte, GUID. PartitionKey, RowKey, Timestamp and ETag
 //     are included. Note: a whole-valued double that the service returns without a type
@@ -55,7 +55,8 @@
 // properties; keys are checked before anything is written. Go types map to Edm types so that
 // they read back as written: int, int64, uint32, uint64 → Edm.Int64 (as a string on the wire);
 // int8–int32, uint8, uint16 → Edm.Int32; float32/float64 → Edm.Double; time.Time → Edm.DateTime
-// (a zero time is omitted); []byte → Edm.Binary; GUID and [16]byte → Edm.Guid; a struct, map or
+// (a zero time is omitted); []byte → Edm.Binary; GUID and any [16]byte type (uuid.UUID) →
+// Edm.Guid; a struct, map or
 // slice property → its JSON text; nil pointers are omitted. Timestamp is maintained by the service.
 //
 // The binding's "mode" chooses the write:
