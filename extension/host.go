@@ -21,6 +21,7 @@ import (
 	"github.com/azbind/azbind/extension/expr"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 )
@@ -41,6 +42,9 @@ type HostOptions struct {
 	// TracerProvider for invocation spans (default: otel's global provider, a no-op unless the
 	// program configured one).
 	TracerProvider trace.TracerProvider
+	// MeterProvider records azbind.invocations (count, by function and status) and
+	// azbind.invocation.duration (seconds) when set; nil records nothing.
+	MeterProvider metric.MeterProvider
 	// HostConfig is host.json (default: AppDir/host.json when LoadAppDir is used, else empty).
 	HostConfig *HostConfig
 	// ShutdownTimeout is the drain deadline: how long in-flight invocations may run after Run's
@@ -425,6 +429,19 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 		f.tracer = tp.Tracer("github.com/azbind/azbind/extension")
 	}
 	f.spanName = "invoke " + spec.Name
+	if mp := h.opts.MeterProvider; mp != nil {
+		m := mp.Meter("github.com/azbind/azbind/extension")
+		var err error
+		if f.metCount, err = m.Int64Counter("azbind.invocations", metric.WithDescription("Function invocation attempts by outcome")); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		if f.metDur, err = m.Float64Histogram("azbind.invocation.duration", metric.WithUnit("s"), metric.WithDescription("Function invocation attempt duration")); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		for i, st := range []string{"succeeded", "failed", "cancelled"} {
+			f.metAttrs[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("function", spec.Name), attribute.String("status", st)))
+		}
+	}
 
 	// Resolve %settings% on a copy of every binding.
 	bindings := make([]*BindingSpec, len(spec.Bindings))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -40,7 +41,10 @@ type function struct {
 	tracer   trace.Tracer // nil when tracing is a no-op
 	spanName string
 	spanOpts []trace.SpanStartOption
-	invoke   InvokeFunc // middleware chain around core
+	metCount metric.Int64Counter // nil without a MeterProvider
+	metDur   metric.Float64Histogram
+	metAttrs [3]metric.MeasurementOption // by Status
+	invoke   InvokeFunc                  // middleware chain around core
 }
 
 type boundInput struct {
@@ -145,7 +149,6 @@ var (
 // properties, then trigger metadata (checklist C19).
 type invocationData invocation
 
-//
 // As in WebJobs, the members of a JSON object payload are merged on top of the trigger's binding
 // data (reference §3.1), so a payload property wins over trigger metadata of the same name.
 func (d *invocationData) Value(name string) (any, bool) {
@@ -415,6 +418,16 @@ func (f *function) attempt(parent context.Context, ev *Event, rc RetryContext) (
 		}
 	case cerr == errShutdownCancel && err != nil:
 		cancelled = true
+	}
+	if f.metCount != nil {
+		st := Succeeded
+		if cancelled {
+			st = Cancelled
+		} else if err != nil {
+			st = Failed
+		}
+		f.metCount.Add(ctx, 1, f.metAttrs[st])
+		f.metDur.Record(ctx, h.clock.Now().Sub(inv.fc.Started).Seconds(), f.metAttrs[st])
 	}
 	if span != nil {
 		if err != nil {
