@@ -20,7 +20,10 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/expr"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // HostOptions configure a Host; the zero value works (environment settings, slog.Default()).
@@ -39,6 +42,9 @@ type HostOptions struct {
 	// TracerProvider for invocation spans (default: otel's global provider, a no-op unless the
 	// program configured one).
 	TracerProvider trace.TracerProvider
+	// MeterProvider records azbind.invocations (count, by function and status) and
+	// azbind.invocation.duration (seconds) when set; nil records nothing.
+	MeterProvider metric.MeterProvider
 	// HostConfig is host.json (default: AppDir/host.json when LoadAppDir is used, else empty).
 	HostConfig *HostConfig
 	// ShutdownTimeout is the drain deadline: how long in-flight invocations may run after Run's
@@ -121,7 +127,7 @@ func (h *Host) Func(name string, handler Handler, bindings ...*BindingSpec) erro
 		f.Bindings = append(f.Bindings, &c)
 	}
 	if handler.err != nil {
-		err := fmt.Errorf("Go API: %s: %w", name, handler.err)
+		err := fmt.Errorf("Go API: %s: %w: %w", name, handler.err, ErrInvalidConfig)
 		h.addDeclErr(err)
 		return err
 	}
@@ -153,7 +159,7 @@ func (h *Host) Handle(name string, handler Handler) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if handler.err != nil {
-		h.declErrs = append(h.declErrs, fmt.Errorf("handler for %s: %w", name, handler.err))
+		h.declErrs = append(h.declErrs, fmt.Errorf("handler for %s: %w: %w", name, handler.err, ErrInvalidConfig))
 		return
 	}
 	h.handlers[strings.ToLower(name)] = handler
@@ -164,6 +170,11 @@ func (h *Host) Handle(name string, handler Handler) {
 // HostOptions.Settings is nil, the folder's local.settings.json joins the environment.
 func (h *Host) LoadAppDir(dir string) error {
 	app, err := LoadAppDir(dir, h.opts.Settings)
+	if app != nil {
+		for _, w := range app.Warnings {
+			h.logger.Warn("app folder", slog.String("problem", w.String()))
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -177,9 +188,6 @@ func (h *Host) LoadAppDir(dir string) error {
 	}
 	if abs, err := filepath.Abs(dir); err == nil {
 		h.appDir = abs
-	}
-	for _, w := range app.Warnings {
-		h.logger.Warn("app folder", slog.String("problem", w.String()))
 	}
 	h.specs = append(h.specs, app.Functions...)
 	return nil
@@ -293,7 +301,23 @@ func (h *Host) resolveHostID() (string, error) {
 var checkFunctionHook = CheckFunction
 
 // build checks every declaration and builds every enabled function.
-func (h *Host) build(ctx context.Context) error {
+func (h *Host) build(ctx context.Context) error { return h.buildMode(ctx, false) }
+
+// Verify checks every declared function the way Run would — declarations, %settings%, handler
+// signatures where handlers are supplied, and every binding factory of the registered connectors
+// (required properties, expressions against the trigger's binding data, connections) — without
+// starting anything. Functions without a Go handler are checked too (their bindings are built
+// for the default parameter types). It returns all problems at once. A host that was verified
+// can still Run.
+func (h *Host) Verify(ctx context.Context) error {
+	err := h.buildMode(ctx, true)
+	h.mu.Lock()
+	h.running, h.funcs = false, nil
+	h.mu.Unlock()
+	return err
+}
+
+func (h *Host) buildMode(ctx context.Context, verify bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.running {
@@ -307,6 +331,20 @@ func (h *Host) build(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	h.services.HostID = id
+	if h.opts.Storage == nil {
+		st, err := h.defaultStorage(ctx)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case st != nil:
+			h.services.Storage = st
+		default:
+			h.logger.Debug("host storage is in memory: receipts, locks and checkpoints do not survive a restart")
+		}
+	}
+	if id != "" && len(errs) == 0 {
+		h.checkHostIDCollision(ctx)
+	}
 	if h.cfg == nil {
 		h.cfg = &HostConfig{Version: "2.0"}
 	}
@@ -330,7 +368,7 @@ func (h *Host) build(ctx context.Context) error {
 			continue
 		}
 		handler, ok := h.handlers[strings.ToLower(spec.Name)]
-		if !ok {
+		if !ok && !verify {
 			errs = append(errs, fmt.Errorf("%s: function %q has no Go handler: call Host.Handle(%q, …) before Run: %w", spec.Where, spec.Name, spec.Name, ErrInvalidConfig))
 			continue
 		}
@@ -342,7 +380,7 @@ func (h *Host) build(ctx context.Context) error {
 		h.funcs = append(h.funcs, f)
 	}
 	for name := range h.handlers {
-		if !declared[name] {
+		if !declared[name] && !verify {
 			errs = append(errs, fmt.Errorf("handler %q was supplied with Handle but no function of that name is declared (function.json folders are matched by name): %w", name, ErrInvalidConfig))
 		}
 	}
@@ -374,7 +412,7 @@ func (h *Host) resolveProps(b *BindingSpec) error {
 
 func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Handler) (*function, error) {
 	f := &function{host: h, spec: spec, name: spec.Name, handler: handler, trigSlot: -1}
-	f.logger = h.logger.With(slog.String("function", spec.Name))
+	f.logger = withLevel(h.logger, h.cfg.LogLevels, "Function."+spec.Name, "Function", "default").With(slog.String("function", spec.Name))
 	f.retry = spec.Retry
 	if f.retry == nil {
 		f.retry = h.cfg.Retry
@@ -387,8 +425,23 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}
-	f.tracer = tp.Tracer("github.com/azbind/azbind/extension")
+	if _, isNoop := tp.(noop.TracerProvider); !isNoop {
+		f.tracer = tp.Tracer("github.com/azbind/azbind/extension")
+	}
 	f.spanName = "invoke " + spec.Name
+	if mp := h.opts.MeterProvider; mp != nil {
+		m := mp.Meter("github.com/azbind/azbind/extension")
+		var err error
+		if f.metCount, err = m.Int64Counter("azbind.invocations", metric.WithDescription("Function invocation attempts by outcome")); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		if f.metDur, err = m.Float64Histogram("azbind.invocation.duration", metric.WithUnit("s"), metric.WithDescription("Function invocation attempt duration")); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+		for i, st := range []string{"succeeded", "failed", "cancelled"} {
+			f.metAttrs[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("function", spec.Name), attribute.String("status", st)))
+		}
+	}
 
 	// Resolve %settings% on a copy of every binding.
 	bindings := make([]*BindingSpec, len(spec.Bindings))
@@ -412,14 +465,30 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	trig := bindings[f.trigSlot]
 	f.trigType = trig.Type
 	f.logger = f.logger.With(slog.String("trigger", trig.Type))
+	f.spanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("faas.name", spec.Name), attribute.String("faas.trigger", trig.Type))}
 	f.many = trig.Many()
 
-	plan, err := planHandler(spec, bindings, handler)
-	if err != nil {
-		return nil, err
+	pl := &plan{paramTypes: map[int]reflect.Type{}, outTypes: map[int]reflect.Type{}, result: resultPlan{ret: -1}}
+	if handler.call != nil {
+		var err error
+		if pl, err = planHandler(spec, bindings, handler); err != nil {
+			return nil, err
+		}
 	}
+	plan := pl
 	f.slots = plan.slots
 	f.result = plan.result
+	if handler.rawArg && len(f.slots) == 1 && f.slots[0].kind == slotTrigger && !f.many {
+		conv := f.slots[0].conv
+		f.slots[0].conv = func(src any) (any, error) {
+			switch src.(type) {
+			case []byte, string:
+				return src, nil
+			}
+			return conv(src)
+		}
+	}
 
 	// Outputs are indexed in declaration order.
 	outIndex := map[int]int{}
@@ -437,6 +506,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 		return nil, fmt.Errorf("%s: type: %q is not a registered trigger type (registered: %s): import the connector package: %w", trig.Where, trig.Type, strings.Join(BindingTypes(), ", "), ErrInvalidConfig)
 	}
 	bc := h.bindContext(spec, trig, ext, plan.paramTypes[f.trigSlot], nil, trig.Type, f.retry)
+	var err error
 	f.trigger, err = bt.NewTrigger(ctx, bc)
 	if err != nil {
 		return nil, wrapBindErr(trig, err)
@@ -445,7 +515,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	if c, ok := f.trigger.(BindingDataContract); ok {
 		contract = c.BindingData()
 	}
-	if f.many {
+	if f.many && handler.call != nil {
 		f.batch = batchConverter(plan.paramTypes[f.trigSlot+len(bindings)])
 	}
 	for i, b := range bindings {
@@ -854,4 +924,14 @@ func (h *Host) cancelAll() int {
 		inv.cancel(errShutdownCancel)
 	}
 	return len(h.inflight)
+}
+
+// HostID returns the host id once Run has built the host ("" before).
+func (h *Host) HostID() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.services == nil {
+		return ""
+	}
+	return h.services.HostID
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 )
 
 // Well-known development credentials. They are public test fixtures, but the project treats them as
@@ -95,10 +96,12 @@ func (a *Azurite) GoString() string { return a.String() }
 // command that installs it.
 func StartAzurite(t testing.TB, opts *AzuriteOptions) *Azurite {
 	t.Helper()
+	start := time.Now()
 	a, err := LaunchAzurite(opts)
 	if err != nil {
 		t.Fatalf("emulator: %v", err)
 	}
+	t.Logf("emulator: %v ready in %v", a, time.Since(start).Round(time.Millisecond))
 	t.Cleanup(func() {
 		if err := a.Stop(); err != nil {
 			t.Errorf("emulator: stopping %v: %v", a, err)
@@ -142,10 +145,12 @@ func (c *Cosmos) GoString() string { return c.String() }
 // StartCosmos starts cosmosdb-server (--no-ssl) on a free loopback port; stopped in t.Cleanup.
 func StartCosmos(t testing.TB) *Cosmos {
 	t.Helper()
+	start := time.Now()
 	c, err := LaunchCosmos()
 	if err != nil {
 		t.Fatalf("emulator: %v", err)
 	}
+	t.Logf("emulator: %v ready in %v", c, time.Since(start).Round(time.Millisecond))
 	t.Cleanup(func() {
 		if err := c.Stop(); err != nil {
 			t.Errorf("emulator: stopping %v: %v", c, err)

@@ -1,3 +1,5 @@
+//go:build unix
+
 package emulator_test
 
 import (
@@ -335,5 +337,17 @@ func TestCosmos(t *testing.T) {
 	processGone(t, c.PID)
 	if err := c.Stop(); err != nil {
 		t.Fatalf("second stop: %v", err)
+	}
+}
+
+func TestStartTimeout(t *testing.T) {
+	t.Setenv(emulator.EnvStartTimeout, "1ms")
+	_, err := emulator.LaunchCosmos()
+	if !errors.Is(err, emulator.ErrStart) || !strings.Contains(err.Error(), "not ready") {
+		t.Fatalf("LaunchCosmos with a 1ms deadline: %v, want ErrStart ... not ready", err)
+	}
+	t.Setenv(emulator.EnvStartTimeout, "soon")
+	if _, err := emulator.LaunchCosmos(); !errors.Is(err, emulator.ErrStart) || !strings.Contains(err.Error(), emulator.EnvStartTimeout) {
+		t.Fatalf("bad timeout setting: %v, want an error naming %s", err, emulator.EnvStartTimeout)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -14,12 +15,16 @@ import (
 	"time"
 )
 
+// EnvStartTimeout names the environment variable that overrides how long an emulator may take to
+// become ready (a Go duration such as "60s"; default 30s), for heavily loaded machines.
+const EnvStartTimeout = "AZBIND_EMULATOR_START_TIMEOUT"
+
 const (
-	readyTimeout = 30 * time.Second
-	stopGrace    = 5 * time.Second
-	pollInterval = 50 * time.Millisecond
-	logTailLines = 20
-	startTries   = 3
+	defaultReadyTimeout = 30 * time.Second
+	stopGrace           = 5 * time.Second
+	pollInterval        = 50 * time.Millisecond
+	logTailLines        = 20
+	startTries          = 3
 )
 
 // errPortInUse marks a start that failed because another process took one of the chosen ports.
@@ -106,6 +111,14 @@ func (p *proc) stop() error {
 // (so the listener is the emulator and not some other process that grabbed the port), until the
 // process exits, or until readyTimeout.
 func (p *proc) waitReady(ports []int, markers []string) error {
+	readyTimeout := defaultReadyTimeout
+	if v := os.Getenv(EnvStartTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%w: %s=%q is not a positive Go duration (e.g. 60s)", ErrStart, EnvStartTimeout, v)
+		}
+		readyTimeout = d
+	}
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		if p.exited() {
@@ -192,16 +205,47 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
+// ownerFile, inside every data folder this package creates, holds the pid of the Go process that
+// owns it, so that folders left behind by a killed test binary can be swept by the next start.
+const ownerFile = ".azbind-owner"
+
 // newDataDir returns a fresh folder under /dev/shm (or os.TempDir if /dev/shm is unusable).
 func newDataDir(prefix string) (string, error) {
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		sweep("/dev/shm", prefix)
 		if d, err := os.MkdirTemp("/dev/shm", prefix); err == nil {
-			return d, nil
+			return d, markOwner(d)
 		}
 	}
+	sweep(os.TempDir(), prefix)
 	d, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return "", fmt.Errorf("%w: data folder: %w", ErrStart, err)
 	}
-	return d, nil
+	return d, markOwner(d)
+}
+
+func markOwner(dir string) error {
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		_ = os.RemoveAll(dir)
+		return fmt.Errorf("%w: data folder: %w", ErrStart, err)
+	}
+	return nil
+}
+
+// sweep removes base/prefix* folders whose owning process is gone. Folders without an owner file
+// (being created, or not ours) are left alone.
+func sweep(base, prefix string) {
+	dirs, _ := filepath.Glob(filepath.Join(base, prefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		_ = os.RemoveAll(d)
+	}
 }

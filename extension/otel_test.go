@@ -1,0 +1,60 @@
+package extension_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/azbind/azbind/extension"
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+// Each attempt is a span named "invoke <function>" with the error recorded, and the invocation
+// metrics count attempts by status.
+func TestTelemetry(t *testing.T) {
+	name, q := newQueue(t)
+	spans := tracetest.NewSpanRecorder()
+	reader := sdkmetric.NewManualReader()
+	o := opts(nil)
+	o.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	o.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	o.HostConfig = &extension.HostConfig{Extensions: map[string]map[string]any{"memory": {"maxDeliveries": 5}}}
+	var n int
+	run(t, o, "traced", extension.Action(func(ctx context.Context, s string) error {
+		n++
+		if n == 1 {
+			return errors.New("first attempt fails")
+		}
+		return nil
+	}), trig(name))
+	q.Send([]byte("x"))
+	waitFor(t, "acknowledged", func() bool { return len(q.Acked()) == 1 })
+	waitFor(t, "two spans", func() bool { return len(spans.Ended()) == 2 })
+	ended := spans.Ended()
+	if ended[0].Name() != "invoke traced" || ended[0].Status().Code != codes.Error || ended[1].Status().Code == codes.Error {
+		t.Errorf("spans: %q %v, %q %v", ended[0].Name(), ended[0].Status(), ended[1].Name(), ended[1].Status())
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != "azbind.invocations" {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				st, _ := dp.Attributes.Value("status")
+				counts[st.AsString()] += dp.Value
+			}
+		}
+	}
+	if counts["failed"] != 1 || counts["succeeded"] != 1 {
+		t.Errorf("invocation counts = %v, want 1 failed and 1 succeeded", counts)
+	}
+}
