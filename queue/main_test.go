@@ -36,7 +36,9 @@ func TestMain(m *testing.M) {
 // execFunc is a test Executor.
 type execFunc func(ctx context.Context, ev *extension.Event) extension.Result
 
-func (f execFunc) Execute(ctx context.Context, ev *extension.Event) extension.Result { return f(ctx, ev) }
+func (f execFunc) Execute(ctx context.Context, ev *extension.Event) extension.Result {
+	return f(ctx, ev)
+}
 
 var (
 	ok   = extension.Result{Status: extension.Succeeded}
@@ -90,3 +92,5 @@ func newLogger() (*slog.Logger, *logBuffer) {
 	lb := &logBuffer{}
 	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
 }
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
