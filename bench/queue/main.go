@@ -9,9 +9,11 @@
 //	(b) the queue trigger with a no-op handler through the real runtime (extension.NewHost + Func),
 //	    with default host.json settings.
 //
-// Both consume the same workload: n messages of 64 bytes fed by a producer that keeps about depth
-// messages queued (Azurite's queue operations slow down sharply with depth). It prints
-// messages/second for each, the requests per message, and `ratio: <b/a>`.
+// Both consume the same workload: n messages of 64 bytes each, fed by a producer that keeps about
+// depth messages queued (Azurite's queue operations slow down sharply with depth). After a warm-up,
+// the measured legs alternate in ABBA order (raw, trigger, trigger, raw, …) so that Azurite's drift
+// and a busy machine affect both sides alike. It prints messages/second for each, the requests per
+// message (a load-independent view of the trigger's overhead), and `ratio: <b/a>`.
 package main
 
 import (
@@ -46,11 +48,15 @@ func main() {
 }
 
 var (
-	n          = flag.Int("n", 10000, "messages per measured run")
-	depth      = flag.Int("depth", 500, "queue depth the producer keeps")
-	trial      = flag.Int("trial", 1500, "messages per concurrency trial of the raw loop")
-	cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the trigger run to this file")
-	verbose    = flag.Bool("v", false, "log the host at info level")
+	n            = flag.Int("n", 10000, "messages per measured run")
+	depth        = flag.Int("depth", 500, "queue depth the producer keeps")
+	trial        = flag.Int("trial", 1500, "messages per concurrency trial of the raw loop")
+	cpuprofile   = flag.String("cpuprofile", "", "write a CPU profile of the last trigger leg to this file")
+	verbose      = flag.Bool("v", false, "log the host at info level")
+	legs         = flag.Int("legs", 8, "measured legs (ABBA order), split evenly between raw and trigger")
+	producers    = flag.Int("producers", 8, "concurrent enqueuers keeping the depth")
+	listenerOnly = flag.Bool("listener", false, "also measure queue.Listener without the runtime")
+	trigFirst    = flag.Bool("trigger-first", false, "measure the trigger before the raw loop")
 )
 
 func run() error {
@@ -68,7 +74,12 @@ func run() error {
 	}
 	ctx := context.Background()
 
-	// (a) raw SDK: try concurrencies briefly, keep the best, then the full run.
+	// Warm-up (not reported): Azurite's first few thousand operations are slower.
+	if _, _, err := rawRun(ctx, az, producer, "warmup", *trial, 4); err != nil {
+		return err
+	}
+
+	// (a) raw SDK: try concurrencies briefly and keep the best.
 	bestC, bestRate := 0, 0.0
 	for _, c := range []int{1, 2, 4, 8} {
 		rate, _, err := rawRun(ctx, az, producer, fmt.Sprintf("raw-trial-%d", c), *trial, c)
@@ -80,18 +91,50 @@ func run() error {
 			bestC, bestRate = c, rate
 		}
 	}
-	rawRate, rawReq, err := rawRun(ctx, az, producer, "raw-main", *n, bestC)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("(a) raw SDK ceiling: %.0f msg/s (concurrency %d, %.3f requests/message)\n", rawRate, bestC, rawReq)
 
-	// (b) the trigger through the runtime.
-	trigRate, trigReq, err := triggerRun(ctx, az, producer, "trigger-main", *n)
-	if err != nil {
-		return err
+	// Measured legs in ABBA order (raw, trigger, trigger, raw, …), each with n/(legs/2) messages,
+	// so that drift and noise in Azurite's speed over the run affect both sides alike.
+	pairs := max(*legs/2, 1)
+	half := max(*n/pairs, 1)
+	var order []string
+	for i := range pairs {
+		if i%2 == 0 {
+			order = append(order, "raw", "trigger")
+		} else {
+			order = append(order, "trigger", "raw")
+		}
 	}
-	fmt.Printf("(b) queue trigger:   %.0f msg/s (%.3f requests/message)\n", trigRate, trigReq)
+	var rawT, trigT time.Duration
+	var rawReq, trigReq int64
+	for i, leg := range order {
+		name := fmt.Sprintf("%s-leg-%d", leg, i)
+		var d time.Duration
+		var req int64
+		var err error
+		if leg == "raw" {
+			d, req, err = rawLeg(ctx, az, producer, name, half, bestC)
+			rawT, rawReq = rawT+d, rawReq+req
+		} else {
+			d, req, err = triggerLeg(ctx, az, producer, name, half)
+			trigT, trigReq = trigT+d, trigReq+req
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  leg %d %-7s: %.0f msg/s\n", i+1, leg, float64(half)/d.Seconds())
+	}
+	if *listenerOnly {
+		d, req, err := listenerLeg(ctx, az, producer, "listener-only", half)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  queue.Listener without the runtime: %.0f msg/s (%.3f requests/message)\n", float64(half)/d.Seconds(), float64(req)/float64(half))
+	}
+	total := float64(pairs * half)
+	rawRate := total / rawT.Seconds()
+	trigRate := total / trigT.Seconds()
+	fmt.Printf("(a) raw SDK ceiling: %.0f msg/s (concurrency %d, %.3f requests/message)\n", rawRate, bestC, float64(rawReq)/total)
+	fmt.Printf("(b) queue trigger:   %.0f msg/s (%.3f requests/message)\n", trigRate, float64(trigReq)/total)
 	fmt.Printf("ratio: %.2f\n", trigRate/rawRate)
 	return nil
 }
@@ -127,7 +170,7 @@ func produce(ctx context.Context, q *azqueue.QueueClient, total int, consumed fu
 		var wg sync.WaitGroup
 		var firstErr error
 		var mu sync.Mutex
-		for range 4 {
+		for range *producers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -164,8 +207,17 @@ func queueText(body string) string {
 	return base64.StdEncoding.EncodeToString([]byte(body))
 }
 
-// rawRun drains total messages with c workers that each dequeue 32 and delete them concurrently.
+// rawRun is rawLeg as a rate.
 func rawRun(ctx context.Context, az *emulator.Azurite, producer *azqueue.ServiceClient, name string, total, c int) (rate, reqPerMsg float64, err error) {
+	d, req, err := rawLeg(ctx, az, producer, name, total, c)
+	if err != nil {
+		return 0, 0, err
+	}
+	return float64(total) / d.Seconds(), float64(req) / float64(total), nil
+}
+
+// rawLeg drains total messages with c workers that each dequeue 32 and delete them concurrently.
+func rawLeg(ctx context.Context, az *emulator.Azurite, producer *azqueue.ServiceClient, name string, total, c int) (time.Duration, int64, error) {
 	if _, err := producer.CreateQueue(ctx, name, nil); err != nil {
 		return 0, 0, err
 	}
@@ -225,7 +277,7 @@ func rawRun(ctx context.Context, az *emulator.Azurite, producer *azqueue.Service
 		return 0, 0, err
 	default:
 	}
-	return float64(total) / elapsed.Seconds(), float64(ct.n.Load()) / float64(total), nil
+	return elapsed, ct.n.Load(), nil
 }
 
 // resolver resolves every connection to Azurite through the counting transport.
@@ -239,8 +291,9 @@ func (r resolver) Resolve(ctx context.Context, name string, svc connection.Servi
 		ConnectionString: r.connStr, ClientOptions: azcore.ClientOptions{Transport: r.tr}}, nil
 }
 
-// triggerRun drains total messages through a queue trigger with a no-op handler.
-func triggerRun(ctx context.Context, az *emulator.Azurite, producer *azqueue.ServiceClient, name string, total int) (rate, reqPerMsg float64, err error) {
+// triggerLeg drains total messages through a queue trigger with a no-op handler, with default
+// host.json settings.
+func triggerLeg(ctx context.Context, az *emulator.Azurite, producer *azqueue.ServiceClient, name string, total int) (time.Duration, int64, error) {
 	if _, err := producer.CreateQueue(ctx, name, nil); err != nil {
 		return 0, 0, err
 	}
@@ -305,7 +358,42 @@ func triggerRun(ctx context.Context, az *emulator.Azurite, producer *azqueue.Ser
 	if err := <-prodDone; err != nil {
 		return 0, 0, fmt.Errorf("producer: %w", err)
 	}
-	return float64(total) / elapsed.Seconds(), float64(ct.n.Load()) / float64(total), nil
+	return elapsed, ct.n.Load(), nil
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// listenerLeg drains total messages with queue.Listener alone (no runtime), for diagnosis.
+func listenerLeg(ctx context.Context, az *emulator.Azurite, producer *azqueue.ServiceClient, name string, total int) (time.Duration, int64, error) {
+	if _, err := producer.CreateQueue(ctx, name, nil); err != nil {
+		return 0, 0, err
+	}
+	defer producer.DeleteQueue(ctx, name, nil)
+	ct := &countingTransport{c: tunedHTTP()}
+	svc, err := azqueue.NewServiceClientFromConnectionString(az.ConnectionString, &azqueue.ClientOptions{ClientOptions: azcore.ClientOptions{Transport: ct}})
+	if err != nil {
+		return 0, 0, err
+	}
+	var consumed atomic.Int64
+	doneAll := make(chan struct{})
+	l := queue.NewListener(svc.NewQueueClient(name), nil, queue.ListenerOptions{}, func(ctx context.Context, m *queue.Message) extension.Result {
+		if consumed.Add(1) == int64(total) {
+			close(doneAll)
+		}
+		return extension.Result{}
+	})
+	pre, prodDone := produce(ctx, producer.NewQueueClient(name), total, consumed.Load)
+	<-pre
+	runCtx, cancel := context.WithCancel(ctx)
+	runDone := make(chan error, 1)
+	start := time.Now()
+	go func() { runDone <- l.Run(runCtx) }()
+	<-doneAll
+	cancel()
+	<-runDone
+	elapsed := time.Since(start)
+	if err := <-prodDone; err != nil {
+		return 0, 0, err
+	}
+	return elapsed, ct.n.Load(), nil
+}
