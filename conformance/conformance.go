@@ -29,6 +29,7 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/internal/memconn"
 )
 
 // Harness connects the suite to one connector and its service.
@@ -74,6 +75,13 @@ type Destination interface {
 	Received(ctx context.Context) ([][]byte, error)
 }
 
+// ItemMaker is implemented by destinations whose output takes structured values (table entities,
+// documents…) rather than raw bytes. The output tests write value for item i and expect Received
+// to report received for it. Without it, the payload bytes are written and expected back.
+type ItemMaker interface {
+	Item(i int, payload []byte) (value any, received []byte)
+}
+
 // Capabilities gate the suite's tests.
 type Capabilities struct {
 	// Redelivery: a failed or cancelled item is delivered again.
@@ -96,6 +104,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Helper()
 	probe := newHarness(t)
 	_, isTrig := probe.(TriggerHarness)
+	// (the in-memory connector is linked in: output-only harnesses are driven by its trigger)
 	_, isOut := probe.(OutputHarness)
 	if !isTrig && !isOut {
 		t.Fatalf("conformance: harness %T implements neither TriggerHarness nor OutputHarness", probe)
@@ -116,6 +125,14 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	}
 	if isTrig && isOut {
 		t.Run("OutputRoundTrip", func(t *testing.T) { testOutputRoundTrip(t, newEnv(t, newHarness(t).(TriggerHarness))) })
+	}
+	if isOut {
+		for _, tc := range outputTests {
+			t.Run(tc.name, func(t *testing.T) {
+				h := newHarness(t).(OutputHarness)
+				tc.run(t, newEnv(t, memSourceHarness{h}), h)
+			})
+		}
 	}
 }
 
@@ -720,4 +737,146 @@ func testOutputRoundTrip(t *testing.T, e *env) {
 			t.Errorf("output %q missing from %q", w, got)
 		}
 	}
+}
+
+// memSourceHarness drives output tests from the in-memory trigger, so that output-only connectors
+// run them too.
+type memSourceHarness struct{ OutputHarness }
+
+func (m memSourceHarness) Capabilities() Capabilities {
+	c := m.OutputHarness.Capabilities()
+	hc := map[string]map[string]any{"memory": {"maxDeliveries": 1}}
+	for k, v := range c.HostConfig {
+		hc[k] = v
+	}
+	c.HostConfig = hc
+	return c
+}
+
+var memSeq atomic.Int64
+
+func (m memSourceHarness) NewSource(_ context.Context, t *testing.T) Source {
+	return memSource{memconn.Default.Queue(fmt.Sprintf("conformance-out-%d", memSeq.Add(1)))}
+}
+
+type memSource struct{ q *memconn.Queue }
+
+func (s memSource) Trigger(name string) *extension.BindingSpec {
+	return extension.Binding("memTrigger", name, extension.DirIn, extension.Props{"queue": s.qname()})
+}
+func (s memSource) qname() string                              { return s.q.Name() }
+func (s memSource) Send(_ context.Context, p []byte) error     { s.q.Send(p); return nil }
+func (s memSource) Pending(context.Context) (int, error)       { return s.q.Pending(), nil }
+func (s memSource) Poisoned(context.Context) ([][]byte, error) { return s.q.Dead(), nil }
+
+var outputTests = []struct {
+	name string
+	run  func(t *testing.T, e *env, h OutputHarness)
+}{
+	{"OutputSingle", testOutputSingle},
+	{"OutputCollector", testOutputCollector},
+	{"OutputNotOnFailure", testOutputNotOnFailure},
+}
+
+// item returns what to write for item i and what Received must report.
+func item(dst Destination, i int, p []byte) (any, []byte) {
+	if im, ok := dst.(ItemMaker); ok {
+		return im.Item(i, p)
+	}
+	return p, p
+}
+
+type numbered struct {
+	I int `json:"i"`
+}
+
+func numberedPayload(i int) []byte { return fmt.Appendf(nil, `{"i":%d}`, i) }
+
+func (e *env) expectReceived(dst Destination, want [][]byte) {
+	e.t.Helper()
+	e.eventually("outputs written", func() (bool, error) {
+		got, err := dst.Received(e.ctx)
+		return len(got) >= len(want), err
+	})
+	got, _ := dst.Received(e.ctx)
+	for _, w := range want {
+		if !slices.ContainsFunc(got, func(g []byte) bool { return bytes.Equal(g, w) }) {
+			e.t.Errorf("output %q missing from %q", w, got)
+		}
+	}
+	if len(got) != len(want) {
+		e.t.Errorf("received %d items, want %d: %q", len(got), len(want), got)
+	}
+}
+
+// OutputSingle: a returned value reaches the destination, one item per invocation.
+func testOutputSingle(t *testing.T, e *env, h OutputHarness) {
+	src := e.h.NewSource(e.ctx, t)
+	dst := h.NewDestination(e.ctx, t)
+	e.start("single", extension.Func(func(ctx context.Context, n numbered) (any, error) {
+		v, _ := item(dst, n.I, numberedPayload(n.I))
+		return v, nil
+	}), e.hostOptions(), src.Trigger("item"), dst.Output("$return"))
+	var want [][]byte
+	for i := range 3 {
+		_, r := item(dst, i, numberedPayload(i))
+		want = append(want, r)
+		if err := src.Send(e.ctx, numberedPayload(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.expectReceived(dst, want)
+}
+
+// OutputCollector: many items written through a Collector in one invocation.
+func testOutputCollector(t *testing.T, e *env, h OutputHarness) {
+	src := e.h.NewSource(e.ctx, t)
+	dst := h.NewDestination(e.ctx, t)
+	e.start("collector", extension.Reflect(func(ctx context.Context, n numbered, c *extension.Collector[any]) error {
+		for i := range 3 {
+			v, _ := item(dst, 10*n.I+i, numberedPayload(10*n.I+i))
+			if err := c.Add(ctx, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}), e.hostOptions(), src.Trigger("item"), dst.Output("out"))
+	if err := src.Send(e.ctx, numberedPayload(1)); err != nil {
+		t.Fatal(err)
+	}
+	var want [][]byte
+	for i := range 3 {
+		_, r := item(dst, 10+i, numberedPayload(10+i))
+		want = append(want, r)
+	}
+	e.expectReceived(dst, want)
+}
+
+// OutputNotOnFailure: items added by an invocation that fails are never written.
+func testOutputNotOnFailure(t *testing.T, e *env, h OutputHarness) {
+	src := e.h.NewSource(e.ctx, t)
+	dst := h.NewDestination(e.ctx, t)
+	e.start("fails", extension.Reflect(func(ctx context.Context, n numbered, c *extension.Collector[any]) error {
+		v, _ := item(dst, n.I, numberedPayload(n.I))
+		if err := c.Add(ctx, v); err != nil {
+			return err
+		}
+		if n.I == 0 {
+			return errInjected
+		}
+		return nil
+	}), e.hostOptions(), src.Trigger("item"), dst.Output("out"))
+	if err := src.Send(e.ctx, numberedPayload(0)); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("failed item dead-lettered", func() (bool, error) {
+		got, err := src.Poisoned(e.ctx)
+		return len(got) == 1, err
+	})
+	// A later successful invocation proves the destination works; only its item may be there.
+	if err := src.Send(e.ctx, numberedPayload(1)); err != nil {
+		t.Fatal(err)
+	}
+	_, r := item(dst, 1, numberedPayload(1))
+	e.expectReceived(dst, [][]byte{r})
 }

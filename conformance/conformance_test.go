@@ -4,10 +4,9 @@ import (
 	"testing"
 
 	"github.com/azbind/azbind/conformance"
-	"github.com/azbind/azbind/internal/memconn"
 )
 
 // TestInMemory proves the suite and the runtime with the in-memory connector.
 func TestInMemory(t *testing.T) {
-	conformance.Run(t, func(t *testing.T) conformance.Harness { return memconn.Harness{} })
+	conformance.Run(t, func(t *testing.T) conformance.Harness { return Harness{} })
 }

@@ -117,9 +117,11 @@ type Settings struct {
 	keys  []string           // normalized keys, sorted
 }
 
-// NormalizeKey is the canonical form of a settings key: lower case, `__` turned into `:`.
+// NormalizeKey is the canonical form of a settings key: case-folded, `__` turned into `:`.
+// Folding goes through upper case first, as .NET's OrdinalIgnoreCase compares upper-cased
+// characters (so "ſ" matches "s").
 func NormalizeKey(k string) string {
-	return strings.ToLower(strings.ReplaceAll(k, "__", ":"))
+	return strings.ToLower(strings.ToUpper(strings.ReplaceAll(k, "__", ":")))
 }
 
 // NewSettings merges sources; earlier sources win.

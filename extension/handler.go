@@ -14,6 +14,34 @@ type Handler struct {
 	call   func(ctx context.Context, args []any) (any, error)
 	err    error // construction error, reported when the function is declared
 	desc   string
+	// rawArg: the generic adapter converts []byte/string payloads to T itself (without boxing),
+	// so the runtime may pass them unconverted.
+	rawArg bool
+}
+
+// argOf converts an argument to T; []byte and string payloads convert to string and []byte here,
+// in generic code, so that the value is not boxed twice.
+func argOf[T any](a any) T {
+	if v, ok := a.(T); ok {
+		return v
+	}
+	var t T
+	switch x := a.(type) {
+	case []byte:
+		if p, ok := any(&t).(*string); ok {
+			*p = string(x)
+		}
+	case string:
+		if p, ok := any(&t).(*[]byte); ok {
+			*p = []byte(x)
+		}
+	}
+	return t
+}
+
+func isRawArg[T any]() bool {
+	t := reflect.TypeFor[T]()
+	return t == stringType || t == bytesType
 }
 
 var (
@@ -30,12 +58,9 @@ func Func[T, R any](fn func(context.Context, T) (R, error)) Handler {
 		params: []reflect.Type{reflect.TypeFor[T]()},
 		result: reflect.TypeFor[R](),
 		desc:   fmt.Sprintf("func(context.Context, %v) (%v, error)", reflect.TypeFor[T](), reflect.TypeFor[R]()),
+		rawArg: isRawArg[T](),
 		call: func(ctx context.Context, args []any) (any, error) {
-			var t T
-			if a := args[0]; a != nil {
-				t = a.(T)
-			}
-			r, err := fn(ctx, t)
+			r, err := fn(ctx, argOf[T](args[0]))
 			if err != nil {
 				return nil, err
 			}
@@ -49,12 +74,9 @@ func Action[T any](fn func(context.Context, T) error) Handler {
 	return Handler{
 		params: []reflect.Type{reflect.TypeFor[T]()},
 		desc:   fmt.Sprintf("func(context.Context, %v) error", reflect.TypeFor[T]()),
+		rawArg: isRawArg[T](),
 		call: func(ctx context.Context, args []any) (any, error) {
-			var t T
-			if a := args[0]; a != nil {
-				t = a.(T)
-			}
-			return nil, fn(ctx, t)
+			return nil, fn(ctx, argOf[T](args[0]))
 		},
 	}
 }

@@ -20,7 +20,9 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/expr"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // HostOptions configure a Host; the zero value works (environment settings, slog.Default()).
@@ -121,7 +123,7 @@ func (h *Host) Func(name string, handler Handler, bindings ...*BindingSpec) erro
 		f.Bindings = append(f.Bindings, &c)
 	}
 	if handler.err != nil {
-		err := fmt.Errorf("Go API: %s: %w", name, handler.err)
+		err := fmt.Errorf("Go API: %s: %w: %w", name, handler.err, ErrInvalidConfig)
 		h.addDeclErr(err)
 		return err
 	}
@@ -153,7 +155,7 @@ func (h *Host) Handle(name string, handler Handler) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if handler.err != nil {
-		h.declErrs = append(h.declErrs, fmt.Errorf("handler for %s: %w", name, handler.err))
+		h.declErrs = append(h.declErrs, fmt.Errorf("handler for %s: %w: %w", name, handler.err, ErrInvalidConfig))
 		return
 	}
 	h.handlers[strings.ToLower(name)] = handler
@@ -164,6 +166,11 @@ func (h *Host) Handle(name string, handler Handler) {
 // HostOptions.Settings is nil, the folder's local.settings.json joins the environment.
 func (h *Host) LoadAppDir(dir string) error {
 	app, err := LoadAppDir(dir, h.opts.Settings)
+	if app != nil {
+		for _, w := range app.Warnings {
+			h.logger.Warn("app folder", slog.String("problem", w.String()))
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -177,9 +184,6 @@ func (h *Host) LoadAppDir(dir string) error {
 	}
 	if abs, err := filepath.Abs(dir); err == nil {
 		h.appDir = abs
-	}
-	for _, w := range app.Warnings {
-		h.logger.Warn("app folder", slog.String("problem", w.String()))
 	}
 	h.specs = append(h.specs, app.Functions...)
 	return nil
@@ -307,6 +311,20 @@ func (h *Host) build(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	h.services.HostID = id
+	if h.opts.Storage == nil {
+		st, err := h.defaultStorage(ctx)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case st != nil:
+			h.services.Storage = st
+		default:
+			h.logger.Debug("host storage is in memory: receipts, locks and checkpoints do not survive a restart")
+		}
+	}
+	if id != "" && len(errs) == 0 {
+		h.checkHostIDCollision(ctx)
+	}
 	if h.cfg == nil {
 		h.cfg = &HostConfig{Version: "2.0"}
 	}
@@ -374,7 +392,7 @@ func (h *Host) resolveProps(b *BindingSpec) error {
 
 func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Handler) (*function, error) {
 	f := &function{host: h, spec: spec, name: spec.Name, handler: handler, trigSlot: -1}
-	f.logger = h.logger.With(slog.String("function", spec.Name))
+	f.logger = withLevel(h.logger, h.cfg.LogLevels, "Function."+spec.Name, "Function", "default").With(slog.String("function", spec.Name))
 	f.retry = spec.Retry
 	if f.retry == nil {
 		f.retry = h.cfg.Retry
@@ -387,7 +405,9 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}
-	f.tracer = tp.Tracer("github.com/azbind/azbind/extension")
+	if _, isNoop := tp.(noop.TracerProvider); !isNoop {
+		f.tracer = tp.Tracer("github.com/azbind/azbind/extension")
+	}
 	f.spanName = "invoke " + spec.Name
 
 	// Resolve %settings% on a copy of every binding.
@@ -412,6 +432,8 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	trig := bindings[f.trigSlot]
 	f.trigType = trig.Type
 	f.logger = f.logger.With(slog.String("trigger", trig.Type))
+	f.spanOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("faas.name", spec.Name), attribute.String("faas.trigger", trig.Type))}
 	f.many = trig.Many()
 
 	plan, err := planHandler(spec, bindings, handler)
@@ -420,6 +442,16 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	}
 	f.slots = plan.slots
 	f.result = plan.result
+	if handler.rawArg && len(f.slots) == 1 && f.slots[0].kind == slotTrigger && !f.many {
+		conv := f.slots[0].conv
+		f.slots[0].conv = func(src any) (any, error) {
+			switch src.(type) {
+			case []byte, string:
+				return src, nil
+			}
+			return conv(src)
+		}
+	}
 
 	// Outputs are indexed in declaration order.
 	outIndex := map[int]int{}
@@ -854,4 +886,14 @@ func (h *Host) cancelAll() int {
 		inv.cancel(errShutdownCancel)
 	}
 	return len(h.inflight)
+}
+
+// HostID returns the host id once Run has built the host ("" before).
+func (h *Host) HostID() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.services == nil {
+		return ""
+	}
+	return h.services.HostID
 }

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -38,8 +37,9 @@ type function struct {
 	retry    *RetryPolicy
 	timeout  time.Duration // <=0: none
 	logger   *slog.Logger
-	tracer   trace.Tracer
+	tracer   trace.Tracer // nil when tracing is a no-op
 	spanName string
+	spanOpts []trace.SpanStartOption
 	invoke   InvokeFunc // middleware chain around core
 }
 
@@ -141,26 +141,27 @@ var (
 	errShutdownCancel = &cancelErr{context.Canceled, ErrShutdown}
 )
 
-// invocationData is the invocation's binding data for expressions: trigger metadata, then
-// top-level JSON payload properties (checklist C19).
+// invocationData is the invocation's binding data for expressions: top-level JSON payload
+// properties, then trigger metadata (checklist C19).
 type invocationData invocation
 
+//
+// As in WebJobs, the members of a JSON object payload are merged on top of the trigger's binding
+// data (reference §3.1), so a payload property wins over trigger metadata of the same name.
 func (d *invocationData) Value(name string) (any, bool) {
 	inv := (*invocation)(d)
-	if m := inv.fc.Metadata; m != nil {
-		if v, ok := m.Lookup(name); ok {
+	if p := inv.payloadProps(); p != nil {
+		if v, ok := p[name]; ok {
 			return v, true
 		}
+		for k, v := range p {
+			if strings.EqualFold(k, name) {
+				return v, true
+			}
+		}
 	}
-	p := inv.payloadProps()
-	if p == nil {
-		return nil, false
-	}
-	if v, ok := p[name]; ok {
-		return v, true
-	}
-	for k, v := range p {
-		if strings.EqualFold(k, name) {
+	if m := inv.fc.Metadata; m != nil {
+		if v, ok := m.Lookup(name); ok {
 			return v, true
 		}
 	}
@@ -245,7 +246,7 @@ func (fc *FunctionContext) Logger() *slog.Logger {
 	return inv.logger
 }
 
-// BindingData looks up a binding-data name (trigger metadata, then JSON payload properties),
+// BindingData looks up a binding-data name (JSON payload properties, then trigger metadata),
 // case-insensitively.
 func (fc *FunctionContext) BindingData(name string) (any, bool) {
 	if fc.inv == nil {
@@ -395,8 +396,7 @@ func (f *function) attempt(parent context.Context, ev *Event, rc RetryContext) (
 	var ctx context.Context = inv
 	var span trace.Span
 	if f.tracer != nil {
-		ctx, span = f.tracer.Start(ctx, f.spanName, trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithAttributes(attribute.String("faas.name", f.name), attribute.String("faas.trigger", f.trigType)))
+		ctx, span = f.tracer.Start(ctx, f.spanName, f.spanOpts...)
 	}
 	if f.logger.Enabled(ctx, slog.LevelDebug) {
 		inv.fc.Logger().LogAttrs(ctx, slog.LevelDebug, "executing", slog.String("event_id", ev.ID), slog.Int("retry_count", rc.RetryCount))

@@ -1,7 +1,5 @@
 package extension
 
-// STUB: function.json / host.json / app folder loading. The API is fixed; implementation pending.
-
 import (
 	"strings"
 
@@ -63,24 +61,37 @@ type AppSpec struct {
 // LoadAppDir loads dir/host.json, every dir/<fn>/function.json and dir/local.settings.json.
 // settings may be nil: the environment plus dir/local.settings.json are used. It returns every
 // problem found at once as a *ProblemsError.
+//
+// The returned AppSpec is non-nil even with an error: it holds what could be loaded, including
+// Settings and Warnings (non-fatal findings such as unknown keys), so callers can report them too.
+// Every immediate subfolder holding a function.json is a function named after the folder; each
+// is checked with CheckFunction.
 func LoadAppDir(dir string, settings *connection.Settings) (*AppSpec, error) {
-	panic("not implemented")
+	return loadAppDir(dir, settings)
 }
 
 // ParseHostJSON parses host.json content (file names it in problems) and applies
-// AzureFunctionsJobHost__… overrides from settings.
+// AzureFunctionsJobHost__… overrides from settings (nil settings: none). The returned problems
+// include warnings (Problem.Warning) for unknown keys; the HostConfig is nil only when the
+// document is not a JSON object.
 func ParseHostJSON(file string, data []byte, settings *connection.Settings) (*HostConfig, []Problem) {
-	panic("not implemented")
+	return parseHostJSON(file, data, settings)
 }
 
-// ParseFunctionJSON parses one function.json; name is the function (folder) name.
+// ParseFunctionJSON parses one function.json; name is the function (folder) name and file names
+// it in problems (e.g. "ProcessOrder/function.json"). It checks the document's shape and value
+// types; CheckFunction checks the meaning. The FunctionSpec is nil only when the document is not
+// a JSON object. A binding without direction whose type ends in "Trigger" gets direction "in".
 func ParseFunctionJSON(name, file string, data []byte) (*FunctionSpec, []Problem) {
-	panic("not implemented")
+	return parseFunctionJSON(name, file, data)
 }
 
 // CheckFunction validates a parsed or Go-declared function: its name, exactly one trigger,
 // registered binding types and supported directions, binding names, dataType/cardinality values,
 // the retry policy, %setting% tokens resolvable in settings, and template syntax.
+//
+// Problems name File as f.Where ("Go API: <name>" for Go-declared functions) and Field as e.g.
+// "bindings[2].direction".
 func CheckFunction(f *FunctionSpec, settings *connection.Settings) []Problem {
-	return nil
+	return checkFunction(f, settings)
 }

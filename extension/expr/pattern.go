@@ -3,6 +3,7 @@ package expr
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Pattern is a blob path pattern with captures, e.g. "input/{name}.{ext}" (checklist C28). Each
@@ -20,6 +21,9 @@ type Pattern struct {
 // contain captures; capture names may not contain '.'. A path without '/' (or ending in it)
 // names a container and matches every blob in it.
 func ParsePattern(s string) (*Pattern, error) {
+	if !utf8.ValidString(s) {
+		return nil, syntaxErr("Invalid blob path %q. The path is not valid UTF-8.", s)
+	}
 	container, blob, _ := strings.Cut(s, "/")
 	if container == "" {
 		return nil, syntaxErr("Invalid blob path '%s'. The path must start with a container name: use \"container/blobPattern\".", s)
@@ -61,10 +65,12 @@ func ParsePattern(s string) (*Pattern, error) {
 		re.WriteString(`(.*)`)
 	}
 	re.WriteString(`)$`)
+	src := re.String()
 	if blob == "" {
-		p.re = regexp.MustCompile(`^(?s:.*)$`)
-	} else {
-		p.re = regexp.MustCompile(re.String())
+		src = `^(?s:.*)$`
+	}
+	if p.re, err = regexp.Compile(src); err != nil {
+		return nil, syntaxErr("Invalid blob path %q: %v.", s, err)
 	}
 	return p, nil
 }

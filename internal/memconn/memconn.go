@@ -90,6 +90,9 @@ func (q *Queue) Send(body []byte) {
 	}
 }
 
+// Name returns the queue's name.
+func (q *Queue) Name() string { return q.name }
+
 // Pending counts messages not yet acknowledged or dead-lettered (ready or in flight).
 func (q *Queue) Pending() int {
 	q.mu.Lock()
@@ -109,6 +112,17 @@ func (q *Queue) Dead() [][]byte {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return append([][]byte(nil), q.dead...)
+}
+
+// Peek returns the ready message bodies without removing them.
+func (q *Queue) Peek() [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out [][]byte
+	for _, m := range q.ready {
+		out = append(out, m.body)
+	}
+	return out
 }
 
 // Drain removes and returns every ready message body (for output assertions).
@@ -364,4 +378,15 @@ func (s *sink) Flush(context.Context) error {
 	}
 	s.items = nil
 	return nil
+}
+
+// QueueNames lists the default broker's queues.
+func QueueNames() []string {
+	Default.mu.Lock()
+	defer Default.mu.Unlock()
+	out := make([]string, 0, len(Default.queues))
+	for n := range Default.queues {
+		out = append(out, n)
+	}
+	return out
 }

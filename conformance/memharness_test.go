@@ -1,4 +1,4 @@
-package memconn
+package conformance_test
 
 import (
 	"context"
@@ -8,10 +8,14 @@ import (
 
 	"github.com/azbind/azbind/conformance"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/internal/memconn"
 )
 
 // Harness runs the conformance suite against the in-memory connector.
 type Harness struct{}
+
+var _ conformance.TriggerHarness = Harness{}
+var _ conformance.OutputHarness = Harness{}
 
 var seq atomic.Int64
 
@@ -29,37 +33,29 @@ func (Harness) Capabilities() conformance.Capabilities {
 	}
 }
 
-type source struct{ q *Queue }
+type source struct{ q *memconn.Queue }
 
 // NewSource implements conformance.TriggerHarness.
 func (Harness) NewSource(_ context.Context, t *testing.T) conformance.Source {
-	return source{Default.Queue(fmt.Sprintf("confsrc-%d", seq.Add(1)))}
+	return source{memconn.Default.Queue(fmt.Sprintf("confsrc-%d", seq.Add(1)))}
 }
 
 func (s source) Trigger(name string) *extension.BindingSpec {
 	// The queue name goes through %setting% resolution, as a real trigger's would.
-	return extension.Binding("memTrigger", name, extension.DirIn, extension.Props{"queue": "%MemPrefix%" + s.q.name[len("conf"):]})
+	return extension.Binding("memTrigger", name, extension.DirIn, extension.Props{"queue": "%MemPrefix%" + s.q.Name()[len("conf"):]})
 }
 func (s source) Send(_ context.Context, p []byte) error     { s.q.Send(p); return nil }
 func (s source) Pending(context.Context) (int, error)       { return s.q.Pending(), nil }
 func (s source) Poisoned(context.Context) ([][]byte, error) { return s.q.Dead(), nil }
 
-type destination struct{ q *Queue }
+type destination struct{ q *memconn.Queue }
 
 // NewDestination implements conformance.OutputHarness.
 func (Harness) NewDestination(_ context.Context, t *testing.T) conformance.Destination {
-	return destination{Default.Queue(fmt.Sprintf("dst-%d", seq.Add(1)))}
+	return destination{memconn.Default.Queue(fmt.Sprintf("dst-%d", seq.Add(1)))}
 }
 
 func (d destination) Output(name string) *extension.BindingSpec {
-	return extension.Binding("mem", name, extension.DirOut, extension.Props{"queue": d.q.name})
+	return extension.Binding("mem", name, extension.DirOut, extension.Props{"queue": d.q.Name()})
 }
-func (d destination) Received(context.Context) ([][]byte, error) {
-	d.q.mu.Lock()
-	defer d.q.mu.Unlock()
-	var out [][]byte
-	for _, m := range d.q.ready {
-		out = append(out, m.body)
-	}
-	return out, nil
-}
+func (d destination) Received(context.Context) ([][]byte, error) { return d.q.Peek(), nil }

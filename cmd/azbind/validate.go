@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/expr"
+)
+
+func init() {
+	commands["validate"] = command{
+		summary: "check a Functions app folder (host.json, */function.json, local.settings.json)",
+		run:     runValidate,
+	}
+}
+
+// resolveConnection resolves one binding's connection; a variable so tests can substitute it.
+var resolveConnection = func(ctx context.Context, settings *connection.Settings, name string, svc connection.Service) (*connection.Connection, error) {
+	return connection.NewResolver(settings, nil).Resolve(ctx, name, svc)
+}
+
+func runValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: azbind validate APPDIR\n\n"+
+			"Loads APPDIR/host.json, every APPDIR/<function>/function.json and APPDIR/local.settings.json\n"+
+			"(the environment wins over its Values), checks every binding and resolves every connection.\n"+
+			"Prints one line per problem as \"file: field: problem: fix\"; exits 1 when there are errors.")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "azbind validate: expected exactly one APPDIR argument")
+		fs.Usage()
+		return 2
+	}
+	dir := fs.Arg(0)
+
+	app, err := extension.LoadAppDir(dir, nil)
+	var problems []extension.Problem
+	var pe *extension.ProblemsError
+	switch {
+	case errors.As(err, &pe):
+		problems = append(problems, pe.Problems...)
+	case err != nil:
+		problems = append(problems, extension.Problem{File: dir, Problem: err.Error()})
+	}
+	if app != nil {
+		problems = append(problems, checkConnections(app)...)
+		problems = append(problems, app.Warnings...)
+	}
+
+	nerr, nwarn := 0, 0
+	for _, p := range problems {
+		if p.Warning {
+			nwarn++
+			fmt.Fprintln(stdout, "warning: "+p.String())
+		} else {
+			nerr++
+			fmt.Fprintln(stdout, p.String())
+		}
+	}
+	nfn := 0
+	if app != nil {
+		nfn = len(app.Functions)
+	}
+	status := "OK"
+	if nerr > 0 {
+		status = "FAILED"
+	}
+	fmt.Fprintf(stdout, "%s: %s: %s, %s, %s\n", status, dir, plural(nfn, "function"), plural(nerr, "error"), plural(nwarn, "warning"))
+	if nerr > 0 {
+		return 1
+	}
+	return 0
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// checkConnections resolves the connection of every binding whose type names a service.
+func checkConnections(app *extension.AppSpec) []extension.Problem {
+	var out []extension.Problem
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, f := range app.Functions {
+		for i, b := range f.Bindings {
+			if b == nil {
+				continue
+			}
+			bt, _, ok := extension.Lookup(b.Type)
+			if !ok || bt.Service == "" {
+				continue
+			}
+			raw, err := b.String("connection")
+			if err != nil {
+				out = append(out, extension.Problem{File: f.Where, Field: fmt.Sprintf("bindings[%d].connection", i), Problem: "must be a string", Fix: "set \"connection\" to the name of an app setting"})
+				continue
+			}
+			name, err := expr.ResolveSettings(raw, app.Settings.Get)
+			if err != nil {
+				continue // CheckFunction already reported the %setting% problem
+			}
+			if _, err := resolveConnection(ctx, app.Settings, name, bt.Service); err != nil {
+				fix := fmt.Sprintf("define the app setting %q (a connection string) or identity settings such as %s__serviceUri; `azbind connection resolve %s` explains the lookup", name, name, name)
+				if name == "" {
+					fix = "define AzureWebJobsStorage (the default connection), or set \"connection\" on the binding"
+				}
+				out = append(out, extension.Problem{
+					File:    f.Where,
+					Field:   fmt.Sprintf("bindings[%d].connection", i),
+					Problem: strings.TrimRight(err.Error(), "\n"),
+					Fix:     fix,
+				})
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,92 @@
+package connection
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+)
+
+// Redacted returns the connection string with every secret (AccountKey, SharedAccessKey,
+// SharedAccessSignature, AccessKey) replaced by ***; "" for identity connections.
+func (c *Connection) Redacted() string {
+	if c == nil {
+		return ""
+	}
+	return c.redactedCS
+}
+
+// String describes the connection without secrets.
+func (c *Connection) String() string {
+	if c == nil {
+		return "<nil connection>"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "connection %q for %s: %s (%s) from %s key %s", c.Name, c.Service, c.Kind, c.CredentialType, c.Source, c.Key)
+	if c.Endpoint != "" {
+		fmt.Fprintf(&b, ", endpoint %s", c.Endpoint)
+	}
+	if c.EntityPath != "" {
+		fmt.Fprintf(&b, ", entity %s", c.EntityPath)
+	}
+	if c.ClientID != "" {
+		fmt.Fprintf(&b, ", client id %s", c.ClientID)
+	}
+	return b.String()
+}
+
+// LogValue implements slog.LogValuer: the connection's non-secret fields.
+func (c *Connection) LogValue() slog.Value {
+	if c == nil {
+		return slog.StringValue("<nil>")
+	}
+	attrs := []slog.Attr{
+		slog.String("name", c.Name), slog.String("service", string(c.Service)),
+		slog.String("source", c.Source), slog.String("key", c.Key), slog.String("kind", string(c.Kind)),
+		slog.String("endpoint", c.Endpoint), slog.String("credential", c.CredentialType),
+	}
+	for _, a := range []struct{ k, v string }{{"client_id", c.ClientID}, {"tenant_id", c.TenantID}, {"resource_id", c.ResourceID}, {"entity_path", c.EntityPath}} {
+		if a.v != "" {
+			attrs = append(attrs, slog.String(a.k, a.v))
+		}
+	}
+	if c.redactedCS != "" {
+		attrs = append(attrs, slog.String("connection_string", c.redactedCS))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// GoString keeps %#v from printing secrets.
+func (c *Connection) GoString() string { return c.String() }
+
+// Format makes every fmt verb (%v, %+v, %s, %q) print the redacted String.
+func (c *Connection) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", c.String())
+		return
+	}
+	fmt.Fprint(f, c.String())
+}
+
+// genericSecrets matches secret-looking fragments in free text (SAS signatures, keys in
+// connection strings, bearer tokens).
+var genericSecrets = regexp.MustCompile(`(?i)((?:AccountKey|SharedAccessKey|AccessKey|SharedAccessSignature|ClientSecret|sig|se?cret|password)=)[^;&\s"']+|(Bearer\s+)[A-Za-z0-9._~+/=-]+`)
+
+// Scrub removes this connection's secret values (and anything that looks like a key, signature or
+// token) from s, e.g. an SDK error message before it is printed.
+func (c *Connection) Scrub(s string) string {
+	if c != nil {
+		for _, sec := range c.secrets {
+			if len(sec) >= 4 {
+				s = strings.ReplaceAll(s, sec, "***")
+			}
+		}
+	}
+	return ScrubText(s)
+}
+
+// ScrubText removes anything that looks like a key, signature or token from s.
+func ScrubText(s string) string {
+	s = strings.ReplaceAll(s, DevStoreAccountKey, "***")
+	return genericSecrets.ReplaceAllString(s, "${1}${2}***")
+}

@@ -1,0 +1,54 @@
+package extension
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/azbind/azbind/connection"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// Binding types for BenchmarkInvoke: a trigger that never runs and an output that discards.
+type benchTrigger struct{}
+
+func (benchTrigger) Run(ctx context.Context, _ Executor) error { <-ctx.Done(); return nil }
+
+type benchOutput struct{}
+type benchSink struct{}
+
+var theBenchSink benchSink
+
+func (benchOutput) Open(context.Context, *FunctionContext) (Sink, error) { return theBenchSink, nil }
+func (benchSink) Add(context.Context, any) error                         { return nil }
+func (benchSink) Flush(context.Context) error                            { return nil }
+
+func init() {
+	Register(Extension{Name: "bench", Bindings: []BindingType{
+		{Type: "benchTrigger", NewTrigger: func(context.Context, *BindContext) (Trigger, error) { return benchTrigger{}, nil }},
+		{Type: "benchOut", NewOutput: func(context.Context, *BindContext) (Output, error) { return benchOutput{}, nil }},
+	}})
+}
+
+// BenchExecutor builds a function "bench" (string in, string out) and returns its executor and
+// an event carrying a []byte payload, as a queue trigger would deliver it.
+func BenchExecutor(tb testing.TB) (Executor, *Event) {
+	h, err := NewHost(HostOptions{
+		Settings:       connection.NewSettings(),
+		Logger:         slog.New(slog.DiscardHandler),
+		HostID:         "bench",
+		TracerProvider: noop.NewTracerProvider(),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	err = h.Func("bench", Func(func(_ context.Context, s string) (string, error) { return s, nil }),
+		Binding("benchTrigger", "in", DirIn, nil), Binding("benchOut", "$return", DirOut, nil))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := h.build(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return h.funcs[0], &Event{Data: []byte("hello, world"), Metadata: MapMetadata{"Id": "1"}}
+}

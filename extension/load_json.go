@@ -1,0 +1,107 @@
+package extension
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// decodeJSONDoc decodes a whole JSON document into any (numbers as float64). A syntax error is
+// described with its byte offset and line:column, never quoting the document.
+func decodeJSONDoc(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("the file is empty")
+		}
+		return nil, describeJSONError(data, err, dec.InputOffset())
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		off := dec.InputOffset()
+		return nil, fmt.Errorf("not valid JSON: unexpected data after the top-level value at byte %d (%s)", off, lineCol(data, off))
+	}
+	return v, nil
+}
+
+func describeJSONError(data []byte, err error, fallback int64) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		// Offset counts the bytes read up to and including the offending one.
+		return fmt.Errorf("not valid JSON: %s at byte %d (%s)", strings.TrimPrefix(se.Error(), "json: "), se.Offset, lineCol(data, se.Offset-1))
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		n := int64(len(data))
+		return fmt.Errorf("not valid JSON: unexpected end of file at byte %d (%s)", n, lineCol(data, n))
+	}
+	return fmt.Errorf("not valid JSON near byte %d (%s)", fallback, lineCol(data, fallback))
+}
+
+// lineCol returns "line L, column C" (1-based; columns count bytes) of the byte at offset off
+// (0-based).
+func lineCol(data []byte, off int64) string {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	if off < 0 {
+		off = 0
+	}
+	line, col := 1, 1
+	for _, c := range data[:off] {
+		if c == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return fmt.Sprintf("line %d, column %d", line, col)
+}
+
+// getFold returns the value of key in m, matched case-insensitively, and the key as spelled.
+func getFold(m map[string]any, key string) (any, string, bool) {
+	if v, ok := m[key]; ok {
+		return v, key, true
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v, k, true
+		}
+	}
+	return nil, "", false
+}
+
+// sortedKeys returns m's keys in sorted order, for deterministic problem lists.
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// problems collects Problems for one file.
+type problems struct {
+	file string
+	list []Problem
+}
+
+func (p *problems) add(field, problem, fix string) {
+	p.list = append(p.list, Problem{File: p.file, Field: field, Problem: problem, Fix: fix})
+}
+
+func (p *problems) warn(field, problem, fix string) {
+	p.list = append(p.list, Problem{File: p.file, Field: field, Problem: problem, Fix: fix, Warning: true})
+}
+
+func joinField(parent, child string) string {
+	if parent == "" {
+		return child
+	}
+	return parent + "." + child
+}
