@@ -11,25 +11,26 @@ import (
 	"time"
 
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/internal/emulator"
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
 var env *queuetest.Env
 
 func TestMain(m *testing.M) {
-	connStr, stop, err := launchAzuriteTmp()
+	az, err := emulator.LaunchAzurite(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "azurite:", err)
 		os.Exit(1)
 	}
-	env, err = queuetest.New(connStr)
+	env, err = queuetest.New(az.ConnectionString)
 	if err != nil {
-		stop()
+		az.Stop()
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	stop()
+	az.Stop()
 	os.Exit(code)
 }
 
