@@ -502,3 +502,35 @@ func TestListenerOptionsValidate(t *testing.T) {
 		t.Errorf("defaults = %+v", d)
 	}
 }
+
+func TestListenerWokenByLocalOutput(t *testing.T) { // §3.1 step 6: a write from this process cuts the back-off short
+	q := env.NewQueue(t)
+	got := make(chan time.Time, 1)
+	l := testListener(t, q, ListenerOptions{MaxPollingInterval: 30 * time.Second}, func(ctx context.Context, m *Message) extension.Result {
+		got <- time.Now()
+		return ok
+	})
+	runBG(t, l.Run)
+	// Seven empty polls (100+200+300+500+900+1700 ms of back-off so far): the next wait is about 3.3 s.
+	queuetest.WaitFor(t, waitLong, "seven empty receives", func() bool { return l.Stats().EmptyReceives >= 7 })
+	o, err := newOutput(context.Background(), bindContext(t, Output("out", q), nil, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := o.Open(context.Background(), &extension.FunctionContext{Metadata: extension.MapMetadata{}})
+	if err := s.Add(context.Background(), "wake"); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-got:
+		if d := at.Sub(sent); d > time.Second {
+			t.Errorf("delivered %s after the local write, want well under the ~3 s back-off", d)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("no delivery")
+	}
+}
