@@ -30,6 +30,9 @@ type shipment struct {
 	Items   int    `json:"items"`
 }
 
+// extraSettings are added to the app settings of hosts started by startHost.
+var extraSettings = map[string]string{}
+
 func startHost(t *testing.T, cfg map[string]any, retry *extension.RetryPolicy, declare func(h *extension.Host) error) (stop func() error) {
 	t.Helper()
 	if cfg == nil {
@@ -38,7 +41,11 @@ func startHost(t *testing.T, cfg map[string]any, retry *extension.RetryPolicy, d
 	if _, ok := cfg["maxPollingInterval"]; !ok {
 		cfg["maxPollingInterval"] = "00:00:00.2"
 	}
-	settings := connection.NewSettings(connection.FromMap("test", map[string]string{"AzureWebJobsStorage": queue.ConnString(), "OutPrefix": "shp"}))
+	kv := map[string]string{"AzureWebJobsStorage": queue.ConnString()}
+	for k, v := range extraSettings {
+		kv[k] = v
+	}
+	settings := connection.NewSettings(connection.FromMap("test", kv))
 	h, err := extension.NewHost(extension.HostOptions{
 		Settings:        settings,
 		Connections:     queue.Resolver{},
@@ -77,15 +84,17 @@ func startHost(t *testing.T, cfg map[string]any, retry *extension.RetryPolicy, d
 	return stop
 }
 
-func TestHostQueueToQueueWithExpressions(t *testing.T) { // output with {payload} and {metadata} names, JSON in and out
+func TestHostQueueToQueueWithExpressions(t *testing.T) { // %setting% queue names; output with {payload} and {metadata} names; JSON in and out
 	env := queue.SharedEnv()
 	in := env.NewQueue(t)
 	outName := fmt.Sprintf("%s-o7-1", in)
 	env.Cleanup(t, outName)
+	extraSettings["ShipInQueue"] = in
+	t.Cleanup(func() { delete(extraSettings, "ShipInQueue") })
 	startHost(t, nil, nil, func(h *extension.Host) error {
 		return h.Func("Ship", extension.Func(func(ctx context.Context, o order) (shipment, error) {
 			return shipment{OrderID: o.OrderID, Items: o.Qty * 2}, nil
-		}), queue.Trigger("order", in), queue.Output("$return", in+"-{orderId}-{DequeueCount}"))
+		}), queue.Trigger("order", "%ShipInQueue%"), queue.Output("$return", "%ShipInQueue%-{orderId}-{DequeueCount}"))
 	})
 	env.Send(t, in, []byte(`{"orderId":"o7","qty":3}`))
 	var got []string

@@ -18,6 +18,9 @@ import (
 var env *queuetest.Env
 
 func TestMain(m *testing.M) {
+	if os.Getenv(killHelperEnv) != "" {
+		os.Exit(runKillHelper())
+	}
 	az, err := emulator.LaunchAzurite(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "azurite:", err)
