@@ -297,7 +297,23 @@ func (h *Host) resolveHostID() (string, error) {
 var checkFunctionHook = CheckFunction
 
 // build checks every declaration and builds every enabled function.
-func (h *Host) build(ctx context.Context) error {
+func (h *Host) build(ctx context.Context) error { return h.buildMode(ctx, false) }
+
+// Verify checks every declared function the way Run would — declarations, %settings%, handler
+// signatures where handlers are supplied, and every binding factory of the registered connectors
+// (required properties, expressions against the trigger's binding data, connections) — without
+// starting anything. Functions without a Go handler are checked too (their bindings are built
+// for the default parameter types). It returns all problems at once. A host that was verified
+// can still Run.
+func (h *Host) Verify(ctx context.Context) error {
+	err := h.buildMode(ctx, true)
+	h.mu.Lock()
+	h.running, h.funcs = false, nil
+	h.mu.Unlock()
+	return err
+}
+
+func (h *Host) buildMode(ctx context.Context, verify bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.running {
@@ -348,7 +364,7 @@ func (h *Host) build(ctx context.Context) error {
 			continue
 		}
 		handler, ok := h.handlers[strings.ToLower(spec.Name)]
-		if !ok {
+		if !ok && !verify {
 			errs = append(errs, fmt.Errorf("%s: function %q has no Go handler: call Host.Handle(%q, …) before Run: %w", spec.Where, spec.Name, spec.Name, ErrInvalidConfig))
 			continue
 		}
@@ -360,7 +376,7 @@ func (h *Host) build(ctx context.Context) error {
 		h.funcs = append(h.funcs, f)
 	}
 	for name := range h.handlers {
-		if !declared[name] {
+		if !declared[name] && !verify {
 			errs = append(errs, fmt.Errorf("handler %q was supplied with Handle but no function of that name is declared (function.json folders are matched by name): %w", name, ErrInvalidConfig))
 		}
 	}
@@ -436,10 +452,14 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 		trace.WithAttributes(attribute.String("faas.name", spec.Name), attribute.String("faas.trigger", trig.Type))}
 	f.many = trig.Many()
 
-	plan, err := planHandler(spec, bindings, handler)
-	if err != nil {
-		return nil, err
+	pl := &plan{paramTypes: map[int]reflect.Type{}, outTypes: map[int]reflect.Type{}, result: resultPlan{ret: -1}}
+	if handler.call != nil {
+		var err error
+		if pl, err = planHandler(spec, bindings, handler); err != nil {
+			return nil, err
+		}
 	}
+	plan := pl
 	f.slots = plan.slots
 	f.result = plan.result
 	if handler.rawArg && len(f.slots) == 1 && f.slots[0].kind == slotTrigger && !f.many {
@@ -469,6 +489,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 		return nil, fmt.Errorf("%s: type: %q is not a registered trigger type (registered: %s): import the connector package: %w", trig.Where, trig.Type, strings.Join(BindingTypes(), ", "), ErrInvalidConfig)
 	}
 	bc := h.bindContext(spec, trig, ext, plan.paramTypes[f.trigSlot], nil, trig.Type, f.retry)
+	var err error
 	f.trigger, err = bt.NewTrigger(ctx, bc)
 	if err != nil {
 		return nil, wrapBindErr(trig, err)
@@ -477,7 +498,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	if c, ok := f.trigger.(BindingDataContract); ok {
 		contract = c.BindingData()
 	}
-	if f.many {
+	if f.many && handler.call != nil {
 		f.batch = batchConverter(plan.paramTypes[f.trigSlot+len(bindings)])
 	}
 	for i, b := range bindings {

@@ -534,3 +534,46 @@ func TestHostIDCollision(t *testing.T) {
 		return strings.Contains(buf.String(), "collision") && strings.Contains(buf.String(), "shared-id")
 	})
 }
+
+// Verify builds every binding through its connector without starting anything, and without
+// requiring handlers; the host can still Run afterwards.
+func TestVerify(t *testing.T) {
+	name, q := newQueue(t)
+	host, _ := extension.NewHost(opts(nil))
+	_ = host.Func("ok", extension.Action(func(context.Context, string) error { return nil }), trig(name))
+	if err := host.Verify(context.Background()); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if q.Pending() != 0 || host.InFlight() != 0 {
+		t.Fatal("Verify started something")
+	}
+	bad, _ := extension.NewHost(opts(nil))
+	_ = bad.Func("bad", extension.Func(func(ctx context.Context, s string) (string, error) { return s, nil }),
+		trig(name), out("$return", "x-{nosuch"))
+	_ = bad.Func("bad2", extension.Action(func(context.Context, string) error { return nil }),
+		extension.Binding("memTrigger", "x", extension.DirIn, nil))
+	err := bad.Verify(context.Background())
+	for _, want := range []string{"Missing closing bracket", "queue: is required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Verify error %v does not contain %q", err, want)
+		}
+	}
+	// Run after Verify works.
+	got := make(chan string, 1)
+	h2, _ := extension.NewHost(opts(nil))
+	_ = h2.Func("ok", extension.Action(func(_ context.Context, s string) error { got <- s; return nil }), trig(name))
+	if err := h2.Verify(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- h2.Run(ctx) }()
+	q.Send([]byte("after verify"))
+	if s := <-got; s != "after verify" {
+		t.Errorf("got %q", s)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -60,6 +61,12 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if app != nil {
 		problems = append(problems, checkConnections(app)...)
 		problems = append(problems, app.Warnings...)
+	}
+	if app != nil && !hasErrors(problems) {
+		// Everything declared is well-formed: build every binding through its connector, as the
+		// host would at start-up, to catch what only the connector knows (required properties,
+		// expressions naming data the trigger does not provide, options).
+		problems = append(problems, verifyBindings(dir, app)...)
 	}
 
 	nerr, nwarn := 0, 0
@@ -132,4 +139,53 @@ func checkConnections(app *extension.AppSpec) []extension.Problem {
 		}
 	}
 	return out
+}
+
+func hasErrors(ps []extension.Problem) bool {
+	for _, p := range ps {
+		if !p.Warning {
+			return true
+		}
+	}
+	return false
+}
+
+// verifyBindings runs Host.Verify on the app folder and turns each error into a problem line.
+func verifyBindings(dir string, app *extension.AppSpec) []extension.Problem {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h, err := extension.NewHost(extension.HostOptions{Settings: app.Settings, Logger: slog.New(slog.DiscardHandler), HostConfig: app.Host})
+	if err == nil {
+		err = h.LoadAppDir(dir)
+	}
+	if err == nil {
+		err = h.Verify(ctx)
+	}
+	if err == nil {
+		return nil
+	}
+	var out []extension.Problem
+	for _, e := range flatten(err) {
+		msg := strings.TrimSpace(e.Error())
+		msg = strings.TrimSuffix(msg, ": "+extension.ErrInvalidConfig.Error())
+		out = append(out, extension.Problem{File: msg})
+	}
+	return out
+}
+
+// flatten expands errors.Join trees into their leaves.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			if e == extension.ErrInvalidConfig {
+				continue
+			}
+			out = append(out, flatten(e)...)
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return []error{err}
 }

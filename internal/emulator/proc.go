@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -204,16 +205,47 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
+// ownerFile, inside every data folder this package creates, holds the pid of the Go process that
+// owns it, so that folders left behind by a killed test binary can be swept by the next start.
+const ownerFile = ".azbind-owner"
+
 // newDataDir returns a fresh folder under /dev/shm (or os.TempDir if /dev/shm is unusable).
 func newDataDir(prefix string) (string, error) {
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		sweep("/dev/shm", prefix)
 		if d, err := os.MkdirTemp("/dev/shm", prefix); err == nil {
-			return d, nil
+			return d, markOwner(d)
 		}
 	}
+	sweep(os.TempDir(), prefix)
 	d, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return "", fmt.Errorf("%w: data folder: %w", ErrStart, err)
 	}
-	return d, nil
+	return d, markOwner(d)
+}
+
+func markOwner(dir string) error {
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		_ = os.RemoveAll(dir)
+		return fmt.Errorf("%w: data folder: %w", ErrStart, err)
+	}
+	return nil
+}
+
+// sweep removes base/prefix* folders whose owning process is gone. Folders without an owner file
+// (being created, or not ours) are left alone.
+func sweep(base, prefix string) {
+	dirs, _ := filepath.Glob(filepath.Join(base, prefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		_ = os.RemoveAll(d)
+	}
 }

@@ -1,9 +1,12 @@
+//go:build unix
+
 package emulator
 
 import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -70,5 +73,47 @@ func TestLogTailRedactsKeys(t *testing.T) {
 	}
 	if strings.Contains(tail, "line 10\n") || !strings.Contains(tail, "line 29") {
 		t.Fatalf("tail is not the end of the log: %s", tail)
+	}
+}
+
+// Data folders of a dead owner (a killed test binary) are swept by the next start; others stay.
+func TestSweepStaleDataDirs(t *testing.T) {
+	t.Parallel()
+	const prefix = "azbind-sweeptest-"
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(owner string) string {
+		d, err := os.MkdirTemp("/dev/shm", prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		if owner != "" {
+			if err := os.WriteFile(filepath.Join(d, ownerFile), []byte(owner), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	stale := mk(strconv.Itoa(dead.Process.Pid))
+	live := mk("1")
+	unowned := mk("")
+	fresh, err := newDataDir(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(fresh) })
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale folder of dead pid %d not swept: %v", dead.Process.Pid, err)
+	}
+	for _, d := range []string{live, unowned, fresh} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("folder %s swept wrongly: %v", d, err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(fresh, ownerFile)); string(b) != strconv.Itoa(os.Getpid()) {
+		t.Errorf("owner file of a new folder holds %q, want our pid", b)
 	}
 }

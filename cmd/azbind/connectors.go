@@ -1,0 +1,6 @@
+package main
+
+// The connectors whose binding types `azbind validate` knows.
+import (
+	_ "github.com/azbind/azbind/table"
+)
