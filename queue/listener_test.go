@@ -23,6 +23,9 @@ func testListener(t *testing.T, name string, opts ListenerOptions, handle func(c
 	if opts.MaxPollingInterval == 0 {
 		opts.MaxPollingInterval = 200 * time.Millisecond
 	}
+	if opts.Logger == nil {
+		opts.Logger = slogDiscard()
+	}
 	var poison *azqueue.QueueClient
 	if p := PoisonQueueName(name); p != "" {
 		poison = env.Queue(p)
