@@ -175,9 +175,9 @@ type Listener struct {
 	inflight int
 	changed  chan struct{}
 
-	exists       bool // queue existence cached until a storage error
+	exists       atomic.Bool // queue existence cached until a storage error
 	poisonExists atomic.Bool
-	notFoundLog  bool
+	notFoundLog  atomic.Bool
 	st           stats
 }
 
@@ -229,51 +229,125 @@ func queueNameFromURL(u string) string {
 
 // Run polls until ctx is cancelled, then stops fetching, waits until every received message has
 // been handled and settled, and returns nil.
+//
+// A receive starts whenever the messages in flight, counting a full batch for every receive still
+// outstanding, are no more than NewBatchThreshold (C21). With one receive at a time this is the
+// Functions rule; while the queue is deep (the last receive returned a full batch) further receives
+// may overlap, which keeps the service busy without ever exceeding BatchSize + NewBatchThreshold
+// messages in flight.
 func (l *Listener) Run(ctx context.Context) error {
 	wake, unregister := watch(l.q.URL())
 	defer unregister()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	type result struct {
+		msgs []*azqueue.DequeuedMessage
+		err  error
+	}
+	results := make(chan result)
 	bo := backoff{min: MinPollingInterval, max: l.opts.MaxPollingInterval}
-	for ctx.Err() == nil {
-		if !l.waitBelowThreshold(ctx) {
+	var (
+		outstanding int
+		full        bool        // the last receive returned a full batch
+		pause       *time.Timer // back-off in progress
+		stopping    bool
+	)
+	defer func() {
+		if pause != nil {
+			pause.Stop()
+		}
+	}()
+	startBackoff := func() {
+		full = false
+		pause = time.NewTimer(bo.next())
+	}
+	for {
+		if !stopping && ctx.Err() != nil {
+			stopping = true
+		}
+		if stopping && outstanding == 0 {
 			break
 		}
-		msgs, err := l.receive(ctx)
-		if err != nil {
-			l.logReceiveError(err)
-			if !sleep(ctx, bo.next(), wake) {
-				break
+		if !stopping && pause == nil && (outstanding == 0 || (full && outstanding < maxOutstanding)) {
+			l.mu.Lock()
+			load := l.inflight + outstanding*l.opts.BatchSize
+			l.mu.Unlock()
+			if load <= *l.opts.NewBatchThreshold && (outstanding == 0 || l.exists.Load()) {
+				if !l.exists.Load() {
+					if err := l.checkExists(ctx); err != nil {
+						if ctx.Err() == nil {
+							l.logReceiveError(err)
+						}
+						startBackoff()
+						continue
+					}
+				}
+				outstanding++
+				go func() {
+					msgs, err := l.receive(ctx)
+					results <- result{msgs, err}
+				}()
+				continue
 			}
-			continue
 		}
-		if len(msgs) == 0 {
-			if !sleep(ctx, bo.next(), wake) {
-				break
+		var pauseC <-chan time.Time
+		if pause != nil {
+			pauseC = pause.C
+		}
+		var done <-chan struct{}
+		if !stopping {
+			done = ctx.Done()
+		}
+		select {
+		case r := <-results:
+			outstanding--
+			switch {
+			case r.err != nil:
+				l.logReceiveError(r.err)
+				if pause == nil {
+					startBackoff()
+				}
+			case len(r.msgs) == 0:
+				if pause == nil {
+					startBackoff()
+				}
+			default:
+				bo.reset()
+				full = len(r.msgs) >= l.opts.BatchSize
+				if ctx.Err() != nil {
+					// Stopped while the receive was in flight: hand the messages back at once.
+					for _, d := range r.msgs {
+						m := newMessage(l.name, d)
+						l.release(m, m.PopReceipt, 0, l.msgLog(m))
+					}
+					continue
+				}
+				l.addInflight(len(r.msgs))
+				for _, d := range r.msgs {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer l.addInflight(-1)
+						l.process(ctx, newMessage(l.name, d))
+					}()
+				}
 			}
-			continue
-		}
-		bo.reset()
-		if ctx.Err() != nil {
-			// Stopped while the receive was in flight: hand the messages back at once.
-			for _, d := range msgs {
-				m := newMessage(l.name, d)
-				l.release(m, m.PopReceipt, 0, l.msgLog(m))
+		case <-l.changed:
+		case <-pauseC:
+			pause = nil
+		case <-wake:
+			if pause != nil {
+				pause.Stop()
+				pause = nil
 			}
-			break
-		}
-		for _, d := range msgs {
-			l.addInflight(1)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer l.addInflight(-1)
-				l.process(ctx, newMessage(l.name, d))
-			}()
+		case <-done:
 		}
 	}
 	return nil
 }
+
+// maxOutstanding caps overlapping receives.
+const maxOutstanding = 4
 
 func (l *Listener) addInflight(n int) {
 	l.mu.Lock()
@@ -287,35 +361,19 @@ func (l *Listener) addInflight(n int) {
 	}
 }
 
-// waitBelowThreshold blocks until no more than NewBatchThreshold messages are in flight (C21).
-func (l *Listener) waitBelowThreshold(ctx context.Context) bool {
-	for {
-		l.mu.Lock()
-		n := l.inflight
-		l.mu.Unlock()
-		if n <= *l.opts.NewBatchThreshold {
-			return true
-		}
-		select {
-		case <-l.changed:
-		case <-ctx.Done():
-			return false
-		}
+func (l *Listener) checkExists(ctx context.Context) error {
+	l.st.existenceChecks.Add(1)
+	if _, err := l.q.GetProperties(ctx, nil); err != nil {
+		return err
 	}
+	l.exists.Store(true)
+	if l.notFoundLog.CompareAndSwap(true, false) {
+		l.log.Info("queue now exists; polling")
+	}
+	return nil
 }
 
 func (l *Listener) receive(ctx context.Context) ([]*azqueue.DequeuedMessage, error) {
-	if !l.exists {
-		l.st.existenceChecks.Add(1)
-		if _, err := l.q.GetProperties(ctx, nil); err != nil {
-			return nil, err
-		}
-		l.exists = true
-		if l.notFoundLog {
-			l.log.Info("queue now exists; polling")
-			l.notFoundLog = false
-		}
-	}
 	// The receive itself is not cancelled with ctx: a receive cut short would leave the messages
 	// it took invisible for the whole receive visibility.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -326,7 +384,7 @@ func (l *Listener) receive(ctx context.Context) ([]*azqueue.DequeuedMessage, err
 		VisibilityTimeout: ptr(seconds(l.opts.ReceiveVisibility)),
 	})
 	if err != nil {
-		l.exists = false
+		l.exists.Store(false)
 		return nil, err
 	}
 	if len(resp.Messages) == 0 {
@@ -341,9 +399,8 @@ func (l *Listener) logReceiveError(err error) {
 	var re *azcore.ResponseError
 	switch {
 	case queueerror.HasCode(err, queueerror.QueueNotFound):
-		if !l.notFoundLog {
+		if l.notFoundLog.CompareAndSwap(false, true) {
 			l.log.Info("queue does not exist yet; polling with back-off until it is created")
-			l.notFoundLog = true
 		}
 	case queueerror.HasCode(err, queueerror.QueueBeingDeleted):
 		l.log.Warn("queue is being deleted; polling with back-off")
@@ -594,19 +651,6 @@ func (b *backoff) next() time.Duration {
 		b.n++
 	}
 	return d
-}
-
-// sleep waits d, or until wake fires; it returns false when ctx is done.
-func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-	case <-wake:
-	}
-	return true
 }
 
 func seconds(d time.Duration) int32 {

@@ -23,6 +23,9 @@ func testListener(t *testing.T, name string, opts ListenerOptions, handle func(c
 	if opts.MaxPollingInterval == 0 {
 		opts.MaxPollingInterval = 200 * time.Millisecond
 	}
+	if opts.Logger == nil {
+		opts.Logger = slogDiscard()
+	}
 	var poison *azqueue.QueueClient
 	if p := PoisonQueueName(name); p != "" {
 		poison = env.Queue(p)
@@ -293,13 +296,14 @@ func TestListenerGracefulDrain(t *testing.T) { // §3.1 step 11
 	go func() { done <- l.Run(ctx) }()
 	<-started
 	cancel()
-	receives := l.Stats().Receives
 	env.Send(t, q, []byte("after-stop"))
 	select {
 	case <-done:
 		t.Fatal("Run returned while a handler was still running")
 	case <-time.After(300 * time.Millisecond): // a negative check: Run must still be waiting
 	}
+	// A receive already in flight at cancellation may complete; none may start afterwards.
+	receives := l.Stats().Receives
 	close(finish)
 	select {
 	case err := <-done:
@@ -499,5 +503,37 @@ func TestListenerOptionsValidate(t *testing.T) {
 	d := ListenerOptions{Concurrency: 2}.withDefaults()
 	if d.BatchSize != 16 || *d.NewBatchThreshold != 16 || d.MaxDequeueCount != 5 || d.MaxPollingInterval != time.Minute || d.ReceiveVisibility != 10*time.Minute || d.Encoding != Base64 {
 		t.Errorf("defaults = %+v", d)
+	}
+}
+
+func TestListenerWokenByLocalOutput(t *testing.T) { // §3.1 step 6: a write from this process cuts the back-off short
+	q := env.NewQueue(t)
+	got := make(chan time.Time, 1)
+	l := testListener(t, q, ListenerOptions{MaxPollingInterval: 30 * time.Second}, func(ctx context.Context, m *Message) extension.Result {
+		got <- time.Now()
+		return ok
+	})
+	runBG(t, l.Run)
+	// Seven empty polls (100+200+300+500+900+1700 ms of back-off so far): the next wait is about 3.3 s.
+	queuetest.WaitFor(t, waitLong, "seven empty receives", func() bool { return l.Stats().EmptyReceives >= 7 })
+	o, err := newOutput(context.Background(), bindContext(t, Output("out", q), nil, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := o.Open(context.Background(), &extension.FunctionContext{Metadata: extension.MapMetadata{}})
+	if err := s.Add(context.Background(), "wake"); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-got:
+		if d := at.Sub(sent); d > time.Second {
+			t.Errorf("delivered %s after the local write, want well under the ~3 s back-off", d)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("no delivery")
 	}
 }

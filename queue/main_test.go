@@ -11,32 +11,38 @@ import (
 	"time"
 
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/internal/emulator"
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
 var env *queuetest.Env
 
 func TestMain(m *testing.M) {
-	connStr, stop, err := launchAzuriteTmp()
+	if os.Getenv(killHelperEnv) != "" {
+		os.Exit(runKillHelper())
+	}
+	az, err := emulator.LaunchAzurite(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "azurite:", err)
 		os.Exit(1)
 	}
-	env, err = queuetest.New(connStr)
+	env, err = queuetest.New(az.ConnectionString)
 	if err != nil {
-		stop()
+		az.Stop()
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
-	stop()
+	az.Stop()
 	os.Exit(code)
 }
 
 // execFunc is a test Executor.
 type execFunc func(ctx context.Context, ev *extension.Event) extension.Result
 
-func (f execFunc) Execute(ctx context.Context, ev *extension.Event) extension.Result { return f(ctx, ev) }
+func (f execFunc) Execute(ctx context.Context, ev *extension.Event) extension.Result {
+	return f(ctx, ev)
+}
 
 var (
 	ok   = extension.Result{Status: extension.Succeeded}
@@ -90,3 +96,5 @@ func newLogger() (*slog.Logger, *logBuffer) {
 	lb := &logBuffer{}
 	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
 }
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
