@@ -3,19 +3,37 @@ package blob
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 )
 
+// httpClient is the transport used when a connection brings none: enough idle connections per
+// host for the scanner's parallel hand-overs and the internal queue's invocations, with an idle
+// timeout below Azurite's 5 s keep-alive (Go's default keeps only 2 idle connections per host).
+var httpClient = sync.OnceValue(func() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 256
+	tr.MaxIdleConnsPerHost = 128
+	tr.IdleConnTimeout = 4 * time.Second
+	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return &http.Client{Transport: tr}
+})
+
 // newServiceClient builds a blob service client from a resolved connection.
 func newServiceClient(c *connection.Connection) (*service.Client, error) {
 	opts := &service.ClientOptions{ClientOptions: c.ClientOptions}
+	if opts.Transport == nil {
+		opts.Transport = httpClient()
+	}
 	switch c.Kind {
 	case connection.KindConnectionString:
 		sc, err := service.NewClientFromConnectionString(c.ConnectionString, opts)
@@ -34,29 +52,6 @@ func newServiceClient(c *connection.Connection) (*service.Client, error) {
 		return sc, nil
 	}
 	return nil, fmt.Errorf("connection %q: unsupported connection kind %q for blob storage: %w", c.Name, c.Kind, extension.ErrInvalidConfig)
-}
-
-// newQueueServiceClient builds a queue service client from a resolved connection.
-func newQueueServiceClient(c *connection.Connection) (*azqueue.ServiceClient, error) {
-	opts := &azqueue.ClientOptions{ClientOptions: c.ClientOptions}
-	switch c.Kind {
-	case connection.KindConnectionString:
-		qc, err := azqueue.NewServiceClientFromConnectionString(c.ConnectionString, opts)
-		if err != nil {
-			return nil, fmt.Errorf("connection %q (%s): queue client: %w", c.Name, c.Key, redactErr(err, c))
-		}
-		return qc, nil
-	case connection.KindIdentity:
-		if c.Endpoint == "" {
-			return nil, fmt.Errorf("connection %q: no queue endpoint: the blob trigger needs %s__queueServiceUri for its internal queues: %w", c.Name, c.Name, extension.ErrInvalidConfig)
-		}
-		qc, err := azqueue.NewServiceClient(c.Endpoint, c.Credential, opts)
-		if err != nil {
-			return nil, fmt.Errorf("connection %q (%s): queue client for %s: %w", c.Name, c.Key, c.Endpoint, err)
-		}
-		return qc, nil
-	}
-	return nil, fmt.Errorf("connection %q: unsupported connection kind %q for queue storage: %w", c.Name, c.Kind, extension.ErrInvalidConfig)
 }
 
 // redactErr makes sure an SDK error about a connection string never carries the string itself.

@@ -20,6 +20,7 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/expr"
+	"github.com/azbind/azbind/queue"
 )
 
 // ErrEventGridNotSupported is returned for a blobTrigger with source "EventGrid" (checklist C35)
@@ -163,7 +164,7 @@ func newTrigger(ctx context.Context, bc *extension.BindContext) (extension.Trigg
 	if err != nil {
 		return nil, err
 	}
-	qsvc, err := newQueueServiceClient(qc)
+	qsvc, err := queue.NewServiceClient(qc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", bc.Spec.Where, err)
 	}
