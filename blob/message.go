@@ -41,8 +41,12 @@ var ErrBadMessage = errors.New("not a blob trigger message")
 // encode returns the message text as queued: base64 of the JSON, as the Functions host's
 // queues encode messages by default.
 func (m *Message) encode() string {
+	return base64.StdEncoding.EncodeToString(m.json())
+}
+
+func (m *Message) json() []byte {
 	b, _ := json.Marshal(m)
-	return base64.StdEncoding.EncodeToString(b)
+	return b
 }
 
 // DecodeMessage decodes a queue message text (base64-encoded or plain JSON).

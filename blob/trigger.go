@@ -31,9 +31,10 @@ var ErrEventGridNotSupported = errors.New("blobTrigger source EventGrid is not y
 const (
 	DefaultPoisonBlobThreshold = 5
 	DefaultPollingInterval     = time.Second
-	// DefaultMaxPollingInterval caps the internal queue's back-off while it is empty. It is short
-	// because the scanner cannot yet wake the queue listener in-process (see Options).
-	DefaultMaxPollingInterval = 250 * time.Millisecond
+	// DefaultMaxPollingInterval caps the internal queue's back-off while it is empty. Hand-overs
+	// by this host wake its listener at once; the cap bounds how soon other hosts sharing the
+	// host ID pick up work.
+	DefaultMaxPollingInterval = 2 * time.Second
 )
 
 // Options is the host.json section extensions.blobs. The zero value gives the defaults.
@@ -48,7 +49,9 @@ type Options struct {
 	// PollingInterval is the time between the starts of two container scans (default 1 s; the
 	// real host uses 10 s). A scan of a large container takes longer; scans then run back to back.
 	PollingInterval time.Duration `binding:"pollingInterval"`
-	// MaxPollingInterval caps the back-off of the internal queue listener (default 250 ms).
+	// MaxPollingInterval caps the back-off of the internal queue listener while the queue is empty
+	// (default 2 s; the real host uses the queues default of 1 minute). This host's own hand-overs
+	// wake its listener at once; the cap bounds how soon other hosts help.
 	MaxPollingInterval time.Duration `binding:"maxPollingInterval"`
 	// StartFrom limits which existing blobs trigger when no scan watermark has been persisted
 	// yet for the container: "beginning" (default, as Functions), "firstStart" (only blobs
@@ -107,6 +110,7 @@ type trigger struct {
 	host    *extension.Services
 	log     *slog.Logger
 	hostLog *slog.Logger
+	qconn   string // name of the resolved queue connection
 }
 
 func newTrigger(ctx context.Context, bc *extension.BindContext) (extension.Trigger, error) {
@@ -176,7 +180,7 @@ func newTrigger(ctx context.Context, bc *extension.BindContext) (extension.Trigg
 		fnName: bc.Function, fnID: FunctionID(bc.Function), hostID: bc.Host.HostID, where: bc.Spec.Where,
 		pattern: pat, svc: svc, qsvc: qsvc, account: accountKey(svc.URL()), kind: kindOf(bc.Param, bc.Spec),
 		opts: opts, start: start, host: bc.Host,
-		log: log.With("function", bc.Function, "trigger", "blobTrigger"), hostLog: log,
+		log: log.With("function", bc.Function, "trigger", "blobTrigger"), hostLog: log, qconn: qc.Name,
 	}
 	return t, nil
 }
@@ -201,13 +205,7 @@ func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
 	defer d.unregister(fr)
 
 	key := scanKey{host: t.host, hostID: t.hostID, account: t.account, container: t.pattern.Container()}
-	w := &watch{
-		fnID: t.fnID, pattern: t.pattern, start: t.start,
-		enqueue: func(ctx context.Context, m *Message) error {
-			_, err := iq.EnqueueMessage(ctx, m.encode(), nil)
-			return err
-		},
-	}
+	w := &watch{fnID: t.fnID, pattern: t.pattern, start: t.start, enqueue: t.enqueuer(ctx, iq)}
 	_, releaseS := acquireScanner(key, func() *scanner {
 		hosts := t.svc.NewContainerClient(HostsContainer)
 		return &scanner{
@@ -218,6 +216,38 @@ func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
 	<-ctx.Done()
 	releaseS()
 	return nil
+}
+
+// enqueuer returns how hand-overs put messages on the internal queue. It uses the queue
+// connector's own output binding when it is registered: its Flush wakes this process's
+// listeners of that queue at once (instead of at their next poll), which is what makes a
+// hand-over reach the function within milliseconds.
+func (t *trigger) enqueuer(ctx context.Context, iq *azqueue.QueueClient) func(context.Context, *Message) error {
+	direct := func(ctx context.Context, m *Message) error {
+		_, err := iq.EnqueueMessage(ctx, m.encode(), nil)
+		return err
+	}
+	bt, _, ok := extension.Lookup("queue")
+	if !ok || bt.NewOutput == nil {
+		return direct
+	}
+	spec := extension.Binding("queue", "blobTriggerQueue", extension.DirOut, extension.Props{"queueName": InternalQueueName(t.hostID), "connection": t.qconn})
+	spec.Where = t.where + ": internal queue"
+	out, err := bt.NewOutput(ctx, &extension.BindContext{Function: t.fnName, Spec: spec, Host: t.host})
+	if err != nil {
+		t.log.Warn("blob trigger: queue output unavailable for the internal queue; enqueuing directly", "error", err)
+		return direct
+	}
+	return func(ctx context.Context, m *Message) error {
+		s, err := out.Open(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := s.Add(ctx, m.json()); err != nil {
+			return err
+		}
+		return s.Flush(ctx)
+	}
 }
 
 func createQueue(ctx context.Context, q *azqueue.QueueClient) error {

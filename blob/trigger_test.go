@@ -257,8 +257,10 @@ func TestTriggerTwoHostsExactlyOnce(t *testing.T) {
 		})
 	}
 	hostA, hostB := newServices(t, hostID), newServices(t, hostID)
-	ra := startTrigger(t, hostA, "Shared", c+"/{name}", both(a), nil, nil)
-	rb := startTrigger(t, hostB, "Shared", c+"/{name}", both(b), nil, nil)
+	// A short back-off cap so that the host that does not scan picks up work promptly.
+	cfg := map[string]any{"maxPollingInterval": "00:00:00.2"}
+	ra := startTrigger(t, hostA, "Shared", c+"/{name}", both(a), cfg, nil)
+	rb := startTrigger(t, hostB, "Shared", c+"/{name}", both(b), cfg, nil)
 	uploadMany(t, c, n, func(i int) string { return fmt.Sprintf("%03d", i) })
 	waitFor(t, 60*time.Second, "all blobs", func() bool { return rec.distinct() == n })
 	time.Sleep(3 * time.Second)
