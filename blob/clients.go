@@ -108,7 +108,7 @@ func queueConnection(ctx context.Context, bc *extension.BindContext) (*connectio
 		return c, nil
 	}
 	if bc.Host != nil && bc.Host.Connections != nil {
-		if hc, herr := bc.Host.Connections.Resolve(ctx, "", connection.Queue); herr == nil {
+		if hc, herr := bc.Host.Connections.Resolve(ctx, "", connection.Queue); herr == nil && (hc.Kind == connection.KindConnectionString || hc.Endpoint != "") {
 			return hc, nil
 		}
 	}
