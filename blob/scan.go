@@ -28,6 +28,9 @@ import (
 // page while the next is not yet requested.
 const listPageSize = 1000
 
+// sweepMargin is how far behind the start of a sweep (service clock) the watermark stays.
+const sweepMargin = 5 * time.Second
+
 // scanKey identifies a shared scanner: one per host, account and container.
 type scanKey struct {
 	host      *extension.Services
@@ -400,8 +403,10 @@ func (s *scanner) sweep(ctx context.Context) {
 		return
 	}
 	// Advance the watermarks: every blob committed before the sweep started (by the service's
-	// clock, less a second for its 1-s resolution) has been seen; failed ones hold it back.
-	next := serverStart.Add(-time.Second)
+	// clock) has been seen; failed ones hold it back. The margin covers the 1-s resolution of
+	// the times and clock differences between the service's front ends and partition servers;
+	// blobs inside it are looked at again next time but cost no request (handed).
+	next := serverStart.Add(-sweepMargin)
 	var minWM time.Time
 	s.mu.Lock()
 	for _, w := range watches {

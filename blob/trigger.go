@@ -197,7 +197,14 @@ func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("%s: blob trigger: create internal queue %s: %w", t.where, InternalQueueName(t.hostID), err)
+		var re *azcore.ResponseError
+		if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 {
+			// Refused (authorization, bad account…): the trigger cannot work at all.
+			return fmt.Errorf("%s: blob trigger: create internal queue %s: %w", t.where, InternalQueueName(t.hostID), err)
+		}
+		// Unreachable for now: hand-overs create the queue when they first enqueue, and the
+		// listener polls until it exists.
+		t.log.Warn("blob trigger: could not create the internal queue yet; retrying as work arrives", "queue", InternalQueueName(t.hostID), "error", err)
 	}
 	d, releaseD := acquireDispatcher(t, iq)
 	defer releaseD()

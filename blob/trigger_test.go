@@ -388,3 +388,31 @@ func TestOptionsDerivedQueueSettings(t *testing.T) {
 		t.Errorf("defaults = %+v", o)
 	}
 }
+
+// A container that does not exist yet is watched until it does; odd blob names work end to end.
+func TestTriggerLateContainerAndOddNames(t *testing.T) {
+	c := unique("late")
+	host := newServices(t, unique("h"))
+	rec := newRecorder()
+	startTrigger(t, host, "Late", c+"/{name}", rec, nil, nil)
+	waitScanner(t, host, c, 2) // sweeps of a missing container do not fail the trigger
+	createContainer(t, c)
+	names := []string{"a b.txt", "ü/ß €.txt", "x%20y", "q?.txt", "#hash", "deep/er/path/file"}
+	for _, n := range names {
+		upload(t, c, n, []byte(n))
+	}
+	waitFor(t, 20*time.Second, "all odd names", func() bool { return rec.distinct() == len(names) })
+	for _, n := range names {
+		if rec.count(c+"/"+n) != 1 {
+			t.Errorf("%q ran %d times", n, rec.count(c+"/"+n))
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for i, ev := range rec.events {
+		name, _ := ev.Metadata.Lookup("name")
+		if string(rec.datas[i]) != name {
+			t.Errorf("blob %q delivered content %q", name, rec.datas[i])
+		}
+	}
+}
