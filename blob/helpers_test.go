@@ -56,17 +56,11 @@ func unique(prefix string) string {
 	return fmt.Sprintf("%s%d-%d", prefix, time.Now().UnixNano()%1e6, seqNum.Add(1))
 }
 
-// testResolver resolves every connection name to the test Azurite's connection string.
-type testResolver struct{ cs string }
-
-func (r testResolver) Resolve(_ context.Context, name string, s connection.Service) (*connection.Connection, error) {
-	if name == "" {
-		name = "AzureWebJobsStorage"
-	}
-	if name == "Missing" {
-		return nil, fmt.Errorf("connection %q is not configured: %w", name, extension.ErrInvalidConfig)
-	}
-	return &connection.Connection{Name: name, Service: s, Kind: connection.KindConnectionString, Key: name, Source: "test", ConnectionString: r.cs}, nil
+// testResolver is the real connection resolver over AzureWebJobsStorage = the test Azurite.
+func testResolver() extension.ConnectionResolver {
+	return connection.NewResolver(connection.NewSettings(connection.FromMap("test", map[string]string{
+		"AzureWebJobsStorage": az.ConnectionString,
+	})), nil)
 }
 
 // newServices returns host services for one test host.
@@ -74,7 +68,7 @@ func newServices(t testing.TB, hostID string) *extension.Services {
 	return &extension.Services{
 		Logger:      slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		HostID:      hostID,
-		Connections: testResolver{az.ConnectionString},
+		Connections: testResolver(),
 		Clock:       extension.SystemClock,
 		Concurrency: 2,
 	}

@@ -17,7 +17,7 @@ func TestHostEndToEnd(t *testing.T) {
 	c := unique("e2e")
 	createContainer(t, c)
 	h, err := extension.NewHost(extension.HostOptions{
-		Connections: testResolver{az.ConnectionString},
+		Connections: testResolver(),
 		HostID:      unique("h"),
 		Logger:      slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})

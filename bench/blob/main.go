@@ -15,7 +15,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,12 +25,6 @@ import (
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/internal/emulator"
 )
-
-type resolver struct{ cs string }
-
-func (r resolver) Resolve(_ context.Context, name string, s connection.Service) (*connection.Connection, error) {
-	return &connection.Connection{Name: "AzureWebJobsStorage", Service: s, Kind: connection.KindConnectionString, ConnectionString: r.cs}, nil
-}
 
 func main() {
 	nBlobs := flag.Int("blobs", 10000, "blobs already in the watched container")
@@ -69,9 +62,9 @@ func run(nBlobs, samples int) error {
 	invoked := map[string]time.Time{}
 	wrote := map[string]time.Time{}
 	h, err := extension.NewHost(extension.HostOptions{
-		Connections: resolver{az.ConnectionString},
-		HostID:      "benchhost",
-		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Settings: connection.NewSettings(connection.FromMap("bench", map[string]string{"AzureWebJobsStorage": az.ConnectionString})),
+		HostID:   "benchhost",
+		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		// startFrom firstStart: the 10,000 existing blobs are not processed at start.
 		HostConfig: &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"blobs": {"startFrom": "firstStart"}}},
 	})
@@ -216,5 +209,3 @@ func pct(d []time.Duration, p int) string {
 	i = min(max(i-1, 0), len(s)-1)
 	return s[i].Round(time.Millisecond).String()
 }
-
-var _ = strings.TrimSpace
