@@ -100,6 +100,31 @@ func (l *scanLock) create(ctx context.Context, s *scanner) error {
 	return nil
 }
 
+// keepAlive renews the lock in the background while a (possibly long) sweep runs; the returned
+// function stops it.
+func (l *scanLock) keepAlive(ctx context.Context, s *scanner) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(scanLockRenew)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if !l.hold(ctx, s) {
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
 // release gives the lock up at shutdown so that another host takes over at once.
 func (l *scanLock) release() {
 	if !l.held {

@@ -176,7 +176,9 @@ func (s *scanner) run(ctx context.Context) {
 		start := time.Now()
 		wait := scanLockRetry
 		if lock.hold(ctx, s) {
+			stopRenew := lock.keepAlive(ctx, s)
 			s.sweep(ctx)
+			stopRenew()
 			wait = s.interval - time.Since(start)
 			s.leader.Store(true)
 		} else {
@@ -185,9 +187,7 @@ func (s *scanner) run(ctx context.Context) {
 			// when this host takes over.
 			s.mu.Lock()
 			for _, w := range s.watches {
-				if w.loaded {
-					w.loaded = false
-				}
+				w.loaded = false
 			}
 			s.mu.Unlock()
 		}
