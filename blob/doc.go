@@ -20,18 +20,31 @@
 //     retried; after poisonBlobThreshold dequeues (default 5) the message is copied to the queue
 //     webjobs-blobtrigger-poison.
 //
+// One host per host ID scans a container at a time (a 30 s lease on
+// azure-webjobs-hosts/locks/<hostId>/WebJobs.Internal.Blobs.<container>.Listener, like the real
+// singleton listener lock); the others take over within seconds when it stops. Every host
+// consumes the internal queue.
+//
+// Options come from host.json extensions.blobs (see Options): maxDegreeOfParallelism,
+// poisonBlobThreshold, pollingInterval, maxPollingInterval and startFrom.
+//
 // Beyond the real system:
 //
-//   - The watermark is taken from the storage service's own clock at the start of a sweep, so a
-//     blob committed while a sweep is running is never skipped.
+//   - The watermark is taken from the storage service's own clock at the start of a sweep (less
+//     a 5 s margin), so a blob committed while a sweep is running is never skipped.
 //   - The default polling interval is 1 s (the real host polls every 10 s), and candidates are
-//     handed over page by page, so a new blob in a container of 10,000 blobs triggers in about a
-//     second; see bench/blob.
-//   - Blobs written by this host's own `blob` output bindings trigger at once (fast path), without
-//     waiting for a scan; scans remain the safety net.
+//     handed over page by page while the listing goes on, so a new blob in a container of
+//     10,000 blobs triggers in about a second; see bench/blob. The listing itself cannot be
+//     avoided: List Blobs returns names in lexical order with no filter on LastModified, so a
+//     scan costs ceil(blobs/1000) list requests; the watermark makes every other per-blob
+//     request (receipts) unnecessary for blobs that have not changed.
+//   - Hand-overs wake this process's queue listener at once, and blobs written by this host's
+//     own `blob` output bindings are handed over at once (fast path, tens of milliseconds),
+//     without waiting for a scan; scans remain the safety net.
 //   - startFrom ("firstStart" or an RFC 3339 time) limits processing to newer blobs, so moving an
 //     app to a new host ID does not reprocess every old blob (azure-webjobs-sdk#1327).
-//   - Reprocess deletes a blob's receipts so that the next scan processes it again.
+//   - Reprocess hands a blob over again on demand (deleting its receipt alone, as the real
+//     system documents, does nothing while the watermark is past the blob).
 //
 // source: EventGrid is accepted in function.json but is rejected at load time with
 // ErrEventGridNotSupported until the Event Grid connector exists.

@@ -112,7 +112,8 @@ func (in *input) Bind(ctx context.Context, fc *extension.FunctionContext) (any, 
 		return nil, fmt.Errorf("%s: read blob %s/%s: %w", in.where, cn, bn, err)
 	}
 	if in.kind == kindStream {
-		return resp.Body, nil
+		// A retry reader resumes the same version (If-Match) if the connection drops mid-stream.
+		return resp.NewRetryReader(ctx, nil), nil
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)

@@ -323,7 +323,8 @@ func (t *trigger) process(ctx context.Context, exec extension.Executor, m *Messa
 		}
 		md = metadataMap(resp.Metadata)
 		if t.kind == kindStream {
-			body, data = resp.Body, resp.Body
+			rr := resp.NewRetryReader(ctx, nil)
+			body, data = rr, rr
 		} else {
 			b, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
