@@ -1,0 +1,58 @@
+package queue
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+
+	"github.com/azbind/azbind/connection"
+)
+
+// httpClient is the transport used when a connection brings none: enough idle connections per host
+// for batch + threshold concurrent requests, and an idle timeout below Azurite's 5 s keep-alive.
+var httpClient = sync.OnceValue(func() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 512
+	tr.MaxIdleConnsPerHost = 256
+	tr.IdleConnTimeout = 4 * time.Second
+	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return &http.Client{Transport: tr}
+})
+
+// NewServiceClient builds an azqueue service client from a resolved connection: from its connection
+// string, or from its endpoint and token credential (identity). c.ClientOptions are used as they
+// are; when they carry no transport, a pooled HTTP client sized for the listener's concurrency is
+// used.
+func NewServiceClient(c *connection.Connection) (*azqueue.ServiceClient, error) {
+	if c == nil {
+		return nil, fmt.Errorf("queue: nil connection")
+	}
+	opts := &azqueue.ClientOptions{ClientOptions: c.ClientOptions}
+	if opts.Transport == nil {
+		opts.Transport = httpClient()
+	}
+	var (
+		svc *azqueue.ServiceClient
+		err error
+	)
+	switch c.Kind {
+	case connection.KindConnectionString:
+		svc, err = azqueue.NewServiceClientFromConnectionString(c.ConnectionString, opts)
+	case connection.KindIdentity:
+		if c.Endpoint == "" {
+			return nil, fmt.Errorf("queue: connection %q has no queue service endpoint: set %s__queueServiceUri (or __serviceUri, or __accountName)", c.Name, c.Name)
+		}
+		svc, err = azqueue.NewServiceClient(c.Endpoint, c.Credential, opts)
+	default:
+		return nil, fmt.Errorf("queue: connection %q has unsupported kind %q", c.Name, c.Kind)
+	}
+	if err != nil {
+		// The SDK's messages name missing fields, never the secret itself.
+		return nil, fmt.Errorf("queue: connection %q (%s %s): %w", c.Name, c.Source, c.Key, err)
+	}
+	return svc, nil
+}

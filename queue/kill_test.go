@@ -1,0 +1,88 @@
+package queue
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/queue/queuetest"
+)
+
+const killHelperEnv = "AZBIND_QUEUE_KILL_HELPER"
+
+// runKillHelper is the child process of TestKilledHostLosesNothing: it runs a listener whose
+// handler announces the message and then hangs, until the parent kills the process.
+func runKillHelper() int {
+	connStr, q, _ := strings.Cut(os.Getenv(killHelperEnv), "|")
+	e, err := queuetest.New(connStr)
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	l := NewListener(e.Queue(q), e.Queue(PoisonQueueName(q)), ListenerOptions{ReceiveVisibility: 2 * time.Second, MaxPollingInterval: 200 * time.Millisecond},
+		func(ctx context.Context, m *Message) extension.Result {
+			fmt.Println("started", m.ID)
+			select {} // hang until killed
+		})
+	l.Run(context.Background())
+	return 0
+}
+
+// A host killed mid-handler loses nothing: the message reappears once its receive visibility
+// ends (no renewal from a dead process) and another host processes it (§3.1 step 10).
+func TestKilledHostLosesNothing(t *testing.T) {
+	q := env.NewQueue(t)
+	id := env.Send(t, q, []byte("survivor"))
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), killHelperEnv+"="+env.ConnectionString+"|"+q)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			started <- sc.Text()
+		}
+		close(started)
+	}()
+	select {
+	case line := <-started:
+		if line != "started "+id {
+			t.Fatalf("helper said %q", line)
+		}
+	case <-time.After(waitLong):
+		cmd.Process.Kill()
+		t.Fatal("helper did not start handling")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	got := make(chan *Message, 1)
+	l := testListener(t, q, ListenerOptions{}, func(ctx context.Context, m *Message) extension.Result {
+		got <- m
+		return ok
+	})
+	runBG(t, l.Run)
+	select {
+	case m := <-got:
+		if m.ID != id || string(m.Body) != "survivor" || m.DequeueCount != 2 {
+			t.Errorf("redelivered %+v, want id %s with dequeue count 2", m, id)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("the killed host's message was not redelivered")
+	}
+	queuetest.WaitFor(t, waitLong, "message deleted", func() bool { return l.Stats().Deleted == 1 })
+}

@@ -1,0 +1,707 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
+
+	"github.com/azbind/azbind/extension"
+)
+
+// Defaults and limits of the queue listener (checklist C20–C26).
+const (
+	DefaultBatchSize          = 16
+	MaxBatchSize              = 32
+	DefaultMaxPollingInterval = time.Minute
+	MinPollingInterval        = 100 * time.Millisecond
+	DefaultMaxDequeueCount    = 5
+	DefaultReceiveVisibility  = 10 * time.Minute
+	DefaultMaxFailureBackoff  = 10 * time.Minute
+	maxVisibility             = 7 * 24 * time.Hour
+)
+
+// ListenerOptions configure a Listener. The zero value is the Azure Functions default.
+type ListenerOptions struct {
+	// BatchSize is the number of messages received per request (default 16, at most 32).
+	BatchSize int
+	// NewBatchThreshold: the next batch is fetched once no more than this many messages are in
+	// flight. nil means BatchSize/2 × Concurrency (C21).
+	NewBatchThreshold *int
+	// Concurrency is the processor count used for the default NewBatchThreshold
+	// (default runtime.GOMAXPROCS(0)).
+	Concurrency int
+	// MaxPollingInterval caps the randomized exponential back-off while the queue is empty
+	// (default 1 minute, at least 100 ms).
+	MaxPollingInterval time.Duration
+	// VisibilityTimeout is how long a message whose invocation failed stays invisible (default 0).
+	VisibilityTimeout time.Duration
+	// MaxDequeueCount is the number of attempts before a message moves to the poison queue (default 5).
+	MaxDequeueCount int
+	// Encoding of message text (default Base64).
+	Encoding Encoding
+	// FailureBackoff makes the visibility after a failure grow with the dequeue count:
+	// max(VisibilityTimeout, 1s) × 2^(DequeueCount-1), capped at MaxFailureBackoff.
+	FailureBackoff bool
+	// MaxFailureBackoff caps FailureBackoff (default 10 minutes).
+	MaxFailureBackoff time.Duration
+	// ReceiveVisibility is the visibility timeout set at receive and renewed at half-interval while
+	// the handler runs (default 10 minutes, at least 1 second).
+	ReceiveVisibility time.Duration
+	// SettleTimeout bounds each delete/release/poison request (default 30 s).
+	SettleTimeout time.Duration
+	// Logger receives the listener's logs (default slog.Default()); the listener adds the keys
+	// queue, message_id and dequeue_count.
+	Logger *slog.Logger
+}
+
+// Validate reports options that are out of range; errors name the host.json field.
+func (o *ListenerOptions) Validate() error {
+	var errs []error
+	if o.BatchSize < 0 || o.BatchSize > MaxBatchSize {
+		errs = append(errs, fmt.Errorf("batchSize: %d is out of range: use 1 to %d", o.BatchSize, MaxBatchSize))
+	}
+	if o.NewBatchThreshold != nil && *o.NewBatchThreshold < 0 {
+		errs = append(errs, fmt.Errorf("newBatchThreshold: %d is negative: use 0 or more", *o.NewBatchThreshold))
+	}
+	if o.MaxPollingInterval != 0 && o.MaxPollingInterval < MinPollingInterval {
+		errs = append(errs, fmt.Errorf("maxPollingInterval: %s is below the minimum of 100 ms", o.MaxPollingInterval))
+	}
+	if o.VisibilityTimeout < 0 || o.VisibilityTimeout > maxVisibility {
+		errs = append(errs, fmt.Errorf("visibilityTimeout: %s is out of range: use 00:00:00 to 7.00:00:00", o.VisibilityTimeout))
+	}
+	if o.MaxDequeueCount < 0 {
+		errs = append(errs, fmt.Errorf("maxDequeueCount: %d is out of range: use 1 or more", o.MaxDequeueCount))
+	}
+	if o.Encoding != "" && o.Encoding != Base64 && o.Encoding != None {
+		errs = append(errs, fmt.Errorf("messageEncoding: %q is not supported: use \"base64\" or \"none\"", o.Encoding))
+	}
+	if o.MaxFailureBackoff < 0 || o.MaxFailureBackoff > maxVisibility {
+		errs = append(errs, fmt.Errorf("maxFailureBackoff: %s is out of range: use up to 7.00:00:00", o.MaxFailureBackoff))
+	}
+	if o.ReceiveVisibility != 0 && o.ReceiveVisibility < time.Second {
+		errs = append(errs, fmt.Errorf("receive visibility %s is below 1 s", o.ReceiveVisibility))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns o with every zero value replaced by its default and values clamped.
+func (o ListenerOptions) withDefaults() ListenerOptions {
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	o.BatchSize = min(o.BatchSize, MaxBatchSize)
+	if o.Concurrency <= 0 {
+		o.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if o.NewBatchThreshold == nil || *o.NewBatchThreshold < 0 {
+		n := o.BatchSize / 2 * o.Concurrency
+		o.NewBatchThreshold = &n
+	}
+	if o.MaxPollingInterval <= 0 {
+		o.MaxPollingInterval = DefaultMaxPollingInterval
+	}
+	o.MaxPollingInterval = max(o.MaxPollingInterval, MinPollingInterval)
+	o.VisibilityTimeout = min(max(o.VisibilityTimeout, 0), maxVisibility)
+	if o.MaxDequeueCount <= 0 {
+		o.MaxDequeueCount = DefaultMaxDequeueCount
+	}
+	if o.Encoding != None {
+		o.Encoding = Base64
+	}
+	if o.MaxFailureBackoff <= 0 {
+		o.MaxFailureBackoff = DefaultMaxFailureBackoff
+	}
+	o.MaxFailureBackoff = min(o.MaxFailureBackoff, maxVisibility)
+	if o.ReceiveVisibility <= 0 {
+		o.ReceiveVisibility = DefaultReceiveVisibility
+	}
+	o.ReceiveVisibility = min(max(o.ReceiveVisibility, time.Second), maxVisibility)
+	if o.SettleTimeout <= 0 {
+		o.SettleTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Stats count what a Listener did; read them with Listener.Stats.
+type Stats struct {
+	Receives        int64 // DequeueMessages requests
+	EmptyReceives   int64 // of which returned no message
+	ReceiveErrors   int64
+	ExistenceChecks int64 // GetProperties requests
+	Messages        int64 // messages received
+	Invocations     int64 // handler calls
+	Deleted         int64
+	Released        int64
+	Poisoned        int64
+	Renewals        int64
+	RenewalFailures int64
+}
+
+type stats struct {
+	receives, emptyReceives, receiveErrors, existenceChecks, messages, invocations,
+	deleted, released, poisoned, renewals, renewalFailures atomic.Int64
+}
+
+// Listener polls one queue and hands each message to a handle function, settling it from the
+// returned Result: Succeeded deletes it; Failed releases it after VisibilityTimeout, or moves it to
+// the poison queue once its dequeue count reaches MaxDequeueCount; Cancelled makes it visible
+// again at once. A nil poison client means the queue has no poison queue: failed messages then
+// stay invisible until their receive visibility ends, as in Functions.
+type Listener struct {
+	q, poison *azqueue.QueueClient
+	name      string
+	pname     string
+	opts      ListenerOptions
+	handle    func(ctx context.Context, m *Message) extension.Result
+	log       *slog.Logger
+
+	mu       sync.Mutex
+	inflight int
+	changed  chan struct{}
+
+	exists       atomic.Bool // queue existence cached until a storage error
+	poisonExists atomic.Bool
+	notFoundLog  atomic.Bool
+	st           stats
+}
+
+// NewListener returns a Listener for client. handle is called concurrently, once per message,
+// with a context that is not cancelled when Run's context is (the invocation decides how to
+// react to shutdown). Options out of range are clamped; use ListenerOptions.Validate first to
+// report them.
+func NewListener(client *azqueue.QueueClient, poison *azqueue.QueueClient, opts ListenerOptions, handle func(ctx context.Context, m *Message) extension.Result) *Listener {
+	o := opts.withDefaults()
+	l := &Listener{
+		q:       client,
+		poison:  poison,
+		name:    queueNameFromURL(client.URL()),
+		opts:    o,
+		handle:  handle,
+		changed: make(chan struct{}, 1),
+	}
+	if poison != nil {
+		l.pname = queueNameFromURL(poison.URL())
+	}
+	l.log = o.Logger.With("queue", l.name)
+	return l
+}
+
+// Stats returns a snapshot of the listener's counters.
+func (l *Listener) Stats() Stats {
+	s := &l.st
+	return Stats{
+		Receives: s.receives.Load(), EmptyReceives: s.emptyReceives.Load(), ReceiveErrors: s.receiveErrors.Load(),
+		ExistenceChecks: s.existenceChecks.Load(), Messages: s.messages.Load(), Invocations: s.invocations.Load(),
+		Deleted: s.deleted.Load(), Released: s.released.Load(), Poisoned: s.poisoned.Load(),
+		Renewals: s.renewals.Load(), RenewalFailures: s.renewalFailures.Load(),
+	}
+}
+
+// Options returns the effective options (defaults applied).
+func (l *Listener) Options() ListenerOptions { return l.opts }
+
+func queueNameFromURL(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		u = p.Path
+	}
+	u = strings.TrimRight(u, "/")
+	if i := strings.LastIndex(u, "/"); i >= 0 {
+		u = u[i+1:]
+	}
+	return u
+}
+
+// Run polls until ctx is cancelled, then stops fetching, waits until every received message has
+// been handled and settled, and returns nil.
+//
+// A receive starts whenever the messages in flight, counting a full batch for every receive still
+// outstanding, are no more than NewBatchThreshold (C21). With one receive at a time this is the
+// Functions rule; while the queue is deep (the last receive returned a full batch) further receives
+// may overlap, which keeps the service busy without ever exceeding BatchSize + NewBatchThreshold
+// messages in flight.
+func (l *Listener) Run(ctx context.Context) error {
+	wake, unregister := watch(l.q.URL())
+	defer unregister()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	type result struct {
+		msgs []*azqueue.DequeuedMessage
+		err  error
+	}
+	results := make(chan result)
+	bo := backoff{min: MinPollingInterval, max: l.opts.MaxPollingInterval}
+	var (
+		outstanding int
+		full        bool        // the last receive returned a full batch
+		pause       *time.Timer // back-off in progress
+		stopping    bool
+	)
+	defer func() {
+		if pause != nil {
+			pause.Stop()
+		}
+	}()
+	startBackoff := func() {
+		full = false
+		pause = time.NewTimer(bo.next())
+	}
+	for {
+		if !stopping && ctx.Err() != nil {
+			stopping = true
+		}
+		if stopping && outstanding == 0 {
+			break
+		}
+		if !stopping && pause == nil && (outstanding == 0 || (full && outstanding < maxOutstanding)) {
+			l.mu.Lock()
+			load := l.inflight + outstanding*l.opts.BatchSize
+			l.mu.Unlock()
+			if load <= *l.opts.NewBatchThreshold && (outstanding == 0 || l.exists.Load()) {
+				if !l.exists.Load() {
+					if err := l.checkExists(ctx); err != nil {
+						if ctx.Err() == nil {
+							l.logReceiveError(err)
+						}
+						startBackoff()
+						continue
+					}
+				}
+				outstanding++
+				go func() {
+					msgs, err := l.receive(ctx)
+					results <- result{msgs, err}
+				}()
+				continue
+			}
+		}
+		var pauseC <-chan time.Time
+		if pause != nil {
+			pauseC = pause.C
+		}
+		var done <-chan struct{}
+		if !stopping {
+			done = ctx.Done()
+		}
+		select {
+		case r := <-results:
+			outstanding--
+			switch {
+			case r.err != nil:
+				l.logReceiveError(r.err)
+				if pause == nil {
+					startBackoff()
+				}
+			case len(r.msgs) == 0:
+				if pause == nil {
+					startBackoff()
+				}
+			default:
+				bo.reset()
+				full = len(r.msgs) >= l.opts.BatchSize
+				if ctx.Err() != nil {
+					// Stopped while the receive was in flight: hand the messages back at once.
+					for _, d := range r.msgs {
+						m := newMessage(l.name, d)
+						l.release(m, m.PopReceipt, 0, l.msgLog(m))
+					}
+					continue
+				}
+				l.addInflight(len(r.msgs))
+				for _, d := range r.msgs {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer l.addInflight(-1)
+						l.process(ctx, newMessage(l.name, d))
+					}()
+				}
+			}
+		case <-l.changed:
+		case <-pauseC:
+			pause = nil
+		case <-wake:
+			if pause != nil {
+				pause.Stop()
+				pause = nil
+			}
+		case <-done:
+		}
+	}
+	return nil
+}
+
+// maxOutstanding caps overlapping receives.
+const maxOutstanding = 4
+
+func (l *Listener) addInflight(n int) {
+	l.mu.Lock()
+	l.inflight += n
+	l.mu.Unlock()
+	if n < 0 {
+		select {
+		case l.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (l *Listener) checkExists(ctx context.Context) error {
+	l.st.existenceChecks.Add(1)
+	if _, err := l.q.GetProperties(ctx, nil); err != nil {
+		return err
+	}
+	l.exists.Store(true)
+	if l.notFoundLog.CompareAndSwap(true, false) {
+		l.log.Info("queue now exists; polling")
+	}
+	return nil
+}
+
+func (l *Listener) receive(ctx context.Context) ([]*azqueue.DequeuedMessage, error) {
+	// The receive itself is not cancelled with ctx: a receive cut short would leave the messages
+	// it took invisible for the whole receive visibility.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	l.st.receives.Add(1)
+	resp, err := l.q.DequeueMessages(rctx, &azqueue.DequeueMessagesOptions{
+		NumberOfMessages:  ptr(int32(l.opts.BatchSize)),
+		VisibilityTimeout: ptr(seconds(l.opts.ReceiveVisibility)),
+	})
+	if err != nil {
+		l.exists.Store(false)
+		return nil, err
+	}
+	if len(resp.Messages) == 0 {
+		l.st.emptyReceives.Add(1)
+	}
+	l.st.messages.Add(int64(len(resp.Messages)))
+	return resp.Messages, nil
+}
+
+func (l *Listener) logReceiveError(err error) {
+	l.st.receiveErrors.Add(1)
+	var re *azcore.ResponseError
+	switch {
+	case queueerror.HasCode(err, queueerror.QueueNotFound):
+		if l.notFoundLog.CompareAndSwap(false, true) {
+			l.log.Info("queue does not exist yet; polling with back-off until it is created")
+		}
+	case queueerror.HasCode(err, queueerror.QueueBeingDeleted):
+		l.log.Warn("queue is being deleted; polling with back-off")
+	case errors.As(err, &re) && re.StatusCode >= 500:
+		l.log.Warn("queue service error; polling with back-off", "error", err)
+	default:
+		l.log.Error("receiving from queue failed; polling with back-off", "error", err)
+	}
+}
+
+func (l *Listener) msgLog(m *Message) *slog.Logger {
+	return l.log.With("message_id", m.ID, "dequeue_count", m.DequeueCount)
+}
+
+// process handles one received message end to end.
+func (l *Listener) process(ctx context.Context, m *Message) {
+	log := l.msgLog(m)
+	// C25: a message already past the limit is poisoned without invoking.
+	if l.poison != nil && m.DequeueCount > int64(l.opts.MaxDequeueCount) {
+		log.Warn(fmt.Sprintf("Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.", l.opts.MaxDequeueCount, l.pname))
+		l.poisonMessage(m, m.PopReceipt, log)
+		return
+	}
+	body, err := l.opts.Encoding.decode(m.Text)
+	if err != nil {
+		// C26: undecodable ⇒ poison at once, loudly.
+		fix := "set messageEncoding to none, or base64-encode messages"
+		if l.poison != nil {
+			log.Error(fmt.Sprintf("queue message %s in queue %s is not valid %s: moving it to queue %s without invoking the function: %s", m.ID, l.name, l.opts.Encoding, l.pname, fix),
+				"encoding", string(l.opts.Encoding), "error", err)
+			l.poisonMessage(m, m.PopReceipt, log)
+		} else {
+			log.Error(fmt.Sprintf("queue message %s in queue %s is not valid %s and the queue has no poison queue: leaving it invisible: %s", m.ID, l.name, l.opts.Encoding, fix),
+				"encoding", string(l.opts.Encoding), "error", err)
+		}
+		return
+	}
+	m.Body = body
+
+	r := l.startRenewal(m, log)
+	l.st.invocations.Add(1)
+	res := l.handle(context.WithoutCancel(ctx), m)
+	pop := r.stop()
+
+	switch res.Status {
+	case extension.Succeeded:
+		l.delete(m, pop, log)
+	case extension.Cancelled:
+		l.release(m, pop, 0, log)
+	default:
+		if l.poison == nil {
+			log.Warn("function failed; the queue has no poison queue, so the message stays invisible until its visibility ends", "error", res.Err)
+			return
+		}
+		if m.DequeueCount >= int64(l.opts.MaxDequeueCount) {
+			log.Warn(fmt.Sprintf("Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.", l.opts.MaxDequeueCount, l.pname))
+			l.poisonMessage(m, pop, log)
+			return
+		}
+		l.release(m, pop, l.failureVisibility(m.DequeueCount), log)
+	}
+}
+
+// failureVisibility is the visibility of a failed message (C24), growing with the dequeue count
+// when FailureBackoff is on.
+func (l *Listener) failureVisibility(dequeueCount int64) time.Duration {
+	vt := l.opts.VisibilityTimeout
+	if !l.opts.FailureBackoff {
+		return vt
+	}
+	base := max(vt, time.Second)
+	exp := min(max(dequeueCount-1, 0), 40)
+	d := time.Duration(float64(base) * math.Pow(2, float64(exp)))
+	if d <= 0 || d > l.opts.MaxFailureBackoff {
+		d = l.opts.MaxFailureBackoff
+	}
+	return d
+}
+
+func (l *Listener) settleCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), l.opts.SettleTimeout)
+}
+
+// ignorable reports settle errors that mean "someone else owns or removed the message".
+func ignorable(err error) bool {
+	return queueerror.HasCode(err, queueerror.PopReceiptMismatch, queueerror.MessageNotFound, queueerror.QueueNotFound, queueerror.QueueDisabled)
+}
+
+func (l *Listener) delete(m *Message, pop string, log *slog.Logger) {
+	ctx, cancel := l.settleCtx()
+	defer cancel()
+	if _, err := l.q.DeleteMessage(ctx, m.ID, pop, nil); err != nil {
+		if ignorable(err) {
+			log.Warn("could not delete the message: another receiver owns it now or it is gone", "error", err)
+		} else {
+			log.Error("could not delete the message; it will be delivered again", "error", err)
+		}
+		return
+	}
+	l.st.deleted.Add(1)
+}
+
+func (l *Listener) release(m *Message, pop string, vt time.Duration, log *slog.Logger) {
+	ctx, cancel := l.settleCtx()
+	defer cancel()
+	if _, err := l.q.UpdateMessage(ctx, m.ID, pop, m.Text, &azqueue.UpdateMessageOptions{VisibilityTimeout: ptr(seconds(vt))}); err != nil {
+		if ignorable(err) {
+			log.Warn("could not release the message: another receiver owns it now or it is gone", "error", err)
+		} else {
+			log.Error("could not release the message; it reappears when its receive visibility ends", "error", err)
+		}
+		return
+	}
+	l.st.released.Add(1)
+	if vt == 0 {
+		notify(l.q.URL())
+	}
+}
+
+// poisonMessage copies the message text byte for byte to the poison queue (created on demand),
+// then deletes it from the source queue.
+func (l *Listener) poisonMessage(m *Message, pop string, log *slog.Logger) {
+	ctx, cancel := l.settleCtx()
+	defer cancel()
+	if err := l.enqueuePoison(ctx, m.Text); err != nil {
+		log.Error("could not copy the message to the poison queue; it stays in the queue", "poison_queue", l.pname, "error", err)
+		return
+	}
+	l.st.poisoned.Add(1)
+	if _, err := l.q.DeleteMessage(ctx, m.ID, pop, nil); err != nil && !queueerror.HasCode(err, queueerror.MessageNotFound) {
+		log.Error("copied the message to the poison queue but could not delete it from the source queue", "poison_queue", l.pname, "error", err)
+		return
+	}
+	l.st.deleted.Add(1)
+}
+
+func (l *Listener) enqueuePoison(ctx context.Context, text string) error {
+	if !l.poisonExists.Load() {
+		if err := createIfMissing(ctx, l.poison); err != nil {
+			return err
+		}
+		l.poisonExists.Store(true)
+	}
+	_, err := l.poison.EnqueueMessage(ctx, text, nil)
+	if queueerror.HasCode(err, queueerror.QueueNotFound) {
+		l.poisonExists.Store(false)
+		if err = createIfMissing(ctx, l.poison); err == nil {
+			l.poisonExists.Store(true)
+			_, err = l.poison.EnqueueMessage(ctx, text, nil)
+		}
+	}
+	if err == nil {
+		notify(l.poison.URL())
+	}
+	return err
+}
+
+func createIfMissing(ctx context.Context, q *azqueue.QueueClient) error {
+	_, err := q.Create(ctx, nil)
+	if err != nil && !queueerror.HasCode(err, queueerror.QueueAlreadyExists) {
+		return fmt.Errorf("create queue %s: %w", queueNameFromURL(q.URL()), err)
+	}
+	return nil
+}
+
+// renewal keeps a message invisible while its handler runs (C23).
+type renewal struct {
+	mu   sync.Mutex
+	pop  string
+	quit chan struct{}
+	done chan struct{}
+}
+
+func (l *Listener) startRenewal(m *Message, log *slog.Logger) *renewal {
+	r := &renewal{pop: m.PopReceipt, quit: make(chan struct{}), done: make(chan struct{})}
+	go l.renewLoop(m, r, log)
+	return r
+}
+
+// stop ends the renewal and returns the current pop receipt.
+func (r *renewal) stop() string {
+	close(r.quit)
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pop
+}
+
+func (l *Listener) renewLoop(m *Message, r *renewal, log *slog.Logger) {
+	defer close(r.done)
+	normal := l.opts.ReceiveVisibility / 2
+	floor := min(time.Minute, normal/4)
+	interval := normal
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.quit:
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		pop := r.pop
+		r.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), max(normal, time.Second))
+		resp, err := l.q.UpdateMessage(ctx, m.ID, pop, m.Text, &azqueue.UpdateMessageOptions{VisibilityTimeout: ptr(seconds(l.opts.ReceiveVisibility))})
+		cancel()
+		switch {
+		case err == nil && resp.PopReceipt != nil:
+			l.st.renewals.Add(1)
+			r.mu.Lock()
+			r.pop = *resp.PopReceipt
+			r.mu.Unlock()
+			interval = normal
+		case err != nil && ignorable(err):
+			l.st.renewalFailures.Add(1)
+			log.Warn("lost the message while its function runs (its visibility ended and another receiver took it, or it was deleted); it may be processed twice", "error", err)
+			return
+		default:
+			l.st.renewalFailures.Add(1)
+			log.Warn("could not renew the message's visibility; retrying sooner", "error", err)
+			// After a failed renewal the interval shrinks linearly towards the floor.
+			interval = max(interval-(normal-floor)/4, floor)
+		}
+		t.Reset(interval)
+	}
+}
+
+// backoff is the randomized exponential back-off of an empty queue (C22): 100 ms, then about
+// 200, 300, 500, 900, 1700 ms … capped at max.
+type backoff struct {
+	min, max time.Duration
+	n        int
+}
+
+func (b *backoff) reset() { b.n = 0 }
+
+func (b *backoff) next() time.Duration {
+	d := b.min
+	if b.n > 0 {
+		delta := float64(100*time.Millisecond) * math.Pow(2, float64(b.n-1)) * (0.8 + 0.4*rand.Float64())
+		d += time.Duration(delta)
+	}
+	if d > b.max || d <= 0 {
+		d = b.max
+	}
+	if b.n < 40 {
+		b.n++
+	}
+	return d
+}
+
+func seconds(d time.Duration) int32 {
+	s := math.Ceil(d.Seconds())
+	return int32(min(s, float64(maxVisibility/time.Second)))
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Shared queue watcher (§3.1 step 6): a message written to a queue by this process wakes that
+// queue's listeners out of their back-off.
+var (
+	watchMu  sync.Mutex
+	watchers = map[string]map[chan struct{}]struct{}{}
+)
+
+func watchKey(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		p.RawQuery, p.Fragment = "", ""
+		u = p.String()
+	}
+	return strings.ToLower(strings.TrimRight(u, "/"))
+}
+
+func watch(u string) (<-chan struct{}, func()) {
+	k := watchKey(u)
+	ch := make(chan struct{}, 1)
+	watchMu.Lock()
+	if watchers[k] == nil {
+		watchers[k] = map[chan struct{}]struct{}{}
+	}
+	watchers[k][ch] = struct{}{}
+	watchMu.Unlock()
+	return ch, func() {
+		watchMu.Lock()
+		delete(watchers[k], ch)
+		if len(watchers[k]) == 0 {
+			delete(watchers, k)
+		}
+		watchMu.Unlock()
+	}
+}
+
+func notify(u string) {
+	k := watchKey(u)
+	watchMu.Lock()
+	defer watchMu.Unlock()
+	for ch := range watchers[k] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}

@@ -1,0 +1,100 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/internal/emulator"
+	"github.com/azbind/azbind/queue/queuetest"
+)
+
+var env *queuetest.Env
+
+func TestMain(m *testing.M) {
+	if os.Getenv(killHelperEnv) != "" {
+		os.Exit(runKillHelper())
+	}
+	az, err := emulator.LaunchAzurite(nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "azurite:", err)
+		os.Exit(1)
+	}
+	env, err = queuetest.New(az.ConnectionString)
+	if err != nil {
+		az.Stop()
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	az.Stop()
+	os.Exit(code)
+}
+
+// execFunc is a test Executor.
+type execFunc func(ctx context.Context, ev *extension.Event) extension.Result
+
+func (f execFunc) Execute(ctx context.Context, ev *extension.Event) extension.Result {
+	return f(ctx, ev)
+}
+
+var (
+	ok   = extension.Result{Status: extension.Succeeded}
+	fail = extension.Result{Status: extension.Failed, Err: fmt.Errorf("handler failed")}
+)
+
+// runBG runs fn(ctx) in the background; the returned stop cancels it and waits for it to return
+// (failing the test if it takes longer than 30 s).
+func runBG(t *testing.T, fn func(ctx context.Context) error) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run returned %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("Run did not return within 30 s of cancellation")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// logBuffer is a concurrency-safe slog destination.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newLogger() (*slog.Logger, *logBuffer) {
+	lb := &logBuffer{}
+	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug})), lb
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
