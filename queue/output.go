@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"strings"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
@@ -226,30 +225,17 @@ func init() {
 // Trigger declares a queueTrigger for the Go API (Host.Func); props may add "connection"
 // and other properties.
 func Trigger(name, queueName string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding("queueTrigger", name, extension.DirIn, merge(queueName, props))
+	return extension.BindingOn("queueTrigger", name, extension.DirIn, "queueName", queueName, props...)
 }
 
 // Output declares a queue output binding; name "$return" takes the handler's return value.
 // queueName may use {binding data} and %setting%.
 func Output(name, queueName string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding("queue", name, extension.DirOut, merge(queueName, props))
+	return extension.BindingOn("queue", name, extension.DirOut, "queueName", queueName, props...)
 }
 
 // Client declares a queue input binding that supplies a *azqueue.QueueClient for queueName
 // (or a *azqueue.ServiceClient when the parameter has that type).
 func Client(name, queueName string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding("queue", name, extension.DirIn, merge(queueName, props))
-}
-
-func merge(queueName string, props []extension.Props) extension.Props {
-	p := extension.Props{"queueName": queueName}
-	for _, m := range props {
-		for k, v := range m {
-			if strings.EqualFold(k, "queueName") {
-				continue
-			}
-			p[k] = v
-		}
-	}
-	return p
+	return extension.BindingOn("queue", name, extension.DirIn, "queueName", queueName, props...)
 }
