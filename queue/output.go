@@ -45,13 +45,9 @@ func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output
 	if err != nil {
 		return nil, err
 	}
-	conn, err := bc.Connection(ctx, connection.Queue)
+	svc, err := bindingServiceClient(ctx, bc)
 	if err != nil {
 		return nil, err
-	}
-	svc, err := NewServiceClient(conn)
-	if err != nil {
-		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
 	}
 	return &output{where: bc.Spec.Where, name: tmpl, svc: svc, enc: enc, created: map[string]bool{}}, nil
 }
@@ -187,12 +183,9 @@ func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, 
 		}
 		in.name = t
 	}
-	conn, err := bc.Connection(ctx, connection.Queue)
-	if err != nil {
+	var err error
+	if in.svc, err = bindingServiceClient(ctx, bc); err != nil {
 		return nil, err
-	}
-	if in.svc, err = NewServiceClient(conn); err != nil {
-		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
 	}
 	return in, nil
 }
@@ -238,4 +231,17 @@ func Output(name, queueName string, props ...extension.Props) *extension.Binding
 // (or a *azqueue.ServiceClient when the parameter has that type).
 func Client(name, queueName string, props ...extension.Props) *extension.BindingSpec {
 	return extension.BindingOn("queue", name, extension.DirIn, "queueName", queueName, props...)
+}
+
+// bindingServiceClient resolves the binding's connection and builds the queue service client.
+func bindingServiceClient(ctx context.Context, bc *extension.BindContext) (*azqueue.ServiceClient, error) {
+	conn, err := bc.Connection(ctx, connection.Queue)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := NewServiceClient(conn)
+	if err != nil {
+		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
+	}
+	return svc, nil
 }
