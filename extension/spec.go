@@ -177,3 +177,19 @@ func Binding(typ, name string, dir Direction, props Props) *BindingSpec {
 	}
 	return b
 }
+
+// BindingOn declares a binding whose main property (queueName, tableName, path…) is given as
+// key=value; props add the other properties (a key in props equal to key is ignored). Connectors'
+// typed helpers (queue.Trigger, table.Input, …) are built on it.
+func BindingOn(typ, name string, dir Direction, key, value string, props ...Props) *BindingSpec {
+	p := Props{key: value}
+	for _, m := range props {
+		for k, v := range m {
+			if equalFold(k, key) {
+				continue
+			}
+			p[k] = v
+		}
+	}
+	return Binding(typ, name, dir, p)
+}

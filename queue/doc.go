@@ -14,6 +14,17 @@
 // "base64"); with "none" the text is used as is. A message that does not decode is poisoned at
 // once and logged at error level with its id.
 //
+// host.json `extensions.queues` keys: batchSize (16, 1–32), newBatchThreshold (batchSize/2 ×
+// processors), maxPollingInterval ("00:01:00", at least 100 ms), visibilityTimeout ("00:00:00"),
+// maxDequeueCount (5), messageEncoding ("base64" or "none", for the trigger and the output), and two
+// keys Functions does not have: failureBackoff (false; when true the visibility after a failure
+// doubles with each dequeue, starting from max(visibilityTimeout, 1 s), as asked for in
+// azure-webjobs-sdk#1040) and maxFailureBackoff ("00:10:00", its cap).
+//
+// While the queue is deep, receives may overlap, always within the Functions bound of batchSize +
+// newBatchThreshold messages in flight per host; this is what lets the trigger keep pace with a
+// hand-tuned SDK loop. The queue's existence is checked once and cached until a storage error.
+//
 // The polling engine is exported as Listener so that other connectors (the blob trigger's internal
 // queue) reuse it.
 //

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"strings"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
@@ -46,13 +45,9 @@ func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output
 	if err != nil {
 		return nil, err
 	}
-	conn, err := bc.Connection(ctx, connection.Queue)
+	svc, err := bindingServiceClient(ctx, bc)
 	if err != nil {
 		return nil, err
-	}
-	svc, err := NewServiceClient(conn)
-	if err != nil {
-		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
 	}
 	return &output{where: bc.Spec.Where, name: tmpl, svc: svc, enc: enc, created: map[string]bool{}}, nil
 }
@@ -188,12 +183,9 @@ func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, 
 		}
 		in.name = t
 	}
-	conn, err := bc.Connection(ctx, connection.Queue)
-	if err != nil {
+	var err error
+	if in.svc, err = bindingServiceClient(ctx, bc); err != nil {
 		return nil, err
-	}
-	if in.svc, err = NewServiceClient(conn); err != nil {
-		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
 	}
 	return in, nil
 }
@@ -226,30 +218,30 @@ func init() {
 // Trigger declares a queueTrigger for the Go API (Host.Func); props may add "connection"
 // and other properties.
 func Trigger(name, queueName string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding("queueTrigger", name, extension.DirIn, merge(queueName, props))
+	return extension.BindingOn("queueTrigger", name, extension.DirIn, "queueName", queueName, props...)
 }
 
 // Output declares a queue output binding; name "$return" takes the handler's return value.
 // queueName may use {binding data} and %setting%.
 func Output(name, queueName string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding("queue", name, extension.DirOut, merge(queueName, props))
+	return extension.BindingOn("queue", name, extension.DirOut, "queueName", queueName, props...)
 }
 
 // Client declares a queue input binding that supplies a *azqueue.QueueClient for queueName
 // (or a *azqueue.ServiceClient when the parameter has that type).
 func Client(name, queueName string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding("queue", name, extension.DirIn, merge(queueName, props))
+	return extension.BindingOn("queue", name, extension.DirIn, "queueName", queueName, props...)
 }
 
-func merge(queueName string, props []extension.Props) extension.Props {
-	p := extension.Props{"queueName": queueName}
-	for _, m := range props {
-		for k, v := range m {
-			if strings.EqualFold(k, "queueName") {
-				continue
-			}
-			p[k] = v
-		}
+// bindingServiceClient resolves the binding's connection and builds the queue service client.
+func bindingServiceClient(ctx context.Context, bc *extension.BindContext) (*azqueue.ServiceClient, error) {
+	conn, err := bc.Connection(ctx, connection.Queue)
+	if err != nil {
+		return nil, err
 	}
-	return p
+	svc, err := NewServiceClient(conn)
+	if err != nil {
+		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
+	}
+	return svc, nil
 }

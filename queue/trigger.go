@@ -12,7 +12,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
-	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 )
 
@@ -149,13 +148,9 @@ func newTrigger(ctx context.Context, bc *extension.BindContext) (extension.Trigg
 	if err != nil {
 		return nil, err
 	}
-	conn, err := bc.Connection(ctx, connection.Queue)
+	svc, err := bindingServiceClient(ctx, bc)
 	if err != nil {
 		return nil, err
-	}
-	svc, err := NewServiceClient(conn)
-	if err != nil {
-		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
 	}
 	t := &trigger{fn: bc.Function, queue: cfg.QueueName, client: svc.NewQueueClient(cfg.QueueName), opts: opts}
 	if p := PoisonQueueName(cfg.QueueName); p != "" {

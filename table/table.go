@@ -268,24 +268,11 @@ func isNotFound(err error) bool {
 // "partitionKey", "rowKey", "filter", "take" and "connection"; tableName and the keys may use
 // {binding data} and %setting%.
 func Input(name, tableName string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding(BindingType, name, extension.DirIn, mergeProps(tableName, props))
+	return extension.BindingOn(BindingType, name, extension.DirIn, "tableName", tableName, props...)
 }
 
 // Output declares a table output binding; name "$return" takes the handler's return value.
 // props may add "partitionKey", "rowKey", "mode" (insert, upsert, merge) and "connection".
 func Output(name, tableName string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding(BindingType, name, extension.DirOut, mergeProps(tableName, props))
-}
-
-func mergeProps(tableName string, props []extension.Props) extension.Props {
-	p := extension.Props{"tableName": tableName}
-	for _, m := range props {
-		for k, v := range m {
-			if strings.EqualFold(k, "tableName") {
-				continue
-			}
-			p[k] = v
-		}
-	}
-	return p
+	return extension.BindingOn(BindingType, name, extension.DirOut, "tableName", tableName, props...)
 }

@@ -1,6 +1,6 @@
 // Command queue benchmarks the queue trigger against the raw SDK on the same Azurite workload.
 //
-//	go run ./bench/queue [-n 10000] [-depth 500] [-cpuprofile trigger.pprof]
+//	go run ./bench/queue [-n 10000] [-depth 500] [-legs 8] [-cpuprofile trigger.pprof] [-listener]
 //
 // It starts Azurite (on disk in tmpfs), then measures, in one run:
 //

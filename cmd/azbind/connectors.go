@@ -2,5 +2,6 @@ package main
 
 // The connectors whose binding types `azbind validate` knows.
 import (
+	_ "github.com/azbind/azbind/queue"
 	_ "github.com/azbind/azbind/table"
 )

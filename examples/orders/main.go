@@ -10,9 +10,11 @@
 //     triggered by the "orders" queue (%OrdersQueue%) and returns a shipment, which its `$return`
 //     queue output writes to "shipments". An order with no items fails; after maxDequeueCount (3)
 //     attempts it moves to "orders-poison".
-//   - NotifyCustomer is declared with the Go API (Host.Func). It is triggered by "shipments" and
-//     writes a notification to the "notifications-{region}" queue, a name built from the shipment's
-//     JSON payload.
+//   - NotifyCustomer is declared with the Go API (Host.Func). It is triggered by "shipments", reads
+//     the customer's profile from the "Customers" table (input binding, row key {customer} from the
+//     shipment's JSON payload; a customer without a profile gets nil), writes a notification to the
+//     "notifications-{region}" queue and upserts the order's status into the "OrderStatus" table
+//     (partition {region}, row {orderId}).
 //
 // The program enqueues a few orders, waits until every one has been notified or poisoned (bounded
 // by a timeout), stops the host gracefully, stops Azurite and exits 0.
@@ -30,6 +32,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
 
@@ -37,6 +40,7 @@ import (
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/internal/emulator"
 	"github.com/azbind/azbind/queue"
+	"github.com/azbind/azbind/table"
 )
 
 // Order is what a shop puts on the orders queue.
@@ -54,6 +58,32 @@ type Shipment struct {
 	Region   string `json:"region"`
 	Parcels  int    `json:"parcels"`
 }
+
+// Customer is a row of the Customers table (partition "customers", row key = customer id).
+type Customer struct {
+	RowKey string
+	Name   string
+}
+
+// OrderStatus is a row of the OrderStatus table; its keys come from the binding.
+type OrderStatus struct {
+	Status   string
+	Parcels  int
+	Notified time.Time
+}
+
+// notifyIn and notifyOut are NotifyCustomer's bindings, by name.
+type notifyIn struct {
+	Shipment Shipment  `azbind:"shipment"`
+	Customer *Customer `azbind:"customer"`
+}
+
+type notifyOut struct {
+	Notification string      `azbind:"notification"`
+	Status       OrderStatus `azbind:"status"`
+}
+
+var customers = []Customer{{RowKey: "ada", Name: "Ada Lovelace"}, {RowKey: "grace", Name: "Grace Hopper"}, {RowKey: "linus", Name: "Linus Torvalds"}}
 
 var orders = []Order{
 	{ID: "o-1001", Customer: "ada", Region: "eu", Items: 3},
@@ -119,14 +149,32 @@ func run(log *slog.Logger) error {
 	}))
 
 	// Declared with the Go API.
-	err = h.Func("NotifyCustomer", extension.Func(func(ctx context.Context, s Shipment) (string, error) {
-		extension.FromContext(ctx).Logger().Info("customer notified", "order", s.OrderID, "customer", s.Customer, "parcels", s.Parcels)
-		return fmt.Sprintf("Dear %s, your order %s ships in %d parcel(s).", s.Customer, s.OrderID, s.Parcels), nil
+	err = h.Func("NotifyCustomer", extension.Func(func(ctx context.Context, in notifyIn) (notifyOut, error) {
+		s := in.Shipment
+		name := s.Customer // no profile in the Customers table: the input binding gives nil
+		if in.Customer != nil {
+			name = in.Customer.Name
+		}
+		extension.FromContext(ctx).Logger().Info("customer notified", "order", s.OrderID, "customer", name, "parcels", s.Parcels)
+		return notifyOut{
+			Notification: fmt.Sprintf("Dear %s, your order %s ships in %d parcel(s).", name, s.OrderID, s.Parcels),
+			Status:       OrderStatus{Status: "notified", Parcels: s.Parcels, Notified: time.Now().UTC()},
+		}, nil
 	}),
 		queue.Trigger("shipment", "shipments"),
-		queue.Output("$return", "notifications-{region}"),
+		table.Input("customer", "Customers", extension.Props{"partitionKey": "customers", "rowKey": "{customer}"}),
+		queue.Output("notification", "notifications-{region}"),
+		table.Output("status", "OrderStatus", extension.Props{"partitionKey": "{region}", "rowKey": "{orderId}", "mode": "upsert"}),
 	)
 	if err != nil {
+		return err
+	}
+
+	tables, err := aztables.NewServiceClientFromConnectionString(az.ConnectionString, nil)
+	if err != nil {
+		return err
+	}
+	if err := seedCustomers(context.Background(), tables, log); err != nil {
 		return err
 	}
 
@@ -165,7 +213,22 @@ func run(log *slog.Logger) error {
 	if waitErr != nil {
 		return waitErr
 	}
-	return report(ctx, svc, log)
+	return report(ctx, svc, tables, log)
+}
+
+func seedCustomers(ctx context.Context, tables *aztables.ServiceClient, log *slog.Logger) error {
+	if _, err := tables.CreateTable(ctx, "Customers", nil); err != nil {
+		return err
+	}
+	t := tables.NewClient("Customers")
+	for _, c := range customers {
+		b, _ := json.Marshal(map[string]string{"PartitionKey": "customers", "RowKey": c.RowKey, "Name": c.Name})
+		if _, err := t.AddEntity(ctx, b, nil); err != nil {
+			return err
+		}
+	}
+	log.Info("customers table seeded", "table", "Customers", "customers", len(customers))
+	return nil
 }
 
 func enqueueOrders(ctx context.Context, svc *azqueue.ServiceClient, log *slog.Logger) error {
@@ -224,7 +287,7 @@ func waitUntil(ctx context.Context, timeout time.Duration, runErr chan error, co
 	}
 }
 
-func report(ctx context.Context, svc *azqueue.ServiceClient, log *slog.Logger) error {
+func report(ctx context.Context, svc *azqueue.ServiceClient, tables *aztables.ServiceClient, log *slog.Logger) error {
 	for _, name := range []string{"notifications-eu", "notifications-us", "orders-poison"} {
 		resp, err := svc.NewQueueClient(name).PeekMessages(ctx, &azqueue.PeekMessagesOptions{NumberOfMessages: ptr(int32(32))})
 		if err != nil {
@@ -236,6 +299,20 @@ func report(ctx context.Context, svc *azqueue.ServiceClient, log *slog.Logger) e
 				return err
 			}
 			log.Info("result", "queue", name, "message", string(b))
+		}
+	}
+	pager := tables.NewClient("OrderStatus").NewListEntitiesPager(nil)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return err
+		}
+		for _, e := range page.Entities {
+			var st aztables.EDMEntity // understands the Edm.Int64 the binding wrote for Parcels
+			if err := json.Unmarshal(e, &st); err != nil {
+				return err
+			}
+			log.Info("result", "table", "OrderStatus", "region", st.PartitionKey, "order", st.RowKey, "status", st.Properties["Status"], "parcels", st.Properties["Parcels"])
 		}
 	}
 	log.Info("all orders handled; done")
