@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -414,5 +415,31 @@ func TestTriggerLateContainerAndOddNames(t *testing.T) {
 		if string(rec.datas[i]) != name {
 			t.Errorf("blob %q delivered content %q", name, rec.datas[i])
 		}
+	}
+}
+
+// C34: maxDegreeOfParallelism bounds the invocations running at once on a host.
+func TestTriggerMaxDegreeOfParallelism(t *testing.T) {
+	c := unique("mdop")
+	createContainer(t, c)
+	var running, peak atomic.Int32
+	rec := newRecorder()
+	rec.fail = func(*extension.Event) error {
+		n := running.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(150 * time.Millisecond)
+		running.Add(-1)
+		return nil
+	}
+	startTrigger(t, newServices(t, unique("h")), "Mdop", c+"/{name}", rec, map[string]any{"maxDegreeOfParallelism": float64(3)}, nil)
+	uploadMany(t, c, 12, func(i int) string { return fmt.Sprintf("%02d", i) })
+	waitFor(t, 30*time.Second, "all blobs", func() bool { return rec.distinct() == 12 })
+	if p := peak.Load(); p > 3 || p < 2 {
+		t.Fatalf("peak concurrency = %d, want 2..3 with maxDegreeOfParallelism 3", p)
 	}
 }
