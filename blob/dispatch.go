@@ -49,7 +49,11 @@ var dispatchers struct {
 	m  map[dispatchKey]*dispatcher
 }
 
-func acquireDispatcher(t *trigger, iq *azqueue.QueueClient) (*dispatcher, func()) {
+// acquireDispatcher registers t's function with the host's dispatcher for iq, starting it if
+// needed. The returned release unregisters it after every invocation it dispatched has
+// finished; the last one out stops the listener first, so that no message is received for a
+// function that is already gone.
+func acquireDispatcher(t *trigger, iq *azqueue.QueueClient, exec extension.Executor) (*dispatcher, func()) {
 	key := dispatchKey{host: t.host, hostID: t.hostID, account: accountKey(t.qsvc.URL())}
 	dispatchers.mu.Lock()
 	defer dispatchers.mu.Unlock()
@@ -80,6 +84,7 @@ func acquireDispatcher(t *trigger, iq *azqueue.QueueClient) (*dispatcher, func()
 	d.mu.Lock()
 	d.refs++
 	d.mu.Unlock()
+	r := d.register(t, exec)
 	return d, func() {
 		dispatchers.mu.Lock()
 		d.mu.Lock()
@@ -91,9 +96,10 @@ func acquireDispatcher(t *trigger, iq *azqueue.QueueClient) (*dispatcher, func()
 		}
 		dispatchers.mu.Unlock()
 		if last {
-			d.stop()
+			d.stop() // stop receiving; Run returns once every received message is settled
 			<-d.done
 		}
+		d.unregister(r)
 	}
 }
 

@@ -206,10 +206,8 @@ func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
 		// listener polls until it exists.
 		t.log.Warn("blob trigger: could not create the internal queue yet; retrying as work arrives", "queue", InternalQueueName(t.hostID), "error", err)
 	}
-	d, releaseD := acquireDispatcher(t, iq)
+	_, releaseD := acquireDispatcher(t, iq, exec)
 	defer releaseD()
-	fr := d.register(t, exec)
-	defer d.unregister(fr)
 
 	key := scanKey{host: t.host, hostID: t.hostID, account: t.account, container: t.pattern.Container()}
 	w := &watch{fnID: t.fnID, pattern: t.pattern, start: t.start, enqueue: t.enqueuer(ctx, iq)}
