@@ -135,4 +135,9 @@ func TestReprocess(t *testing.T) {
 	if err := Reprocess(context.Background(), blobs, queues, host.HostID, "Rep", c, "missing.txt"); err == nil {
 		t.Fatal("Reprocess of a missing blob succeeded")
 	}
+	// By connection name, as a CLI would; the function given by its id.
+	if err := ReprocessWith(context.Background(), testResolver(), "", host.HostID, "Host.Functions.Rep", c, "r.txt"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "reprocessing by connection name", func() bool { return rec.count(c+"/r.txt") == 3 })
 }

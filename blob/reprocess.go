@@ -9,6 +9,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/lease"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/queue"
 )
 
 // Reprocess makes the blob trigger of a function process the current version of a blob again:
@@ -68,4 +72,27 @@ func Reprocess(ctx context.Context, blobs *service.Client, queues *azqueue.Servi
 		return fmt.Errorf("reprocess %s/%s: another host handed the blob over at the same time; it will be processed", containerName, blobName)
 	}
 	return nil
+}
+
+// ReprocessWith is Reprocess for a connection name (as in the trigger's `connection`
+// property; "" for AzureWebJobsStorage), resolved with resolver (e.g. connection.NewResolver):
+// the entry point for a command-line tool.
+func ReprocessWith(ctx context.Context, resolver extension.ConnectionResolver, connectionName, hostID, function, containerName, blobName string) error {
+	bc, err := resolver.Resolve(ctx, connectionName, connection.Blob)
+	if err != nil {
+		return fmt.Errorf("reprocess: %w", err)
+	}
+	blobs, err := newServiceClient(bc)
+	if err != nil {
+		return fmt.Errorf("reprocess: %w", err)
+	}
+	qc, err := resolver.Resolve(ctx, connectionName, connection.Queue)
+	if err != nil {
+		return fmt.Errorf("reprocess: %w", err)
+	}
+	queues, err := queue.NewServiceClient(qc)
+	if err != nil {
+		return fmt.Errorf("reprocess: %w", err)
+	}
+	return Reprocess(ctx, blobs, queues, hostID, function, containerName, blobName)
 }
