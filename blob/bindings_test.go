@@ -21,7 +21,7 @@ import (
 
 func newTestInput(t *testing.T, path string, param reflect.Type, host *extension.Services, triggerData []string) extension.Input {
 	t.Helper()
-	bc := bindContext("Fn", Input("in", path, ""), host, param, nil)
+	bc := bindContext("Fn", Input("in", path), host, param, nil)
 	bc.TriggerData = triggerData
 	in, err := newInput(context.Background(), bc)
 	if err != nil {
@@ -32,7 +32,7 @@ func newTestInput(t *testing.T, path string, param reflect.Type, host *extension
 
 func newTestOutput(t *testing.T, path string, host *extension.Services) extension.Output {
 	t.Helper()
-	out, err := newOutput(context.Background(), bindContext("Fn", Output("out", path, ""), host, nil, nil))
+	out, err := newOutput(context.Background(), bindContext("Fn", Output("out", path), host, nil, nil))
 	if err != nil {
 		t.Fatalf("newOutput(%q): %v", path, err)
 	}
@@ -164,14 +164,14 @@ func TestInputErrors(t *testing.T) {
 		t.Errorf("error %v does not name the binding", err)
 	}
 	// A path without a blob name.
-	if _, err := newInput(context.Background(), bindContext("Fn", Input("in", "onlycontainer", ""), host, reflect.TypeFor[string](), nil)); !errors.Is(err, extension.ErrInvalidConfig) {
+	if _, err := newInput(context.Background(), bindContext("Fn", Input("in", "onlycontainer"), host, reflect.TypeFor[string](), nil)); !errors.Is(err, extension.ErrInvalidConfig) {
 		t.Errorf("path without blob: err = %v, want ErrInvalidConfig", err)
 	}
-	if _, err := newOutput(context.Background(), bindContext("Fn", Output("out", "", ""), host, nil, nil)); !errors.Is(err, extension.ErrInvalidConfig) {
+	if _, err := newOutput(context.Background(), bindContext("Fn", Output("out", ""), host, nil, nil)); !errors.Is(err, extension.ErrInvalidConfig) {
 		t.Errorf("missing path: err = %v, want ErrInvalidConfig", err)
 	}
 	// Unknown {name} in a path is caught at load time when the trigger declares its data.
-	bc := bindContext("Fn", Input("in", "c/{nope}", ""), host, reflect.TypeFor[string](), nil)
+	bc := bindContext("Fn", Input("in", "c/{nope}"), host, reflect.TypeFor[string](), nil)
 	bc.TriggerData = []string{"name"}
 	if _, err := newInput(context.Background(), bc); err == nil {
 		t.Error("unknown {nope} accepted")

@@ -77,7 +77,7 @@ func (h harness) NewSource(ctx context.Context, t *testing.T) conformance.Source
 }
 
 func (s *source) Trigger(name string) *extension.BindingSpec {
-	return blob.Trigger(name, s.container+"/{name}", "")
+	return blob.Trigger(name, s.container+"/{name}")
 }
 
 func (s *source) Send(ctx context.Context, payload []byte) error {

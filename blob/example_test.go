@@ -28,9 +28,9 @@ func Example() {
 		_ = name // {name} and {ext} are binding data, as are BlobTrigger, Uri, Properties and Metadata
 		return strings.ToUpper(v.Text), nil
 	}),
-		blob.Trigger("doc", "uploads/{name}.{ext}", "Storage"),
-		blob.Input("sidecar", "uploads/{name}.meta.json", "Storage"),
-		blob.Output("$return", "processed/{name}.{ext}", "Storage"),
+		blob.Trigger("doc", "uploads/{name}.{ext}", extension.Props{"connection": "Storage"}),
+		blob.Input("sidecar", "uploads/{name}.meta.json", extension.Props{"connection": "Storage"}),
+		blob.Output("$return", "processed/{name}.{ext}", extension.Props{"connection": "Storage"}),
 	)
 	if err != nil {
 		fmt.Println(err)

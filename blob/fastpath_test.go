@@ -63,7 +63,7 @@ func TestTriggerStreamAndClientParams(t *testing.T) {
 		{"Stream", reflect.TypeFor[io.Reader]()},
 		{"Client", reflect.TypeFor[*sdkblob.Client]()},
 	} {
-		spec := Trigger("input", c+"/{name}", "")
+		spec := Trigger("input", c+"/{name}")
 		tr, err := newTrigger(context.Background(), bindContext(tc.fn, spec, host, tc.param, nil))
 		if err != nil {
 			t.Fatal(err)

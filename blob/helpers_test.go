@@ -200,7 +200,7 @@ func (r *running) stop(t testing.TB) {
 // startTrigger builds a blobTrigger for fn on host and runs it with exec until the test ends.
 func startTrigger(t testing.TB, host *extension.Services, fn, path string, exec extension.Executor, cfg map[string]any, props extension.Props) *running {
 	t.Helper()
-	spec := Trigger("input", path, "", props)
+	spec := Trigger("input", path, props)
 	bc := bindContext(fn, spec, host, reflect.TypeFor[[]byte](), cfg)
 	tr, err := newTrigger(context.Background(), bc)
 	if err != nil {

@@ -32,7 +32,7 @@ func TestHostEndToEnd(t *testing.T) {
 	if err := h.Func("Copy", extension.Func(func(ctx context.Context, in copyIn) (string, error) {
 		sides <- in.Side
 		return strings.ToUpper(in.Data), nil
-	}), Trigger("input", c+"/in/{name}", ""), Input("side", c+"/side/{name}.json", ""), Output("$return", c+"/out/{name}", "")); err != nil {
+	}), Trigger("input", c+"/in/{name}"), Input("side", c+"/side/{name}.json"), Output("$return", c+"/out/{name}")); err != nil {
 		t.Fatal(err)
 	}
 	type chained struct {
@@ -46,7 +46,7 @@ func TestHostEndToEnd(t *testing.T) {
 		name, _ := extension.FromContext(ctx).Metadata.Lookup("name")
 		got <- chained{time.Now(), string(b), name.(string)}
 		return err
-	}), Trigger("input", c+"/out/{name}", "")); err != nil {
+	}), Trigger("input", c+"/out/{name}")); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

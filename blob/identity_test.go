@@ -65,7 +65,7 @@ func TestIdentityConnection(t *testing.T) {
 	// Output (creates the container), then a trigger sees it through the fast path or a scan.
 	rec := newRecorder()
 	startTrigger(t, host, "Ident", c+"/{name}", rec, nil, extension.Props{"connection": "Storage"})
-	out, err := newOutput(ctx, bindContext("W", Output("out", c+"/{name}", "Storage"), host, nil, nil))
+	out, err := newOutput(ctx, bindContext("W", Output("out", c+"/{name}", extension.Props{"connection": "Storage"}), host, nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestIdentityConnection(t *testing.T) {
 	if got != "over https" {
 		t.Fatalf("data = %q", got)
 	}
-	in, err := newInput(ctx, bindContext("R", Input("in", c+"/x.txt", "Storage"), host, reflect.TypeFor[string](), nil))
+	in, err := newInput(ctx, bindContext("R", Input("in", c+"/x.txt", extension.Props{"connection": "Storage"}), host, reflect.TypeFor[string](), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestIdentityConnection(t *testing.T) {
 
 	// blobServiceUri without queueServiceUri (and no AzureWebJobsStorage): a clear error.
 	bad := &extension.Services{HostID: "h", Connections: identityResolver{az: oaz, noQueue: true}}
-	_, err = newTrigger(ctx, bindContext("NoQ", Trigger("in", c+"/{name}", "Storage"), bad, nil, nil))
+	_, err = newTrigger(ctx, bindContext("NoQ", Trigger("in", c+"/{name}", extension.Props{"connection": "Storage"}), bad, nil, nil))
 	if !errors.Is(err, extension.ErrInvalidConfig) || !strings.Contains(err.Error(), "queueServiceUri") {
 		t.Fatalf("identity without a queue endpoint: %v", err)
 	}

@@ -15,31 +15,30 @@ func init() {
 	})
 }
 
-// Trigger declares a blobTrigger binding for the Go API: path is "container/pattern"
-// (e.g. "images/{name}.png"), connection names the storage connection ("" for
-// AzureWebJobsStorage). props adds optional properties such as "startFrom".
-func Trigger(name, path, conn string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding("blobTrigger", name, extension.DirIn, merge(extension.Props{"path": path, "connection": conn}, props))
+// Trigger declares a blobTrigger binding for the Go API (Host.Func): path is
+// "container/pattern" (e.g. "images/{name}.png"); props may add "connection" (default
+// AzureWebJobsStorage), "startFrom" and "source".
+func Trigger(name, path string, props ...extension.Props) *extension.BindingSpec {
+	return extension.Binding("blobTrigger", name, extension.DirIn, merge(path, props))
 }
 
-// Input declares a blob input binding for the Go API.
-func Input(name, path, conn string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding("blob", name, extension.DirIn, merge(extension.Props{"path": path, "connection": conn}, props))
+// Input declares a blob input binding; path may use binding data ({name}, {queueTrigger}, a
+// JSON payload's {id}) and %setting%. props may add "connection".
+func Input(name, path string, props ...extension.Props) *extension.BindingSpec {
+	return extension.Binding("blob", name, extension.DirIn, merge(path, props))
 }
 
-// Output declares a blob output binding for the Go API.
-func Output(name, path, conn string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding("blob", name, extension.DirOut, merge(extension.Props{"path": path, "connection": conn}, props))
+// Output declares a blob output binding; name "$return" takes the handler's return value.
+func Output(name, path string, props ...extension.Props) *extension.BindingSpec {
+	return extension.Binding("blob", name, extension.DirOut, merge(path, props))
 }
 
-func merge(base extension.Props, more []extension.Props) extension.Props {
+func merge(path string, more []extension.Props) extension.Props {
+	base := extension.Props{"path": path}
 	for _, m := range more {
 		for k, v := range m {
 			base[k] = v
 		}
-	}
-	if s, _ := base["connection"].(string); s == "" {
-		delete(base, "connection")
 	}
 	return base
 }

@@ -106,6 +106,7 @@ func acquireScanner(key scanKey, mk func() *scanner, w *watch) (*scanner, func()
 		scanners.m = map[scanKey]*scanner{}
 	}
 	s := scanners.m[key]
+	existed := s != nil
 	if s == nil {
 		s = mk()
 		s.key = key
@@ -128,7 +129,9 @@ func acquireScanner(key scanKey, mk func() *scanner, w *watch) (*scanner, func()
 	s.watches[w.fnID] = w
 	s.refs++
 	s.mu.Unlock()
-	s.poke()
+	if existed {
+		s.poke() // a function joined a running scanner: scan for it now
+	}
 	return s, func() {
 		scanners.mu.Lock()
 		s.mu.Lock()

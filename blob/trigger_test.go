@@ -343,7 +343,7 @@ func waitScanner(t *testing.T, host *extension.Services, c string, sweeps int64)
 
 // C35: source EventGrid is rejected clearly until the Event Grid connector exists.
 func TestTriggerEventGridNotSupported(t *testing.T) {
-	spec := Trigger("input", "c/{name}", "", extension.Props{"source": "EventGrid"})
+	spec := Trigger("input", "c/{name}", extension.Props{"source": "EventGrid"})
 	_, err := newTrigger(context.Background(), bindContext("EG", spec, newServices(t, "h"), nil, nil))
 	if !errors.Is(err, ErrEventGridNotSupported) || !strings.Contains(err.Error(), "EG/function.json") {
 		t.Fatalf("err = %v, want ErrEventGridNotSupported naming the binding", err)
@@ -364,7 +364,7 @@ func TestTriggerBadConfig(t *testing.T) {
 		{"c/{name}", nil, map[string]any{"maxDegreeOfParallelism": float64(-1)}, "maxDegreeOfParallelism"},
 		{"c/{name}", nil, map[string]any{"poisonBlobThreshold": "many"}, "poisonBlobThreshold"},
 	} {
-		spec := Trigger("input", tc.path, "", tc.props)
+		spec := Trigger("input", tc.path, tc.props)
 		_, err := newTrigger(context.Background(), bindContext("Bad", spec, newServices(t, "h"), nil, tc.cfg))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("path %q props %v cfg %v: err = %v, want mention of %q", tc.path, tc.props, tc.cfg, err, tc.want)

@@ -78,7 +78,7 @@ func run(nBlobs, samples int) error {
 		invoked[name.(string)] = now
 		mu.Unlock()
 		return nil
-	}), blob.Trigger("input", "bench/{name}", ""))
+	}), blob.Trigger("input", "bench/{name}"))
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func run(nBlobs, samples int) error {
 		wrote["fast-"+name.(string)] = time.Now() // the upload happens right after return (Flush)
 		mu.Unlock()
 		return data, nil
-	}), blob.Trigger("input", "bench-src/{name}", ""), blob.Output("$return", "bench/fast-{name}", ""))
+	}), blob.Trigger("input", "bench-src/{name}"), blob.Output("$return", "bench/fast-{name}"))
 	if err != nil {
 		return err
 	}
