@@ -215,7 +215,7 @@ func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
 		hosts := t.svc.NewContainerClient(HostsContainer)
 		return &scanner{
 			cc: t.svc.NewContainerClient(t.pattern.Container()), hosts: hosts, rc: &receipts{hosts: hosts},
-			interval: t.opts.PollingInterval, workers: 16, log: t.log.With("container", t.pattern.Container()),
+			interval: t.opts.PollingInterval, workers: 16, log: t.hostLog.With("trigger", "blobTrigger", "container", t.pattern.Container()),
 		}
 	}, w)
 	<-ctx.Done()
