@@ -443,3 +443,33 @@ func TestTriggerMaxDegreeOfParallelism(t *testing.T) {
 		t.Fatalf("peak concurrency = %d, want 2..3 with maxDegreeOfParallelism 3", p)
 	}
 }
+
+// C32: a queued message for a blob that changed since (other ETag) or is gone is dropped without
+// invoking; the current version is processed on its own.
+func TestTriggerDropsStaleAndMissing(t *testing.T) {
+	c := unique("stale")
+	createContainer(t, c)
+	host := newServices(t, unique("h"))
+	rec := newRecorder()
+	startTrigger(t, host, "Stale", c+"/{name}", rec, nil, nil)
+	upload(t, c, "x", []byte("v1"))
+	waitFor(t, 15*time.Second, "first version", func() bool { return rec.count(c+"/x") == 1 })
+
+	ctx := context.Background()
+	iq := qsvc.NewQueueClient(InternalQueueName(host.HostID))
+	for _, m := range []*Message{
+		{Type: "BlobTrigger", FunctionID: "Host.Functions.Stale", BlobType: "BlockBlob", ContainerName: c, BlobName: "x", ETag: `"0x8DEADBEEF"`},
+		{Type: "BlobTrigger", FunctionID: "Host.Functions.Stale", BlobType: "BlockBlob", ContainerName: c, BlobName: "gone", ETag: `"0x8DEADBEEF"`},
+	} {
+		if _, err := iq.EnqueueMessage(ctx, m.encode(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 15*time.Second, "internal queue drained", func() bool {
+		p, err := iq.GetProperties(ctx, nil)
+		return err == nil && *p.ApproximateMessagesCount == 0
+	})
+	if rec.count(c+"/x") != 1 || rec.count(c+"/gone") != 0 {
+		t.Fatalf("invocations = %v: stale or missing blobs were invoked", rec.calls)
+	}
+}
