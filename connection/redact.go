@@ -59,8 +59,11 @@ func (c *Connection) LogValue() slog.Value {
 // GoString keeps %#v from printing secrets.
 func (c *Connection) GoString() string { return c.String() }
 
-// Format makes every fmt verb (%v, %+v, %s, %q) print the redacted String.
-func (c *Connection) Format(f fmt.State, verb rune) {
+// Format makes every fmt verb (%v, %+v, %#v, %s, %q) print the redacted String. It has a value
+// receiver so that a Connection held by value (or nested by value in another struct, or logged
+// by value through slog's text handler) is redacted too; fmt prints "<nil>" for a nil
+// *Connection.
+func (c Connection) Format(f fmt.State, verb rune) {
 	if verb == 'q' {
 		fmt.Fprintf(f, "%q", c.String())
 		return

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +41,37 @@ func TestMalformedConnectionStringAsNameIsRedacted(t *testing.T) {
 				assertNoSecrets(t, "explanation", fmt.Sprintf("%+v %v %v %v", ex.Steps, ex.RawName, ex.Name, re.Fix))
 			}
 		}
+	}
+}
+
+// Secrets never leak through a Connection held by value or nested in another value (a connector
+// keeping `conn connection.Connection` in its state and logging it), or in slog attributes.
+func TestConnectionValueAndJSONNeverPrintSecrets(t *testing.T) {
+	for _, cs := range []string{storageCS("a"), "UseDevelopmentStorage=true", "BlobEndpoint=https://a.blob.core.windows.net;SharedAccessSignature=" + sasTok} {
+		c, err := resolver(map[string]string{"S": cs}).Resolve(context.Background(), "S", Blob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		type holder struct {
+			Conn Connection
+			Ptr  *Connection
+		}
+		h := holder{Conn: *c, Ptr: c}
+		var logBuf strings.Builder
+		slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("resolved", "connection", *c, "holder", h)
+		slog.New(slog.NewTextHandler(&logBuf, nil)).Info("resolved", "connection", *c, "holder", h)
+		out := fmt.Sprintf("%v %+v %#v %v", *c, h, h, []Connection{*c}) + logBuf.String()
+		assertNoSecrets(t, "printed connection value", out)
+	}
+	// An identity section's child that holds a connection string or a key is not shown in
+	// Properties either.
+	c, err := resolver(map[string]string{"I__blobServiceUri": "https://i.blob.core.windows.net", "I__connectionString": storageCS("i"),
+		"I__accountKey": key1, "I__sharedAccessSignature": sasTok}).Resolve(context.Background(), "I", Blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertNoSecrets(t, "identity properties", fmt.Sprint(c.Properties))
+	if c.Properties["blobserviceuri"] != "https://i.blob.core.windows.net" {
+		t.Fatalf("properties = %v", c.Properties)
 	}
 }
