@@ -35,3 +35,36 @@ func TestValidateConnectionStringAsNameNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// C5: the connection name's %setting% tokens are resolved once, as the Functions name resolver
+// does: a setting that is empty does not resolve (it is not the default connection), and a
+// resolved value containing '%' is used as it is (not expanded a second time).
+func TestValidateConnectionPercentOnce(t *testing.T) {
+	tests := []struct {
+		conn     string
+		wantCode int
+		want     string
+	}{
+		{"%Empty%", 1, "'%Empty%' does not resolve to a value."},
+		{"%Pct%", 0, "OK:"},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		write := func(name, content string) {
+			p := filepath.Join(dir, name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write("host.json", `{"version": "2.0"}`)
+		write("local.settings.json", `{"Values": {"Empty": "", "Pct": "My%Conn", "My%Conn": "UseDevelopmentStorage=true", "AzureWebJobsStorage": "UseDevelopmentStorage=true"}}`)
+		write("F/function.json", `{"bindings": [{"type": "testTrigger", "name": "m"}, {"type": "testIn", "direction": "in", "name": "d", "connection": "`+tt.conn+`"}]}`)
+		code, out, _ := runCmd(t, "validate", dir)
+		if code != tt.wantCode || !strings.Contains(out, tt.want) {
+			t.Errorf("%s: exit %d (want %d), output lacks %q:\n%s", tt.conn, code, tt.wantCode, tt.want, out)
+		}
+	}
+}

@@ -124,7 +124,10 @@ func checkConnections(app *extension.AppSpec) []extension.Problem {
 			if err != nil {
 				continue // CheckFunction already reported the %setting% problem
 			}
-			if _, err := resolveConnection(ctx, app.Settings, name, bt.Service); err != nil {
+			// The resolver resolves %setting% tokens itself, once, as the Functions name resolver
+			// does (C5): an empty setting does not resolve, and a resolved value containing '%'
+			// is not expanded again. So it gets the raw name.
+			if _, err := resolveConnection(ctx, app.Settings, raw, bt.Service); err != nil {
 				// The resolver's error names the connection as it may be printed (RedactedName for a
 				// connection string used as the name, C13); never quote name itself.
 				shown := name
