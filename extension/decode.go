@@ -330,7 +330,7 @@ func (bc *BindContext) Connection(ctx context.Context, svc connection.Service) (
 	if bc.Host == nil || bc.Host.Connections == nil {
 		return nil, fmt.Errorf("%s: connection: the host has no connection resolver: %w", bc.Spec.Where, ErrInvalidConfig)
 	}
-	c, err := bc.Host.Connections.Resolve(ctx, bc.Spec.Connection(), svc)
+	c, err := bc.Host.Connections.Resolve(ctx, bc.Spec.connectionName(), svc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
 	}

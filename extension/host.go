@@ -401,6 +401,10 @@ func (h *Host) resolveProps(b *BindingSpec) error {
 		if !ok || !strings.Contains(s, "%") {
 			continue
 		}
+		if strings.EqualFold(k, "connection") {
+			raw := s
+			b.rawConnection = &raw
+		}
 		r, err := expr.ResolveSettings(s, lookup)
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w: define the app setting or remove the %%…%% token", b.Where, k, err)
