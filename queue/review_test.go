@@ -1,0 +1,90 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/queue/queuetest"
+)
+
+// deadEndpoint returns a queue service URL on a loopback port nobody listens on.
+func deadEndpoint(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr + "/devstoreaccount1"
+}
+
+const sasSecret = "c2VjcmV0LXNpZ25hdHVyZS1kby1ub3QtbGVhaw"
+
+// Secrets never leak: a transport error quotes the full request URL, SAS signature included;
+// the listener's logs must not carry it.
+func TestListenerLogsNoSASSignature(t *testing.T) {
+	u := deadEndpoint(t) + "/q?sv=2023-01-03&sp=raup&sig=" + sasSecret
+	q, err := azqueue.NewQueueClientWithNoCredential(u, &azqueue.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger, logs := newLogger()
+	l := NewListener(q, nil, ListenerOptions{MaxPollingInterval: 100 * time.Millisecond, Logger: logger}, func(ctx context.Context, m *Message) extension.Result { return ok })
+	stop := runBG(t, l.Run)
+	queuetest.WaitFor(t, waitLong, "two failed polls", func() bool { return l.Stats().ReceiveErrors >= 2 })
+	stop()
+	out := logs.String()
+	if !strings.Contains(out, "error=") {
+		t.Fatalf("no error was logged: %s", out)
+	}
+	if strings.Contains(out, sasSecret) {
+		t.Errorf("listener log leaks the SAS signature:\n%s", out)
+	}
+}
+
+// The same for the output binding's error (it ends up in the invocation's log).
+func TestOutputErrorHasNoSASSignature(t *testing.T) {
+	conn := connection.Connection{
+		Kind:             connection.KindConnectionString,
+		ConnectionString: "QueueEndpoint=" + deadEndpoint(t) + ";SharedAccessSignature=sv=2023-01-03&sp=raup&sig=" + sasSecret,
+		ClientOptions:    azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}},
+	}
+	svc, err := NewServiceClient(&conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := bindContext(t, Output("out", "somequeue"), nil, nil, nil).Template("queueName")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &output{where: "test", name: tmpl, svc: svc, enc: Base64, created: map[string]bool{}}
+	s, err := o.Open(context.Background(), &extension.FunctionContext{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Flush(context.Background())
+	if err == nil {
+		t.Fatal("flush to a dead endpoint succeeded")
+	}
+	if strings.Contains(err.Error(), sasSecret) {
+		t.Errorf("output error leaks the SAS signature: %v", err)
+	}
+	var ne *net.OpError
+	if !errors.As(err, &ne) {
+		t.Errorf("error does not wrap the transport error (%%w): %v", err)
+	}
+}
