@@ -88,3 +88,43 @@ func TestOutputErrorHasNoSASSignature(t *testing.T) {
 		t.Errorf("error does not wrap the transport error (%%w): %v", err)
 	}
 }
+
+// messageEncoding "none" sends the bytes as XML text: bytes XML cannot carry (control characters,
+// invalid UTF-8) would be replaced with U+FFFD by the SDK's XML encoder and the message silently
+// changed. The output must refuse them with an error that names the fix instead.
+func TestOutputEncodingNoneRefusesBytesXMLCannotCarry(t *testing.T) {
+	q := env.QueueName(t)
+	env.Cleanup(t, q)
+	o, err := newOutput(context.Background(), bindContext(t, Output("out", q), nil, map[string]any{"messageEncoding": "none"}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range [][]byte{{'a', 0x01, 'b'}, {0xff, 0xfe}, []byte("nul\x00")} {
+		s, err := o.Open(context.Background(), &extension.FunctionContext{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Add(context.Background(), body)
+		if err == nil {
+			err = s.Flush(context.Background())
+			got := env.Receive(t, q, 1, 5*time.Second)
+			t.Errorf("body %q accepted with messageEncoding none; the queue holds %q", body, got)
+			continue
+		}
+		if !errors.Is(err, ErrEncode) || !strings.Contains(err.Error(), "base64") {
+			t.Errorf("error for %q does not name the fix (messageEncoding base64): %v", body, err)
+		}
+	}
+	// Text XML can carry, \r and \t included, goes through byte for byte.
+	s, _ := o.Open(context.Background(), &extension.FunctionContext{})
+	want := "line1\r\nline2\tx <&> é"
+	if err := s.Add(context.Background(), want); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := env.Receive(t, q, 1, 10*time.Second); len(got) != 1 || got[0] != want {
+		t.Errorf("queue holds %q, want [%q]", got, want)
+	}
+}
