@@ -1,0 +1,56 @@
+package table
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/azbind/azbind/extension"
+)
+
+// C36 + §4: an expression written outside quotes in a filter ("Qty gt {min}") is a number or
+// boolean literal; trigger data must not be able to add operators there — in particular not
+// close the parenthesis around the filter and escape the partitionKey restriction.
+func TestFilterUnquotedExpressionCannotInject(t *testing.T) {
+	e := newEnv(t)
+	tbl := e.newTable("unquoted")
+	e.seed(t, tbl,
+		`{"PartitionKey":"mine","RowKey":"1","Qty":5}`,
+		`{"PartitionKey":"mine","RowKey":"2","Qty":50}`,
+		`{"PartitionKey":"other","RowKey":"3","Qty":500}`)
+	in := e.input(t, extension.Props{"tableName": tbl, "partitionKey": "mine", "filter": "Qty gt {min}"}, reflect.TypeFor[[]map[string]any]())
+	ctx := context.Background()
+
+	for _, good := range []struct {
+		v    any
+		want int
+	}{{"10", 1}, {int64(1), 2}, {"-3", 2}, {"4.5", 2}} {
+		v, err := in.Bind(ctx, md("min", good.v))
+		if err != nil {
+			t.Fatalf("min=%v: %v", good.v, err)
+		}
+		if n := len(v.([]map[string]any)); n != good.want {
+			t.Errorf("min=%v: %d entities, want %d", good.v, n, good.want)
+		}
+	}
+	for _, bad := range []string{"0) or (true", "0 or true", "0 or PartitionKey ne 'mine'", ""} {
+		v, err := in.Bind(ctx, md("min", bad))
+		if err == nil {
+			t.Errorf("min=%q was substituted as OData syntax; the query returned %v", bad, v)
+			continue
+		}
+		if !errors.Is(err, ErrFilterValue) {
+			t.Errorf("min=%q: error does not wrap ErrFilterValue: %v", bad, err)
+		}
+	}
+	// Inside quotes anything goes (escaped), including in typed literals such as datetime'…'.
+	in = e.input(t, extension.Props{"tableName": tbl, "filter": "RowKey eq '{rk}' or Qty eq {q}"}, reflect.TypeFor[[]map[string]any]())
+	v, err := in.Bind(ctx, md("rk", "1' or 'a' eq 'a", "q", "500"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.([]map[string]any); len(got) != 1 || got[0]["RowKey"] != "3" {
+		t.Errorf("quoted value changed the filter: %v", got)
+	}
+}
