@@ -3,9 +3,19 @@ package table
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
+	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 )
 
@@ -52,5 +62,63 @@ func TestFilterUnquotedExpressionCannotInject(t *testing.T) {
 	}
 	if got := v.([]map[string]any); len(got) != 1 || got[0]["RowKey"] != "3" {
 		t.Errorf("quoted value changed the filter: %v", got)
+	}
+}
+
+// failCreate makes the create-table request fail as a broken connection does: net/http's
+// *url.Error quotes the full request URL, SAS signature included.
+type failCreate struct{}
+
+func (failCreate) Do(req *policy.Request) (*http.Response, error) {
+	r := req.Raw()
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/Tables") {
+		return nil, &url.Error{Op: "Post", URL: r.URL.String(), Err: errors.New("connection reset by peer")}
+	}
+	return req.Next()
+}
+
+// Secrets never leak: the error of creating a missing table (C37 auto-create) must not carry
+// the SAS signature of a SAS connection.
+func TestCreateTableErrorHasNoSASSignature(t *testing.T) {
+	cred, err := aztables.NewSharedKeyCredential(azurite.AccountName, azurite.AccountKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sas, err := aztables.AccountSASSignatureValues{
+		Protocol:      aztables.SASProtocolHTTPSandHTTP,
+		ExpiryTime:    time.Now().Add(time.Hour),
+		Permissions:   aztables.AccountSASPermissions{Read: true, Write: true, Add: true, Create: true, Update: true, List: true}.String(),
+		Services:      "t",
+		ResourceTypes: aztables.AccountSASResourceTypes{Service: true, Container: true, Object: true}.String(),
+	}.Sign(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := url.Values{}
+	if q, err := url.ParseQuery(sas.Encode()); err == nil {
+		sig = q
+	}
+	conn := connection.Connection{
+		Kind:             connection.KindConnectionString,
+		ConnectionString: "AccountName=" + azurite.AccountName + ";TableEndpoint=" + azurite.TableEndpoint + ";SharedAccessSignature=" + sas.Encode(),
+		ClientOptions:    azcore.ClientOptions{PerCallPolicies: []policy.Policy{failCreate{}}, Retry: policy.RetryOptions{MaxRetries: -1}},
+	}
+	host := &extension.Services{Logger: slog.New(slog.DiscardHandler), Connections: resolver{conn}}
+	spec := extension.Binding(BindingType, "out", extension.DirOut, extension.Props{"tableName": fmt.Sprintf("nosig%d", tableSeq.Add(1))})
+	spec.Where = "test"
+	out, err := newOutput(context.Background(), &extension.BindContext{Spec: spec, Host: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = write(t, out, md(), map[string]any{"PartitionKey": "p", "RowKey": "r"})
+	if err == nil {
+		t.Fatal("write succeeded although the table could not be created")
+	}
+	if s := sig.Get("sig"); s == "" || strings.Contains(err.Error(), s) || strings.Contains(err.Error(), url.QueryEscape(s)) {
+		t.Errorf("create-table error leaks the SAS signature (or the test has none): %v", err)
+	}
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		t.Errorf("error does not wrap the transport error: %v", err)
 	}
 }
