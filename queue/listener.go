@@ -162,7 +162,8 @@ type stats struct {
 // returned Result: Succeeded deletes it; Failed releases it after VisibilityTimeout, or moves it to
 // the poison queue once its dequeue count reaches MaxDequeueCount; Cancelled makes it visible
 // again at once. A nil poison client means the queue has no poison queue: failed messages then
-// stay invisible until their receive visibility ends, as in Functions.
+// stay invisible until their receive visibility ends, and messages already past MaxDequeueCount are
+// not invoked (they stay invisible too), as in Functions.
 type Listener struct {
 	q, poison *azqueue.QueueClient
 	name      string
@@ -418,8 +419,14 @@ func (l *Listener) msgLog(m *Message) *slog.Logger {
 // process handles one received message end to end.
 func (l *Listener) process(ctx context.Context, m *Message) {
 	log := l.msgLog(m)
-	// C25: a message already past the limit is poisoned without invoking.
-	if l.poison != nil && m.DequeueCount > int64(l.opts.MaxDequeueCount) {
+	// C25: a message already past the limit is poisoned without invoking. Without a poison queue
+	// it is not invoked either (as Functions' BeginProcessingMessageAsync): it stays invisible
+	// until its receive visibility ends.
+	if m.DequeueCount > int64(l.opts.MaxDequeueCount) {
+		if l.poison == nil {
+			log.Warn(fmt.Sprintf("Message has reached MaxDequeueCount of %d and queue %s has no poison queue: not invoking the function; the message stays in the queue, invisible until its visibility ends", l.opts.MaxDequeueCount, l.name))
+			return
+		}
 		log.Warn(fmt.Sprintf("Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.", l.opts.MaxDequeueCount, l.pname))
 		l.poisonMessage(m, m.PopReceipt, log)
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,5 +127,46 @@ func TestOutputEncodingNoneRefusesBytesXMLCannotCarry(t *testing.T) {
 	}
 	if got := env.Receive(t, q, 1, 10*time.Second); len(got) != 1 || got[0] != want {
 		t.Errorf("queue holds %q, want [%q]", got, want)
+	}
+}
+
+// C25 pre-check without a poison queue (a queue named *-poison, or one whose poison name would be
+// too long): Functions' BeginProcessingMessageAsync never invokes a message whose dequeue count is
+// past maxDequeueCount, poison queue or not; it leaves it invisible. Invoking it again every
+// receive visibility would re-run side effects of a message already given up on.
+func TestListenerNoPoisonQueueSkipsPastLimit(t *testing.T) {
+	q := env.QueueName(t) + "-poison"
+	env.Cleanup(t, q)
+	if _, err := env.Service.CreateQueue(context.Background(), q, nil); err != nil {
+		t.Fatal(err)
+	}
+	env.Send(t, q, []byte("old"))
+	cl := env.Queue(q)
+	for range 2 { // dequeue count 2 > maxDequeueCount 1
+		queuetest.WaitFor(t, waitLong, "message visible", func() bool {
+			resp, err := cl.DequeueMessages(context.Background(), &azqueue.DequeueMessagesOptions{VisibilityTimeout: ptr(int32(1))})
+			return err == nil && len(resp.Messages) == 1
+		})
+	}
+	logger, logs := newLogger()
+	var calls atomic.Int64
+	l := testListener(t, q, ListenerOptions{MaxDequeueCount: 1, Logger: logger}, func(ctx context.Context, m *Message) extension.Result {
+		calls.Add(1)
+		return ok
+	})
+	stop := runBG(t, l.Run)
+	queuetest.WaitFor(t, waitLong, "the message received", func() bool { return l.Stats().Messages >= 1 })
+	stop()
+	if n := calls.Load(); n != 0 {
+		t.Errorf("handler called %d times for a message past maxDequeueCount", n)
+	}
+	if s := l.Stats(); s.Released != 0 || s.Deleted != 0 || s.Poisoned != 0 {
+		t.Errorf("stats = %+v: the message must be left invisible", s)
+	}
+	if n := env.Count(t, q); n != 1 {
+		t.Errorf("count = %d, want 1 (invisible, not lost)", n)
+	}
+	if !strings.Contains(logs.String(), "MaxDequeueCount") {
+		t.Errorf("skipping the message was not logged:\n%s", logs)
 	}
 }
