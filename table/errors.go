@@ -30,6 +30,9 @@ var (
 	// ErrInvalidEntity: a value written to a table output cannot be an entity (no keys, keys
 	// with characters Azure Tables forbids, a type that is not a struct, map or JSON object…).
 	ErrInvalidEntity = errors.New("invalid table entity")
+	// ErrFilterValue: a value substituted into a filter outside quotes is not a number or a
+	// boolean (it would change the filter's structure); nothing is queried.
+	ErrFilterValue = errors.New("invalid value in table filter")
 )
 
 // EntityError is the error a table output returns when the service rejects one entity of a
