@@ -93,3 +93,29 @@ func ScrubText(s string) string {
 	s = strings.ReplaceAll(s, DevStoreAccountKey, "***")
 	return genericSecrets.ReplaceAllString(s, "${1}${2}***")
 }
+
+// redactedError is an error whose text went through ScrubText; Unwrap gives the original error,
+// so errors.Is and errors.As keep working.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (r *redactedError) Error() string { return r.msg }
+func (r *redactedError) Unwrap() error { return r.err }
+
+// RedactError returns err, or a wrapper whose text has every key, SAS signature and token
+// replaced (ScrubText). Connectors pass every service error they log or return through it: the
+// SDKs clean their own logs, but a transport error from net/http quotes the full request URL,
+// SAS signature included.
+func RedactError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := ScrubText(msg)
+	if clean == msg {
+		return err
+	}
+	return &redactedError{msg: clean, err: err}
+}
