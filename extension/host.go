@@ -515,8 +515,9 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	if c, ok := f.trigger.(BindingDataContract); ok {
 		contract = c.BindingData()
 	}
-	if f.many && handler.call != nil {
-		f.batch = batchConverter(plan.paramTypes[f.trigSlot+len(bindings)])
+	if st := plan.paramTypes[f.trigSlot+len(bindings)]; f.many && handler.call != nil && st != nil {
+		// (nil when the handler takes no parameters and ignores the batch)
+		f.batch = batchConverter(st)
 	}
 	for i, b := range bindings {
 		if i == f.trigSlot {
