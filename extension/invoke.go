@@ -412,8 +412,10 @@ func (f *function) attempt(parent context.Context, ev *Event, rc RetryContext) (
 	}
 	cerr := inv.Err()
 	switch {
+	case err == nil:
+		// The work completed (outputs flushed); a cancellation that came after it does not undo it.
 	case cerr == errTimeoutCancel:
-		if err == nil || !errors.Is(err, ErrFunctionTimeout) {
+		if err == errTimeoutCancel || !errors.Is(err, ErrFunctionTimeout) {
 			err = fmt.Errorf("function %q exceeded its timeout of %v: %w", f.name, f.timeout, errors.Join(ErrFunctionTimeout, err))
 		}
 	case cerr == errShutdownCancel && err != nil:
@@ -479,6 +481,11 @@ func (f *function) core(ctx context.Context) (err error) {
 	res, err := f.handler.call(ctx, args)
 	if err != nil {
 		return err
+	}
+	// A handler that returns after its function timeout fired has failed (the attempt reports
+	// ErrFunctionTimeout), whatever it returned: its outputs must not be flushed.
+	if inv.Err() == errTimeoutCancel {
+		return errTimeoutCancel
 	}
 	if err := f.routeResult(ctx, inv, res); err != nil {
 		return err
