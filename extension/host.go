@@ -86,12 +86,13 @@ type Host struct {
 	inflightMu sync.Mutex
 	inflight   map[*invocation]struct{}
 	stopping   bool
+	draining   chan struct{} // closed when Run begins to drain (stop fetching)
 	hardStop   chan struct{}
 }
 
 // NewHost creates a host. Declare functions with Func or LoadAppDir+Handle, then call Run.
 func NewHost(opts HostOptions) (*Host, error) {
-	h := &Host{opts: opts, handlers: map[string]Handler{}, inflight: map[*invocation]struct{}{}, hardStop: make(chan struct{})}
+	h := &Host{opts: opts, handlers: map[string]Handler{}, inflight: map[*invocation]struct{}{}, draining: make(chan struct{}), hardStop: make(chan struct{})}
 	h.logger = opts.Logger
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -872,8 +873,9 @@ wait:
 			}
 		}
 	}
-	// Drain: stop fetching, let in-flight invocations finish.
+	// Drain: stop fetching, let in-flight invocations finish; retry waits end now (§5.1).
 	stopListening()
+	close(h.draining)
 	timeout := h.opts.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second

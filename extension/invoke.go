@@ -346,9 +346,11 @@ func (f *function) Execute(ctx context.Context, ev *Event) Result {
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
-		case <-f.host.hardStop:
+		case <-f.host.draining:
+			// As WebJobs: cancellation during the wait stops retrying (reference §5.1). The item is
+			// not acknowledged; it comes back after the restart.
 			t.Stop()
-			return Result{Status: Cancelled, Err: fmt.Errorf("retry abandoned at shutdown: %w", err)}
+			return Result{Status: Cancelled, Err: fmt.Errorf("function %q: retry %d abandoned at shutdown: %w", f.name, rc.RetryCount, errors.Join(ErrShutdown, err))}
 		}
 	}
 }
