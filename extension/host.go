@@ -706,6 +706,9 @@ func planHandler(spec *FunctionSpec, bindings []*BindingSpec, h Handler) (*plan,
 			if i < 0 {
 				return nil, fmt.Errorf("%s: parameter field %s is tagged azbind:%q but the function has no binding of that name: %w", where, fd.Name, fd.Tag.Get("azbind"), ErrInvalidConfig)
 			}
+			if e := unexportedEmbeddedPtr(st, fd.Index); e != "" {
+				return nil, fmt.Errorf("%s: parameter field %s is promoted through the unexported embedded pointer %s, which the runtime cannot allocate: export its type or embed it by value: %w", where, fd.Name, e, ErrInvalidConfig)
+			}
 			fs, err := fill(i, fd.Type)
 			if err != nil {
 				return nil, err
@@ -937,4 +940,20 @@ func (h *Host) HostID() string {
 		return ""
 	}
 	return h.services.HostID
+}
+
+// unexportedEmbeddedPtr names the unexported embedded pointer field on the path index of struct
+// type t ("" if none).
+func unexportedEmbeddedPtr(t reflect.Type, index []int) string {
+	for _, x := range index[:len(index)-1] {
+		f := t.Field(x)
+		t = f.Type
+		if t.Kind() == reflect.Pointer {
+			if !f.IsExported() {
+				return f.Name
+			}
+			t = t.Elem()
+		}
+	}
+	return ""
 }

@@ -552,7 +552,7 @@ func (f *function) fill(ctx context.Context, inv *invocation, s *slot) (any, err
 				return nil, err
 			}
 			if v != nil {
-				sv.FieldByIndex(fs.index).Set(reflect.ValueOf(v))
+				fieldAlloc(sv, fs.index).Set(reflect.ValueOf(v))
 			}
 		}
 		return sv.Interface(), nil
@@ -576,10 +576,28 @@ func (f *function) routeResult(ctx context.Context, inv *invocation, res any) er
 		rv = rv.Elem()
 	}
 	for _, fr := range rp.fields {
-		fv := rv.FieldByIndex(fr.index)
+		fv, err := rv.FieldByIndexErr(fr.index)
+		if err != nil {
+			continue // a field promoted through a nil embedded pointer: nil, writes nothing
+		}
 		if err := inv.outs[fr.out].write(ctx, fv.Interface(), fr.typ); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fieldAlloc is v.FieldByIndex(index) for a settable struct v, allocating nil embedded struct
+// pointers on the way (fields promoted through an embedded *T).
+func fieldAlloc(v reflect.Value, index []int) reflect.Value {
+	for i, x := range index {
+		if i > 0 && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				v.Set(reflect.New(v.Type().Elem()))
+			}
+			v = v.Elem()
+		}
+		v = v.Field(x)
+	}
+	return v
 }
