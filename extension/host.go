@@ -347,7 +347,24 @@ func (h *Host) buildMode(ctx context.Context, verify bool) error {
 		h.checkHostIDCollision(ctx)
 	}
 	if h.cfg == nil {
-		h.cfg = &HostConfig{Version: "2.0"}
+		// No host.json: the defaults, with AzureFunctionsJobHost__… settings applied on top, as
+		// they are to a host.json file.
+		cfg, ps := parseHostJSON("host.json (none: defaults)", []byte(`{"version": "2.0"}`), h.settings)
+		var bad []Problem
+		for _, p := range ps {
+			if p.Warning {
+				h.logger.Warn("host configuration", slog.String("problem", p.String()))
+				continue
+			}
+			bad = append(bad, p)
+		}
+		if len(bad) > 0 {
+			errs = append(errs, &ProblemsError{Problems: bad})
+		}
+		if cfg == nil {
+			cfg = &HostConfig{Version: "2.0"}
+		}
+		h.cfg = cfg
 	}
 	declared := map[string]bool{}
 	for _, spec := range h.specs {
