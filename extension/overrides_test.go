@@ -29,4 +29,3 @@ func TestHostOverrideWrongTypeWithoutHostJSON(t *testing.T) {
 		t.Errorf("err = %v, want ErrInvalidConfig naming the setting", err)
 	}
 }
-
