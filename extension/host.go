@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -266,7 +267,8 @@ func (h *Host) resolveHostID() (string, error) {
 		return id, nil
 	}
 	// Derived: <machine name>-<hash of the app>, stable per app and machine (as Functions does
-	// locally), never truncated into a collision: the hash is always kept whole.
+	// locally), never truncated into a collision: the hash is always kept whole. The app is its
+	// folder (LoadAppDir), else the program's main package and its function names.
 	name, _ := os.Hostname()
 	var b strings.Builder
 	for _, r := range strings.ToLower(name) {
@@ -281,8 +283,15 @@ func (h *Host) resolveHostID() (string, error) {
 	hs := fnv.New32a()
 	key := h.appDir
 	if key == "" {
-		exe, _ := os.Executable()
-		key = exe
+		// The program, by its main package path (the executable's path changes on every `go run`);
+		// a main built from file arguments has no path, so the working folder stands in for it.
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Path != "" && bi.Path != "command-line-arguments" {
+			key = bi.Path
+		} else if wd, err := os.Getwd(); err == nil {
+			key = "cwd:" + wd
+		} else {
+			key, _ = os.Executable()
+		}
 		names := make([]string, 0, len(h.specs))
 		for _, s := range h.specs {
 			names = append(names, strings.ToLower(s.Name))
