@@ -409,9 +409,7 @@ func (f *function) attempt(parent context.Context, ev *Event, rc RetryContext) (
 
 	err = f.safeInvoke(ctx)
 
-	for _, c := range inv.closers {
-		c.Close()
-	}
+	inv.closeAll()
 	cerr := inv.Err()
 	switch {
 	case err == nil:
@@ -600,4 +598,20 @@ func fieldAlloc(v reflect.Value, index []int) reflect.Value {
 		v = v.Field(x)
 	}
 	return v
+}
+
+// closeAll closes the binding values that are io.Closers. A panicking Close is logged, never
+// allowed to crash the host; it does not change the attempt's outcome (the work is done).
+func (inv *invocation) closeAll() {
+	for _, c := range inv.closers {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					inv.fc.Logger().LogAttrs(inv.parent, slog.LevelError, "closing a binding value panicked",
+						slog.String("error", fmt.Sprint(r)), slog.String("type", fmt.Sprintf("%T", c)))
+				}
+			}()
+			c.Close()
+		}()
+	}
 }
