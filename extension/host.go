@@ -534,7 +534,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	}
 	bc := h.bindContext(spec, trig, ext, plan.paramTypes[f.trigSlot], nil, trig.Type, f.retry)
 	var err error
-	f.trigger, err = bt.NewTrigger(ctx, bc)
+	f.trigger, err = callFactory(bt.NewTrigger, ctx, bc)
 	if err != nil {
 		return nil, wrapBindErr(trig, err)
 	}
@@ -558,7 +558,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 			if bt.NewInput == nil {
 				return nil, fmt.Errorf("%s: direction: %s does not support direction %q: %w", b.Where, b.Type, b.Direction, ErrInvalidConfig)
 			}
-			in, err := bt.NewInput(ctx, h.bindContext(spec, b, ext, plan.paramTypes[i], contract, trig.Type, f.retry))
+			in, err := callFactory(bt.NewInput, ctx, h.bindContext(spec, b, ext, plan.paramTypes[i], contract, trig.Type, f.retry))
 			if err != nil {
 				return nil, wrapBindErr(b, err)
 			}
@@ -568,7 +568,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 			if bt.NewOutput == nil {
 				return nil, fmt.Errorf("%s: direction: %s does not support direction %q: %w", b.Where, b.Type, b.Direction, ErrInvalidConfig)
 			}
-			out, err := bt.NewOutput(ctx, h.bindContext(spec, b, ext, plan.outTypes[i], contract, trig.Type, f.retry))
+			out, err := callFactory(bt.NewOutput, ctx, h.bindContext(spec, b, ext, plan.outTypes[i], contract, trig.Type, f.retry))
 			if err != nil {
 				return nil, wrapBindErr(b, err)
 			}
@@ -982,4 +982,15 @@ func unexportedEmbeddedPtr(t reflect.Type, index []int) string {
 		}
 	}
 	return ""
+}
+
+// callFactory runs a connector's binding factory, turning a panic into an error (the caller names
+// the binding).
+func callFactory[T any](factory func(context.Context, *BindContext) (T, error), ctx context.Context, bc *BindContext) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the %s binding factory panicked: %v: %w", bc.Spec.Type, r, ErrInvalidConfig)
+		}
+	}()
+	return factory(ctx, bc)
 }
