@@ -263,15 +263,15 @@ func (fc *FunctionContext) BindingData(name string) (any, bool) {
 
 // outputState is one output binding's state within an attempt.
 type outputState struct {
-	b    *boundOutput
-	inv  *invocation
-	mu   sync.Mutex
-	sink Sink
+	b      *boundOutput
+	inv    *invocation
+	mu     sync.Mutex // serializes Open and Add: a Collector may be shared by goroutines
+	sink   Sink
+	closed bool // the handler returned: no more items
 }
 
+// open returns the sink, opening it on first use; o.mu is held.
 func (o *outputState) open(ctx context.Context) (Sink, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	if o.sink == nil {
 		s, err := o.b.out.Open(ctx, &o.inv.fc)
 		if err != nil {
@@ -285,6 +285,11 @@ func (o *outputState) open(ctx context.Context) (Sink, error) {
 func (o *outputState) add(ctx context.Context, item any) error {
 	if o == nil {
 		return errors.New("extension: Collector used outside an invocation")
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return fmt.Errorf("output binding %q: Collector used after the invocation returned: the item is not written", o.b.spec.Name)
 	}
 	s, err := o.open(ctx)
 	if err != nil {
@@ -409,6 +414,12 @@ func (f *function) attempt(parent context.Context, ev *Event, rc RetryContext) (
 
 	err = f.safeInvoke(ctx)
 
+	for i := range inv.outs { // (a failed attempt's sinks are discarded: no late items either)
+		o := &inv.outs[i]
+		o.mu.Lock()
+		o.closed = true
+		o.mu.Unlock()
+	}
 	inv.closeAll()
 	cerr := inv.Err()
 	switch {
@@ -489,6 +500,12 @@ func (f *function) core(ctx context.Context) (err error) {
 	}
 	if err := f.routeResult(ctx, inv, res); err != nil {
 		return err
+	}
+	for i := range inv.outs {
+		o := &inv.outs[i]
+		o.mu.Lock()
+		o.closed = true
+		o.mu.Unlock()
 	}
 	for i := range inv.outs {
 		o := &inv.outs[i]
