@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -177,23 +178,28 @@ func (cs *connString) properties() map[string]string {
 	return m
 }
 
-// looksLikeConnectionString reports whether s parses as a connection string with at least one
-// key azbind knows: the test behind the "<< REDACTED >>" rule (C13).
+// looksLikeConnectionString reports whether s looks like a connection string (some `;`-separated
+// segment is `<known key>=...`, even if other segments are malformed) or a SAS token / SAS URL (it
+// carries a `sig=` parameter): the test behind the "<< REDACTED >>" rule (C13). It is deliberately
+// lenient, since a false positive only hides a name while a false negative prints a secret.
 func looksLikeConnectionString(s string) bool {
 	if !strings.Contains(s, "=") {
 		return false
 	}
-	cs, err := parseConnString(s)
-	if err != nil {
-		return false
-	}
-	for _, f := range cs.fields {
-		if _, ok := canonicalConnStringKey[strings.ToLower(f.Key)]; ok {
+	for _, seg := range strings.Split(s, ";") {
+		k, _, ok := strings.Cut(seg, "=")
+		if !ok {
+			continue
+		}
+		if _, known := canonicalConnStringKey[strings.ToLower(strings.TrimSpace(k))]; known {
 			return true
 		}
 	}
-	return false
+	return sasSignature.MatchString(s)
 }
+
+// sasSignature matches the signature parameter of a SAS token or SAS URL.
+var sasSignature = regexp.MustCompile(`(?i)(^|[?&\s])sig=`)
 
 // parsedConn is what a connection string says for one service.
 type parsedConn struct {

@@ -35,6 +35,16 @@ var secretIdentityProps = map[string]bool{
 	"clientsecret": true, "systemaccesstoken": true, "clientcertificatepassword": true,
 }
 
+// isSecretIdentityProp reports whether an identity section child (normalized key, value) must be
+// hidden in Properties: the known secret properties, children named like connection-string
+// secrets (accountKey, sharedAccessKey, ...) or connectionString, and any value that looks like a
+// connection string or SAS.
+func isSecretIdentityProp(key, value string) bool {
+	last := key[strings.LastIndex(key, ":")+1:]
+	return secretIdentityProps[last] || secretConnStringKeys[last] || last == "connectionstring" ||
+		looksLikeConnectionString(value)
+}
+
 // azureClouds maps azureCloud values to the SDK cloud configuration and storage suffix.
 var azureClouds = map[string]struct {
 	cfg    cloud.Configuration

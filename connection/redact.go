@@ -59,8 +59,11 @@ func (c *Connection) LogValue() slog.Value {
 // GoString keeps %#v from printing secrets.
 func (c *Connection) GoString() string { return c.String() }
 
-// Format makes every fmt verb (%v, %+v, %s, %q) print the redacted String.
-func (c *Connection) Format(f fmt.State, verb rune) {
+// Format makes every fmt verb (%v, %+v, %#v, %s, %q) print the redacted String. It has a value
+// receiver so that a Connection held by value (or nested by value in another struct, or logged
+// by value through slog's text handler) is redacted too; fmt prints "<nil>" for a nil
+// *Connection.
+func (c Connection) Format(f fmt.State, verb rune) {
 	if verb == 'q' {
 		fmt.Fprintf(f, "%q", c.String())
 		return
@@ -89,4 +92,30 @@ func (c *Connection) Scrub(s string) string {
 func ScrubText(s string) string {
 	s = strings.ReplaceAll(s, DevStoreAccountKey, "***")
 	return genericSecrets.ReplaceAllString(s, "${1}${2}***")
+}
+
+// redactedError is an error whose text went through ScrubText; Unwrap gives the original error,
+// so errors.Is and errors.As keep working.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (r *redactedError) Error() string { return r.msg }
+func (r *redactedError) Unwrap() error { return r.err }
+
+// RedactError returns err, or a wrapper whose text has every key, SAS signature and token
+// replaced (ScrubText). Connectors pass every service error they log or return through it: the
+// SDKs clean their own logs, but a transport error from net/http quotes the full request URL,
+// SAS signature included.
+func RedactError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	clean := ScrubText(msg)
+	if clean == msg {
+		return err
+	}
+	return &redactedError{msg: clean, err: err}
 }

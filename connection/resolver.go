@@ -406,7 +406,7 @@ func (r *Resolver) fromIdentity(ex *Explanation, st *Step) (*Connection, *Resolv
 	c.Properties = map[string]string{}
 	for k, s := range ch {
 		v := s.Value
-		if secretIdentityProps[k] {
+		if isSecretIdentityProp(k, v) {
 			if v != "" {
 				c.secrets = append(c.secrets, v)
 			}

@@ -28,7 +28,13 @@ func (bc *BindContext) Decode(v any) error {
 // DecodeConfig maps the extension's host.json section (BindContext.Config) onto v, with the same
 // tag rules as Decode. Errors name "host.json: extensions.<name>.<field>".
 func (bc *BindContext) DecodeConfig(v any) error {
-	return decodeMap(bc.Config, v, "host.json: extensions")
+	where := "host.json: extensions"
+	if bc.Spec != nil {
+		if _, ext, ok := Lookup(bc.Spec.Type); ok {
+			where += "." + ext.Name
+		}
+	}
+	return decodeMap(bc.Config, v, where)
 }
 
 // DecodeMap is Decode for any property map; where prefixes error messages.
@@ -54,6 +60,9 @@ func decodeMap(m map[string]any, v any, where string) error {
 				return fmt.Errorf("%s: %s: is required: add %q to the binding: %w", where, name, name, ErrInvalidConfig)
 			}
 			continue
+		}
+		if !f.IsExported() {
+			return fmt.Errorf("%s: %s: the connector's config field %s is unexported and cannot be set: export it: %w", where, name, f.Name, ErrInvalidConfig)
 		}
 		if err := setField(rv.Field(i), raw); err != nil {
 			return fmt.Errorf("%s: %s: %v: %w", where, name, err, ErrInvalidConfig)
@@ -155,8 +164,14 @@ func setField(fv reflect.Value, raw any) error {
 		if !ok {
 			return fmt.Errorf("must be an object, got %s", jsonKind(raw))
 		}
+		if !reflect.TypeOf(x).AssignableTo(fv.Type()) {
+			return fmt.Errorf("unsupported field type %s (use map[string]any)", fv.Type())
+		}
 		fv.Set(reflect.ValueOf(x))
 	case reflect.Interface:
+		if !reflect.TypeOf(raw).AssignableTo(fv.Type()) {
+			return fmt.Errorf("cannot store %s in a field of type %s", jsonKind(raw), fv.Type())
+		}
 		fv.Set(reflect.ValueOf(raw))
 	default:
 		return fmt.Errorf("unsupported field type %s", fv.Type())
@@ -330,7 +345,7 @@ func (bc *BindContext) Connection(ctx context.Context, svc connection.Service) (
 	if bc.Host == nil || bc.Host.Connections == nil {
 		return nil, fmt.Errorf("%s: connection: the host has no connection resolver: %w", bc.Spec.Where, ErrInvalidConfig)
 	}
-	c, err := bc.Host.Connections.Resolve(ctx, bc.Spec.Connection(), svc)
+	c, err := bc.Host.Connections.Resolve(ctx, bc.Spec.connectionName(), svc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
 	}

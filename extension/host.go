@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -86,12 +87,13 @@ type Host struct {
 	inflightMu sync.Mutex
 	inflight   map[*invocation]struct{}
 	stopping   bool
+	draining   chan struct{} // closed when Run begins to drain (stop fetching)
 	hardStop   chan struct{}
 }
 
 // NewHost creates a host. Declare functions with Func or LoadAppDir+Handle, then call Run.
 func NewHost(opts HostOptions) (*Host, error) {
-	h := &Host{opts: opts, handlers: map[string]Handler{}, inflight: map[*invocation]struct{}{}, hardStop: make(chan struct{})}
+	h := &Host{opts: opts, handlers: map[string]Handler{}, inflight: map[*invocation]struct{}{}, draining: make(chan struct{}), hardStop: make(chan struct{})}
 	h.logger = opts.Logger
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -265,7 +267,8 @@ func (h *Host) resolveHostID() (string, error) {
 		return id, nil
 	}
 	// Derived: <machine name>-<hash of the app>, stable per app and machine (as Functions does
-	// locally), never truncated into a collision: the hash is always kept whole.
+	// locally), never truncated into a collision: the hash is always kept whole. The app is its
+	// folder (LoadAppDir), else the program's main package and its function names.
 	name, _ := os.Hostname()
 	var b strings.Builder
 	for _, r := range strings.ToLower(name) {
@@ -280,8 +283,15 @@ func (h *Host) resolveHostID() (string, error) {
 	hs := fnv.New32a()
 	key := h.appDir
 	if key == "" {
-		exe, _ := os.Executable()
-		key = exe
+		// The program, by its main package path (the executable's path changes on every `go run`);
+		// a main built from file arguments has no path, so the working folder stands in for it.
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Path != "" && bi.Path != "command-line-arguments" {
+			key = bi.Path
+		} else if wd, err := os.Getwd(); err == nil {
+			key = "cwd:" + wd
+		} else {
+			key, _ = os.Executable()
+		}
 		names := make([]string, 0, len(h.specs))
 		for _, s := range h.specs {
 			names = append(names, strings.ToLower(s.Name))
@@ -346,7 +356,24 @@ func (h *Host) buildMode(ctx context.Context, verify bool) error {
 		h.checkHostIDCollision(ctx)
 	}
 	if h.cfg == nil {
-		h.cfg = &HostConfig{Version: "2.0"}
+		// No host.json: the defaults, with AzureFunctionsJobHost__… settings applied on top, as
+		// they are to a host.json file.
+		cfg, ps := parseHostJSON("host.json (none: defaults)", []byte(`{"version": "2.0"}`), h.settings)
+		var bad []Problem
+		for _, p := range ps {
+			if p.Warning {
+				h.logger.Warn("host configuration", slog.String("problem", p.String()))
+				continue
+			}
+			bad = append(bad, p)
+		}
+		if len(bad) > 0 {
+			errs = append(errs, &ProblemsError{Problems: bad})
+		}
+		if cfg == nil {
+			cfg = &HostConfig{Version: "2.0"}
+		}
+		h.cfg = cfg
 	}
 	declared := map[string]bool{}
 	for _, spec := range h.specs {
@@ -400,6 +427,10 @@ func (h *Host) resolveProps(b *BindingSpec) error {
 		s, ok := v.(string)
 		if !ok || !strings.Contains(s, "%") {
 			continue
+		}
+		if strings.EqualFold(k, "connection") {
+			raw := s
+			b.rawConnection = &raw
 		}
 		r, err := expr.ResolveSettings(s, lookup)
 		if err != nil {
@@ -507,7 +538,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	}
 	bc := h.bindContext(spec, trig, ext, plan.paramTypes[f.trigSlot], nil, trig.Type, f.retry)
 	var err error
-	f.trigger, err = bt.NewTrigger(ctx, bc)
+	f.trigger, err = callFactory(bt.NewTrigger, ctx, bc)
 	if err != nil {
 		return nil, wrapBindErr(trig, err)
 	}
@@ -515,8 +546,9 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	if c, ok := f.trigger.(BindingDataContract); ok {
 		contract = c.BindingData()
 	}
-	if f.many && handler.call != nil {
-		f.batch = batchConverter(plan.paramTypes[f.trigSlot+len(bindings)])
+	if st := plan.paramTypes[f.trigSlot+len(bindings)]; f.many && handler.call != nil && st != nil {
+		// (nil when the handler takes no parameters and ignores the batch)
+		f.batch = batchConverter(st)
 	}
 	for i, b := range bindings {
 		if i == f.trigSlot {
@@ -530,7 +562,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 			if bt.NewInput == nil {
 				return nil, fmt.Errorf("%s: direction: %s does not support direction %q: %w", b.Where, b.Type, b.Direction, ErrInvalidConfig)
 			}
-			in, err := bt.NewInput(ctx, h.bindContext(spec, b, ext, plan.paramTypes[i], contract, trig.Type, f.retry))
+			in, err := callFactory(bt.NewInput, ctx, h.bindContext(spec, b, ext, plan.paramTypes[i], contract, trig.Type, f.retry))
 			if err != nil {
 				return nil, wrapBindErr(b, err)
 			}
@@ -540,7 +572,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 			if bt.NewOutput == nil {
 				return nil, fmt.Errorf("%s: direction: %s does not support direction %q: %w", b.Where, b.Type, b.Direction, ErrInvalidConfig)
 			}
-			out, err := bt.NewOutput(ctx, h.bindContext(spec, b, ext, plan.outTypes[i], contract, trig.Type, f.retry))
+			out, err := callFactory(bt.NewOutput, ctx, h.bindContext(spec, b, ext, plan.outTypes[i], contract, trig.Type, f.retry))
 			if err != nil {
 				return nil, wrapBindErr(b, err)
 			}
@@ -703,6 +735,9 @@ func planHandler(spec *FunctionSpec, bindings []*BindingSpec, h Handler) (*plan,
 			i := byName(fd.Tag.Get("azbind"))
 			if i < 0 {
 				return nil, fmt.Errorf("%s: parameter field %s is tagged azbind:%q but the function has no binding of that name: %w", where, fd.Name, fd.Tag.Get("azbind"), ErrInvalidConfig)
+			}
+			if e := unexportedEmbeddedPtr(st, fd.Index); e != "" {
+				return nil, fmt.Errorf("%s: parameter field %s is promoted through the unexported embedded pointer %s, which the runtime cannot allocate: export its type or embed it by value: %w", where, fd.Name, e, ErrInvalidConfig)
 			}
 			fs, err := fill(i, fd.Type)
 			if err != nil {
@@ -871,8 +906,9 @@ wait:
 			}
 		}
 	}
-	// Drain: stop fetching, let in-flight invocations finish.
+	// Drain: stop fetching, let in-flight invocations finish; retry waits end now (§5.1).
 	stopListening()
+	close(h.draining)
 	timeout := h.opts.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -934,4 +970,31 @@ func (h *Host) HostID() string {
 		return ""
 	}
 	return h.services.HostID
+}
+
+// unexportedEmbeddedPtr names the unexported embedded pointer field on the path index of struct
+// type t ("" if none).
+func unexportedEmbeddedPtr(t reflect.Type, index []int) string {
+	for _, x := range index[:len(index)-1] {
+		f := t.Field(x)
+		t = f.Type
+		if t.Kind() == reflect.Pointer {
+			if !f.IsExported() {
+				return f.Name
+			}
+			t = t.Elem()
+		}
+	}
+	return ""
+}
+
+// callFactory runs a connector's binding factory, turning a panic into an error (the caller names
+// the binding).
+func callFactory[T any](factory func(context.Context, *BindContext) (T, error), ctx context.Context, bc *BindContext) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the %s binding factory panicked: %v: %w", bc.Spec.Type, r, ErrInvalidConfig)
+		}
+	}()
+	return factory(ctx, bc)
 }

@@ -263,15 +263,15 @@ func (fc *FunctionContext) BindingData(name string) (any, bool) {
 
 // outputState is one output binding's state within an attempt.
 type outputState struct {
-	b    *boundOutput
-	inv  *invocation
-	mu   sync.Mutex
-	sink Sink
+	b      *boundOutput
+	inv    *invocation
+	mu     sync.Mutex // serializes Open and Add: a Collector may be shared by goroutines
+	sink   Sink
+	closed bool // the handler returned: no more items
 }
 
+// open returns the sink, opening it on first use; o.mu is held.
 func (o *outputState) open(ctx context.Context) (Sink, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	if o.sink == nil {
 		s, err := o.b.out.Open(ctx, &o.inv.fc)
 		if err != nil {
@@ -285,6 +285,11 @@ func (o *outputState) open(ctx context.Context) (Sink, error) {
 func (o *outputState) add(ctx context.Context, item any) error {
 	if o == nil {
 		return errors.New("extension: Collector used outside an invocation")
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return fmt.Errorf("output binding %q: Collector used after the invocation returned: the item is not written", o.b.spec.Name)
 	}
 	s, err := o.open(ctx)
 	if err != nil {
@@ -346,9 +351,11 @@ func (f *function) Execute(ctx context.Context, ev *Event) Result {
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
-		case <-f.host.hardStop:
+		case <-f.host.draining:
+			// As WebJobs: cancellation during the wait stops retrying (reference §5.1). The item is
+			// not acknowledged; it comes back after the restart.
 			t.Stop()
-			return Result{Status: Cancelled, Err: fmt.Errorf("retry abandoned at shutdown: %w", err)}
+			return Result{Status: Cancelled, Err: fmt.Errorf("function %q: retry %d abandoned at shutdown: %w", f.name, rc.RetryCount, errors.Join(ErrShutdown, err))}
 		}
 	}
 }
@@ -407,13 +414,19 @@ func (f *function) attempt(parent context.Context, ev *Event, rc RetryContext) (
 
 	err = f.safeInvoke(ctx)
 
-	for _, c := range inv.closers {
-		c.Close()
+	for i := range inv.outs { // (a failed attempt's sinks are discarded: no late items either)
+		o := &inv.outs[i]
+		o.mu.Lock()
+		o.closed = true
+		o.mu.Unlock()
 	}
+	inv.closeAll()
 	cerr := inv.Err()
 	switch {
+	case err == nil:
+		// The work completed (outputs flushed); a cancellation that came after it does not undo it.
 	case cerr == errTimeoutCancel:
-		if err == nil || !errors.Is(err, ErrFunctionTimeout) {
+		if err == errTimeoutCancel || !errors.Is(err, ErrFunctionTimeout) {
 			err = fmt.Errorf("function %q exceeded its timeout of %v: %w", f.name, f.timeout, errors.Join(ErrFunctionTimeout, err))
 		}
 	case cerr == errShutdownCancel && err != nil:
@@ -480,8 +493,19 @@ func (f *function) core(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// A handler that returns after its function timeout fired has failed (the attempt reports
+	// ErrFunctionTimeout), whatever it returned: its outputs must not be flushed.
+	if inv.Err() == errTimeoutCancel {
+		return errTimeoutCancel
+	}
 	if err := f.routeResult(ctx, inv, res); err != nil {
 		return err
+	}
+	for i := range inv.outs {
+		o := &inv.outs[i]
+		o.mu.Lock()
+		o.closed = true
+		o.mu.Unlock()
 	}
 	for i := range inv.outs {
 		o := &inv.outs[i]
@@ -543,7 +567,7 @@ func (f *function) fill(ctx context.Context, inv *invocation, s *slot) (any, err
 				return nil, err
 			}
 			if v != nil {
-				sv.FieldByIndex(fs.index).Set(reflect.ValueOf(v))
+				fieldAlloc(sv, fs.index).Set(reflect.ValueOf(v))
 			}
 		}
 		return sv.Interface(), nil
@@ -567,10 +591,44 @@ func (f *function) routeResult(ctx context.Context, inv *invocation, res any) er
 		rv = rv.Elem()
 	}
 	for _, fr := range rp.fields {
-		fv := rv.FieldByIndex(fr.index)
+		fv, err := rv.FieldByIndexErr(fr.index)
+		if err != nil {
+			continue // a field promoted through a nil embedded pointer: nil, writes nothing
+		}
 		if err := inv.outs[fr.out].write(ctx, fv.Interface(), fr.typ); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fieldAlloc is v.FieldByIndex(index) for a settable struct v, allocating nil embedded struct
+// pointers on the way (fields promoted through an embedded *T).
+func fieldAlloc(v reflect.Value, index []int) reflect.Value {
+	for i, x := range index {
+		if i > 0 && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				v.Set(reflect.New(v.Type().Elem()))
+			}
+			v = v.Elem()
+		}
+		v = v.Field(x)
+	}
+	return v
+}
+
+// closeAll closes the binding values that are io.Closers. A panicking Close is logged, never
+// allowed to crash the host; it does not change the attempt's outcome (the work is done).
+func (inv *invocation) closeAll() {
+	for _, c := range inv.closers {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					inv.fc.Logger().LogAttrs(inv.parent, slog.LevelError, "closing a binding value panicked",
+						slog.String("error", fmt.Sprint(r)), slog.String("type", fmt.Sprintf("%T", c)))
+				}
+			}()
+			c.Close()
+		}()
+	}
 }

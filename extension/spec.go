@@ -29,6 +29,10 @@ type BindingSpec struct {
 	// Where is the declaration's location for error messages, e.g.
 	// "ProcessOrder/function.json: bindings[1]" or "Go API: ProcessOrder: bindings[1]".
 	Where string
+
+	// rawConnection is the `connection` property as declared, before %setting% resolution: the
+	// resolver expands it itself, once, with the real system's rules (C5).
+	rawConnection *string
 }
 
 // IsTrigger reports whether the binding is a trigger (its type ends in "Trigger").
@@ -66,10 +70,19 @@ func (b *BindingSpec) String(key string) (string, error) {
 	return s, nil
 }
 
-// Connection returns the binding's `connection` property.
+// Connection returns the binding's `connection` property (with %setting% resolved).
 func (b *BindingSpec) Connection() string {
 	s, _ := b.String("connection")
 	return s
+}
+
+// connectionName is the name handed to the connection resolver: the declared value, so that the
+// resolver applies %setting% resolution itself, exactly once.
+func (b *BindingSpec) connectionName() string {
+	if b.rawConnection != nil {
+		return *b.rawConnection
+	}
+	return b.Connection()
 }
 
 func jsonKind(v any) string {

@@ -162,7 +162,8 @@ type stats struct {
 // returned Result: Succeeded deletes it; Failed releases it after VisibilityTimeout, or moves it to
 // the poison queue once its dequeue count reaches MaxDequeueCount; Cancelled makes it visible
 // again at once. A nil poison client means the queue has no poison queue: failed messages then
-// stay invisible until their receive visibility ends, as in Functions.
+// stay invisible until their receive visibility ends, and messages already past MaxDequeueCount are
+// not invoked (they stay invisible too), as in Functions.
 type Listener struct {
 	q, poison *azqueue.QueueClient
 	name      string
@@ -405,9 +406,9 @@ func (l *Listener) logReceiveError(err error) {
 	case queueerror.HasCode(err, queueerror.QueueBeingDeleted):
 		l.log.Warn("queue is being deleted; polling with back-off")
 	case errors.As(err, &re) && re.StatusCode >= 500:
-		l.log.Warn("queue service error; polling with back-off", "error", err)
+		l.log.Warn("queue service error; polling with back-off", "error", redact(err))
 	default:
-		l.log.Error("receiving from queue failed; polling with back-off", "error", err)
+		l.log.Error("receiving from queue failed; polling with back-off", "error", redact(err))
 	}
 }
 
@@ -418,8 +419,14 @@ func (l *Listener) msgLog(m *Message) *slog.Logger {
 // process handles one received message end to end.
 func (l *Listener) process(ctx context.Context, m *Message) {
 	log := l.msgLog(m)
-	// C25: a message already past the limit is poisoned without invoking.
-	if l.poison != nil && m.DequeueCount > int64(l.opts.MaxDequeueCount) {
+	// C25: a message already past the limit is poisoned without invoking. Without a poison queue
+	// it is not invoked either (as Functions' BeginProcessingMessageAsync): it stays invisible
+	// until its receive visibility ends.
+	if m.DequeueCount > int64(l.opts.MaxDequeueCount) {
+		if l.poison == nil {
+			log.Warn(fmt.Sprintf("Message has reached MaxDequeueCount of %d and queue %s has no poison queue: not invoking the function; the message stays in the queue, invisible until its visibility ends", l.opts.MaxDequeueCount, l.name))
+			return
+		}
 		log.Warn(fmt.Sprintf("Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.", l.opts.MaxDequeueCount, l.pname))
 		l.poisonMessage(m, m.PopReceipt, log)
 		return
@@ -430,11 +437,11 @@ func (l *Listener) process(ctx context.Context, m *Message) {
 		fix := "set messageEncoding to none, or base64-encode messages"
 		if l.poison != nil {
 			log.Error(fmt.Sprintf("queue message %s in queue %s is not valid %s: moving it to queue %s without invoking the function: %s", m.ID, l.name, l.opts.Encoding, l.pname, fix),
-				"encoding", string(l.opts.Encoding), "error", err)
+				"encoding", string(l.opts.Encoding), "error", redact(err))
 			l.poisonMessage(m, m.PopReceipt, log)
 		} else {
 			log.Error(fmt.Sprintf("queue message %s in queue %s is not valid %s and the queue has no poison queue: leaving it invisible: %s", m.ID, l.name, l.opts.Encoding, fix),
-				"encoding", string(l.opts.Encoding), "error", err)
+				"encoding", string(l.opts.Encoding), "error", redact(err))
 		}
 		return
 	}
@@ -452,7 +459,7 @@ func (l *Listener) process(ctx context.Context, m *Message) {
 		l.release(m, pop, 0, log)
 	default:
 		if l.poison == nil {
-			log.Warn("function failed; the queue has no poison queue, so the message stays invisible until its visibility ends", "error", res.Err)
+			log.Warn("function failed; the queue has no poison queue, so the message stays invisible until its visibility ends", "error", redact(res.Err))
 			return
 		}
 		if m.DequeueCount >= int64(l.opts.MaxDequeueCount) {
@@ -494,9 +501,9 @@ func (l *Listener) delete(m *Message, pop string, log *slog.Logger) {
 	defer cancel()
 	if _, err := l.q.DeleteMessage(ctx, m.ID, pop, nil); err != nil {
 		if ignorable(err) {
-			log.Warn("could not delete the message: another receiver owns it now or it is gone", "error", err)
+			log.Warn("could not delete the message: another receiver owns it now or it is gone", "error", redact(err))
 		} else {
-			log.Error("could not delete the message; it will be delivered again", "error", err)
+			log.Error("could not delete the message; it will be delivered again", "error", redact(err))
 		}
 		return
 	}
@@ -508,9 +515,9 @@ func (l *Listener) release(m *Message, pop string, vt time.Duration, log *slog.L
 	defer cancel()
 	if _, err := l.q.UpdateMessage(ctx, m.ID, pop, m.Text, &azqueue.UpdateMessageOptions{VisibilityTimeout: ptr(seconds(vt))}); err != nil {
 		if ignorable(err) {
-			log.Warn("could not release the message: another receiver owns it now or it is gone", "error", err)
+			log.Warn("could not release the message: another receiver owns it now or it is gone", "error", redact(err))
 		} else {
-			log.Error("could not release the message; it reappears when its receive visibility ends", "error", err)
+			log.Error("could not release the message; it reappears when its receive visibility ends", "error", redact(err))
 		}
 		return
 	}
@@ -526,12 +533,12 @@ func (l *Listener) poisonMessage(m *Message, pop string, log *slog.Logger) {
 	ctx, cancel := l.settleCtx()
 	defer cancel()
 	if err := l.enqueuePoison(ctx, m.Text); err != nil {
-		log.Error("could not copy the message to the poison queue; it stays in the queue", "poison_queue", l.pname, "error", err)
+		log.Error("could not copy the message to the poison queue; it stays in the queue", "poison_queue", l.pname, "error", redact(err))
 		return
 	}
 	l.st.poisoned.Add(1)
 	if _, err := l.q.DeleteMessage(ctx, m.ID, pop, nil); err != nil && !queueerror.HasCode(err, queueerror.MessageNotFound) {
-		log.Error("copied the message to the poison queue but could not delete it from the source queue", "poison_queue", l.pname, "error", err)
+		log.Error("copied the message to the poison queue but could not delete it from the source queue", "poison_queue", l.pname, "error", redact(err))
 		return
 	}
 	l.st.deleted.Add(1)
@@ -617,11 +624,11 @@ func (l *Listener) renewLoop(m *Message, r *renewal, log *slog.Logger) {
 			interval = normal
 		case err != nil && ignorable(err):
 			l.st.renewalFailures.Add(1)
-			log.Warn("lost the message while its function runs (its visibility ended and another receiver took it, or it was deleted); it may be processed twice", "error", err)
+			log.Warn("lost the message while its function runs (its visibility ended and another receiver took it, or it was deleted); it may be processed twice", "error", redact(err))
 			return
 		default:
 			l.st.renewalFailures.Add(1)
-			log.Warn("could not renew the message's visibility; retrying sooner", "error", err)
+			log.Warn("could not renew the message's visibility; retrying sooner", "error", redact(err))
 			// After a failed renewal the interval shrinks linearly towards the floor.
 			interval = max(interval-(normal-floor)/4, floor)
 		}

@@ -26,6 +26,10 @@ const (
 // ErrDecode reports a message whose text is not valid for the configured encoding.
 var ErrDecode = errors.New("message does not decode")
 
+// ErrEncode reports an output message that the configured encoding cannot carry (bytes that are
+// not XML text with messageEncoding none).
+var ErrEncode = errors.New("message cannot be encoded")
+
 // ErrInvalidQueueName reports a queue name that the service would reject.
 var ErrInvalidQueueName = errors.New("invalid queue name")
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
@@ -89,11 +90,34 @@ func (s *sink) Add(ctx context.Context, item any) error {
 		}
 		data = b
 	}
+	if s.o.enc == None {
+		if err := xmlSafe(data); err != nil {
+			return fmt.Errorf("%s: queue %s: messageEncoding is none, so the message is sent as text, but %v: set messageEncoding to base64 (the default) to send arbitrary bytes: %w", s.o.where, s.queue, err, ErrEncode)
+		}
+	}
 	text := s.o.enc.encode(data)
 	if len(text) > MaxMessageSize {
 		return fmt.Errorf("%s: message of %d bytes (%d encoded as %s) exceeds the 64 KiB limit of Azure Queue Storage: store large payloads in a blob and send a reference", s.o.where, len(data), len(text), s.o.enc)
 	}
 	s.msgs = append(s.msgs, text)
+	return nil
+}
+
+// xmlSafe reports bytes that a queue message sent as plain text (messageEncoding none) cannot
+// carry: the service takes message text in XML, so invalid UTF-8 and characters outside the XML
+// 1.0 range would be replaced with U+FFFD by the XML encoder, changing the message silently.
+func xmlSafe(b []byte) error {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			return fmt.Errorf("byte 0x%02x at offset %d is not valid UTF-8", b[i], i)
+		case r == 0x09 || r == 0x0A || r == 0x0D, r >= 0x20 && r <= 0xD7FF, r >= 0xE000 && r <= 0xFFFD, r >= 0x10000 && r <= 0x10FFFF:
+		default:
+			return fmt.Errorf("character %U at offset %d cannot be carried in XML text", r, i)
+		}
+		i += n
+	}
 	return nil
 }
 
@@ -104,7 +128,7 @@ func (s *sink) Flush(ctx context.Context) error {
 	}
 	q := s.o.svc.NewQueueClient(s.queue)
 	if err := s.o.ensure(ctx, q, s.queue); err != nil {
-		return fmt.Errorf("%s: %w", s.o.where, err)
+		return redact(fmt.Errorf("%s: %w", s.o.where, err))
 	}
 	for i, text := range s.msgs {
 		_, err := q.EnqueueMessage(ctx, text, nil)
@@ -115,7 +139,7 @@ func (s *sink) Flush(ctx context.Context) error {
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("%s: send message %d of %d to queue %s: %w", s.o.where, i+1, len(s.msgs), s.queue, err)
+			return redact(fmt.Errorf("%s: send message %d of %d to queue %s: %w", s.o.where, i+1, len(s.msgs), s.queue, err))
 		}
 	}
 	s.msgs = nil

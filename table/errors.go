@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/azbind/azbind/connection"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -30,6 +30,9 @@ var (
 	// ErrInvalidEntity: a value written to a table output cannot be an entity (no keys, keys
 	// with characters Azure Tables forbids, a type that is not a struct, map or JSON object…).
 	ErrInvalidEntity = errors.New("invalid table entity")
+	// ErrFilterValue: a value substituted into a filter outside quotes is not a number or a
+	// boolean (it would change the filter's structure); nothing is queried.
+	ErrFilterValue = errors.New("invalid value in table filter")
 )
 
 // EntityError is the error a table output returns when the service rejects one entity of a
@@ -185,28 +188,5 @@ func parseODataError(body []byte, defCode string) (code, message string, index i
 	return code, strings.TrimSpace(msg), index
 }
 
-// sigParam matches the signature of a SAS in a URL (and the rest of that parameter).
-var sigParam = regexp.MustCompile(`(?i)([?&](?:amp;)?sig=)[^&\s"']+`)
-
-// redactedError hides a SAS signature that the SDK or net/http put into an error text (a
-// transport error quotes the full request URL); Unwrap still gives the original error.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (r *redactedError) Error() string { return r.msg }
-func (r *redactedError) Unwrap() error { return r.err }
-
-// redact returns err, or a wrapper whose text has SAS signatures replaced by "REDACTED".
-func redact(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := sigParam.ReplaceAllString(msg, "${1}REDACTED")
-	if clean == msg {
-		return err
-	}
-	return &redactedError{msg: clean, err: err}
-}
+// redact hides secrets (SAS signatures) in a service error; see connection.RedactError.
+func redact(err error) error { return connection.RedactError(err) }

@@ -3,11 +3,14 @@ package table
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/azbind/azbind/extension"
@@ -47,7 +50,10 @@ func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, 
 		if err != nil {
 			return nil, err
 		}
-		in.filter = t.WithEscape(expr.EscapeODataString)
+		if strings.ContainsAny(f, string([]rune{markOpen, markClose})) {
+			return nil, fmt.Errorf("%s: filter: contains the reserved characters U+E000/U+E001: remove them: %w", in.where, extension.ErrInvalidConfig)
+		}
+		in.filter = t.WithEscape(markValue)
 	}
 	if raw, ok := bc.Spec.Prop("take"); ok && raw != nil && raw != "" {
 		switch x := raw.(type) {
@@ -196,6 +202,9 @@ func (in *input) Bind(ctx context.Context, fc *extension.FunctionContext) (any, 
 		if filter, err = in.filter.Eval(fc); err != nil {
 			return nil, err
 		}
+		if filter, err = resolveFilterValues(filter); err != nil {
+			return nil, fmt.Errorf("%s: filter: %w", in.where, err)
+		}
 	}
 	take := in.takeN
 	if in.take != nil {
@@ -216,6 +225,52 @@ func (in *input) Bind(ctx context.Context, fc *extension.FunctionContext) (any, 
 		}
 	}
 	return in.query(ctx, client, table, filter, take)
+}
+
+// Values substituted into a filter are first wrapped in markers (markValue), then
+// resolveFilterValues looks at where each one landed: inside a quoted OData literal it is escaped
+// (a quote doubled); outside quotes ("Qty gt {min}") it must be a number or a boolean, so trigger
+// data can never add operators or parentheses to the filter.
+const (
+	markOpen  = '\uE000'
+	markClose = '\uE001'
+)
+
+func markValue(v string) string {
+	return string(markOpen) + hex.EncodeToString([]byte(v)) + string(markClose)
+}
+
+var unquotedLiteral = regexp.MustCompile(`^(?i:[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[+-]?[0-9]+)?|true|false)$`)
+
+func resolveFilterValues(f string) (string, error) {
+	var b strings.Builder
+	inQuote := false
+	for i := 0; i < len(f); {
+		r, n := utf8.DecodeRuneInString(f[i:])
+		switch r {
+		case '\'':
+			inQuote = !inQuote
+		case markOpen:
+			end := strings.IndexRune(f[i:], markClose)
+			raw, err := hex.DecodeString(f[i+n : i+max(end, n)])
+			if end < 0 || err != nil {
+				return "", fmt.Errorf("internal error: malformed value marker")
+			}
+			v := string(raw)
+			if inQuote {
+				b.WriteString(expr.EscapeODataString(v))
+			} else if unquotedLiteral.MatchString(v) {
+				b.WriteString(v)
+			} else {
+				return "", fmt.Errorf("the value %q of an expression outside quotes is not a number or boolean: put the expression in quotes ('{…}') to compare with a string: %w", v, ErrFilterValue)
+			}
+			i += end + utf8.RuneLen(markClose)
+			continue
+		}
+		b.WriteString(f[i : i+n])
+		i += n
+	}
+	return b.String(), nil
 }
 
 // read is the point read: nil when the entity or the table does not exist.

@@ -12,7 +12,9 @@
 //	rowKey        expressions allowed
 //	filter        input only: an OData filter passed to the service as is; every value substituted
 //	              from an expression is escaped as an OData string literal (a quote is doubled), so
-//	              trigger data cannot change the filter's structure: write '{name}' in quotes
+//	              trigger data cannot change the filter's structure: write '{name}' in quotes; an
+//	              expression outside quotes must evaluate to a number or boolean (else the
+//	              invocation fails with ErrFilterValue)
 //	take          input only: maximum number of entities of a query (0 or absent: all); a number or
 //	              an expression
 //	mode          output only: insert (default), upsert or merge; see below
@@ -255,7 +257,7 @@ func (a *account) createTable(ctx context.Context, name string) error {
 	if err == nil || errors.As(err, &re) && (re.StatusCode == http.StatusConflict || re.ErrorCode == string(aztables.TableAlreadyExists)) {
 		return nil
 	}
-	return fmt.Errorf("table: create table %q: %w", name, err)
+	return redact(fmt.Errorf("table: create table %q: %w", name, err))
 }
 
 // isNotFound reports a 404 from the service (missing entity or table).

@@ -124,15 +124,28 @@ func checkConnections(app *extension.AppSpec) []extension.Problem {
 			if err != nil {
 				continue // CheckFunction already reported the %setting% problem
 			}
-			if _, err := resolveConnection(ctx, app.Settings, name, bt.Service); err != nil {
-				fix := fmt.Sprintf("define the app setting %q (a connection string) or identity settings such as %s__serviceUri; `azbind connection resolve %s` explains the lookup", name, name, name)
-				if name == "" {
+			// The resolver resolves %setting% tokens itself, once, as the Functions name resolver
+			// does (C5): an empty setting does not resolve, and a resolved value containing '%'
+			// is not expanded again. So it gets the raw name.
+			if _, err := resolveConnection(ctx, app.Settings, raw, bt.Service); err != nil {
+				// The resolver's error names the connection as it may be printed (RedactedName for a
+				// connection string used as the name, C13); never quote name itself.
+				shown := name
+				var re *connection.ResolveError
+				if errors.As(err, &re) {
+					shown = re.Name
+				}
+				fix := fmt.Sprintf("define the app setting %q (a connection string) or identity settings such as %s__serviceUri; `azbind connection resolve %s` explains the lookup", shown, shown, shown)
+				switch {
+				case name == "":
 					fix = "define AzureWebJobsStorage (the default connection), or set \"connection\" on the binding"
+				case shown == connection.RedactedName:
+					fix = "put the connection string in an app setting and set \"connection\" to that setting's name"
 				}
 				out = append(out, extension.Problem{
 					File:    f.Where,
 					Field:   fmt.Sprintf("bindings[%d].connection", i),
-					Problem: strings.TrimRight(err.Error(), "\n"),
+					Problem: connection.ScrubText(strings.TrimRight(err.Error(), "\n")),
 					Fix:     fix,
 				})
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/expr"
 )
 
 // Test-only binding types used by testdata; real connectors never register these names.
@@ -32,6 +33,10 @@ type fakeResolve struct{ calls []string }
 
 func (f *fakeResolve) resolve(_ context.Context, s *connection.Settings, name string, svc connection.Service) (*connection.Connection, error) {
 	f.calls = append(f.calls, fmt.Sprintf("%s/%s", name, svc))
+	name, err := expr.ResolveSettings(name, s.Get)
+	if err != nil {
+		return nil, err
+	}
 	if name == "" {
 		name = "Storage"
 	}
@@ -140,7 +145,7 @@ func TestValidateConnectionSettingExpanded(t *testing.T) {
 	write("local.settings.json", `{"Values": {"WhichConn": "Real", "Real__blobServiceUri": "https://x.blob.core.windows.net"}}`)
 	write("F/function.json", `{"bindings": [{"type": "testTrigger", "name": "m"}, {"type": "testIn", "direction": "in", "name": "d", "connection": "%WhichConn%"}]}`)
 	code, out, _ := runCmd(t, "validate", dir)
-	if code != 0 || strings.Join(f.calls, ",") != "Real/blob" {
+	if code != 0 || strings.Join(f.calls, ",") != "%WhichConn%/blob" {
 		t.Errorf("exit %d, calls %v, output:\n%s", code, f.calls, out)
 	}
 }

@@ -265,6 +265,10 @@ func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
 			return nil
 		case sem <- struct{}{}:
 		}
+		if ctx.Err() != nil { // select picks at random when both are ready: never fetch after stop
+			<-sem
+			return nil
+		}
 		n := 1
 		if t.many {
 			n = t.opts.BatchSize

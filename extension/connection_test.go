@@ -1,0 +1,56 @@
+package extension_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
+)
+
+// A trigger type that resolves its connection at build time.
+func init() {
+	extension.Register(extension.Extension{Name: "conntest", Bindings: []extension.BindingType{{
+		Type: "connTestTrigger", Service: connection.Queue,
+		NewTrigger: func(ctx context.Context, bc *extension.BindContext) (extension.Trigger, error) {
+			if _, err := bc.Connection(ctx, connection.Queue); err != nil {
+				return nil, err
+			}
+			return idleTrigger{}, nil
+		},
+	}}})
+}
+
+type idleTrigger struct{}
+
+func (idleTrigger) Run(ctx context.Context, _ extension.Executor) error { <-ctx.Done(); return nil }
+
+type recordingResolver struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (r *recordingResolver) Resolve(_ context.Context, name string, svc connection.Service) (*connection.Connection, error) {
+	r.mu.Lock()
+	r.names = append(r.names, name)
+	r.mu.Unlock()
+	return &connection.Connection{Name: name, Service: svc}, nil
+}
+
+// The resolver gets the connection name as declared and expands %setting% itself, once (C5): a
+// setting whose value contains '%' must not be expanded twice.
+func TestConnectionNameExpandedOnce(t *testing.T) {
+	rr := &recordingResolver{}
+	o := opts(map[string]string{"ConnName": "My%Conn"})
+	o.Connections = rr
+	host, _ := extension.NewHost(o)
+	_ = host.Func("conn", extension.Action(func(context.Context, string) error { return nil }),
+		extension.Binding("connTestTrigger", "x", extension.DirIn, extension.Props{"connection": "%ConnName%"}))
+	if err := host.Verify(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(rr.names) != 1 || rr.names[0] != "%ConnName%" {
+		t.Errorf("resolver got %q, want the declared name %q", rr.names, "%ConnName%")
+	}
+}

@@ -1,0 +1,30 @@
+package extension_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/azbind/azbind/extension"
+)
+
+func init() {
+	extension.Register(extension.Extension{Name: "panickyfactory", Bindings: []extension.BindingType{
+		{Type: "panickyFactoryIn", NewInput: func(context.Context, *extension.BindContext) (extension.Input, error) {
+			var m map[string]int
+			m["boom"] = 1 // a connector bug on odd input
+			return nil, nil
+		}},
+	}})
+}
+
+// A binding factory that panics is a load error naming the binding, not a crash of Host.Run
+// (as a panicking Trigger.Run already is).
+func TestPanickingFactoryIsLoadError(t *testing.T) {
+	name, _ := newQueue(t)
+	err := buildErr(t, opts(nil), "factory", extension.Reflect(func(ctx context.Context, s string, v any) error { return nil }),
+		trig(name), extension.Binding("panickyFactoryIn", "v", extension.DirIn, nil))
+	if !strings.Contains(err.Error(), "bindings[1]") || !strings.Contains(err.Error(), "panic") {
+		t.Errorf("err = %v, want a load error naming bindings[1] and the panic", err)
+	}
+}
