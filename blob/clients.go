@@ -3,12 +3,8 @@ package blob
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"net/url"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
@@ -16,24 +12,9 @@ import (
 	"github.com/azbind/azbind/extension"
 )
 
-// httpClient is the transport used when a connection brings none: enough idle connections per
-// host for the scanner's parallel hand-overs and the internal queue's invocations, with an idle
-// timeout below Azurite's 5 s keep-alive (Go's default keeps only 2 idle connections per host).
-var httpClient = sync.OnceValue(func() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = 256
-	tr.MaxIdleConnsPerHost = 128
-	tr.IdleConnTimeout = 4 * time.Second
-	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	return &http.Client{Transport: tr}
-})
-
 // newServiceClient builds a blob service client from a resolved connection.
 func newServiceClient(c *connection.Connection) (*service.Client, error) {
-	opts := &service.ClientOptions{ClientOptions: c.ClientOptions}
-	if opts.Transport == nil {
-		opts.Transport = httpClient()
-	}
+	opts := &service.ClientOptions{ClientOptions: c.SDKOptions()}
 	switch c.Kind {
 	case connection.KindConnectionString:
 		sc, err := service.NewClientFromConnectionString(c.ConnectionString, opts)
@@ -54,23 +35,8 @@ func newServiceClient(c *connection.Connection) (*service.Client, error) {
 	return nil, fmt.Errorf("connection %q: unsupported connection kind %q for blob storage: %w", c.Name, c.Kind, extension.ErrInvalidConfig)
 }
 
-// redactErr makes sure an SDK error about a connection string never carries the string itself.
-func redactErr(err error, c *connection.Connection) error {
-	if err == nil || c.ConnectionString == "" {
-		return err
-	}
-	msg := err.Error()
-	if !strings.Contains(msg, c.ConnectionString) {
-		for _, part := range strings.Split(c.ConnectionString, ";") {
-			k, v, ok := strings.Cut(part, "=")
-			if ok && v != "" && (strings.EqualFold(k, "AccountKey") || strings.EqualFold(k, "SharedAccessSignature")) && strings.Contains(msg, v) {
-				return fmt.Errorf("invalid connection string (details redacted)")
-			}
-		}
-		return err
-	}
-	return fmt.Errorf("invalid connection string (details redacted)")
-}
+// redactErr makes sure an SDK error about a connection string never carries its secrets.
+func redactErr(err error, c *connection.Connection) error { return c.RedactError(err) }
 
 // accountKey identifies a storage account endpoint (scheme://host/path without query), lower-cased.
 func accountKey(serviceURL string) string {

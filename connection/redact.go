@@ -108,12 +108,18 @@ func (r *redactedError) Unwrap() error { return r.err }
 // replaced (ScrubText). Connectors pass every service error they log or return through it: the
 // SDKs clean their own logs, but a transport error from net/http quotes the full request URL,
 // SAS signature included.
-func RedactError(err error) error {
+func RedactError(err error) error { return redactWith(err, ScrubText) }
+
+// RedactError is the package-level RedactError that also removes this connection's own secret
+// values (its key, SAS, client secret, whole connection string) from the text.
+func (c *Connection) RedactError(err error) error { return redactWith(err, c.Scrub) }
+
+func redactWith(err error, scrub func(string) string) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
-	clean := ScrubText(msg)
+	clean := scrub(msg)
 	if clean == msg {
 		return err
 	}

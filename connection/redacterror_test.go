@@ -29,3 +29,15 @@ func TestRedactError(t *testing.T) {
 		t.Errorf("account key not redacted: %v", key)
 	}
 }
+
+func TestConnectionRedactError(t *testing.T) {
+	s := NewSettings(FromMap("t", map[string]string{"S": "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0a2V5c2VjcmV0a2V5;EndpointSuffix=core.windows.net"}))
+	c, err := NewResolver(s, nil).Resolve(t.Context(), "S", Blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := c.RedactError(errors.New("parse failed near c2VjcmV0a2V5c2VjcmV0a2V5 in " + c.ConnectionString))
+	if strings.Contains(e.Error(), "c2VjcmV0a2V5") {
+		t.Errorf("connection secret not redacted: %v", e)
+	}
+}

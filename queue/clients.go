@@ -2,26 +2,11 @@ package queue
 
 import (
 	"fmt"
-	"net"
-	"net/http"
-	"sync"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
 	"github.com/azbind/azbind/connection"
 )
-
-// httpClient is the transport used when a connection brings none: enough idle connections per host
-// for batch + threshold concurrent requests, and an idle timeout below Azurite's 5 s keep-alive.
-var httpClient = sync.OnceValue(func() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns = 512
-	tr.MaxIdleConnsPerHost = 256
-	tr.IdleConnTimeout = 4 * time.Second
-	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	return &http.Client{Transport: tr}
-})
 
 // NewServiceClient builds an azqueue service client from a resolved connection: from its connection
 // string, or from its endpoint and token credential (identity). c.ClientOptions are used as they
@@ -31,10 +16,7 @@ func NewServiceClient(c *connection.Connection) (*azqueue.ServiceClient, error) 
 	if c == nil {
 		return nil, fmt.Errorf("queue: nil connection")
 	}
-	opts := &azqueue.ClientOptions{ClientOptions: c.ClientOptions}
-	if opts.Transport == nil {
-		opts.Transport = httpClient()
-	}
+	opts := &azqueue.ClientOptions{ClientOptions: c.SDKOptions()}
 	var (
 		svc *azqueue.ServiceClient
 		err error

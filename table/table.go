@@ -206,7 +206,7 @@ func accountFor(ctx context.Context, bc *extension.BindContext) (*account, error
 
 // newServiceClient builds the SDK client for a resolved connection.
 func newServiceClient(c *connection.Connection) (*aztables.ServiceClient, error) {
-	opts := &aztables.ClientOptions{ClientOptions: c.ClientOptions}
+	opts := &aztables.ClientOptions{ClientOptions: c.SDKOptions()}
 	switch c.Kind {
 	case connection.KindConnectionString:
 		// aztables ignores TableEndpoint when the connection string carries a SAS (it always

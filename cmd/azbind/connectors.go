@@ -2,6 +2,7 @@ package main
 
 // The connectors whose binding types `azbind validate` knows.
 import (
+	_ "github.com/azbind/azbind/blob"
 	_ "github.com/azbind/azbind/queue"
 	_ "github.com/azbind/azbind/table"
 )
