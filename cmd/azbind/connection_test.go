@@ -142,7 +142,8 @@ func TestConnectionResolveFailures(t *testing.T) {
 		{[]string{"AzbSB", "--service", "servicebus", "--check"}, []string{"--check is not supported for servicebus yet"}},
 	}
 	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+		// Subtest names must not carry the secrets some arguments hold (a test's name is output).
+		t.Run(connection.ScrubText(strings.Join(tt.args, " ")), func(t *testing.T) {
 			args := append([]string{"connection", "resolve", "--settings", path}, tt.args...)
 			code, out, errOut := runCLI(args...)
 			if code != 1 {
