@@ -14,7 +14,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
-	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 )
 
@@ -34,21 +33,7 @@ type output struct {
 }
 
 func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output, error) {
-	var cfg struct {
-		Path string `binding:"path,required"`
-	}
-	if err := bc.Decode(&cfg); err != nil {
-		return nil, err
-	}
-	c, err := bc.Connection(ctx, connection.Blob)
-	if err != nil {
-		return nil, err
-	}
-	svc, err := newServiceClient(c)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", bc.Spec.Where, err)
-	}
-	t, err := bc.Template("path")
+	svc, t, err := bindingClient(ctx, bc)
 	if err != nil {
 		return nil, err
 	}

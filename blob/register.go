@@ -19,26 +19,16 @@ func init() {
 // "container/pattern" (e.g. "images/{name}.png"); props may add "connection" (default
 // AzureWebJobsStorage), "startFrom" and "source".
 func Trigger(name, path string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding("blobTrigger", name, extension.DirIn, merge(path, props))
+	return extension.BindingOn("blobTrigger", name, extension.DirIn, "path", path, props...)
 }
 
 // Input declares a blob input binding; path may use binding data ({name}, {queueTrigger}, a
 // JSON payload's {id}) and %setting%. props may add "connection".
 func Input(name, path string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding("blob", name, extension.DirIn, merge(path, props))
+	return extension.BindingOn("blob", name, extension.DirIn, "path", path, props...)
 }
 
 // Output declares a blob output binding; name "$return" takes the handler's return value.
 func Output(name, path string, props ...extension.Props) *extension.BindingSpec {
-	return extension.Binding("blob", name, extension.DirOut, merge(path, props))
-}
-
-func merge(path string, more []extension.Props) extension.Props {
-	base := extension.Props{"path": path}
-	for _, m := range more {
-		for k, v := range m {
-			base[k] = v
-		}
-	}
-	return base
+	return extension.BindingOn("blob", name, extension.DirOut, "path", path, props...)
 }
