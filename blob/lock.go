@@ -3,6 +3,7 @@ package blob
 import (
 	"bytes"
 	"context"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -84,20 +85,27 @@ func (l *scanLock) hold(ctx context.Context, s *scanner) bool {
 func (l *scanLock) create(ctx context.Context, s *scanner) error {
 	opts := &blockblob.UploadOptions{AccessConditions: &sdkblob.AccessConditions{
 		ModifiedAccessConditions: &sdkblob.ModifiedAccessConditions{IfNoneMatch: ptrETag(azcore.ETagAny)}}}
-	for attempt := 0; attempt < 2; attempt++ {
+	err := withContainer(ctx, s.hosts, func() error {
 		_, err := l.bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(nil)), opts)
-		if err == nil || bloberror.HasCode(err, bloberror.BlobAlreadyExists) || isStatus(err, 409) || isStatus(err, 412) {
-			return nil
-		}
-		if attempt == 0 && bloberror.HasCode(err, bloberror.ContainerNotFound) {
-			if _, cerr := s.hosts.Create(ctx, nil); cerr != nil && !bloberror.HasCode(cerr, bloberror.ContainerAlreadyExists) {
-				return cerr
-			}
-			continue
-		}
 		return err
+	})
+	if err == nil || bloberror.HasCode(err, bloberror.BlobAlreadyExists) || isStatus(err, 409) || isStatus(err, 412) {
+		return nil
 	}
-	return nil
+	return err
+}
+
+// withContainer runs op and, when it fails because container does not exist yet, creates the
+// container and runs op once more.
+func withContainer(ctx context.Context, c *container.Client, op func() error) error {
+	err := op()
+	if err != nil && bloberror.HasCode(err, bloberror.ContainerNotFound) {
+		if _, cerr := c.Create(ctx, nil); cerr != nil && !bloberror.HasCode(cerr, bloberror.ContainerAlreadyExists) {
+			return cerr
+		}
+		err = op()
+	}
+	return err
 }
 
 // keepAlive renews the lock in the background while a (possibly long) sweep runs; the returned

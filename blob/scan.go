@@ -502,22 +502,12 @@ func (s *scanner) loadScanInfo(ctx context.Context) (time.Time, bool, error) {
 func (s *scanner) saveScanInfo(ctx context.Context, t time.Time) error {
 	b, _ := json.Marshal(scanInfo{LatestScan: t.UTC()})
 	bb := s.scanInfoBlob()
-	for attempt := 0; attempt < 2; attempt++ {
+	return withContainer(ctx, s.hosts, func() error {
 		_, err := bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(b)), &blockblob.UploadOptions{
 			HTTPHeaders: &sdkblob.HTTPHeaders{BlobContentType: to.Ptr("application/json")},
 		})
-		if err == nil {
-			return nil
-		}
-		if attempt == 0 && bloberror.HasCode(err, bloberror.ContainerNotFound) {
-			if _, cerr := s.hosts.Create(ctx, nil); cerr != nil && !bloberror.HasCode(cerr, bloberror.ContainerAlreadyExists) {
-				return cerr
-			}
-			continue
-		}
 		return err
-	}
-	return nil
+	})
 }
 
 // startFrom is the startFrom option: which blobs count when no watermark has been persisted.
