@@ -582,7 +582,6 @@ func testGracefulDrain(t *testing.T, e *env) {
 	release := make(chan struct{})
 	var completed atomic.Int32
 	var rec recorder
-	stopping := make(chan struct{})
 	hh := e.start("drain", extension.Action(func(ctx context.Context, b []byte) error {
 		rec.add(b, nil)
 		select {
@@ -596,9 +595,7 @@ func testGracefulDrain(t *testing.T, e *env) {
 		}
 		completed.Add(1)
 		return nil
-	}), e.hostOptions(func(o *extension.HostOptions) {
-		o.Logger = slog.New(&signalHandler{msg: "host stopping", ch: stopping, once: new(sync.Once)})
-	}), src.Trigger("item"))
+	}), e.hostOptions(), src.Trigger("item"))
 	if err := src.Send(e.ctx, payload(t, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -612,7 +609,7 @@ func testGracefulDrain(t *testing.T, e *env) {
 	// The host must wait for the in-flight invocation, and the trigger must not fetch what arrives
 	// once the host has told it to stop.
 	select {
-	case <-stopping:
+	case <-hh.h.Draining():
 	case <-time.After(e.wait):
 		t.Fatal("host did not begin to stop")
 	}
@@ -937,21 +934,3 @@ func testOutputNotOnFailure(t *testing.T, e *env, h OutputHarness) {
 	_, r := item(dst, 1, numberedPayload(1))
 	e.expectReceived(dst, [][]byte{r})
 }
-
-// signalHandler is a slog.Handler that discards records and closes ch at the first record whose
-// message is msg (the host logs "host stopping" once its triggers have been told to stop).
-type signalHandler struct {
-	msg  string
-	ch   chan struct{}
-	once *sync.Once
-}
-
-func (h *signalHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h *signalHandler) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == h.msg {
-		h.once.Do(func() { close(h.ch) })
-	}
-	return nil
-}
-func (h *signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *signalHandler) WithGroup(string) slog.Handler      { return h }

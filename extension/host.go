@@ -962,6 +962,10 @@ func (h *Host) cancelAll() int {
 	return len(h.inflight)
 }
 
+// Draining returns a channel that is closed when Run has told every trigger to stop fetching and
+// begins to drain in-flight invocations (for tests, health endpoints and readiness probes).
+func (h *Host) Draining() <-chan struct{} { return h.draining }
+
 // HostID returns the host id once Run has built the host ("" before).
 func (h *Host) HostID() string {
 	h.mu.Lock()
