@@ -63,6 +63,7 @@ type scanner struct {
 	interval time.Duration
 	workers  int
 	log      *slog.Logger
+	redact   func(error) error // removes the connection's secrets from errors it logs
 
 	mu      sync.Mutex
 	watches map[string]*watch
@@ -258,7 +259,7 @@ func (s *scanner) handOver(ctx context.Context, w *watch, name, etag, blobType s
 	})
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("blob trigger: could not hand over blob; will retry on the next scan",
-			"function", w.fnID, "container", s.key.container, "blob", name, "error", err)
+			"function", w.fnID, "container", s.key.container, "blob", name, "error", s.redact(err))
 	}
 	switch res {
 	case claimed:
@@ -304,7 +305,7 @@ func (s *scanner) sweep(ctx context.Context) {
 		persisted, found, err := s.loadScanInfo(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("blob trigger: could not read scan info; retrying", "container", s.key.container, "error", err)
+				s.log.Warn("blob trigger: could not read scan info; retrying", "container", s.key.container, "error", s.redact(err))
 			}
 			return
 		}
@@ -349,7 +350,7 @@ func (s *scanner) sweep(ctx context.Context) {
 				break // nothing to do until it exists
 			}
 			if ctx.Err() == nil {
-				s.log.Warn("blob trigger: listing failed; retrying on the next scan", "container", s.key.container, "error", err)
+				s.log.Warn("blob trigger: listing failed; retrying on the next scan", "container", s.key.container, "error", s.redact(err))
 			}
 			break
 		}
@@ -431,7 +432,7 @@ func (s *scanner) sweep(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	if err := s.saveScanInfo(ctx, minWM); err != nil && ctx.Err() == nil {
-		s.log.Warn("blob trigger: could not save scan info", "container", s.key.container, "error", err)
+		s.log.Warn("blob trigger: could not save scan info", "container", s.key.container, "error", s.redact(err))
 	}
 }
 
@@ -493,7 +494,7 @@ func (s *scanner) loadScanInfo(ctx context.Context) (time.Time, bool, error) {
 	}
 	var si scanInfo
 	if err := json.Unmarshal(b, &si); err != nil {
-		s.log.Warn("blob trigger: ignoring unreadable scan info", "container", s.key.container, "error", err)
+		s.log.Warn("blob trigger: ignoring unreadable scan info", "container", s.key.container, "error", s.redact(err))
 		return time.Time{}, false, nil
 	}
 	return si.LatestScan, true, nil

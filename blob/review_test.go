@@ -1,0 +1,90 @@
+package blob
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
+)
+
+const sasSecret = "T0pS3cretSigValue"
+
+// sasResolver resolves every connection to a SAS connection string on an endpoint that refuses
+// connections: net/http then quotes the full request URL, SAS signature included, in its error.
+type sasResolver struct{ endpoint string }
+
+func (r sasResolver) Resolve(_ context.Context, name string, s connection.Service) (*connection.Connection, error) {
+	cs := "BlobEndpoint=" + r.endpoint + "/devstoreaccount1;QueueEndpoint=" + r.endpoint + "/devstoreaccount1;SharedAccessSignature=sv=2020-08-04&ss=bq&srt=sco&sp=rwdlacup&se=2099-01-01T00:00:00Z&sig=" + sasSecret
+	return &connection.Connection{Name: "Storage", Key: "Storage", Service: s, Kind: connection.KindConnectionString, ConnectionString: cs,
+		ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{MaxRetries: -1}}}, nil
+}
+
+func closedEndpoint(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}
+
+// Review: errors of the input, output and trigger carried transport errors unredacted, and a
+// transport error quotes the request URL with its SAS signature (sig=…).
+func TestErrorsDoNotLeakSAS(t *testing.T) {
+	host := &extension.Services{HostID: unique("h"), Connections: sasResolver{endpoint: closedEndpoint(t)}, Concurrency: 2}
+	ctx := context.Background()
+	props := extension.Props{"connection": "Storage"}
+
+	check := func(what string, err error) {
+		t.Helper()
+		if err == nil {
+			t.Fatalf("%s: no error against a closed endpoint", what)
+		}
+		if strings.Contains(fmt.Sprint(err), sasSecret) {
+			t.Errorf("%s: error leaks the SAS signature: %v", what, err)
+		}
+	}
+
+	in, err := newInput(ctx, bindContext("R", Input("in", "c/x.txt", props), host, reflect.TypeFor[string](), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = in.Bind(ctx, fcWith(nil))
+	check("input", err)
+
+	out, err := newOutput(ctx, bindContext("W", Output("out", "c/x.txt", props), host, nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := out.Open(ctx, fcWith(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(ctx, "data"); err != nil {
+		t.Fatal(err)
+	}
+	check("output", s.Flush(ctx))
+
+	tr, err := newTrigger(ctx, bindContext("T", Trigger("in", "c/{name}", props), host, reflect.TypeFor[[]byte](), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := tr.(*trigger).process(ctx, execFunc(func(context.Context, *extension.Event) extension.Result {
+		return extension.Result{Status: extension.Succeeded}
+	}), &Message{Type: "BlobTrigger", FunctionID: "Host.Functions.T", BlobType: "BlockBlob", ContainerName: "c", BlobName: "x.txt", ETag: `"0x1"`}, 1)
+	if res.Status != extension.Failed {
+		t.Fatalf("trigger read against a closed endpoint: %v", res.Status)
+	}
+	check("trigger", res.Err)
+
+	check("reprocess", ReprocessWith(ctx, host.Connections, "Storage", host.HostID, "T", "c", "x.txt"))
+}
