@@ -7,6 +7,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -87,4 +91,68 @@ func TestErrorsDoNotLeakSAS(t *testing.T) {
 	check("trigger", res.Err)
 
 	check("reprocess", ReprocessWith(ctx, host.Connections, "Storage", host.HostID, "T", "c", "x.txt"))
+}
+
+// poisonedFor reports whether webjobs-blobtrigger-poison holds a message for containerName.
+func poisonedFor(t *testing.T, containerName string) bool {
+	resp, err := qsvc.NewQueueClient(PoisonQueueName).PeekMessages(context.Background(), &azqueue.PeekMessagesOptions{NumberOfMessages: to.Ptr(int32(32))})
+	if err != nil {
+		return false
+	}
+	for _, m := range resp.Messages {
+		if msg, err := DecodeMessage(*m.MessageText); err == nil && msg.ContainerName == containerName {
+			return true
+		}
+	}
+	return false
+}
+
+// Review: when one blob-triggered function of a host stopped while another kept the shared
+// internal-queue listener running (a host shutting down its functions one by one), the stopped
+// function's queued messages failed in a tight loop (released with visibility 0, received again
+// at once) and were poisoned within a second without ever being invoked. They must stay queued
+// for the function's next start.
+func TestStoppedFunctionMessagesNotPoisoned(t *testing.T) {
+	c1, c2 := unique("gone"), unique("stay")
+	createContainer(t, c1)
+	createContainer(t, c2)
+	host := newServices(t, unique("h"))
+	r1 := startTrigger(t, host, "Gone", c1+"/{name}", newRecorder(), nil, nil)
+	startTrigger(t, host, "Stay", c2+"/{name}", newRecorder(), nil, nil)
+	// Both registered; then past the dispatcher's start-up grace for functions still registering.
+	waitFor(t, 10*time.Second, "both functions registered", func() bool {
+		dispatchers.mu.Lock()
+		defer dispatchers.mu.Unlock()
+		for k, d := range dispatchers.m {
+			if k.hostID == host.HostID {
+				d.mu.Lock()
+				defer d.mu.Unlock()
+				if len(d.fns) == 2 {
+					d.started = d.started.Add(-time.Minute)
+					return true
+				}
+			}
+		}
+		return false
+	})
+	r1.stop(t)
+
+	upload(t, c1, "a.txt", []byte("a"))
+	if err := Reprocess(context.Background(), svc, qsvc, host.HostID, "Gone", c1, "a.txt"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if poisonedFor(t, c1) {
+			t.Fatal("the stopped function's message was poisoned without being invoked")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The function starts again on this host: its message is processed.
+	rec := newRecorder()
+	startTrigger(t, host, "Gone", c1+"/{name}", rec, nil, nil)
+	waitFor(t, 30*time.Second, "the held message processed after the function restarted", func() bool { return rec.count(c1+"/a.txt") >= 1 })
+	if poisonedFor(t, c1) {
+		t.Fatal("message poisoned")
+	}
 }
