@@ -156,3 +156,17 @@ func TestStoppedFunctionMessagesNotPoisoned(t *testing.T) {
 		t.Fatal("message poisoned")
 	}
 }
+
+// Review: with startFrom firstStart and a container that did not exist yet at the first start,
+// the watermark was taken from the first listing that succeeded, so a blob written after the
+// start — but before that listing — was skipped forever.
+func TestFirstStartBeforeContainerExists(t *testing.T) {
+	c := unique("late1st")
+	host := newServices(t, unique("h"))
+	rec := newRecorder()
+	startTrigger(t, host, "LateFirst", c+"/{name}", rec, map[string]any{"startFrom": "firstStart", "pollingInterval": "00:00:04"}, nil)
+	waitScanner(t, host, c, 1) // the first sweep found no container
+	createContainer(t, c)
+	upload(t, c, "early.txt", []byte("x")) // after the start: must trigger
+	waitFor(t, 20*time.Second, "the blob written after the first start", func() bool { return rec.count(c+"/early.txt") == 1 })
+}

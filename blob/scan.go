@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -346,6 +348,12 @@ func (s *scanner) sweep(ctx context.Context) {
 		s.listCalls.Add(1)
 		if err != nil {
 			complete = false
+			// The service answered (e.g. ContainerNotFound): its clock fixes where "firstStart"
+			// watches start, so that a blob written after the start but before the first listing
+			// that succeeds (the container created later) still counts.
+			if d := responseDate(err); !d.IsZero() {
+				s.startUnloaded(watches, d)
+			}
 			if bloberror.HasCode(err, bloberror.ContainerNotFound) {
 				break // nothing to do until it exists
 			}
@@ -359,14 +367,7 @@ func (s *scanner) sweep(ctx context.Context) {
 			if serverStart.IsZero() {
 				serverStart = t0
 			}
-			// Watches starting "from now" take the service's clock as their watermark.
-			s.mu.Lock()
-			for _, w := range watches {
-				if !w.loaded {
-					w.watermark, w.loaded = serverStart.Add(-time.Second), true
-				}
-			}
-			s.mu.Unlock()
+			s.startUnloaded(watches, serverStart)
 		}
 		for _, it := range page.Segment.BlobItems {
 			if it.Name == nil || it.Properties == nil {
@@ -434,6 +435,31 @@ func (s *scanner) sweep(ctx context.Context) {
 	if err := s.saveScanInfo(ctx, minWM); err != nil && ctx.Err() == nil {
 		s.log.Warn("blob trigger: could not save scan info", "container", s.key.container, "error", s.redact(err))
 	}
+}
+
+// startUnloaded gives watches starting "from now" the service's clock (less a second) as their
+// watermark.
+func (s *scanner) startUnloaded(watches []*watch, serverTime time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range watches {
+		if !w.loaded {
+			w.watermark, w.loaded = serverTime.Add(-time.Second), true
+		}
+	}
+}
+
+// responseDate is the Date header of the service's error response, zero without one.
+func responseDate(err error) time.Time {
+	var re *responseError
+	if !errors.As(err, &re) || re.RawResponse == nil {
+		return time.Time{}
+	}
+	d, perr := http.ParseTime(re.RawResponse.Header.Get("Date"))
+	if perr != nil {
+		return time.Time{}
+	}
+	return d
 }
 
 func isHostsPath(containerName, name string) bool {
