@@ -182,11 +182,12 @@ func (s *scanner) run(ctx context.Context) {
 		start := time.Now()
 		wait := scanLockRetry
 		if lock.hold(ctx, s) {
+			// Leader from the moment it holds the lock: the sweep hands blobs over while it lists.
+			s.leader.Store(true)
 			stopRenew := lock.keepAlive(ctx, s)
 			s.sweep(ctx)
 			stopRenew()
 			wait = s.interval - time.Since(start)
-			s.leader.Store(true)
 		} else {
 			s.leader.Store(false)
 			// Another host scans; the persisted watermark may move on meanwhile: reload it
