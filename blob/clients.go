@@ -86,24 +86,24 @@ func queueConnection(ctx context.Context, bc *extension.BindContext) (*connectio
 
 // bindingClient decodes a blob input or output binding's required path, compiles it as a
 // template, and builds the blob service client from the binding's connection.
-func bindingClient(ctx context.Context, bc *extension.BindContext) (*service.Client, *extension.Template, error) {
+func bindingClient(ctx context.Context, bc *extension.BindContext) (*service.Client, *connection.Connection, *extension.Template, error) {
 	var cfg struct {
 		Path string `binding:"path,required"`
 	}
 	if err := bc.Decode(&cfg); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	c, err := bc.Connection(ctx, connection.Blob)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	svc, err := newServiceClient(c)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", bc.Spec.Where, err)
+		return nil, nil, nil, fmt.Errorf("%s: %w", bc.Spec.Where, err)
 	}
 	t, err := bc.Template("path")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return svc, t, nil
+	return svc, c, t, nil
 }

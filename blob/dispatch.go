@@ -33,8 +33,13 @@ type dispatcher struct {
 	reg  chan struct{} // closed and replaced on every registration
 
 	stop context.CancelFunc
+	quit chan struct{} // closed when the last function leaves, before the listener stops
 	done chan struct{}
 }
+
+// holdLimit bounds how long a message for a function that stopped on this host (while others
+// keep the listener running) is held before it is given back to the queue.
+var holdLimit = time.Minute
 
 type fnReg struct {
 	t    *trigger
@@ -62,7 +67,7 @@ func acquireDispatcher(t *trigger, iq *azqueue.QueueClient, exec extension.Execu
 	}
 	d := dispatchers.m[key]
 	if d == nil {
-		d = &dispatcher{key: key, fns: map[string]*fnReg{}, reg: make(chan struct{}), done: make(chan struct{}), started: time.Now()}
+		d = &dispatcher{key: key, fns: map[string]*fnReg{}, reg: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{}), started: time.Now()}
 		poison := t.qsvc.NewQueueClient(PoisonQueueName)
 		thr := t.opts.newBatchThreshold()
 		d.listener = queue.NewListener(iq, poison, queue.ListenerOptions{
@@ -96,7 +101,8 @@ func acquireDispatcher(t *trigger, iq *azqueue.QueueClient, exec extension.Execu
 		}
 		dispatchers.mu.Unlock()
 		if last {
-			d.stop() // stop receiving; Run returns once every received message is settled
+			close(d.quit) // give held messages back
+			d.stop()      // stop receiving; Run returns once every received message is settled
 			<-d.done
 		}
 		d.unregister(r)
@@ -113,13 +119,9 @@ func (d *dispatcher) register(t *trigger, exec extension.Executor) *fnReg {
 	return r
 }
 
-// unregister stops dispatching to r and waits for its invocations in flight.
+// unregister stops dispatching to r and waits for its invocations in flight. r stays in fns,
+// marked gone, until the function registers again: messages for it are then held, not failed.
 func (d *dispatcher) unregister(r *fnReg) {
-	d.mu.Lock()
-	if d.fns[r.t.fnID] == r {
-		delete(d.fns, r.t.fnID)
-	}
-	d.mu.Unlock()
 	r.mu.Lock()
 	r.gone = true
 	r.mu.Unlock()
@@ -132,9 +134,9 @@ func (d *dispatcher) lookup(ctx context.Context, fnID string) *fnReg {
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		d.mu.Lock()
-		r, reg := d.fns[fnID], d.reg
+		r, reg, started := d.fns[fnID], d.reg, d.started
 		d.mu.Unlock()
-		if r != nil || time.Since(d.started) > 10*time.Second || time.Now().After(deadline) {
+		if r != nil || time.Since(started) > 10*time.Second || time.Now().After(deadline) {
 			return r
 		}
 		t := time.NewTimer(time.Until(deadline))
@@ -154,17 +156,44 @@ func (d *dispatcher) handle(ctx context.Context, qm *queue.Message) extension.Re
 	if err != nil {
 		return extension.Result{Status: extension.Failed, Err: fmt.Errorf("blob trigger: message %s: %w", qm.ID, err)}
 	}
-	r := d.lookup(ctx, m.FunctionID)
-	if r == nil {
-		return extension.Result{Status: extension.Failed, Err: fmt.Errorf("blob trigger: message %s is for function %s, which does not run on this host", qm.ID, m.FunctionID)}
-	}
-	r.mu.Lock()
-	if r.gone {
+	var hold <-chan time.Time
+	for {
+		r := d.lookup(ctx, m.FunctionID)
+		if r == nil {
+			return extension.Result{Status: extension.Failed, Err: fmt.Errorf("blob trigger: message %s is for function %s, which does not run on this host", qm.ID, m.FunctionID)}
+		}
+		r.mu.Lock()
+		if !r.gone {
+			r.wg.Add(1)
+			r.mu.Unlock()
+			defer r.wg.Done()
+			return r.t.process(ctx, r.exec, m, qm.DequeueCount)
+		}
 		r.mu.Unlock()
-		return extension.Result{Status: extension.Cancelled}
+		// The function stopped on this host while others keep the listener running (a host
+		// stopping its functions one by one). Failing the message would release it at once and
+		// receive it again, burning its dequeue count to the poison queue within a second: hold
+		// it (the listener keeps it invisible) until the function registers again, or give it
+		// back when the listener stops or after holdLimit.
+		d.mu.Lock()
+		again, reg := d.fns[m.FunctionID] != r, d.reg
+		d.mu.Unlock()
+		if again {
+			continue
+		}
+		if hold == nil {
+			t := time.NewTimer(holdLimit)
+			defer t.Stop()
+			hold = t.C
+		}
+		select {
+		case <-reg:
+		case <-d.quit:
+			return extension.Result{Status: extension.Cancelled}
+		case <-hold:
+			return extension.Result{Status: extension.Cancelled}
+		case <-ctx.Done():
+			return extension.Result{Status: extension.Cancelled}
+		}
 	}
-	r.wg.Add(1)
-	r.mu.Unlock()
-	defer r.wg.Done()
-	return r.t.process(ctx, r.exec, m, qm.DequeueCount)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
+	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 )
 
@@ -54,14 +55,15 @@ type input struct {
 	path  *extension.Template
 	kind  paramKind
 	where string
+	conn  *connection.Connection
 }
 
 func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, error) {
-	svc, t, err := bindingClient(ctx, bc)
+	svc, c, t, err := bindingClient(ctx, bc)
 	if err != nil {
 		return nil, err
 	}
-	in := &input{svc: svc, path: t, kind: kindOf(bc.Param, bc.Spec), where: bc.Spec.Where}
+	in := &input{svc: svc, path: t, kind: kindOf(bc.Param, bc.Spec), where: bc.Spec.Where, conn: c}
 	if t.IsLiteral() {
 		if _, _, err := splitPath(t.Literal(), in.kind != kindContainer, in.where); err != nil {
 			return nil, err
@@ -94,7 +96,7 @@ func (in *input) Bind(ctx context.Context, fc *extension.FunctionContext) (any, 
 		if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) {
 			return nil, nil // missing blob: the zero value, as in Functions
 		}
-		return nil, fmt.Errorf("%s: read blob %s/%s: %w", in.where, cn, bn, err)
+		return nil, fmt.Errorf("%s: read blob %s/%s: %w", in.where, cn, bn, in.conn.RedactError(err))
 	}
 	if in.kind == kindStream {
 		// A retry reader resumes the same version (If-Match) if the connection drops mid-stream.
@@ -103,7 +105,7 @@ func (in *input) Bind(ctx context.Context, fc *extension.FunctionContext) (any, 
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read blob %s/%s: %w", in.where, cn, bn, err)
+		return nil, fmt.Errorf("%s: read blob %s/%s: %w", in.where, cn, bn, in.conn.RedactError(err))
 	}
 	return data, nil
 }

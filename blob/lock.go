@@ -54,7 +54,7 @@ func (l *scanLock) hold(ctx context.Context, s *scanner) bool {
 			l.renewed = now
 			return true
 		} else if ctx.Err() == nil {
-			s.log.Warn("blob trigger: lost the scan lock; another host scans now", "error", err)
+			s.log.Warn("blob trigger: lost the scan lock; another host scans now", "error", s.redact(err))
 		}
 		l.held = false
 	}
@@ -66,7 +66,7 @@ func (l *scanLock) hold(ctx context.Context, s *scanner) bool {
 	if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) {
 		if cerr := l.create(ctx, s); cerr != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("blob trigger: could not create the scan lock", "error", cerr)
+				s.log.Warn("blob trigger: could not create the scan lock", "error", s.redact(cerr))
 			}
 			return false
 		}
@@ -74,7 +74,7 @@ func (l *scanLock) hold(ctx context.Context, s *scanner) bool {
 	}
 	if err != nil {
 		if !bloberror.HasCode(err, bloberror.LeaseAlreadyPresent) && !isStatus(err, 409) && ctx.Err() == nil {
-			s.log.Warn("blob trigger: could not acquire the scan lock", "error", err)
+			s.log.Warn("blob trigger: could not acquire the scan lock", "error", s.redact(err))
 		}
 		return false
 	}

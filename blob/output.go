@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
+	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 )
 
@@ -27,13 +28,14 @@ type output struct {
 	where   string
 	name    string
 	host    *extension.Services
+	conn    *connection.Connection
 
 	mu      sync.Mutex
 	created map[string]bool // containers known to exist
 }
 
 func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output, error) {
-	svc, t, err := bindingClient(ctx, bc)
+	svc, c, t, err := bindingClient(ctx, bc)
 	if err != nil {
 		return nil, err
 	}
@@ -43,7 +45,7 @@ func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output
 		}
 	}
 	return &output{svc: svc, account: accountKey(svc.URL()), path: t, where: bc.Spec.Where, name: bc.Spec.Name,
-		host: bc.Host, created: map[string]bool{}}, nil
+		host: bc.Host, conn: c, created: map[string]bool{}}, nil
 }
 
 // Open implements extension.Output: the path is evaluated now, the blob written at Flush.
@@ -120,7 +122,7 @@ func (s *sink) Flush(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s: output %q: write blob %s/%s: %w", s.o.where, s.o.name, s.container, s.name, err)
+		return fmt.Errorf("%s: output %q: write blob %s/%s: %w", s.o.where, s.o.name, s.container, s.name, s.o.conn.RedactError(err))
 	}
 	notifyWritten(s.o.host, written{account: s.o.account, container: s.container, name: s.name, etag: etag, lastModified: lastMod})
 	return nil
@@ -135,7 +137,7 @@ func (o *output) ensureContainer(ctx context.Context, name string) error {
 	}
 	_, err := o.svc.NewContainerClient(name).Create(ctx, nil)
 	if err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
-		return fmt.Errorf("%s: output %q: create container %s: %w", o.where, o.name, name, err)
+		return fmt.Errorf("%s: output %q: create container %s: %w", o.where, o.name, name, o.conn.RedactError(err))
 	}
 	o.mu.Lock()
 	o.created[name] = true

@@ -25,6 +25,11 @@ import (
 // queue service of the same account. function is the function name or its id
 // ("Host.Functions.<name>").
 func Reprocess(ctx context.Context, blobs *service.Client, queues *azqueue.ServiceClient, hostID, function, containerName, blobName string) error {
+	// A transport error quotes the request URL, SAS signature included.
+	return connection.RedactError(reprocess(ctx, blobs, queues, hostID, function, containerName, blobName))
+}
+
+func reprocess(ctx context.Context, blobs *service.Client, queues *azqueue.ServiceClient, hostID, function, containerName, blobName string) error {
 	fnID := function
 	if !strings.Contains(fnID, ".") {
 		fnID = FunctionID(function)
@@ -94,5 +99,5 @@ func ReprocessWith(ctx context.Context, resolver extension.ConnectionResolver, c
 	if err != nil {
 		return fmt.Errorf("reprocess: %w", err)
 	}
-	return Reprocess(ctx, blobs, queues, hostID, function, containerName, blobName)
+	return qc.RedactError(bc.RedactError(Reprocess(ctx, blobs, queues, hostID, function, containerName, blobName)))
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +65,7 @@ type scanner struct {
 	interval time.Duration
 	workers  int
 	log      *slog.Logger
+	redact   func(error) error // removes the connection's secrets from errors it logs
 
 	mu      sync.Mutex
 	watches map[string]*watch
@@ -179,11 +182,12 @@ func (s *scanner) run(ctx context.Context) {
 		start := time.Now()
 		wait := scanLockRetry
 		if lock.hold(ctx, s) {
+			// Leader from the moment it holds the lock: the sweep hands blobs over while it lists.
+			s.leader.Store(true)
 			stopRenew := lock.keepAlive(ctx, s)
 			s.sweep(ctx)
 			stopRenew()
 			wait = s.interval - time.Since(start)
-			s.leader.Store(true)
 		} else {
 			s.leader.Store(false)
 			// Another host scans; the persisted watermark may move on meanwhile: reload it
@@ -258,7 +262,7 @@ func (s *scanner) handOver(ctx context.Context, w *watch, name, etag, blobType s
 	})
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("blob trigger: could not hand over blob; will retry on the next scan",
-			"function", w.fnID, "container", s.key.container, "blob", name, "error", err)
+			"function", w.fnID, "container", s.key.container, "blob", name, "error", s.redact(err))
 	}
 	switch res {
 	case claimed:
@@ -304,7 +308,7 @@ func (s *scanner) sweep(ctx context.Context) {
 		persisted, found, err := s.loadScanInfo(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("blob trigger: could not read scan info; retrying", "container", s.key.container, "error", err)
+				s.log.Warn("blob trigger: could not read scan info; retrying", "container", s.key.container, "error", s.redact(err))
 			}
 			return
 		}
@@ -345,11 +349,17 @@ func (s *scanner) sweep(ctx context.Context) {
 		s.listCalls.Add(1)
 		if err != nil {
 			complete = false
+			// The service answered (e.g. ContainerNotFound): its clock fixes where "firstStart"
+			// watches start, so that a blob written after the start but before the first listing
+			// that succeeds (the container created later) still counts.
+			if d := responseDate(err); !d.IsZero() {
+				s.startUnloaded(watches, d)
+			}
 			if bloberror.HasCode(err, bloberror.ContainerNotFound) {
 				break // nothing to do until it exists
 			}
 			if ctx.Err() == nil {
-				s.log.Warn("blob trigger: listing failed; retrying on the next scan", "container", s.key.container, "error", err)
+				s.log.Warn("blob trigger: listing failed; retrying on the next scan", "container", s.key.container, "error", s.redact(err))
 			}
 			break
 		}
@@ -358,14 +368,7 @@ func (s *scanner) sweep(ctx context.Context) {
 			if serverStart.IsZero() {
 				serverStart = t0
 			}
-			// Watches starting "from now" take the service's clock as their watermark.
-			s.mu.Lock()
-			for _, w := range watches {
-				if !w.loaded {
-					w.watermark, w.loaded = serverStart.Add(-time.Second), true
-				}
-			}
-			s.mu.Unlock()
+			s.startUnloaded(watches, serverStart)
 		}
 		for _, it := range page.Segment.BlobItems {
 			if it.Name == nil || it.Properties == nil {
@@ -431,8 +434,33 @@ func (s *scanner) sweep(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	if err := s.saveScanInfo(ctx, minWM); err != nil && ctx.Err() == nil {
-		s.log.Warn("blob trigger: could not save scan info", "container", s.key.container, "error", err)
+		s.log.Warn("blob trigger: could not save scan info", "container", s.key.container, "error", s.redact(err))
 	}
+}
+
+// startUnloaded gives watches starting "from now" the service's clock (less a second) as their
+// watermark.
+func (s *scanner) startUnloaded(watches []*watch, serverTime time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range watches {
+		if !w.loaded {
+			w.watermark, w.loaded = serverTime.Add(-time.Second), true
+		}
+	}
+}
+
+// responseDate is the Date header of the service's error response, zero without one.
+func responseDate(err error) time.Time {
+	var re *responseError
+	if !errors.As(err, &re) || re.RawResponse == nil {
+		return time.Time{}
+	}
+	d, perr := http.ParseTime(re.RawResponse.Header.Get("Date"))
+	if perr != nil {
+		return time.Time{}
+	}
+	return d
 }
 
 func isHostsPath(containerName, name string) bool {
@@ -493,7 +521,7 @@ func (s *scanner) loadScanInfo(ctx context.Context) (time.Time, bool, error) {
 	}
 	var si scanInfo
 	if err := json.Unmarshal(b, &si); err != nil {
-		s.log.Warn("blob trigger: ignoring unreadable scan info", "container", s.key.container, "error", err)
+		s.log.Warn("blob trigger: ignoring unreadable scan info", "container", s.key.container, "error", s.redact(err))
 		return time.Time{}, false, nil
 	}
 	return si.LatestScan, true, nil

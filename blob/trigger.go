@@ -111,6 +111,14 @@ type trigger struct {
 	log     *slog.Logger
 	hostLog *slog.Logger
 	qconn   string // name of the resolved queue connection
+	bconn   *connection.Connection
+	qconnC  *connection.Connection
+}
+
+// redact removes the secrets of the trigger's connections (a SAS signature quoted by a
+// transport error) from err.
+func (t *trigger) redact(err error) error {
+	return t.qconnC.RedactError(t.bconn.RedactError(err))
 }
 
 func newTrigger(ctx context.Context, bc *extension.BindContext) (extension.Trigger, error) {
@@ -181,6 +189,7 @@ func newTrigger(ctx context.Context, bc *extension.BindContext) (extension.Trigg
 		pattern: pat, svc: svc, qsvc: qsvc, account: accountKey(svc.URL()), kind: kindOf(bc.Param, bc.Spec),
 		opts: opts, start: start, host: bc.Host,
 		log: log.With("function", bc.Function, "trigger", "blobTrigger"), hostLog: log, qconn: qc.Name,
+		bconn: c, qconnC: qc,
 	}
 	return t, nil
 }
@@ -200,11 +209,11 @@ func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
 		var re *azcore.ResponseError
 		if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 {
 			// Refused (authorization, bad account…): the trigger cannot work at all.
-			return fmt.Errorf("%s: blob trigger: create internal queue %s: %w", t.where, InternalQueueName(t.hostID), err)
+			return fmt.Errorf("%s: blob trigger: create internal queue %s: %w", t.where, InternalQueueName(t.hostID), t.redact(err))
 		}
 		// Unreachable for now: hand-overs create the queue when they first enqueue, and the
 		// listener polls until it exists.
-		t.log.Warn("blob trigger: could not create the internal queue yet; retrying as work arrives", "queue", InternalQueueName(t.hostID), "error", err)
+		t.log.Warn("blob trigger: could not create the internal queue yet; retrying as work arrives", "queue", InternalQueueName(t.hostID), "error", t.redact(err))
 	}
 	_, releaseD := acquireDispatcher(t, iq, exec)
 	defer releaseD()
@@ -216,6 +225,7 @@ func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
 		return &scanner{
 			cc: t.svc.NewContainerClient(t.pattern.Container()), hosts: hosts, rc: &receipts{hosts: hosts},
 			interval: t.opts.PollingInterval, workers: 16, log: t.hostLog.With("trigger", "blobTrigger", "container", t.pattern.Container()),
+			redact: t.redact,
 		}
 	}, w)
 	<-ctx.Done()
@@ -240,7 +250,7 @@ func (t *trigger) enqueuer(ctx context.Context, iq *azqueue.QueueClient) func(co
 	spec.Where = t.where + ": internal queue"
 	out, err := bt.NewOutput(ctx, &extension.BindContext{Function: t.fnName, Spec: spec, Host: t.host})
 	if err != nil {
-		t.log.Warn("blob trigger: queue output unavailable for the internal queue; enqueuing directly", "error", err)
+		t.log.Warn("blob trigger: queue output unavailable for the internal queue; enqueuing directly", "error", t.redact(err))
 		return direct
 	}
 	return func(ctx context.Context, m *Message) error {
@@ -327,7 +337,7 @@ func (t *trigger) process(ctx context.Context, exec extension.Executor, m *Messa
 			b, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if err != nil {
-				return extension.Result{Status: extension.Failed, Err: fmt.Errorf("read blob %s/%s: %w", m.ContainerName, m.BlobName, err)}
+				return extension.Result{Status: extension.Failed, Err: fmt.Errorf("read blob %s/%s: %w", m.ContainerName, m.BlobName, t.redact(err))}
 			}
 			data = b
 		}
@@ -385,5 +395,5 @@ func (t *trigger) readFailed(log *slog.Logger, err error) extension.Result {
 		log.Info("blob trigger: blob changed since it was queued; its new version is processed on its own")
 		return extension.Result{Status: extension.Succeeded}
 	}
-	return extension.Result{Status: extension.Failed, Err: fmt.Errorf("blob trigger: read blob: %w", err)}
+	return extension.Result{Status: extension.Failed, Err: fmt.Errorf("blob trigger: read blob %s: %w", t.where, t.redact(err))}
 }
