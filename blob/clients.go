@@ -64,10 +64,14 @@ func accountName(serviceURL string) string {
 	return first
 }
 
-// queueConnection resolves the connection for the trigger's internal queues: the binding's own
+// queueConnection resolves the connection for the trigger's internal queues
+// (azure-webjobs-blobtrigger-<hostId> and webjobs-blobtrigger-poison): the binding's own
 // connection for the queue service, falling back to the host's default storage connection
 // (AzureWebJobsStorage) when the binding's connection has no queue endpoint (the `serviceUri`
-// identity form), as Functions does.
+// identity form), as the Functions docs describe for the poison queue (C10). Deliberate
+// difference: the real host keeps the internal hand-over queue in the AzureWebJobsStorage account;
+// azbind keeps it in the trigger's account, next to the receipts (which the real code also keeps
+// there), so that one account holds all of a trigger's state.
 func queueConnection(ctx context.Context, bc *extension.BindContext) (*connection.Connection, error) {
 	c, err := bc.Connection(ctx, connection.Queue)
 	if err == nil && (c.Kind == connection.KindConnectionString || c.Endpoint != "") {

@@ -223,8 +223,9 @@ func (s *scanner) fastLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case w := <-s.fastCh:
-			for _, wt := range s.snapshot() {
-				if wt.loaded && !w.lastModified.IsZero() && w.lastModified.Before(wt.watermark) {
+			for _, ws := range s.watermarks() {
+				wt := ws.w
+				if ws.loaded && !w.lastModified.IsZero() && w.lastModified.Before(ws.watermark) {
 					continue
 				}
 				if _, ok := wt.pattern.Match(w.name); !ok {
@@ -234,6 +235,24 @@ func (s *scanner) fastLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// watchMark is a watch with its watermark state copied under the scanner's lock (a sweep may
+// update them concurrently).
+type watchMark struct {
+	w         *watch
+	loaded    bool
+	watermark time.Time
+}
+
+func (s *scanner) watermarks() []watchMark {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]watchMark, 0, len(s.watches))
+	for _, w := range s.watches {
+		out = append(out, watchMark{w: w, loaded: w.loaded, watermark: w.watermark})
+	}
+	return out
 }
 
 func (s *scanner) snapshot() []*watch {
