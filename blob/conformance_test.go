@@ -56,7 +56,8 @@ func (h harness) Capabilities() conformance.Capabilities {
 			"poisonBlobThreshold": 3.0,
 			"maxPollingInterval":  "00:00:00.2",
 		}},
-		Timeout: 60 * time.Second,
+		SingleValueOutput: true, // a blob output takes one value per invocation
+		Timeout:           60 * time.Second,
 	}
 }
 
@@ -167,6 +168,49 @@ func (s *source) Poisoned(ctx context.Context) ([][]byte, error) {
 			return nil, err
 		}
 		out = append(out, b)
+	}
+	return out, nil
+}
+
+// destination is a fresh container; every invocation writes one blob with a new name.
+type destination struct {
+	h         harness
+	container string
+}
+
+func (h harness) NewDestination(ctx context.Context, t *testing.T) conformance.Destination {
+	return &destination{h: h, container: fmt.Sprintf("confout%d", containerSeq.Add(1))}
+}
+
+func (d *destination) Output(name string) *extension.BindingSpec {
+	return blob.Output(name, d.container+"/{rand-guid}.bin")
+}
+
+// Received downloads every blob of the container (none when it was never created).
+func (d *destination) Received(ctx context.Context) ([][]byte, error) {
+	c := d.h.svc.NewContainerClient(d.container)
+	var out [][]byte
+	pager := c.NewListBlobsFlatPager(nil)
+	for pager.More() {
+		p, err := pager.NextPage(ctx)
+		if err != nil {
+			if strings.Contains(err.Error(), "ContainerNotFound") {
+				return nil, nil
+			}
+			return nil, err
+		}
+		for _, it := range p.Segment.BlobItems {
+			r, err := c.NewBlobClient(*it.Name).DownloadStream(ctx, nil)
+			if err != nil {
+				return nil, err
+			}
+			b, err := io.ReadAll(r.Body)
+			r.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, b)
+		}
 	}
 	return out, nil
 }
