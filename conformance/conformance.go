@@ -394,11 +394,17 @@ var errInjected = errors.New("conformance: injected failure")
 
 // FailureRedelivery: a failed item is not acknowledged and is delivered again.
 func testFailureRedelivery(t *testing.T, e *env) {
+	failOnceThenSucceed(t, e, "redelivery after failure, then acknowledgement", func() error { return errInjected })
+}
+
+// failOnceThenSucceed sends one item whose first invocation ends with fail() and checks that it
+// is delivered again and then acknowledged.
+func failOnceThenSucceed(t *testing.T, e *env, what string, fail func() error) {
 	src := e.h.NewSource(e.ctx, t)
 	var rec recorder
-	e.start("redelivery", extension.Action(func(ctx context.Context, b []byte) error {
+	e.start("failonce", extension.Action(func(ctx context.Context, b []byte) error {
 		if rec.add(b, nil) == 1 {
-			return errInjected
+			return fail()
 		}
 		return nil
 	}), e.hostOptions(), src.Trigger("item"))
@@ -406,7 +412,7 @@ func testFailureRedelivery(t *testing.T, e *env) {
 	if err := src.Send(e.ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	e.eventually("redelivery after failure, then acknowledgement", func() (bool, error) {
+	e.eventually(what, func() (bool, error) {
 		n, err := src.Pending(e.ctx)
 		return rec.count(p) >= 2 && n == 0, err
 	})
@@ -446,22 +452,7 @@ func testRetryPolicy(t *testing.T, e *env) {
 
 // PanicRecovery: a panicking handler fails the invocation; the host keeps running.
 func testPanicRecovery(t *testing.T, e *env) {
-	src := e.h.NewSource(e.ctx, t)
-	var rec recorder
-	e.start("panics", extension.Action(func(ctx context.Context, b []byte) error {
-		if rec.add(b, nil) == 1 {
-			panic("conformance: injected panic")
-		}
-		return nil
-	}), e.hostOptions(), src.Trigger("item"))
-	p := payload(t, 0)
-	if err := src.Send(e.ctx, p); err != nil {
-		t.Fatal(err)
-	}
-	e.eventually("redelivery after a panic, then acknowledgement", func() (bool, error) {
-		n, err := src.Pending(e.ctx)
-		return rec.count(p) >= 2 && n == 0, err
-	})
+	failOnceThenSucceed(t, e, "redelivery after a panic, then acknowledgement", func() error { panic("conformance: injected panic") })
 }
 
 // Poison: an item that always fails is invoked PoisonAfter times and then moved to poison with
