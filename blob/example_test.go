@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/azbind/azbind/blob"
+	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 )
 
@@ -14,7 +15,8 @@ import (
 // names an app setting (a connection string, or Storage__blobServiceUri and
 // Storage__queueServiceUri for an identity).
 func Example() {
-	h, err := extension.NewHost(extension.HostOptions{})
+	settings := connection.NewSettings(connection.FromMap("example", map[string]string{"Storage": "UseDevelopmentStorage=true"}))
+	h, err := extension.NewHost(extension.HostOptions{Settings: settings})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -36,5 +38,8 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	// h.Run(ctx) runs it until ctx is cancelled.
+	// Verify builds every binding as Run would, without starting anything; h.Run(ctx) runs the
+	// function until ctx is cancelled.
+	fmt.Println(h.Verify(context.Background()))
+	// Output: <nil>
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/queue"
 )
@@ -12,7 +13,8 @@ import (
 // A queue-triggered function that writes a message to another queue. The trigger and the output
 // use the AzureWebJobsStorage connection; host.json's extensions.queues tunes the polling.
 func Example() {
-	h, err := extension.NewHost(extension.HostOptions{})
+	settings := connection.NewSettings(connection.FromMap("example", map[string]string{"AzureWebJobsStorage": "UseDevelopmentStorage=true"}))
+	h, err := extension.NewHost(extension.HostOptions{Settings: settings})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return
@@ -32,7 +34,10 @@ func Example() {
 		fmt.Fprintln(os.Stderr, err)
 		return
 	}
-	_ = h.Run // h.Run(ctx) polls "orders" until ctx is cancelled
+	// Verify builds every binding as Run would, without starting anything; h.Run(ctx) polls
+	// "orders" until ctx is cancelled.
+	fmt.Println(h.Verify(context.Background()))
+	// Output: <nil>
 }
 
 func ExamplePoisonQueueName() {
