@@ -2,7 +2,6 @@ package extension
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -212,24 +212,14 @@ func (fc *FunctionContext) InvocationID() string {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	if inv.idStr == "" {
-		var b [16]byte
+		var u uuid.UUID
 		for i := 0; i < 8; i++ {
-			b[i] = byte(inv.idHi >> (8 * i))
-			b[8+i] = byte(inv.idLo >> (8 * i))
+			u[i] = byte(inv.idHi >> (8 * i))
+			u[8+i] = byte(inv.idLo >> (8 * i))
 		}
-		b[6] = b[6]&0x0f | 0x40
-		b[8] = b[8]&0x3f | 0x80
-		var s [36]byte
-		hex.Encode(s[0:8], b[0:4])
-		s[8] = '-'
-		hex.Encode(s[9:13], b[4:6])
-		s[13] = '-'
-		hex.Encode(s[14:18], b[6:8])
-		s[18] = '-'
-		hex.Encode(s[19:23], b[8:10])
-		s[23] = '-'
-		hex.Encode(s[24:], b[10:])
-		inv.idStr = string(s[:])
+		u[6] = u[6]&0x0f | 0x40 // version 4
+		u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+		inv.idStr = u.String()
 	}
 	return inv.idStr
 }

@@ -448,6 +448,9 @@ func TestFunctionContextLogger(t *testing.T) {
 	}), trig(name))
 	q.Send([]byte("x"))
 	id := <-idc
+	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(id) {
+		t.Errorf("invocation id %q is not a version 4 UUID", id)
+	}
 	waitFor(t, "log line", func() bool {
 		mu.Lock()
 		defer mu.Unlock()

@@ -1,9 +1,9 @@
 package table
 
 import (
-	"encoding/hex"
 	"fmt"
-	"strings"
+
+	"github.com/google/uuid"
 )
 
 // GUID is an Edm.Guid property value. A field or map value of type GUID — or of any other
@@ -15,37 +15,15 @@ import (
 type GUID [16]byte
 
 // String returns the canonical lower-case form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.
-func (g GUID) String() string {
-	var b [36]byte
-	hex.Encode(b[0:8], g[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], g[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], g[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], g[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], g[10:])
-	return string(b[:])
-}
+func (g GUID) String() string { return uuid.UUID(g).String() }
 
 // ParseGUID parses the "D" form (with or without braces "{…}") and the 32-digit "N" form.
 func ParseGUID(s string) (GUID, error) {
-	var g GUID
-	t := strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}")
-	if len(t) == 36 {
-		if t[8] != '-' || t[13] != '-' || t[18] != '-' || t[23] != '-' {
-			return g, fmt.Errorf("invalid GUID %q: want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", s)
-		}
-		t = t[0:8] + t[9:13] + t[14:18] + t[19:23] + t[24:]
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return GUID{}, fmt.Errorf("invalid GUID %q: want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx: %w", s, err)
 	}
-	if len(t) != 32 {
-		return g, fmt.Errorf("invalid GUID %q: want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", s)
-	}
-	if _, err := hex.Decode(g[:], []byte(t)); err != nil {
-		return g, fmt.Errorf("invalid GUID %q: %v", s, err)
-	}
-	return g, nil
+	return GUID(u), nil
 }
 
 // MarshalText implements encoding.TextMarshaler.
