@@ -21,7 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -331,7 +331,13 @@ func testDelivery(t *testing.T, e *env) {
 		rec.add(b, nil)
 		return nil
 	}), e.hostOptions(), src.Trigger("item"))
-	const n = 5
+	e.sendAndExpectExactlyOnce(t, src, &rec, 5)
+}
+
+// sendAndExpectExactlyOnce sends n payloads, waits until all are delivered and acknowledged, and
+// checks that each reached a handler exactly once, byte for byte.
+func (e *env) sendAndExpectExactlyOnce(t *testing.T, src Source, rec *recorder, n int) {
+	t.Helper()
 	for i := range n {
 		if err := src.Send(e.ctx, payload(t, i)); err != nil {
 			t.Fatalf("Send: %v", err)
@@ -341,10 +347,14 @@ func testDelivery(t *testing.T, e *env) {
 		p, err := src.Pending(e.ctx)
 		return rec.len() >= n && p == 0, err
 	})
+	var wrong []string
 	for i := range n {
 		if c := rec.count(payload(t, i)); c != 1 {
-			t.Errorf("item %d delivered %d times, want exactly 1", i, c)
+			wrong = append(wrong, fmt.Sprintf("item %d ×%d", i, c))
 		}
+	}
+	if len(wrong) > 0 {
+		t.Errorf("items not delivered exactly once: %s", strings.Join(wrong, ", "))
 	}
 }
 
@@ -725,26 +735,7 @@ func testCompetingConsumers(t *testing.T, e *env) {
 	})
 	e.start("shared", handler, e.hostOptions(), src.Trigger("item"))
 	e.start("shared", handler, e.hostOptions(), src.Trigger("item"))
-	const n = 20
-	for i := range n {
-		if err := src.Send(e.ctx, payload(t, i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.eventually("all items processed", func() (bool, error) {
-		p, err := src.Pending(e.ctx)
-		return rec.len() >= n && p == 0, err
-	})
-	var dups []int
-	for i := range n {
-		if c := rec.count(payload(t, i)); c != 1 {
-			dups = append(dups, i)
-		}
-	}
-	sort.Ints(dups)
-	if len(dups) > 0 {
-		t.Errorf("items %v were not processed exactly once", dups)
-	}
+	e.sendAndExpectExactlyOnce(t, src, &rec, 20)
 }
 
 // OutputRoundTrip: what the handler returns reaches the output destination byte for byte, and
