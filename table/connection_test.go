@@ -14,7 +14,6 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/internal/emulator"
@@ -51,20 +50,7 @@ func roundTrip(t *testing.T, host *extension.Services, tbl string) {
 
 // A SAS connection string with TableEndpoint: aztables alone would ignore the endpoint.
 func TestSASConnectionString(t *testing.T) {
-	cred, err := aztables.NewSharedKeyCredential(azurite.AccountName, azurite.AccountKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sas, err := aztables.AccountSASSignatureValues{
-		Protocol:      aztables.SASProtocolHTTPSandHTTP,
-		ExpiryTime:    time.Now().Add(time.Hour),
-		Permissions:   aztables.AccountSASPermissions{Read: true, Write: true, Add: true, Create: true, Update: true, List: true}.String(),
-		Services:      "t",
-		ResourceTypes: aztables.AccountSASResourceTypes{Service: true, Container: true, Object: true}.String(),
-	}.Sign(cred)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sas := accountSAS(t)
 	conn := connection.Connection{
 		Kind:             connection.KindConnectionString,
 		CredentialType:   "sas",

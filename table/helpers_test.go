@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -216,4 +217,25 @@ func jsonUnmarshal(b []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	return d.Decode(v)
+}
+
+// accountSAS signs an account SAS for the table service of the test Azurite (http and https, so
+// that it works against plain-HTTP Azurite; the SDK's own helper hard-codes https).
+func accountSAS(t *testing.T) aztables.SASQueryParameters {
+	t.Helper()
+	cred, err := aztables.NewSharedKeyCredential(azurite.AccountName, azurite.AccountKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sas, err := aztables.AccountSASSignatureValues{
+		Protocol:      aztables.SASProtocolHTTPSandHTTP,
+		ExpiryTime:    time.Now().Add(time.Hour),
+		Permissions:   aztables.AccountSASPermissions{Read: true, Write: true, Add: true, Create: true, Update: true, List: true}.String(),
+		Services:      "t",
+		ResourceTypes: aztables.AccountSASResourceTypes{Service: true, Container: true, Object: true}.String(),
+	}.Sign(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sas
 }

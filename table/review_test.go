@@ -10,11 +10,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 )
@@ -80,20 +78,7 @@ func (failCreate) Do(req *policy.Request) (*http.Response, error) {
 // Secrets never leak: the error of creating a missing table (C37 auto-create) must not carry
 // the SAS signature of a SAS connection.
 func TestCreateTableErrorHasNoSASSignature(t *testing.T) {
-	cred, err := aztables.NewSharedKeyCredential(azurite.AccountName, azurite.AccountKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sas, err := aztables.AccountSASSignatureValues{
-		Protocol:      aztables.SASProtocolHTTPSandHTTP,
-		ExpiryTime:    time.Now().Add(time.Hour),
-		Permissions:   aztables.AccountSASPermissions{Read: true, Write: true, Add: true, Create: true, Update: true, List: true}.String(),
-		Services:      "t",
-		ResourceTypes: aztables.AccountSASResourceTypes{Service: true, Container: true, Object: true}.String(),
-	}.Sign(cred)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sas := accountSAS(t)
 	sig := url.Values{}
 	if q, err := url.ParseQuery(sas.Encode()); err == nil {
 		sig = q

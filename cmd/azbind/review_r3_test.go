@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,15 +13,7 @@ func TestValidateConnectionStringAsNameNotPrinted(t *testing.T) {
 	cs := "DefaultEndpointsProtocol=https;AccountName=leakacct;AccountKey=" + key + ";EndpointSuffix=core.windows.net"
 	for _, conn := range []string{cs, "%Indirect%"} {
 		dir := t.TempDir()
-		write := func(name, content string) {
-			p := filepath.Join(dir, name)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		write := appWriter(t, dir)
 		write("host.json", `{"version": "2.0"}`)
 		write("local.settings.json", `{"Values": {"Indirect": "`+cs+`"}}`)
 		write("F/function.json", `{"bindings": [{"type": "testTrigger", "name": "m"}, {"type": "testIn", "direction": "in", "name": "d", "connection": "`+conn+`"}]}`)
@@ -50,15 +41,7 @@ func TestValidateConnectionPercentOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()
-		write := func(name, content string) {
-			p := filepath.Join(dir, name)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		write := appWriter(t, dir)
 		write("host.json", `{"version": "2.0"}`)
 		write("local.settings.json", `{"Values": {"Empty": "", "Pct": "My%Conn", "My%Conn": "UseDevelopmentStorage=true", "AzureWebJobsStorage": "UseDevelopmentStorage=true"}}`)
 		write("F/function.json", `{"bindings": [{"type": "testTrigger", "name": "m"}, {"type": "testIn", "direction": "in", "name": "d", "connection": "`+tt.conn+`"}]}`)

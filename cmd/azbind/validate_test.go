@@ -132,15 +132,7 @@ func TestValidateGoodApp(t *testing.T) {
 func TestValidateConnectionSettingExpanded(t *testing.T) {
 	f := useFakeResolver(t)
 	dir := t.TempDir()
-	write := func(name, content string) {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := appWriter(t, dir)
 	write("host.json", `{"version": "2.0"}`)
 	write("local.settings.json", `{"Values": {"WhichConn": "Real", "Real__blobServiceUri": "https://x.blob.core.windows.net"}}`)
 	write("F/function.json", `{"bindings": [{"type": "testTrigger", "name": "m"}, {"type": "testIn", "direction": "in", "name": "d", "connection": "%WhichConn%"}]}`)
@@ -182,5 +174,19 @@ func TestValidateWarningsOnly(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "warning: host.json: typo: unknown key is ignored") ||
 		!strings.Contains(out, "warning: F/function.json: extra: unknown key is ignored") || !strings.Contains(out, "1 function, 0 errors, 2 warnings") {
 		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// appWriter returns a function that writes a file of an app folder below dir (creating folders).
+func appWriter(t *testing.T, dir string) func(name, content string) {
+	return func(name, content string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
