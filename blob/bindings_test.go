@@ -15,11 +15,10 @@ import (
 	sdkblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
-
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
-func newTestInput(t *testing.T, path string, param reflect.Type, host *extension.Services, triggerData []string) extension.Input {
+func newTestInput(t *testing.T, path string, param reflect.Type, host *driver.Services, triggerData []string) driver.Input {
 	t.Helper()
 	bc := bindContext("Fn", Input("in", path), host, param, nil)
 	bc.TriggerData = triggerData
@@ -30,7 +29,7 @@ func newTestInput(t *testing.T, path string, param reflect.Type, host *extension
 	return in
 }
 
-func newTestOutput(t *testing.T, path string, host *extension.Services) extension.Output {
+func newTestOutput(t *testing.T, path string, host *driver.Services) driver.Output {
 	t.Helper()
 	out, err := newOutput(context.Background(), bindContext("Fn", Output("out", path), host, nil, nil))
 	if err != nil {
@@ -39,11 +38,11 @@ func newTestOutput(t *testing.T, path string, host *extension.Services) extensio
 	return out
 }
 
-func fcWith(md extension.MapMetadata) *extension.FunctionContext {
-	return &extension.FunctionContext{FunctionName: "Fn", Metadata: md}
+func fcWith(md driver.MapMetadata) *driver.FunctionContext {
+	return &driver.FunctionContext{FunctionName: "Fn", Metadata: md}
 }
 
-func write(t *testing.T, out extension.Output, fc *extension.FunctionContext, v any) {
+func write(t *testing.T, out driver.Output, fc *driver.FunctionContext, v any) {
 	t.Helper()
 	ctx := context.Background()
 	s, err := out.Open(ctx, fc)
@@ -69,7 +68,7 @@ func TestInputOutputRoundTrip(t *testing.T) {
 	c := unique("io") // does not exist yet: the output creates it
 	host := newServices(t, unique("h"))
 	ctx := context.Background()
-	fc := fcWith(extension.MapMetadata{"name": "doc", "queueTrigger": "q1", "id": "o-7"})
+	fc := fcWith(driver.MapMetadata{"name": "doc", "queueTrigger": "q1", "id": "o-7"})
 
 	write(t, newTestOutput(t, c+"/{name}.txt", host), fc, "hello")
 	write(t, newTestOutput(t, c+"/bin/{queueTrigger}", host), fc, []byte{0, 1, 2})
@@ -164,10 +163,10 @@ func TestInputErrors(t *testing.T) {
 		t.Errorf("error %v does not name the binding", err)
 	}
 	// A path without a blob name.
-	if _, err := newInput(context.Background(), bindContext("Fn", Input("in", "onlycontainer"), host, reflect.TypeFor[string](), nil)); !errors.Is(err, extension.ErrInvalidConfig) {
+	if _, err := newInput(context.Background(), bindContext("Fn", Input("in", "onlycontainer"), host, reflect.TypeFor[string](), nil)); !errors.Is(err, driver.ErrInvalidConfig) {
 		t.Errorf("path without blob: err = %v, want ErrInvalidConfig", err)
 	}
-	if _, err := newOutput(context.Background(), bindContext("Fn", Output("out", ""), host, nil, nil)); !errors.Is(err, extension.ErrInvalidConfig) {
+	if _, err := newOutput(context.Background(), bindContext("Fn", Output("out", ""), host, nil, nil)); !errors.Is(err, driver.ErrInvalidConfig) {
 		t.Errorf("missing path: err = %v, want ErrInvalidConfig", err)
 	}
 	// Unknown {name} in a path is caught at load time when the trigger declares its data.

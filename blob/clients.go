@@ -9,7 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // newServiceClient builds a blob service client from a resolved connection.
@@ -24,7 +24,7 @@ func newServiceClient(c *connection.Connection) (*service.Client, error) {
 		return sc, nil
 	case connection.KindIdentity:
 		if c.Endpoint == "" {
-			return nil, fmt.Errorf("connection %q: no blob endpoint: set %s__blobServiceUri (or __serviceUri / __accountName): %w", c.Name, c.Name, extension.ErrInvalidConfig)
+			return nil, fmt.Errorf("connection %q: no blob endpoint: set %s__blobServiceUri (or __serviceUri / __accountName): %w", c.Name, c.Name, driver.ErrInvalidConfig)
 		}
 		sc, err := service.NewClient(c.Endpoint, c.Credential, opts)
 		if err != nil {
@@ -32,7 +32,7 @@ func newServiceClient(c *connection.Connection) (*service.Client, error) {
 		}
 		return sc, nil
 	}
-	return nil, fmt.Errorf("connection %q: unsupported connection kind %q for blob storage: %w", c.Name, c.Kind, extension.ErrInvalidConfig)
+	return nil, fmt.Errorf("connection %q: unsupported connection kind %q for blob storage: %w", c.Name, c.Kind, driver.ErrInvalidConfig)
 }
 
 // redactErr makes sure an SDK error about a connection string never carries its secrets.
@@ -72,7 +72,7 @@ func accountName(serviceURL string) string {
 // difference: the real host keeps the internal hand-over queue in the AzureWebJobsStorage account;
 // azbind keeps it in the trigger's account, next to the receipts (which the real code also keeps
 // there), so that one account holds all of a trigger's state.
-func queueConnection(ctx context.Context, bc *extension.BindContext) (*connection.Connection, error) {
+func queueConnection(ctx context.Context, bc *driver.BindContext) (*connection.Connection, error) {
 	c, err := bc.Connection(ctx, connection.Queue)
 	if err == nil && (c.Kind == connection.KindConnectionString || c.Endpoint != "") {
 		return c, nil
@@ -83,14 +83,14 @@ func queueConnection(ctx context.Context, bc *extension.BindContext) (*connectio
 		}
 	}
 	if err == nil {
-		err = fmt.Errorf("connection %q has no queue endpoint: %w", c.Name, extension.ErrInvalidConfig)
+		err = fmt.Errorf("connection %q has no queue endpoint: %w", c.Name, driver.ErrInvalidConfig)
 	}
 	return nil, fmt.Errorf("%s: the blob trigger needs a queue endpoint on the same account for its internal queues (set <connection>__queueServiceUri, or configure AzureWebJobsStorage): %w", bc.Spec.Where, err)
 }
 
 // bindingClient decodes a blob input or output binding's required path, compiles it as a
 // template, and builds the blob service client from the binding's connection.
-func bindingClient(ctx context.Context, bc *extension.BindContext) (*service.Client, *connection.Connection, *extension.Template, error) {
+func bindingClient(ctx context.Context, bc *driver.BindContext) (*service.Client, *connection.Connection, *driver.Template, error) {
 	var cfg struct {
 		Path string `binding:"path,required"`
 	}

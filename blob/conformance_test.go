@@ -17,7 +17,7 @@ import (
 
 	"github.com/azbind/azbind/blob"
 	"github.com/azbind/azbind/conformance"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
 )
 
@@ -77,7 +77,7 @@ func (h harness) NewSource(ctx context.Context, t *testing.T) conformance.Source
 	return &source{h: h, container: c}
 }
 
-func (s *source) Trigger(name string) *extension.BindingSpec {
+func (s *source) Trigger(name string) *driver.BindingSpec {
 	return blob.Trigger(name, s.container+"/{name}")
 }
 
@@ -182,7 +182,7 @@ func (h harness) NewDestination(ctx context.Context, t *testing.T) conformance.D
 	return &destination{h: h, container: fmt.Sprintf("confout%d", containerSeq.Add(1))}
 }
 
-func (d *destination) Output(name string) *extension.BindingSpec {
+func (d *destination) Output(name string) *driver.BindingSpec {
 	return blob.Output(name, d.container+"/{rand-guid}.bin")
 }
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/queue"
 )
 
@@ -17,7 +17,7 @@ import (
 // dispatches each message to the function named by its FunctionId.
 
 type dispatchKey struct {
-	host    *extension.Services
+	host    *driver.Services
 	hostID  string
 	account string // queue service
 }
@@ -43,7 +43,7 @@ var holdLimit = time.Minute
 
 type fnReg struct {
 	t    *trigger
-	exec extension.Executor
+	exec driver.Executor
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	gone bool
@@ -58,7 +58,7 @@ var dispatchers struct {
 // needed. The returned release unregisters it after every invocation it dispatched has
 // finished; the last one out stops the listener first, so that no message is received for a
 // function that is already gone.
-func acquireDispatcher(t *trigger, iq *azqueue.QueueClient, exec extension.Executor) (*dispatcher, func()) {
+func acquireDispatcher(t *trigger, iq *azqueue.QueueClient, exec driver.Executor) (*dispatcher, func()) {
 	key := dispatchKey{host: t.host, hostID: t.hostID, account: accountKey(t.qsvc.URL())}
 	dispatchers.mu.Lock()
 	defer dispatchers.mu.Unlock()
@@ -109,7 +109,7 @@ func acquireDispatcher(t *trigger, iq *azqueue.QueueClient, exec extension.Execu
 	}
 }
 
-func (d *dispatcher) register(t *trigger, exec extension.Executor) *fnReg {
+func (d *dispatcher) register(t *trigger, exec driver.Executor) *fnReg {
 	r := &fnReg{t: t, exec: exec}
 	d.mu.Lock()
 	d.fns[t.fnID] = r
@@ -151,16 +151,16 @@ func (d *dispatcher) lookup(ctx context.Context, fnID string) *fnReg {
 	}
 }
 
-func (d *dispatcher) handle(ctx context.Context, qm *queue.Message) extension.Result {
+func (d *dispatcher) handle(ctx context.Context, qm *queue.Message) driver.Result {
 	m, err := DecodeMessage(string(qm.Body))
 	if err != nil {
-		return extension.Result{Status: extension.Failed, Err: fmt.Errorf("blob trigger: message %s: %w", qm.ID, err)}
+		return driver.Result{Status: driver.Failed, Err: fmt.Errorf("blob trigger: message %s: %w", qm.ID, err)}
 	}
 	var hold <-chan time.Time
 	for {
 		r := d.lookup(ctx, m.FunctionID)
 		if r == nil {
-			return extension.Result{Status: extension.Failed, Err: fmt.Errorf("blob trigger: message %s is for function %s, which does not run on this host", qm.ID, m.FunctionID)}
+			return driver.Result{Status: driver.Failed, Err: fmt.Errorf("blob trigger: message %s is for function %s, which does not run on this host", qm.ID, m.FunctionID)}
 		}
 		r.mu.Lock()
 		if !r.gone {
@@ -189,11 +189,11 @@ func (d *dispatcher) handle(ctx context.Context, qm *queue.Message) extension.Re
 		select {
 		case <-reg:
 		case <-d.quit:
-			return extension.Result{Status: extension.Cancelled}
+			return driver.Result{Status: driver.Cancelled}
 		case <-hold:
-			return extension.Result{Status: extension.Cancelled}
+			return driver.Result{Status: driver.Cancelled}
 		case <-ctx.Done():
-			return extension.Result{Status: extension.Cancelled}
+			return driver.Result{Status: driver.Cancelled}
 		}
 	}
 }

@@ -61,5 +61,5 @@
 //
 // # Host storage
 //
-// NewHostStorage implements extension.HostStorage on a blob container (azure-webjobs-hosts).
+// NewHostStorage implements driver.HostStorage on a blob container (azure-webjobs-hosts).
 package blob

@@ -8,6 +8,7 @@ import (
 	"github.com/azbind/azbind/blob"
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // A function triggered by new blobs in "uploads" that writes an upper-cased copy to "processed",
@@ -30,9 +31,9 @@ func Example() {
 		_ = name // {name} and {ext} are binding data, as are BlobTrigger, Uri, Properties and Metadata
 		return strings.ToUpper(v.Text), nil
 	}),
-		blob.Trigger("doc", "uploads/{name}.{ext}", extension.Props{"connection": "Storage"}),
-		blob.Input("sidecar", "uploads/{name}.meta.json", extension.Props{"connection": "Storage"}),
-		blob.Output("$return", "processed/{name}.{ext}", extension.Props{"connection": "Storage"}),
+		blob.Trigger("doc", "uploads/{name}.{ext}", driver.Props{"connection": "Storage"}),
+		blob.Input("sidecar", "uploads/{name}.meta.json", driver.Props{"connection": "Storage"}),
+		blob.Output("$return", "processed/{name}.{ext}", driver.Props{"connection": "Storage"}),
 	)
 	if err != nil {
 		fmt.Println(err)

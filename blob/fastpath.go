@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // The fast path: a blob written by a `blob` output binding of this host is pushed to the
@@ -26,17 +26,17 @@ type subscriber interface {
 
 var fast struct {
 	mu   sync.Mutex
-	subs map[*extension.Services]map[subscriber]struct{}
+	subs map[*driver.Services]map[subscriber]struct{}
 }
 
-func subscribe(host *extension.Services, s subscriber) (cancel func()) {
+func subscribe(host *driver.Services, s subscriber) (cancel func()) {
 	if host == nil {
 		return func() {}
 	}
 	fast.mu.Lock()
 	defer fast.mu.Unlock()
 	if fast.subs == nil {
-		fast.subs = map[*extension.Services]map[subscriber]struct{}{}
+		fast.subs = map[*driver.Services]map[subscriber]struct{}{}
 	}
 	m := fast.subs[host]
 	if m == nil {
@@ -54,7 +54,7 @@ func subscribe(host *extension.Services, s subscriber) (cancel func()) {
 	}
 }
 
-func notifyWritten(host *extension.Services, w written) {
+func notifyWritten(host *driver.Services, w written) {
 	if host == nil {
 		return
 	}

@@ -10,8 +10,7 @@ import (
 	sdkblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
-
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // A blob written by this host's own output binding triggers without waiting for a scan; a blob
@@ -30,20 +29,20 @@ func TestFastPath(t *testing.T) {
 	var lat []time.Duration
 	for _, name := range []string{"a", "b", "c"} {
 		t0 := time.Now()
-		write(t, out, fcWith(extension.MapMetadata{"name": name}), "data-"+name)
+		write(t, out, fcWith(driver.MapMetadata{"name": name}), "data-"+name)
 		waitFor(t, 5*time.Second, "fast-path invocation of "+name, func() bool { return rec.count(c+"/in/"+name) == 1 })
 		lat = append(lat, time.Since(t0))
 	}
 	t.Logf("fast path latencies (write → invocation): %v", lat)
 	// Another host's output does not reach this host's scanner.
 	other := newServices(t, unique("h"))
-	write(t, newTestOutput(t, c+"/in/{name}", other), fcWith(extension.MapMetadata{"name": "fromother"}), "x")
+	write(t, newTestOutput(t, c+"/in/{name}", other), fcWith(driver.MapMetadata{"name": "fromother"}), "x")
 	time.Sleep(1500 * time.Millisecond)
 	if rec.count(c+"/in/external.txt") != 0 || rec.count(c+"/in/fromother") != 0 {
 		t.Fatalf("blobs not written by this host triggered before a scan: %v", rec.calls)
 	}
 	// A non-matching path written by this host is ignored.
-	write(t, newTestOutput(t, c+"/elsewhere/{name}", host), fcWith(extension.MapMetadata{"name": "z"}), "x")
+	write(t, newTestOutput(t, c+"/elsewhere/{name}", host), fcWith(driver.MapMetadata{"name": "z"}), "x")
 	time.Sleep(500 * time.Millisecond)
 	if rec.total() != 3 {
 		t.Fatalf("invocations = %v, want the 3 fast-path blobs only", rec.calls)
@@ -71,7 +70,7 @@ func TestTriggerStreamAndClientParams(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() {
-			tr.Run(ctx, execFunc(func(ctx context.Context, ev *extension.Event) extension.Result {
+			tr.Run(ctx, execFunc(func(ctx context.Context, ev *driver.Event) driver.Result {
 				switch d := ev.Data.(type) {
 				case io.ReadCloser:
 					b, _ := io.ReadAll(d)
@@ -79,7 +78,7 @@ func TestTriggerStreamAndClientParams(t *testing.T) {
 				case *sdkblob.Client:
 					r, err := d.DownloadStream(ctx, nil)
 					if err != nil {
-						return extension.Result{Status: extension.Failed, Err: err}
+						return driver.Result{Status: driver.Failed, Err: err}
 					}
 					b, _ := io.ReadAll(r.Body)
 					r.Body.Close()
@@ -87,7 +86,7 @@ func TestTriggerStreamAndClientParams(t *testing.T) {
 				default:
 					got <- "unexpected"
 				}
-				return extension.Result{Status: extension.Succeeded}
+				return driver.Result{Status: driver.Succeeded}
 			}))
 			close(done)
 		}()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
 )
 
@@ -57,15 +58,15 @@ func unique(prefix string) string {
 }
 
 // testResolver is the real connection resolver over AzureWebJobsStorage = the test Azurite.
-func testResolver() extension.ConnectionResolver {
+func testResolver() driver.ConnectionResolver {
 	return connection.NewResolver(connection.NewSettings(connection.FromMap("test", map[string]string{
 		"AzureWebJobsStorage": az.ConnectionString,
 	})), nil)
 }
 
 // newServices returns host services for one test host.
-func newServices(t testing.TB, hostID string) *extension.Services {
-	return &extension.Services{
+func newServices(t testing.TB, hostID string) *driver.Services {
+	return &driver.Services{
 		Logger:      slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		HostID:      hostID,
 		Connections: testResolver(),
@@ -81,15 +82,15 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func bindContext(fn string, spec *extension.BindingSpec, host *extension.Services, param reflect.Type, cfg map[string]any) *extension.BindContext {
+func bindContext(fn string, spec *driver.BindingSpec, host *driver.Services, param reflect.Type, cfg map[string]any) *driver.BindContext {
 	spec.Where = fn + "/function.json: " + spec.Name
-	return &extension.BindContext{Function: fn, Spec: spec, Host: host, Param: param, Config: cfg}
+	return &driver.BindContext{Function: fn, Spec: spec, Host: host, Param: param, Config: cfg}
 }
 
 // execFunc is a test Executor.
-type execFunc func(ctx context.Context, ev *extension.Event) extension.Result
+type execFunc func(ctx context.Context, ev *driver.Event) driver.Result
 
-func (f execFunc) Execute(ctx context.Context, ev *extension.Event) extension.Result {
+func (f execFunc) Execute(ctx context.Context, ev *driver.Event) driver.Result {
 	return f(ctx, ev)
 }
 
@@ -97,9 +98,9 @@ func (f execFunc) Execute(ctx context.Context, ev *extension.Event) extension.Re
 type recorder struct {
 	mu     sync.Mutex
 	calls  map[string]int
-	events []*extension.Event
+	events []*driver.Event
 	datas  [][]byte
-	fail   func(ev *extension.Event) error
+	fail   func(ev *driver.Event) error
 	when   map[string]time.Time
 }
 
@@ -107,7 +108,7 @@ func newRecorder() *recorder {
 	return &recorder{calls: map[string]int{}, when: map[string]time.Time{}}
 }
 
-func (r *recorder) Execute(ctx context.Context, ev *extension.Event) extension.Result {
+func (r *recorder) Execute(ctx context.Context, ev *driver.Event) driver.Result {
 	var data []byte
 	if b, ok := ev.Data.([]byte); ok {
 		data = b
@@ -124,10 +125,10 @@ func (r *recorder) Execute(ctx context.Context, ev *extension.Event) extension.R
 	r.mu.Unlock()
 	if fail != nil {
 		if err := fail(ev); err != nil {
-			return extension.Result{Status: extension.Failed, Err: err}
+			return driver.Result{Status: driver.Failed, Err: err}
 		}
 	}
-	return extension.Result{Status: extension.Succeeded}
+	return driver.Result{Status: driver.Succeeded}
 }
 
 func (r *recorder) count(blob string) int {
@@ -198,7 +199,7 @@ func (r *running) stop(t testing.TB) {
 }
 
 // startTrigger builds a blobTrigger for fn on host and runs it with exec until the test ends.
-func startTrigger(t testing.TB, host *extension.Services, fn, path string, exec extension.Executor, cfg map[string]any, props extension.Props) *running {
+func startTrigger(t testing.TB, host *driver.Services, fn, path string, exec driver.Executor, cfg map[string]any, props driver.Props) *running {
 	t.Helper()
 	spec := Trigger("input", path, props)
 	bc := bindContext(fn, spec, host, reflect.TypeFor[[]byte](), cfg)

@@ -13,11 +13,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
-
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
-// HostStorage implements extension.HostStorage on a blob container (azure-webjobs-hosts in
+// HostStorage implements driver.HostStorage on a blob container (azure-webjobs-hosts in
 // AzureWebJobsStorage): a key is a blob name, a record's Data its content, its Metadata the
 // blob's metadata (names must be valid C# identifiers; they come back in Go's canonical header
 // case, e.g. "Functioninstance", so compare them case-insensitively), and ETag conditions map to
@@ -27,18 +26,18 @@ type HostStorage struct {
 	created atomic.Bool
 }
 
-var _ extension.HostStorage = (*HostStorage)(nil)
+var _ driver.HostStorage = (*HostStorage)(nil)
 
 // NewHostStorage returns a HostStorage on c.
 func NewHostStorage(c *container.Client) *HostStorage { return &HostStorage{c: c} }
 
-// mapErr maps storage errors to extension.ErrNotFound / ErrConflict.
+// mapErr maps storage errors to driver.ErrNotFound / ErrConflict.
 func (h *HostStorage) mapErr(op, key string, err error) error {
 	switch {
 	case bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) || isStatus(err, 404):
-		return fmt.Errorf("host storage %s %q: %w", op, key, extension.ErrNotFound)
+		return fmt.Errorf("host storage %s %q: %w", op, key, driver.ErrNotFound)
 	case isStatus(err, 409) || isStatus(err, 412):
-		return fmt.Errorf("host storage %s %q: %w (%v)", op, key, extension.ErrConflict, errorCode(err))
+		return fmt.Errorf("host storage %s %q: %w (%v)", op, key, driver.ErrConflict, errorCode(err))
 	}
 	return fmt.Errorf("host storage %s %q: %w", op, key, err)
 }
@@ -51,26 +50,26 @@ func errorCode(err error) string {
 	return ""
 }
 
-// Get implements extension.HostStorage.
-func (h *HostStorage) Get(ctx context.Context, key string) (extension.Record, error) {
+// Get implements driver.HostStorage.
+func (h *HostStorage) Get(ctx context.Context, key string) (driver.Record, error) {
 	resp, err := h.c.NewBlobClient(key).DownloadStream(ctx, nil)
 	if err != nil {
-		return extension.Record{}, h.mapErr("get", key, err)
+		return driver.Record{}, h.mapErr("get", key, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return extension.Record{}, fmt.Errorf("host storage get %q: %w", key, err)
+		return driver.Record{}, fmt.Errorf("host storage get %q: %w", key, err)
 	}
 	var md map[string]string
 	if len(resp.Metadata) > 0 {
 		md = metadataMap(resp.Metadata)
 	}
-	return extension.Record{Data: data, Metadata: md, ETag: etagString(resp.ETag)}, nil
+	return driver.Record{Data: data, Metadata: md, ETag: etagString(resp.ETag)}, nil
 }
 
-// Put implements extension.HostStorage.
-func (h *HostStorage) Put(ctx context.Context, key string, rec extension.Record, cond extension.Cond) (string, error) {
+// Put implements driver.HostStorage.
+func (h *HostStorage) Put(ctx context.Context, key string, rec driver.Record, cond driver.Cond) (string, error) {
 	opts := &blockblob.UploadOptions{}
 	if len(rec.Metadata) > 0 {
 		opts.Metadata = make(map[string]*string, len(rec.Metadata))
@@ -104,7 +103,7 @@ func (h *HostStorage) Put(ctx context.Context, key string, rec extension.Record,
 			continue
 		}
 		if cond.IfMatch != "" && (bloberror.HasCode(err, bloberror.BlobNotFound) || isStatus(err, 404)) {
-			return "", fmt.Errorf("host storage put %q: the record does not exist: %w", key, extension.ErrConflict)
+			return "", fmt.Errorf("host storage put %q: the record does not exist: %w", key, driver.ErrConflict)
 		}
 		return "", h.mapErr("put", key, err)
 	}
@@ -118,8 +117,8 @@ func (h *HostStorage) ensureContainer(ctx context.Context) error {
 	return nil
 }
 
-// Delete implements extension.HostStorage.
-func (h *HostStorage) Delete(ctx context.Context, key string, cond extension.Cond) error {
+// Delete implements driver.HostStorage.
+func (h *HostStorage) Delete(ctx context.Context, key string, cond driver.Cond) error {
 	var opts *sdkblob.DeleteOptions
 	if cond.IfMatch != "" {
 		e := azcore.ETag(cond.IfMatch)
@@ -131,7 +130,7 @@ func (h *HostStorage) Delete(ctx context.Context, key string, cond extension.Con
 	return nil
 }
 
-// List implements extension.HostStorage.
+// List implements driver.HostStorage.
 func (h *HostStorage) List(ctx context.Context, prefix string) ([]string, error) {
 	var out []string
 	pager := h.c.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: nilIfEmpty(prefix)})

@@ -16,7 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
 )
 
@@ -57,19 +57,19 @@ func (r identityResolver) Resolve(_ context.Context, name string, s connection.S
 // The trigger, input and output work with an identity (token credential over HTTPS).
 func TestIdentityConnection(t *testing.T) {
 	oaz := emulator.StartAzurite(t, &emulator.AzuriteOptions{OAuth: true})
-	host := &extension.Services{Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	host := &driver.Services{Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		HostID: unique("h"), Connections: identityResolver{az: oaz}, Concurrency: 2}
 	c := unique("ident")
 	ctx := context.Background()
 
 	// Output (creates the container), then a trigger sees it through the fast path or a scan.
 	rec := newRecorder()
-	startTrigger(t, host, "Ident", c+"/{name}", rec, nil, extension.Props{"connection": "Storage"})
-	out, err := newOutput(ctx, bindContext("W", Output("out", c+"/{name}", extension.Props{"connection": "Storage"}), host, nil, nil))
+	startTrigger(t, host, "Ident", c+"/{name}", rec, nil, driver.Props{"connection": "Storage"})
+	out, err := newOutput(ctx, bindContext("W", Output("out", c+"/{name}", driver.Props{"connection": "Storage"}), host, nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, out, fcWith(extension.MapMetadata{"name": "x.txt"}), "over https")
+	write(t, out, fcWith(driver.MapMetadata{"name": "x.txt"}), "over https")
 	waitFor(t, 20*time.Second, "invocation over an identity connection", func() bool { return rec.count(c+"/x.txt") == 1 })
 	rec.mu.Lock()
 	got := string(rec.datas[0])
@@ -77,7 +77,7 @@ func TestIdentityConnection(t *testing.T) {
 	if got != "over https" {
 		t.Fatalf("data = %q", got)
 	}
-	in, err := newInput(ctx, bindContext("R", Input("in", c+"/x.txt", extension.Props{"connection": "Storage"}), host, reflect.TypeFor[string](), nil))
+	in, err := newInput(ctx, bindContext("R", Input("in", c+"/x.txt", driver.Props{"connection": "Storage"}), host, reflect.TypeFor[string](), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,9 +87,9 @@ func TestIdentityConnection(t *testing.T) {
 	}
 
 	// blobServiceUri without queueServiceUri (and no AzureWebJobsStorage): a clear error.
-	bad := &extension.Services{HostID: "h", Connections: identityResolver{az: oaz, noQueue: true}}
-	_, err = newTrigger(ctx, bindContext("NoQ", Trigger("in", c+"/{name}", extension.Props{"connection": "Storage"}), bad, nil, nil))
-	if !errors.Is(err, extension.ErrInvalidConfig) || !strings.Contains(err.Error(), "queueServiceUri") {
+	bad := &driver.Services{HostID: "h", Connections: identityResolver{az: oaz, noQueue: true}}
+	_, err = newTrigger(ctx, bindContext("NoQ", Trigger("in", c+"/{name}", driver.Props{"connection": "Storage"}), bad, nil, nil))
+	if !errors.Is(err, driver.ErrInvalidConfig) || !strings.Contains(err.Error(), "queueServiceUri") {
 		t.Fatalf("identity without a queue endpoint: %v", err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 var (
@@ -34,7 +34,7 @@ const (
 	kindContainer                  // *container.Client
 )
 
-func kindOf(t reflect.Type, spec *extension.BindingSpec) paramKind {
+func kindOf(t reflect.Type, spec *driver.BindingSpec) paramKind {
 	switch {
 	case t == typeBlobClient:
 		return kindBlob
@@ -52,13 +52,13 @@ func kindOf(t reflect.Type, spec *extension.BindingSpec) paramKind {
 
 type input struct {
 	svc   *service.Client
-	path  *extension.Template
+	path  *driver.Template
 	kind  paramKind
 	where string
 	conn  *connection.Connection
 }
 
-func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, error) {
+func newInput(ctx context.Context, bc *driver.BindContext) (driver.Input, error) {
 	svc, c, t, err := bindingClient(ctx, bc)
 	if err != nil {
 		return nil, err
@@ -72,8 +72,8 @@ func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, 
 	return in, nil
 }
 
-// Bind implements extension.Input.
-func (in *input) Bind(ctx context.Context, fc *extension.FunctionContext) (any, error) {
+// Bind implements driver.Input.
+func (in *input) Bind(ctx context.Context, fc *driver.FunctionContext) (any, error) {
 	p, err := in.path.Eval(fc)
 	if err != nil {
 		return nil, err

@@ -15,7 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // ErrMultipleValues is returned when an invocation adds more than one value to a blob output.
@@ -24,17 +24,17 @@ var ErrMultipleValues = errors.New("a blob output binding takes one value per in
 type output struct {
 	svc     *service.Client
 	account string
-	path    *extension.Template
+	path    *driver.Template
 	where   string
 	name    string
-	host    *extension.Services
+	host    *driver.Services
 	conn    *connection.Connection
 
 	mu      sync.Mutex
 	created map[string]bool // containers known to exist
 }
 
-func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output, error) {
+func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, error) {
 	svc, c, t, err := bindingClient(ctx, bc)
 	if err != nil {
 		return nil, err
@@ -48,8 +48,8 @@ func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output
 		host: bc.Host, conn: c, created: map[string]bool{}}, nil
 }
 
-// Open implements extension.Output: the path is evaluated now, the blob written at Flush.
-func (o *output) Open(ctx context.Context, fc *extension.FunctionContext) (extension.Sink, error) {
+// Open implements driver.Output: the path is evaluated now, the blob written at Flush.
+func (o *output) Open(ctx context.Context, fc *driver.FunctionContext) (driver.Sink, error) {
 	p, err := o.path.Eval(fc)
 	if err != nil {
 		return nil, err
@@ -69,7 +69,7 @@ type sink struct {
 	has       bool
 }
 
-// Add implements extension.Sink.
+// Add implements driver.Sink.
 func (s *sink) Add(ctx context.Context, item any) error {
 	if item == nil {
 		return nil
@@ -81,7 +81,7 @@ func (s *sink) Add(ctx context.Context, item any) error {
 	return nil
 }
 
-// Flush implements extension.Sink: it uploads the value (an io.Reader is streamed) and creates
+// Flush implements driver.Sink: it uploads the value (an io.Reader is streamed) and creates
 // the container first if it does not exist.
 func (s *sink) Flush(ctx context.Context) error {
 	if !s.has {
@@ -110,7 +110,7 @@ func (s *sink) Flush(ctx context.Context) error {
 	default:
 		var data []byte
 		var ct string
-		data, ct, err = extension.Encode(x)
+		data, ct, err = driver.Encode(x)
 		if err != nil {
 			return fmt.Errorf("%s: output %q: %w", s.o.where, s.o.name, err)
 		}

@@ -11,7 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/queue"
 )
 
@@ -82,7 +82,7 @@ func reprocess(ctx context.Context, blobs *service.Client, queues *azqueue.Servi
 // ReprocessWith is Reprocess for a connection name (as in the trigger's `connection`
 // property; "" for AzureWebJobsStorage), resolved with resolver (e.g. connection.NewResolver):
 // the entry point for a command-line tool.
-func ReprocessWith(ctx context.Context, resolver extension.ConnectionResolver, connectionName, hostID, function, containerName, blobName string) error {
+func ReprocessWith(ctx context.Context, resolver driver.ConnectionResolver, connectionName, hostID, function, containerName, blobName string) error {
 	bc, err := resolver.Resolve(ctx, connectionName, connection.Blob)
 	if err != nil {
 		return fmt.Errorf("reprocess: %w", err)

@@ -16,7 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 const sasSecret = "T0pS3cretSigValue"
@@ -44,9 +44,9 @@ func closedEndpoint(t *testing.T) string {
 // Review: errors of the input, output and trigger carried transport errors unredacted, and a
 // transport error quotes the request URL with its SAS signature (sig=…).
 func TestErrorsDoNotLeakSAS(t *testing.T) {
-	host := &extension.Services{HostID: unique("h"), Connections: sasResolver{endpoint: closedEndpoint(t)}, Concurrency: 2}
+	host := &driver.Services{HostID: unique("h"), Connections: sasResolver{endpoint: closedEndpoint(t)}, Concurrency: 2}
 	ctx := context.Background()
-	props := extension.Props{"connection": "Storage"}
+	props := driver.Props{"connection": "Storage"}
 
 	check := func(what string, err error) {
 		t.Helper()
@@ -82,10 +82,10 @@ func TestErrorsDoNotLeakSAS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := tr.(*trigger).process(ctx, execFunc(func(context.Context, *extension.Event) extension.Result {
-		return extension.Result{Status: extension.Succeeded}
+	res := tr.(*trigger).process(ctx, execFunc(func(context.Context, *driver.Event) driver.Result {
+		return driver.Result{Status: driver.Succeeded}
 	}), &Message{Type: "BlobTrigger", FunctionID: "Host.Functions.T", BlobType: "BlockBlob", ContainerName: "c", BlobName: "x.txt", ETag: `"0x1"`}, 1)
-	if res.Status != extension.Failed {
+	if res.Status != driver.Failed {
 		t.Fatalf("trigger read against a closed endpoint: %v", res.Status)
 	}
 	check("trigger", res.Err)

@@ -21,7 +21,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/extension/expr"
 )
 
@@ -35,7 +35,7 @@ const sweepMargin = 5 * time.Second
 
 // scanKey identifies a shared scanner: one per host, account and container.
 type scanKey struct {
-	host      *extension.Services
+	host      *driver.Services
 	hostID    string
 	account   string
 	container string
@@ -572,7 +572,7 @@ func parseStartFrom(s, where string) (startFrom, error) {
 	}
 	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s))
 	if err != nil {
-		return startFrom{}, fmt.Errorf("%s: startFrom: %q is not \"beginning\", \"firstStart\" or an RFC 3339 time such as \"2026-01-02T15:04:05Z\": %w", where, s, extension.ErrInvalidConfig)
+		return startFrom{}, fmt.Errorf("%s: startFrom: %q is not \"beginning\", \"firstStart\" or an RFC 3339 time such as \"2026-01-02T15:04:05Z\": %w", where, s, driver.ErrInvalidConfig)
 	}
 	return startFrom{at: t}, nil
 }

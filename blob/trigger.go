@@ -18,7 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
 
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/extension/expr"
 	"github.com/azbind/azbind/queue"
 )
@@ -62,13 +62,13 @@ type Options struct {
 
 func (o *Options) normalize(concurrency int, where string) error {
 	if o.MaxDegreeOfParallelism < 0 {
-		return fmt.Errorf("%s.blobs.maxDegreeOfParallelism: %d must be greater than 0: %w", where, o.MaxDegreeOfParallelism, extension.ErrInvalidConfig)
+		return fmt.Errorf("%s.blobs.maxDegreeOfParallelism: %d must be greater than 0: %w", where, o.MaxDegreeOfParallelism, driver.ErrInvalidConfig)
 	}
 	if o.PoisonBlobThreshold < 0 {
-		return fmt.Errorf("%s.blobs.poisonBlobThreshold: %d must be at least 1: %w", where, o.PoisonBlobThreshold, extension.ErrInvalidConfig)
+		return fmt.Errorf("%s.blobs.poisonBlobThreshold: %d must be at least 1: %w", where, o.PoisonBlobThreshold, driver.ErrInvalidConfig)
 	}
 	if o.PollingInterval < 0 || o.MaxPollingInterval < 0 {
-		return fmt.Errorf("%s.blobs: pollingInterval and maxPollingInterval must not be negative: %w", where, extension.ErrInvalidConfig)
+		return fmt.Errorf("%s.blobs: pollingInterval and maxPollingInterval must not be negative: %w", where, driver.ErrInvalidConfig)
 	}
 	if concurrency <= 0 {
 		concurrency = runtime.GOMAXPROCS(0)
@@ -107,7 +107,7 @@ type trigger struct {
 	kind    paramKind
 	opts    Options
 	start   startFrom
-	host    *extension.Services
+	host    *driver.Services
 	log     *slog.Logger
 	hostLog *slog.Logger
 	qconn   string // name of the resolved queue connection
@@ -121,7 +121,7 @@ func (t *trigger) redact(err error) error {
 	return t.qconnC.RedactError(t.bconn.RedactError(err))
 }
 
-func newTrigger(ctx context.Context, bc *extension.BindContext) (extension.Trigger, error) {
+func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, error) {
 	var cfg struct {
 		Path      string `binding:"path,required"`
 		Source    string `binding:"source"`
@@ -135,7 +135,7 @@ func newTrigger(ctx context.Context, bc *extension.BindContext) (extension.Trigg
 	case "eventgrid":
 		return nil, fmt.Errorf("%s: source: %w: azbind has no Event Grid connector yet; remove \"source\" to use container scans", bc.Spec.Where, ErrEventGridNotSupported)
 	default:
-		return nil, fmt.Errorf("%s: source: %q is not valid: use \"LogsAndContainerScan\" (default) or \"EventGrid\": %w", bc.Spec.Where, cfg.Source, extension.ErrInvalidConfig)
+		return nil, fmt.Errorf("%s: source: %q is not valid: use \"LogsAndContainerScan\" (default) or \"EventGrid\": %w", bc.Spec.Where, cfg.Source, driver.ErrInvalidConfig)
 	}
 	pat, err := expr.ParsePattern(cfg.Path)
 	if err != nil {
@@ -162,7 +162,7 @@ func newTrigger(ctx context.Context, bc *extension.BindContext) (extension.Trigg
 		return nil, err
 	}
 	if bc.Host == nil || bc.Host.HostID == "" {
-		return nil, fmt.Errorf("%s: the blob trigger needs the host ID (receipts and its internal queue are per host ID): %w", bc.Spec.Where, extension.ErrInvalidConfig)
+		return nil, fmt.Errorf("%s: the blob trigger needs the host ID (receipts and its internal queue are per host ID): %w", bc.Spec.Where, driver.ErrInvalidConfig)
 	}
 	c, err := bc.Connection(ctx, connection.Blob)
 	if err != nil {
@@ -194,13 +194,13 @@ func newTrigger(ctx context.Context, bc *extension.BindContext) (extension.Trigg
 	return t, nil
 }
 
-// BindingData implements extension.BindingDataContract (checklist C29).
+// BindingData implements driver.BindingDataContract (checklist C29).
 func (t *trigger) BindingData() []string {
 	return append([]string{"BlobTrigger", "Uri", "Properties", "Metadata"}, t.pattern.Captures()...)
 }
 
-// Run implements extension.Trigger.
-func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
+// Run implements driver.Trigger.
+func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	iq := t.qsvc.NewQueueClient(InternalQueueName(t.hostID))
 	if err := createQueue(ctx, iq); err != nil {
 		if ctx.Err() != nil {
@@ -242,13 +242,13 @@ func (t *trigger) enqueuer(ctx context.Context, iq *azqueue.QueueClient) func(co
 		_, err := iq.EnqueueMessage(ctx, m.encode(), nil)
 		return err
 	}
-	bt, _, ok := extension.Lookup("queue")
+	bt, _, ok := driver.Lookup("queue")
 	if !ok || bt.NewOutput == nil {
 		return direct
 	}
-	spec := extension.Binding("queue", "blobTriggerQueue", extension.DirOut, extension.Props{"queueName": InternalQueueName(t.hostID), "connection": t.qconn})
+	spec := driver.Binding("queue", "blobTriggerQueue", driver.DirOut, driver.Props{"queueName": InternalQueueName(t.hostID), "connection": t.qconn})
 	spec.Where = t.where + ": internal queue"
-	out, err := bt.NewOutput(ctx, &extension.BindContext{Function: t.fnName, Spec: spec, Host: t.host})
+	out, err := bt.NewOutput(ctx, &driver.BindContext{Function: t.fnName, Spec: spec, Host: t.host})
 	if err != nil {
 		t.log.Warn("blob trigger: queue output unavailable for the internal queue; enqueuing directly", "error", t.redact(err))
 		return direct
@@ -297,16 +297,16 @@ func metadataMap(md map[string]*string) map[string]string {
 }
 
 // process runs one trigger message for this function (BlobQueueTriggerExecutor).
-func (t *trigger) process(ctx context.Context, exec extension.Executor, m *Message, dequeueCount int64) extension.Result {
+func (t *trigger) process(ctx context.Context, exec driver.Executor, m *Message, dequeueCount int64) driver.Result {
 	log := t.log.With("container", m.ContainerName, "blob", m.BlobName, "dequeue_count", dequeueCount)
 	if m.ContainerName != t.pattern.Container() {
 		log.Warn("blob trigger: message names another container; dropping it")
-		return extension.Result{Status: extension.Succeeded}
+		return driver.Result{Status: driver.Succeeded}
 	}
 	caps, ok := t.pattern.Match(m.BlobName)
 	if !ok {
 		log.Warn("blob trigger: blob does not match the path pattern; dropping the message", "path", t.pattern.String())
-		return extension.Result{Status: extension.Succeeded}
+		return driver.Result{Status: driver.Succeeded}
 	}
 	bc := t.svc.NewContainerClient(m.ContainerName).NewBlobClient(m.BlobName)
 	var (
@@ -337,7 +337,7 @@ func (t *trigger) process(ctx context.Context, exec extension.Executor, m *Messa
 			b, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if err != nil {
-				return extension.Result{Status: extension.Failed, Err: fmt.Errorf("read blob %s/%s: %w", m.ContainerName, m.BlobName, t.redact(err))}
+				return driver.Result{Status: driver.Failed, Err: fmt.Errorf("read blob %s/%s: %w", m.ContainerName, m.BlobName, t.redact(err))}
 			}
 			data = b
 		}
@@ -366,7 +366,7 @@ func (t *trigger) process(ctx context.Context, exec extension.Executor, m *Messa
 			data = cc
 		}
 	}
-	meta := extension.MapMetadata{
+	meta := driver.MapMetadata{
 		"BlobTrigger": m.ContainerName + "/" + m.BlobName,
 		"Uri":         blobURI(t.svc.NewContainerClient(m.ContainerName).URL(), m.BlobName),
 		"Properties":  props,
@@ -375,7 +375,7 @@ func (t *trigger) process(ctx context.Context, exec extension.Executor, m *Messa
 	for k, v := range caps {
 		meta[k] = v
 	}
-	res := exec.Execute(ctx, &extension.Event{Data: data, Metadata: meta, ID: m.ContainerName + "/" + m.BlobName})
+	res := exec.Execute(ctx, &driver.Event{Data: data, Metadata: meta, ID: m.ContainerName + "/" + m.BlobName})
 	if body != nil {
 		body.Close()
 	}
@@ -386,14 +386,14 @@ var errETagChanged = errors.New("blob changed since it was queued")
 
 // readFailed maps a failure to read the blob to an outcome: a deleted or since-changed blob
 // drops the message (the new version has its own receipt), anything else is retried.
-func (t *trigger) readFailed(log *slog.Logger, err error) extension.Result {
+func (t *trigger) readFailed(log *slog.Logger, err error) driver.Result {
 	switch {
 	case bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound):
 		log.Info("blob trigger: blob no longer exists; dropping the message")
-		return extension.Result{Status: extension.Succeeded}
+		return driver.Result{Status: driver.Succeeded}
 	case errors.Is(err, errETagChanged) || bloberror.HasCode(err, bloberror.ConditionNotMet) || isStatus(err, 412):
 		log.Info("blob trigger: blob changed since it was queued; its new version is processed on its own")
-		return extension.Result{Status: extension.Succeeded}
+		return driver.Result{Status: driver.Succeeded}
 	}
-	return extension.Result{Status: extension.Failed, Err: fmt.Errorf("blob trigger: read blob %s: %w", t.where, t.redact(err))}
+	return driver.Result{Status: driver.Failed, Err: fmt.Errorf("blob trigger: read blob %s: %w", t.where, t.redact(err))}
 }

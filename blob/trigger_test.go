@@ -13,8 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
-
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // C31: a blob version triggers once; a new version (new ETag) triggers again.
@@ -145,7 +144,7 @@ func TestTriggerPoison(t *testing.T) {
 	createContainer(t, c)
 	host := newServices(t, unique("h"))
 	rec := newRecorder()
-	rec.fail = func(*extension.Event) error { return errors.New("boom") }
+	rec.fail = func(*driver.Event) error { return errors.New("boom") }
 	startTrigger(t, host, "Poisoned", c+"/{name}", rec, map[string]any{"poisonBlobThreshold": float64(3)}, nil)
 	upload(t, c, "bad.json", []byte(`{}`))
 	props, err := svc.NewContainerClient(c).NewBlobClient("bad.json").GetProperties(context.Background(), nil)
@@ -231,7 +230,7 @@ func TestTriggerRestartNoReprocess(t *testing.T) {
 	}
 }
 
-func currentScanner(host *extension.Services, containerName string) *scanner {
+func currentScanner(host *driver.Services, containerName string) *scanner {
 	scanners.mu.Lock()
 	defer scanners.mu.Unlock()
 	for k, s := range scanners.m {
@@ -251,8 +250,8 @@ func TestTriggerTwoHostsExactlyOnce(t *testing.T) {
 	rec := newRecorder()
 	a := newRecorder()
 	b := newRecorder()
-	both := func(r *recorder) extension.Executor {
-		return execFunc(func(ctx context.Context, ev *extension.Event) extension.Result {
+	both := func(r *recorder) driver.Executor {
+		return execFunc(func(ctx context.Context, ev *driver.Event) driver.Result {
 			r.Execute(ctx, ev)
 			return rec.Execute(ctx, ev)
 		})
@@ -323,7 +322,7 @@ func TestTriggerStartFrom(t *testing.T) {
 	upload(t, c2, "after.txt", []byte("y"))
 	rec2 := newRecorder()
 	startTrigger(t, newServices(t, unique("h")), "FromTime", c2+"/{name}", rec2, map[string]any{"startFrom": "firstStart"},
-		extension.Props{"startFrom": cut.Format(time.RFC3339)})
+		driver.Props{"startFrom": cut.Format(time.RFC3339)})
 	waitFor(t, 15*time.Second, "after.txt", func() bool { return rec2.count(c2+"/after.txt") == 1 })
 	time.Sleep(2 * time.Second)
 	if rec2.count(c2+"/before.txt") != 0 {
@@ -331,7 +330,7 @@ func TestTriggerStartFrom(t *testing.T) {
 	}
 }
 
-func waitScanner(t *testing.T, host *extension.Services, c string, sweeps int64) *scanner {
+func waitScanner(t *testing.T, host *driver.Services, c string, sweeps int64) *scanner {
 	t.Helper()
 	var s *scanner
 	waitFor(t, 15*time.Second, "scanner sweeps", func() bool {
@@ -343,7 +342,7 @@ func waitScanner(t *testing.T, host *extension.Services, c string, sweeps int64)
 
 // C35: source EventGrid is rejected clearly until the Event Grid connector exists.
 func TestTriggerEventGridNotSupported(t *testing.T) {
-	spec := Trigger("input", "c/{name}", extension.Props{"source": "EventGrid"})
+	spec := Trigger("input", "c/{name}", driver.Props{"source": "EventGrid"})
 	_, err := newTrigger(context.Background(), bindContext("EG", spec, newServices(t, "h"), nil, nil))
 	if !errors.Is(err, ErrEventGridNotSupported) || !strings.Contains(err.Error(), "EG/function.json") {
 		t.Fatalf("err = %v, want ErrEventGridNotSupported naming the binding", err)
@@ -353,14 +352,14 @@ func TestTriggerEventGridNotSupported(t *testing.T) {
 func TestTriggerBadConfig(t *testing.T) {
 	for _, tc := range []struct {
 		path  string
-		props extension.Props
+		props driver.Props
 		cfg   map[string]any
 		want  string
 	}{
 		{"{c}/x", nil, nil, "container"},
 		{"", nil, nil, "path"},
-		{"c/{name}", extension.Props{"source": "Logs"}, nil, "source"},
-		{"c/{name}", extension.Props{"startFrom": "yesterday"}, nil, "startFrom"},
+		{"c/{name}", driver.Props{"source": "Logs"}, nil, "source"},
+		{"c/{name}", driver.Props{"startFrom": "yesterday"}, nil, "startFrom"},
 		{"c/{name}", nil, map[string]any{"maxDegreeOfParallelism": float64(-1)}, "maxDegreeOfParallelism"},
 		{"c/{name}", nil, map[string]any{"poisonBlobThreshold": "many"}, "poisonBlobThreshold"},
 	} {
@@ -424,7 +423,7 @@ func TestTriggerMaxDegreeOfParallelism(t *testing.T) {
 	createContainer(t, c)
 	var running, peak atomic.Int32
 	rec := newRecorder()
-	rec.fail = func(*extension.Event) error {
+	rec.fail = func(*driver.Event) error {
 		n := running.Add(1)
 		for {
 			p := peak.Load()

@@ -29,6 +29,7 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/memconn"
 )
 
@@ -57,7 +58,7 @@ type OutputHarness interface {
 // Source is one trigger source.
 type Source interface {
 	// Trigger returns the trigger binding for this source, with name as the binding name.
-	Trigger(name string) *extension.BindingSpec
+	Trigger(name string) *driver.BindingSpec
 	// Send makes one item with this payload available to the trigger.
 	Send(ctx context.Context, payload []byte) error
 	// Pending counts items neither acknowledged nor poisoned (visible or not).
@@ -70,7 +71,7 @@ type Source interface {
 // Destination is one output destination.
 type Destination interface {
 	// Output returns the output binding for this destination, with name as the binding name.
-	Output(name string) *extension.BindingSpec
+	Output(name string) *driver.BindingSpec
 	// Received returns every payload written so far, in any order.
 	Received(ctx context.Context) ([][]byte, error)
 }
@@ -184,7 +185,7 @@ func (e *env) hostOptions(mut ...func(*extension.HostOptions)) extension.HostOpt
 }
 
 // start declares one function and runs the host in the background until the test ends.
-func (e *env) start(name string, handler extension.Handler, opts extension.HostOptions, bindings ...*extension.BindingSpec) *host {
+func (e *env) start(name string, handler extension.Handler, opts extension.HostOptions, bindings ...*driver.BindingSpec) *host {
 	e.t.Helper()
 	h, err := extension.NewHost(opts)
 	if err != nil {
@@ -252,10 +253,10 @@ func (e *env) pendingIs(src Source, n int) func() (bool, error) {
 type recorder struct {
 	mu    sync.Mutex
 	calls [][]byte
-	meta  []extension.Metadata
+	meta  []driver.Metadata
 }
 
-func (r *recorder) add(b []byte, m extension.Metadata) int {
+func (r *recorder) add(b []byte, m driver.Metadata) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, append([]byte(nil), b...))
@@ -803,8 +804,8 @@ func (m memSourceHarness) NewSource(_ context.Context, t *testing.T) Source {
 
 type memSource struct{ q *memconn.Queue }
 
-func (s memSource) Trigger(name string) *extension.BindingSpec {
-	return extension.Binding("memTrigger", name, extension.DirIn, extension.Props{"queue": s.qname()})
+func (s memSource) Trigger(name string) *driver.BindingSpec {
+	return driver.Binding("memTrigger", name, driver.DirIn, driver.Props{"queue": s.qname()})
 }
 func (s memSource) qname() string                              { return s.q.Name() }
 func (s memSource) Send(_ context.Context, p []byte) error     { s.q.Send(p); return nil }

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/azbind/azbind/conformance"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/memconn"
 )
 
@@ -40,9 +40,9 @@ func (Harness) NewSource(_ context.Context, t *testing.T) conformance.Source {
 	return source{memconn.Default.Queue(fmt.Sprintf("confsrc-%d", seq.Add(1)))}
 }
 
-func (s source) Trigger(name string) *extension.BindingSpec {
+func (s source) Trigger(name string) *driver.BindingSpec {
 	// The queue name goes through %setting% resolution, as a real trigger's would.
-	return extension.Binding("memTrigger", name, extension.DirIn, extension.Props{"queue": "%MemPrefix%" + s.q.Name()[len("conf"):]})
+	return driver.Binding("memTrigger", name, driver.DirIn, driver.Props{"queue": "%MemPrefix%" + s.q.Name()[len("conf"):]})
 }
 func (s source) Send(_ context.Context, p []byte) error     { s.q.Send(p); return nil }
 func (s source) Pending(context.Context) (int, error)       { return s.q.Pending(), nil }
@@ -55,7 +55,7 @@ func (Harness) NewDestination(_ context.Context, t *testing.T) conformance.Desti
 	return destination{memconn.Default.Queue(fmt.Sprintf("dst-%d", seq.Add(1)))}
 }
 
-func (d destination) Output(name string) *extension.BindingSpec {
-	return extension.Binding("mem", name, extension.DirOut, extension.Props{"queue": d.q.Name()})
+func (d destination) Output(name string) *driver.BindingSpec {
+	return driver.Binding("mem", name, driver.DirOut, driver.Props{"queue": d.q.Name()})
 }
 func (d destination) Received(context.Context) ([][]byte, error) { return d.q.Peek(), nil }

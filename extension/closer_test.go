@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 type panickyCloser struct{}
@@ -18,8 +19,8 @@ func (panickyInput) Bind(context.Context, *extension.FunctionContext) (any, erro
 }
 
 func init() {
-	extension.Register(extension.Extension{Name: "panickyclose", Bindings: []extension.BindingType{
-		{Type: "panickyCloseIn", NewInput: func(context.Context, *extension.BindContext) (extension.Input, error) { return panickyInput{}, nil }},
+	driver.Register(driver.Extension{Name: "panickyclose", Bindings: []driver.BindingType{
+		{Type: "panickyCloseIn", NewInput: func(context.Context, *driver.BindContext) (driver.Input, error) { return panickyInput{}, nil }},
 	}})
 }
 

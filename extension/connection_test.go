@@ -7,13 +7,14 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // A trigger type that resolves its connection at build time.
 func init() {
-	extension.Register(extension.Extension{Name: "conntest", Bindings: []extension.BindingType{{
+	driver.Register(driver.Extension{Name: "conntest", Bindings: []driver.BindingType{{
 		Type: "connTestTrigger", Service: connection.Queue,
-		NewTrigger: func(ctx context.Context, bc *extension.BindContext) (extension.Trigger, error) {
+		NewTrigger: func(ctx context.Context, bc *driver.BindContext) (driver.Trigger, error) {
 			if _, err := bc.Connection(ctx, connection.Queue); err != nil {
 				return nil, err
 			}
@@ -24,7 +25,7 @@ func init() {
 
 type idleTrigger struct{}
 
-func (idleTrigger) Run(ctx context.Context, _ extension.Executor) error { <-ctx.Done(); return nil }
+func (idleTrigger) Run(ctx context.Context, _ driver.Executor) error { <-ctx.Done(); return nil }
 
 type recordingResolver struct {
 	mu    sync.Mutex

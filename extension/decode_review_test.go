@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // Decode reports field types it cannot fill as errors naming the field; it never panics (a panic
@@ -40,7 +41,7 @@ func TestDecodeOddFieldsDoNotPanic(t *testing.T) {
 						t.Fatalf("DecodeMap panicked: %v", r)
 					}
 				}()
-				err = extension.DecodeMap(tc.props, tc.v, "fn/function.json: bindings[0]")
+				err = driver.DecodeMap(tc.props, tc.v, "fn/function.json: bindings[0]")
 			}()
 			if err == nil || !errors.Is(err, extension.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.field) {
 				t.Errorf("err = %v, want ErrInvalidConfig naming %q", err, tc.field)

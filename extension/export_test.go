@@ -2,6 +2,7 @@ package extension
 
 import (
 	"context"
+	"github.com/azbind/azbind/extension/driver"
 	"log/slog"
 	"testing"
 
@@ -12,27 +13,29 @@ import (
 // Binding types for BenchmarkInvoke: a trigger that never runs and an output that discards.
 type benchTrigger struct{}
 
-func (benchTrigger) Run(ctx context.Context, _ Executor) error { <-ctx.Done(); return nil }
+func (benchTrigger) Run(ctx context.Context, _ driver.Executor) error { <-ctx.Done(); return nil }
 
 type benchOutput struct{}
 type benchSink struct{}
 
 var theBenchSink benchSink
 
-func (benchOutput) Open(context.Context, *FunctionContext) (Sink, error) { return theBenchSink, nil }
-func (benchSink) Add(context.Context, any) error                         { return nil }
-func (benchSink) Flush(context.Context) error                            { return nil }
+func (benchOutput) Open(context.Context, *FunctionContext) (driver.Sink, error) {
+	return theBenchSink, nil
+}
+func (benchSink) Add(context.Context, any) error { return nil }
+func (benchSink) Flush(context.Context) error    { return nil }
 
 func init() {
-	Register(Extension{Name: "bench", Bindings: []BindingType{
-		{Type: "benchTrigger", NewTrigger: func(context.Context, *BindContext) (Trigger, error) { return benchTrigger{}, nil }},
-		{Type: "benchOut", NewOutput: func(context.Context, *BindContext) (Output, error) { return benchOutput{}, nil }},
+	driver.Register(driver.Extension{Name: "bench", Bindings: []driver.BindingType{
+		{Type: "benchTrigger", NewTrigger: func(context.Context, *driver.BindContext) (driver.Trigger, error) { return benchTrigger{}, nil }},
+		{Type: "benchOut", NewOutput: func(context.Context, *driver.BindContext) (driver.Output, error) { return benchOutput{}, nil }},
 	}})
 }
 
 // BenchExecutor builds a function "bench" (string in, string out) and returns its executor and
 // an event carrying a []byte payload, as a queue trigger would deliver it.
-func BenchExecutor(tb testing.TB) (Executor, *Event) {
+func BenchExecutor(tb testing.TB) (driver.Executor, *driver.Event) {
 	h, err := NewHost(HostOptions{
 		Settings:       connection.NewSettings(),
 		Logger:         slog.New(slog.DiscardHandler),
@@ -50,5 +53,5 @@ func BenchExecutor(tb testing.TB) (Executor, *Event) {
 	if err := h.build(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
-	return h.funcs[0], &Event{Data: []byte("hello, world"), Metadata: MapMetadata{"Id": "1"}}
+	return h.funcs[0], &driver.Event{Data: []byte("hello, world"), Metadata: driver.MapMetadata{"Id": "1"}}
 }

@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 func init() {
-	extension.Register(extension.Extension{Name: "panickyfactory", Bindings: []extension.BindingType{
-		{Type: "panickyFactoryIn", NewInput: func(context.Context, *extension.BindContext) (extension.Input, error) {
+	driver.Register(driver.Extension{Name: "panickyfactory", Bindings: []driver.BindingType{
+		{Type: "panickyFactoryIn", NewInput: func(context.Context, *driver.BindContext) (driver.Input, error) {
 			var m map[string]int
 			m["boom"] = 1 // a connector bug on odd input
 			return nil, nil

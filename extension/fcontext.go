@@ -2,36 +2,15 @@ package extension
 
 import (
 	"context"
-	"time"
+
+	"github.com/azbind/azbind/extension/driver"
 )
-
-// RetryContext describes the current attempt of an invocation under a retry policy.
-type RetryContext struct {
-	RetryCount    int   // 0 on the first attempt
-	MaxRetryCount int   // -1 = forever; 0 = no policy
-	LastErr       error // the previous attempt's error (nil on the first attempt)
-}
-
-// FunctionContext describes the running invocation. Handlers and middleware get it with
-// FromContext(ctx); input and output bindings receive it directly.
-// InvocationID() and Logger() give the invocation's id and logger.
-type FunctionContext struct {
-	FunctionName string
-	TriggerType  string
-	// Metadata is the trigger's binding data (never nil).
-	Metadata Metadata
-	Retry    RetryContext
-	// Started is when this attempt started.
-	Started time.Time
-
-	inv *invocation // runtime state: payload, binding data, outputs
-}
 
 type fcKey struct{}
 
 // FromContext returns the invocation's FunctionContext, or nil outside an invocation.
 func FromContext(ctx context.Context) *FunctionContext {
-	fc, _ := ctx.Value(fcKey{}).(*FunctionContext)
+	fc, _ := ctx.Value(fcKey{}).(*driver.FunctionContext)
 	return fc
 }
 

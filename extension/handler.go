@@ -2,7 +2,6 @@ package extension
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 )
@@ -214,5 +213,3 @@ func taggedFields(t reflect.Type) []reflect.StructField {
 	}
 	return out
 }
-
-var errNoPlan = errors.New("handler does not match the function's bindings")

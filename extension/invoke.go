@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/azbind/azbind/extension/driver"
+
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
@@ -27,7 +29,7 @@ type function struct {
 	name     string
 	trigType string
 	handler  Handler
-	trigger  Trigger
+	trigger  driver.Trigger
 	trigSlot int // index of the trigger binding
 	many     bool
 	batch    func([]any) (any, error)
@@ -49,12 +51,12 @@ type function struct {
 
 type boundInput struct {
 	spec *BindingSpec
-	in   Input
+	in   driver.Input
 }
 
 type boundOutput struct {
 	spec *BindingSpec
-	out  Output
+	out  driver.Output
 	typ  reflect.Type
 }
 
@@ -65,7 +67,7 @@ type invocation struct {
 	fc     FunctionContext
 	parent context.Context
 	f      *function
-	ev     *Event
+	ev     *driver.Event
 
 	mu       sync.Mutex
 	done     chan struct{}
@@ -178,18 +180,17 @@ func (inv *invocation) payloadProps() map[string]any {
 		return inv.payload
 	}
 	inv.payloadDone = true
-	var b []byte
-	switch x := inv.ev.Data.(type) {
-	case []byte:
-		b = x
-	case string:
-		b = []byte(x)
-	case json.RawMessage:
-		b = x
-	default:
-		if x != nil {
-			// A connector value: its JSON form, if it has one.
-			b, _ = json.Marshal(x)
+	b := inv.ev.Payload
+	if b == nil {
+		// Data stands in when it is the payload itself; a connector value (a message type, an
+		// SDK client) is never serialized for binding data.
+		switch x := inv.ev.Data.(type) {
+		case []byte:
+			b = x
+		case string:
+			b = []byte(x)
+		case json.RawMessage:
+			b = x
 		}
 	}
 	if len(b) > 0 && b[0] == '{' || len(b) > 0 && strings.HasPrefix(strings.TrimSpace(string(b[:min(len(b), 64)])), "{") {
@@ -203,12 +204,9 @@ func (inv *invocation) payloadProps() map[string]any {
 
 func (inv *invocation) now() time.Time { return inv.f.host.clock.Now() }
 
-// InvocationID returns the invocation's id (a random UUID, formatted on first use).
-func (fc *FunctionContext) InvocationID() string {
-	inv := fc.inv
-	if inv == nil {
-		return ""
-	}
+// ID implements driver.Invocation: the invocation's id (a random UUID, formatted on first use).
+func (d *invocationData) ID() string {
+	inv := (*invocation)(d)
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	if inv.idStr == "" {
@@ -224,13 +222,11 @@ func (fc *FunctionContext) InvocationID() string {
 	return inv.idStr
 }
 
-// Logger returns the invocation's logger, carrying the keys function, trigger and invocation_id.
-func (fc *FunctionContext) Logger() *slog.Logger {
-	inv := fc.inv
-	if inv == nil {
-		return slog.Default()
-	}
-	id := fc.InvocationID()
+// Logger implements driver.Invocation: the invocation's logger, carrying the keys function,
+// trigger and invocation_id.
+func (d *invocationData) Logger() *slog.Logger {
+	inv := (*invocation)(d)
+	id := d.ID()
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	if inv.logger == nil {
@@ -239,29 +235,20 @@ func (fc *FunctionContext) Logger() *slog.Logger {
 	return inv.logger
 }
 
-// BindingData looks up a binding-data name (JSON payload properties, then trigger metadata),
-// case-insensitively.
-func (fc *FunctionContext) BindingData(name string) (any, bool) {
-	if fc.inv == nil {
-		if fc.Metadata == nil {
-			return nil, false
-		}
-		return fc.Metadata.Lookup(name)
-	}
-	return (*invocationData)(fc.inv).Value(name)
-}
+// Now implements driver.Invocation.
+func (d *invocationData) Now() time.Time { return (*invocation)(d).now() }
 
 // outputState is one output binding's state within an attempt.
 type outputState struct {
 	b      *boundOutput
 	inv    *invocation
 	mu     sync.Mutex // serializes Open and Add: a Collector may be shared by goroutines
-	sink   Sink
+	sink   driver.Sink
 	closed bool // the handler returned: no more items
 }
 
 // open returns the sink, opening it on first use; o.mu is held.
-func (o *outputState) open(ctx context.Context) (Sink, error) {
+func (o *outputState) open(ctx context.Context) (driver.Sink, error) {
 	if o.sink == nil {
 		s, err := o.b.out.Open(ctx, &o.inv.fc)
 		if err != nil {
@@ -315,7 +302,7 @@ func (o *outputState) write(ctx context.Context, v any, t reflect.Type) error {
 }
 
 // Execute implements Executor: the function's retry loop around attempts (checklist C57).
-func (f *function) Execute(ctx context.Context, ev *Event) Result {
+func (f *function) Execute(ctx context.Context, ev *driver.Event) driver.Result {
 	var rc RetryContext
 	if f.retry != nil {
 		rc.MaxRetryCount = f.retry.MaxRetryCount
@@ -323,14 +310,14 @@ func (f *function) Execute(ctx context.Context, ev *Event) Result {
 	for {
 		err, cancelled := f.attempt(ctx, ev, rc)
 		if err == nil {
-			return Result{Status: Succeeded}
+			return driver.Result{Status: driver.Succeeded}
 		}
 		if cancelled {
-			return Result{Status: Cancelled, Err: err}
+			return driver.Result{Status: driver.Cancelled, Err: err}
 		}
 		p := f.retry
 		if p == nil || (p.MaxRetryCount >= 0 && rc.RetryCount >= p.MaxRetryCount) {
-			return Result{Status: Failed, Err: err}
+			return driver.Result{Status: driver.Failed, Err: err}
 		}
 		delay := p.delay(rc.RetryCount)
 		rc.RetryCount++
@@ -345,7 +332,7 @@ func (f *function) Execute(ctx context.Context, ev *Event) Result {
 			// As WebJobs: cancellation during the wait stops retrying (reference §5.1). The item is
 			// not acknowledged; it comes back after the restart.
 			t.Stop()
-			return Result{Status: Cancelled, Err: fmt.Errorf("function %q: retry %d abandoned at shutdown: %w", f.name, rc.RetryCount, errors.Join(ErrShutdown, err))}
+			return driver.Result{Status: driver.Cancelled, Err: fmt.Errorf("function %q: retry %d abandoned at shutdown: %w", f.name, rc.RetryCount, errors.Join(ErrShutdown, err))}
 		}
 	}
 }
@@ -368,12 +355,12 @@ func (p *RetryPolicy) delay(n int) time.Duration {
 }
 
 // attempt runs one attempt; cancelled reports a shutdown cancellation.
-func (f *function) attempt(parent context.Context, ev *Event, rc RetryContext) (err error, cancelled bool) {
+func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryContext) (err error, cancelled bool) {
 	h := f.host
 	inv := &invocation{parent: parent, f: f, ev: ev, idHi: rand.Uint64(), idLo: rand.Uint64()}
-	inv.fc = FunctionContext{FunctionName: f.name, TriggerType: f.trigType, Metadata: ev.Metadata, Retry: rc, inv: inv}
+	inv.fc = FunctionContext{FunctionName: f.name, TriggerType: f.trigType, Metadata: ev.Metadata, Retry: rc, Invocation: (*invocationData)(inv)}
 	if inv.fc.Metadata == nil {
-		inv.fc.Metadata = MapMetadata(nil)
+		inv.fc.Metadata = driver.MapMetadata(nil)
 	}
 	inv.fc.Started = h.clock.Now()
 	if f.timeout > 0 {
@@ -423,11 +410,11 @@ func (f *function) attempt(parent context.Context, ev *Event, rc RetryContext) (
 		cancelled = true
 	}
 	if f.metCount != nil {
-		st := Succeeded
+		st := driver.Succeeded
 		if cancelled {
-			st = Cancelled
+			st = driver.Cancelled
 		} else if err != nil {
-			st = Failed
+			st = driver.Failed
 		}
 		f.metCount.Add(ctx, 1, f.metAttrs[st])
 		f.metDur.Record(ctx, h.clock.Now().Sub(inv.fc.Started).Seconds(), f.metAttrs[st])
@@ -465,7 +452,7 @@ func (f *function) safeInvoke(ctx context.Context) (err error) {
 
 // core binds the arguments, calls the handler and writes the outputs.
 func (f *function) core(ctx context.Context) (err error) {
-	inv := FromContext(ctx).inv
+	inv := (*invocation)(FromContext(ctx).Invocation.(*invocationData))
 	var args []any
 	if n := len(f.slots); n <= len(inv.args) {
 		args = inv.args[:n]

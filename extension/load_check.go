@@ -3,6 +3,7 @@ package extension
 import (
 	"errors"
 	"fmt"
+	"github.com/azbind/azbind/extension/driver"
 	"strings"
 	"unicode"
 
@@ -97,7 +98,7 @@ func checkFunction(f *FunctionSpec, settings *connection.Settings) []Problem {
 
 func triggerTypes() string {
 	var out []string
-	for _, t := range BindingTypes() {
+	for _, t := range driver.BindingTypes() {
 		if (&BindingSpec{Type: t}).IsTrigger() {
 			out = append(out, t)
 		}
@@ -128,9 +129,9 @@ func checkBinding(ps *problems, field string, b *BindingSpec, settings *connecti
 	}
 	// Type.
 	if b.Type == "" {
-		ps.add(field+".type", "is required", "set \"type\" to a registered binding type ("+strings.Join(BindingTypes(), ", ")+")")
-	} else if bt, ext, ok := Lookup(b.Type); !ok {
-		known := strings.Join(BindingTypes(), ", ")
+		ps.add(field+".type", "is required", "set \"type\" to a registered binding type ("+strings.Join(driver.BindingTypes(), ", ")+")")
+	} else if bt, ext, ok := driver.Lookup(b.Type); !ok {
+		known := strings.Join(driver.BindingTypes(), ", ")
 		if known == "" {
 			known = "none"
 		}
@@ -170,7 +171,7 @@ func checkBinding(ps *problems, field string, b *BindingSpec, settings *connecti
 	}
 }
 
-func checkSupport(ps *problems, field string, b *BindingSpec, bt BindingType, ext *Extension, dir Direction) {
+func checkSupport(ps *problems, field string, b *BindingSpec, bt driver.BindingType, ext *driver.Extension, dir Direction) {
 	extName := ""
 	if ext != nil {
 		extName = " (extension " + ext.Name + ")"

@@ -2,6 +2,7 @@ package extension
 
 import (
 	"fmt"
+	"github.com/azbind/azbind/extension/driver"
 	"math"
 	"strings"
 	"time"
@@ -182,7 +183,7 @@ func parseRetry(ps *problems, field string, v any) *RetryPolicy {
 			ps.add(joinField(field, k), fmt.Sprintf(`must be a TimeSpan string such as "00:00:10", got %s`, jsonKind(v)), "quote the value as \"hh:mm:ss\"")
 			return 0
 		}
-		d, err := ParseTimeSpan(s)
+		d, err := driver.ParseTimeSpan(s)
 		if err != nil {
 			ps.add(joinField(field, k), err.Error(), `use a TimeSpan such as "00:00:10"`)
 			return 0

@@ -2,6 +2,7 @@ package extension
 
 import (
 	"fmt"
+	"github.com/azbind/azbind/extension/driver"
 	"strconv"
 	"strings"
 	"time"
@@ -88,7 +89,7 @@ func parseFunctionTimeout(ps *problems, field string, v any) time.Duration {
 	case nil:
 		return 0
 	case string:
-		d, err := ParseTimeSpan(x)
+		d, err := driver.ParseTimeSpan(x)
 		if err != nil {
 			ps.add(field, err.Error(), `use a TimeSpan such as "00:05:00", or "-1" for no limit`)
 			return 0

@@ -3,6 +3,7 @@ package extension
 import (
 	"context"
 	"errors"
+	"github.com/azbind/azbind/extension/driver"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,10 +15,10 @@ import (
 
 // Test-only binding types; real connectors never use these names.
 func init() {
-	trig := func(context.Context, *BindContext) (Trigger, error) { return nil, nil }
-	in := func(context.Context, *BindContext) (Input, error) { return nil, nil }
-	out := func(context.Context, *BindContext) (Output, error) { return nil, nil }
-	Register(Extension{Name: "azbindloadtest", Bindings: []BindingType{
+	trig := func(context.Context, *driver.BindContext) (driver.Trigger, error) { return nil, nil }
+	in := func(context.Context, *driver.BindContext) (driver.Input, error) { return nil, nil }
+	out := func(context.Context, *driver.BindContext) (driver.Output, error) { return nil, nil }
+	driver.Register(driver.Extension{Name: "azbindloadtest", Bindings: []driver.BindingType{
 		{Type: "loadTestTrigger", Service: connection.Queue, NewTrigger: trig},
 		{Type: "loadTestIn", NewInput: in},
 		{Type: "loadTestOut", NewOutput: out},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/memconn"
 )
 
@@ -480,7 +481,7 @@ func BenchmarkInvoke(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if r := exec.Execute(ctx, ev); r.Status != extension.Succeeded {
+		if r := exec.Execute(ctx, ev); r.Status != driver.Succeeded {
 			b.Fatal(r.Err)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/azbind/azbind/conformance"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/queue"
 	"github.com/azbind/azbind/queue/queuetest"
 )
@@ -43,7 +43,7 @@ func (h harness) NewSource(ctx context.Context, t *testing.T) conformance.Source
 	return source{h: h, t: t, name: h.env.NewQueue(t)}
 }
 
-func (s source) Trigger(name string) *extension.BindingSpec { return queue.Trigger(name, s.name) }
+func (s source) Trigger(name string) *driver.BindingSpec { return queue.Trigger(name, s.name) }
 
 func (s source) Send(ctx context.Context, payload []byte) error {
 	_, err := s.h.env.Queue(s.name).EnqueueMessage(ctx, base64.StdEncoding.EncodeToString(payload), nil)
@@ -76,7 +76,7 @@ func (h harness) NewDestination(ctx context.Context, t *testing.T) conformance.D
 	return destination{h: h, t: t, name: name}
 }
 
-func (d destination) Output(name string) *extension.BindingSpec { return queue.Output(name, d.name) }
+func (d destination) Output(name string) *driver.BindingSpec { return queue.Output(name, d.name) }
 
 func (d destination) Received(ctx context.Context) ([][]byte, error) {
 	var out [][]byte

@@ -12,6 +12,7 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
 	"github.com/azbind/azbind/internal/identitytest"
 	"github.com/azbind/azbind/queue"
@@ -48,7 +49,7 @@ func TestHostIdentityConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := extension.Props{"connection": "MyQueues"}
+	conn := driver.Props{"connection": "MyQueues"}
 	if err := h.Func("Echo", extension.Func(func(ctx context.Context, s string) (string, error) { return "echo:" + s, nil }),
 		queue.Trigger("s", "idin", conn), queue.Output("$return", "idout", conn)); err != nil {
 		t.Fatal(err)

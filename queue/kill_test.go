@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
@@ -26,7 +26,7 @@ func runKillHelper() int {
 		return 1
 	}
 	l := NewListener(e.Queue(q), e.Queue(PoisonQueueName(q)), ListenerOptions{ReceiveVisibility: 2 * time.Second, MaxPollingInterval: 200 * time.Millisecond},
-		func(ctx context.Context, m *Message) extension.Result {
+		func(ctx context.Context, m *Message) driver.Result {
 			fmt.Println("started", m.ID)
 			select {} // hang until killed
 		})
@@ -71,7 +71,7 @@ func TestKilledHostLosesNothing(t *testing.T) {
 	cmd.Wait()
 
 	got := make(chan *Message, 1)
-	l := testListener(t, q, ListenerOptions{}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{}, func(ctx context.Context, m *Message) driver.Result {
 		got <- m
 		return ok
 	})

@@ -17,8 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
-
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // Defaults and limits of the queue listener (checklist C20–C26).
@@ -169,7 +168,7 @@ type Listener struct {
 	name      string
 	pname     string
 	opts      ListenerOptions
-	handle    func(ctx context.Context, m *Message) extension.Result
+	handle    func(ctx context.Context, m *Message) driver.Result
 	log       *slog.Logger
 
 	mu       sync.Mutex
@@ -186,7 +185,7 @@ type Listener struct {
 // with a context that is not cancelled when Run's context is (the invocation decides how to
 // react to shutdown). Options out of range are clamped; use ListenerOptions.Validate first to
 // report them.
-func NewListener(client *azqueue.QueueClient, poison *azqueue.QueueClient, opts ListenerOptions, handle func(ctx context.Context, m *Message) extension.Result) *Listener {
+func NewListener(client *azqueue.QueueClient, poison *azqueue.QueueClient, opts ListenerOptions, handle func(ctx context.Context, m *Message) driver.Result) *Listener {
 	o := opts.withDefaults()
 	l := &Listener{
 		q:       client,
@@ -453,9 +452,9 @@ func (l *Listener) process(ctx context.Context, m *Message) {
 	pop := r.stop()
 
 	switch res.Status {
-	case extension.Succeeded:
+	case driver.Succeeded:
 		l.delete(m, pop, log)
-	case extension.Cancelled:
+	case driver.Cancelled:
 		l.release(m, pop, 0, log)
 	default:
 		if l.poison == nil {

@@ -12,13 +12,13 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
 const waitLong = 30 * time.Second
 
-func testListener(t *testing.T, name string, opts ListenerOptions, handle func(ctx context.Context, m *Message) extension.Result) *Listener {
+func testListener(t *testing.T, name string, opts ListenerOptions, handle func(ctx context.Context, m *Message) driver.Result) *Listener {
 	t.Helper()
 	if opts.MaxPollingInterval == 0 {
 		opts.MaxPollingInterval = 200 * time.Millisecond
@@ -43,7 +43,7 @@ func TestListenerDeliversAndDeletes(t *testing.T) { // C20, success ⇒ delete
 	}
 	var mu sync.Mutex
 	got := map[string]int{}
-	l := testListener(t, q, ListenerOptions{}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{}, func(ctx context.Context, m *Message) driver.Result {
 		mu.Lock()
 		got[string(m.Body)]++
 		mu.Unlock()
@@ -80,7 +80,7 @@ func TestListenerBatchAndThreshold(t *testing.T) { // C20, C21: at most batch + 
 	var releaseOnce sync.Once
 	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
 	threshold := 4
-	l := testListener(t, q, ListenerOptions{BatchSize: 4, NewBatchThreshold: &threshold}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{BatchSize: 4, NewBatchThreshold: &threshold}, func(ctx context.Context, m *Message) driver.Result {
 		n := inflight.Add(1)
 		for {
 			p := peak.Load()
@@ -111,7 +111,7 @@ func TestListenerFailureRedelivers(t *testing.T) { // C24
 	env.Send(t, q, []byte("x"))
 	var calls []int64
 	var mu sync.Mutex
-	l := testListener(t, q, ListenerOptions{}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{}, func(ctx context.Context, m *Message) driver.Result {
 		mu.Lock()
 		defer mu.Unlock()
 		calls = append(calls, m.DequeueCount)
@@ -140,7 +140,7 @@ func TestListenerPoisonAfterMaxDequeueCount(t *testing.T) { // C25: DequeueCount
 	text := base64.StdEncoding.EncodeToString([]byte{0xff, 0x00, 0xfe, 'a', 0x80})
 	env.SendRaw(t, q, text)
 	var calls atomic.Int64
-	l := testListener(t, q, ListenerOptions{MaxDequeueCount: 3}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{MaxDequeueCount: 3}, func(ctx context.Context, m *Message) driver.Result {
 		calls.Add(1)
 		return fail
 	})
@@ -170,7 +170,7 @@ func TestListenerPoisonWithoutInvokingPastLimit(t *testing.T) { // C25 pre-check
 		})
 	}
 	var calls atomic.Int64
-	l := testListener(t, q, ListenerOptions{MaxDequeueCount: 1}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{MaxDequeueCount: 1}, func(ctx context.Context, m *Message) driver.Result {
 		calls.Add(1)
 		return ok
 	})
@@ -191,7 +191,7 @@ func TestListenerDecodeFailurePoisonsLoudly(t *testing.T) { // C26
 	id := env.SendRaw(t, q, text)
 	var calls atomic.Int64
 	logger, logs := newLogger()
-	l := testListener(t, q, ListenerOptions{Logger: logger}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{Logger: logger}, func(ctx context.Context, m *Message) driver.Result {
 		calls.Add(1)
 		return ok
 	})
@@ -222,7 +222,7 @@ func TestListenerEncodingNone(t *testing.T) { // C26
 	q := env.NewQueue(t)
 	env.SendRaw(t, q, "plain {text}")
 	got := make(chan string, 1)
-	l := testListener(t, q, ListenerOptions{Encoding: None}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{Encoding: None}, func(ctx context.Context, m *Message) driver.Result {
 		got <- string(m.Body)
 		return ok
 	})
@@ -243,7 +243,7 @@ func TestListenerRenewsVisibility(t *testing.T) { // C23
 	started := make(chan struct{})
 	finish := make(chan struct{})
 	var calls atomic.Int64
-	l := testListener(t, q, ListenerOptions{ReceiveVisibility: 2 * time.Second}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{ReceiveVisibility: 2 * time.Second}, func(ctx context.Context, m *Message) driver.Result {
 		if calls.Add(1) == 1 {
 			close(started)
 		}
@@ -282,7 +282,7 @@ func TestListenerGracefulDrain(t *testing.T) { // §3.1 step 11
 	started := make(chan struct{})
 	finish := make(chan struct{})
 	var handled atomic.Int64
-	l := testListener(t, q, ListenerOptions{}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{}, func(ctx context.Context, m *Message) driver.Result {
 		close(started)
 		<-finish
 		if ctx.Err() != nil {
@@ -329,7 +329,7 @@ func TestListenerCompetingConsumers(t *testing.T) {
 	var per [2]atomic.Int64
 	var ls []*Listener
 	for i := range 2 {
-		l := testListener(t, q, ListenerOptions{BatchSize: 8}, func(ctx context.Context, m *Message) extension.Result {
+		l := testListener(t, q, ListenerOptions{BatchSize: 8}, func(ctx context.Context, m *Message) driver.Result {
 			mu.Lock()
 			seen[string(m.Body)]++
 			mu.Unlock()
@@ -362,9 +362,9 @@ func TestListenerCancelledReleasesAtOnce(t *testing.T) {
 	q := env.NewQueue(t)
 	env.Send(t, q, []byte("c"))
 	var calls atomic.Int64
-	l := testListener(t, q, ListenerOptions{}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{}, func(ctx context.Context, m *Message) driver.Result {
 		if calls.Add(1) == 1 {
-			return extension.Result{Status: extension.Cancelled, Err: extension.ErrShutdown}
+			return driver.Result{Status: driver.Cancelled, Err: driver.ErrShutdown}
 		}
 		return ok
 	})
@@ -380,7 +380,7 @@ func TestListenerQueueCreatedLater(t *testing.T) { // §3.1 step 1/5: missing qu
 	env.Cleanup(t, q)
 	got := make(chan string, 1)
 	logger, logs := newLogger()
-	l := testListener(t, q, ListenerOptions{Logger: logger}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{Logger: logger}, func(ctx context.Context, m *Message) driver.Result {
 		got <- string(m.Body)
 		return ok
 	})
@@ -413,7 +413,7 @@ func TestListenerNoPoisonQueueLeavesInvisible(t *testing.T) { // §3.1 step 7, q
 		t.Fatal(err)
 	}
 	env.Send(t, q, []byte("p"))
-	l := testListener(t, q, ListenerOptions{MaxDequeueCount: 1}, func(ctx context.Context, m *Message) extension.Result { return fail })
+	l := testListener(t, q, ListenerOptions{MaxDequeueCount: 1}, func(ctx context.Context, m *Message) driver.Result { return fail })
 	if l.poison != nil {
 		t.Fatal("a queue ending in -poison must have no poison queue")
 	}
@@ -470,7 +470,7 @@ func TestListenerFailureBackoffDelaysRedelivery(t *testing.T) {
 	env.Send(t, q, []byte("b"))
 	var mu sync.Mutex
 	var times []time.Time
-	l := testListener(t, q, ListenerOptions{VisibilityTimeout: time.Second, FailureBackoff: true}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{VisibilityTimeout: time.Second, FailureBackoff: true}, func(ctx context.Context, m *Message) driver.Result {
 		mu.Lock()
 		defer mu.Unlock()
 		times = append(times, time.Now())
@@ -509,7 +509,7 @@ func TestListenerOptionsValidate(t *testing.T) {
 func TestListenerWokenByLocalOutput(t *testing.T) { // §3.1 step 6: a write from this process cuts the back-off short
 	q := env.NewQueue(t)
 	got := make(chan time.Time, 1)
-	l := testListener(t, q, ListenerOptions{MaxPollingInterval: 30 * time.Second}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{MaxPollingInterval: 30 * time.Second}, func(ctx context.Context, m *Message) driver.Result {
 		got <- time.Now()
 		return ok
 	})
@@ -520,7 +520,7 @@ func TestListenerWokenByLocalOutput(t *testing.T) { // §3.1 step 6: a write fro
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _ := o.Open(context.Background(), &extension.FunctionContext{Metadata: extension.MapMetadata{}})
+	s, _ := o.Open(context.Background(), &driver.FunctionContext{Metadata: driver.MapMetadata{}})
 	if err := s.Add(context.Background(), "wake"); err != nil {
 		t.Fatal(err)
 	}

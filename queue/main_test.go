@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
 	"github.com/azbind/azbind/queue/queuetest"
 )
@@ -38,15 +38,15 @@ func TestMain(m *testing.M) {
 }
 
 // execFunc is a test Executor.
-type execFunc func(ctx context.Context, ev *extension.Event) extension.Result
+type execFunc func(ctx context.Context, ev *driver.Event) driver.Result
 
-func (f execFunc) Execute(ctx context.Context, ev *extension.Event) extension.Result {
+func (f execFunc) Execute(ctx context.Context, ev *driver.Event) driver.Result {
 	return f(ctx, ev)
 }
 
 var (
-	ok   = extension.Result{Status: extension.Succeeded}
-	fail = extension.Result{Status: extension.Failed, Err: fmt.Errorf("handler failed")}
+	ok   = driver.Result{Status: driver.Succeeded}
+	fail = driver.Result{Status: driver.Failed, Err: fmt.Errorf("handler failed")}
 )
 
 // runBG runs fn(ctx) in the background; the returned stop cancels it and waits for it to return

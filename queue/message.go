@@ -2,11 +2,9 @@ package queue
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -119,30 +117,15 @@ var maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999900, time.UTC)
 // MetadataNames are the queue trigger's binding data names (C27).
 var MetadataNames = []string{"QueueTrigger", "DequeueCount", "ExpirationTime", "Id", "InsertionTime", "NextVisibleTime", "PopReceipt"}
 
-// Metadata is the binding data of one queue message (C27), looked up case-insensitively. With
-// payload set, the top-level properties of a JSON object body are binding data too and take
-// precedence, as when a Functions handler binds the message to a POCO.
+// Metadata is the binding data of one queue message (C27), looked up case-insensitively. The
+// members of a JSON object body are binding data too, whatever the handler's parameter type; the
+// runtime derives them from the event's payload and they take precedence (reference §3.1).
 type Metadata struct {
 	Message *Message
-	Payload bool
-
-	once  sync.Once
-	props map[string]any
 }
 
-// Lookup implements extension.Metadata.
+// Lookup implements driver.Metadata.
 func (md *Metadata) Lookup(name string) (any, bool) {
-	if md.Payload {
-		md.once.Do(md.parse)
-		if v, ok := md.props[name]; ok {
-			return v, true
-		}
-		for k, v := range md.props {
-			if strings.EqualFold(k, name) {
-				return v, true
-			}
-		}
-	}
 	m := md.Message
 	switch strings.ToLower(name) {
 	case "queuetrigger":
@@ -164,13 +147,6 @@ func (md *Metadata) Lookup(name string) (any, bool) {
 		return m.PopReceipt, true
 	}
 	return nil, false
-}
-
-func (md *Metadata) parse() {
-	var obj map[string]any
-	if json.Unmarshal(md.Message.Body, &obj) == nil {
-		md.props = obj
-	}
 }
 
 // ValidQueueName reports whether name is a valid queue name: 3–63 characters, lower-case letters,

@@ -11,7 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
 
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // MaxMessageSize is the largest message text Azure Queue Storage accepts (64 KiB).
@@ -20,7 +20,7 @@ const MaxMessageSize = 64 * 1024
 // output is the `queue` output binding.
 type output struct {
 	where string
-	name  *extension.Template
+	name  *driver.Template
 	svc   *azqueue.ServiceClient
 	enc   Encoding
 
@@ -28,7 +28,7 @@ type output struct {
 	created map[string]bool // queues known to exist, per queue name (this binding's client)
 }
 
-func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output, error) {
+func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, error) {
 	var cfg bindingConfig
 	if err := bc.Decode(&cfg); err != nil {
 		return nil, err
@@ -39,7 +39,7 @@ func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output
 	}
 	if tmpl.IsLiteral() {
 		if err := ValidQueueName(tmpl.Literal()); err != nil {
-			return nil, fmt.Errorf("%s: queueName: %w: %w", bc.Spec.Where, err, extension.ErrInvalidConfig)
+			return nil, fmt.Errorf("%s: queueName: %w: %w", bc.Spec.Where, err, driver.ErrInvalidConfig)
 		}
 	}
 	_, enc, err := listenerOptions(bc)
@@ -53,8 +53,8 @@ func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output
 	return &output{where: bc.Spec.Where, name: tmpl, svc: svc, enc: enc, created: map[string]bool{}}, nil
 }
 
-// Open implements extension.Output: the queue name is evaluated for this invocation.
-func (o *output) Open(ctx context.Context, fc *extension.FunctionContext) (extension.Sink, error) {
+// Open implements driver.Output: the queue name is evaluated for this invocation.
+func (o *output) Open(ctx context.Context, fc *driver.FunctionContext) (driver.Sink, error) {
 	name, err := o.name.Eval(fc)
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func (s *sink) Add(ctx context.Context, item any) error {
 		if item == nil || (reflect.ValueOf(item).Kind() == reflect.Pointer && reflect.ValueOf(item).IsNil()) {
 			return fmt.Errorf("%s: cannot send a nil message to queue %s", s.o.where, s.queue)
 		}
-		b, _, err := extension.Encode(item)
+		b, _, err := driver.Encode(item)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.o.where, err)
 		}
@@ -171,7 +171,7 @@ func (o *output) forget(name string) {
 
 // clientInput is the `queue` input binding: the handler gets an SDK client.
 type clientInput struct {
-	name    *extension.Template
+	name    *driver.Template
 	svc     *azqueue.ServiceClient
 	service bool
 	where   string
@@ -182,14 +182,14 @@ var (
 	serviceClientType = reflect.TypeFor[*azqueue.ServiceClient]()
 )
 
-func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, error) {
+func newInput(ctx context.Context, bc *driver.BindContext) (driver.Input, error) {
 	in := &clientInput{where: bc.Spec.Where}
 	switch bc.Param {
 	case nil, queueClientType:
 	case serviceClientType:
 		in.service = true
 	default:
-		return nil, fmt.Errorf("%s: a queue input binding supplies *azqueue.QueueClient or *azqueue.ServiceClient, not %s: change the parameter type (to read messages use a queueTrigger): %w", bc.Spec.Where, bc.Param, extension.ErrUnsupportedType)
+		return nil, fmt.Errorf("%s: a queue input binding supplies *azqueue.QueueClient or *azqueue.ServiceClient, not %s: change the parameter type (to read messages use a queueTrigger): %w", bc.Spec.Where, bc.Param, driver.ErrUnsupportedType)
 	}
 	if !in.service {
 		var cfg bindingConfig
@@ -202,7 +202,7 @@ func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, 
 		}
 		if t.IsLiteral() {
 			if err := ValidQueueName(t.Literal()); err != nil {
-				return nil, fmt.Errorf("%s: queueName: %w: %w", bc.Spec.Where, err, extension.ErrInvalidConfig)
+				return nil, fmt.Errorf("%s: queueName: %w: %w", bc.Spec.Where, err, driver.ErrInvalidConfig)
 			}
 		}
 		in.name = t
@@ -214,8 +214,8 @@ func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, 
 	return in, nil
 }
 
-// Bind implements extension.Input.
-func (in *clientInput) Bind(ctx context.Context, fc *extension.FunctionContext) (any, error) {
+// Bind implements driver.Input.
+func (in *clientInput) Bind(ctx context.Context, fc *driver.FunctionContext) (any, error) {
 	if in.service {
 		return in.svc, nil
 	}
@@ -230,9 +230,9 @@ func (in *clientInput) Bind(ctx context.Context, fc *extension.FunctionContext) 
 }
 
 func init() {
-	extension.Register(extension.Extension{
+	driver.Register(driver.Extension{
 		Name: "queues",
-		Bindings: []extension.BindingType{
+		Bindings: []driver.BindingType{
 			{Type: "queueTrigger", Service: connection.Queue, NewTrigger: newTrigger},
 			{Type: "queue", Service: connection.Queue, NewInput: newInput, NewOutput: newOutput},
 		},
@@ -241,24 +241,24 @@ func init() {
 
 // Trigger declares a queueTrigger for the Go API (Host.Func); props may add "connection"
 // and other properties.
-func Trigger(name, queueName string, props ...extension.Props) *extension.BindingSpec {
-	return extension.BindingOn("queueTrigger", name, extension.DirIn, "queueName", queueName, props...)
+func Trigger(name, queueName string, props ...driver.Props) *driver.BindingSpec {
+	return driver.BindingOn("queueTrigger", name, driver.DirIn, "queueName", queueName, props...)
 }
 
 // Output declares a queue output binding; name "$return" takes the handler's return value.
 // queueName may use {binding data} and %setting%.
-func Output(name, queueName string, props ...extension.Props) *extension.BindingSpec {
-	return extension.BindingOn("queue", name, extension.DirOut, "queueName", queueName, props...)
+func Output(name, queueName string, props ...driver.Props) *driver.BindingSpec {
+	return driver.BindingOn("queue", name, driver.DirOut, "queueName", queueName, props...)
 }
 
 // Client declares a queue input binding that supplies a *azqueue.QueueClient for queueName
 // (or a *azqueue.ServiceClient when the parameter has that type).
-func Client(name, queueName string, props ...extension.Props) *extension.BindingSpec {
-	return extension.BindingOn("queue", name, extension.DirIn, "queueName", queueName, props...)
+func Client(name, queueName string, props ...driver.Props) *driver.BindingSpec {
+	return driver.BindingOn("queue", name, driver.DirIn, "queueName", queueName, props...)
 }
 
 // bindingServiceClient resolves the binding's connection and builds the queue service client.
-func bindingServiceClient(ctx context.Context, bc *extension.BindContext) (*azqueue.ServiceClient, error) {
+func bindingServiceClient(ctx context.Context, bc *driver.BindContext) (*azqueue.ServiceClient, error) {
 	conn, err := bc.Connection(ctx, connection.Queue)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
@@ -41,7 +41,7 @@ func TestListenerLogsNoSASSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	logger, logs := newLogger()
-	l := NewListener(q, nil, ListenerOptions{MaxPollingInterval: 100 * time.Millisecond, Logger: logger}, func(ctx context.Context, m *Message) extension.Result { return ok })
+	l := NewListener(q, nil, ListenerOptions{MaxPollingInterval: 100 * time.Millisecond, Logger: logger}, func(ctx context.Context, m *Message) driver.Result { return ok })
 	stop := runBG(t, l.Run)
 	queuetest.WaitFor(t, waitLong, "two failed polls", func() bool { return l.Stats().ReceiveErrors >= 2 })
 	stop()
@@ -70,7 +70,7 @@ func TestOutputErrorHasNoSASSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := &output{where: "test", name: tmpl, svc: svc, enc: Base64, created: map[string]bool{}}
-	s, err := o.Open(context.Background(), &extension.FunctionContext{})
+	s, err := o.Open(context.Background(), &driver.FunctionContext{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestOutputEncodingNoneRefusesBytesXMLCannotCarry(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, body := range [][]byte{{'a', 0x01, 'b'}, {0xff, 0xfe}, []byte("nul\x00")} {
-		s, err := o.Open(context.Background(), &extension.FunctionContext{})
+		s, err := o.Open(context.Background(), &driver.FunctionContext{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func TestOutputEncodingNoneRefusesBytesXMLCannotCarry(t *testing.T) {
 		}
 	}
 	// Text XML can carry, \r and \t included, goes through byte for byte.
-	s, _ := o.Open(context.Background(), &extension.FunctionContext{})
+	s, _ := o.Open(context.Background(), &driver.FunctionContext{})
 	want := "line1\r\nline2\tx <&> é"
 	if err := s.Add(context.Background(), want); err != nil {
 		t.Fatal(err)
@@ -150,7 +150,7 @@ func TestListenerNoPoisonQueueSkipsPastLimit(t *testing.T) {
 	}
 	logger, logs := newLogger()
 	var calls atomic.Int64
-	l := testListener(t, q, ListenerOptions{MaxDequeueCount: 1, Logger: logger}, func(ctx context.Context, m *Message) extension.Result {
+	l := testListener(t, q, ListenerOptions{MaxDequeueCount: 1, Logger: logger}, func(ctx context.Context, m *Message) driver.Result {
 		calls.Add(1)
 		return ok
 	})

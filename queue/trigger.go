@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
-
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // hostOptions is the host.json `extensions.queues` section.
@@ -41,14 +40,14 @@ func present(m map[string]any, key string) bool {
 }
 
 // listenerOptions reads host.json extensions.queues into ListenerOptions; errors name the field.
-func listenerOptions(bc *extension.BindContext) (ListenerOptions, Encoding, error) {
+func listenerOptions(bc *driver.BindContext) (ListenerOptions, Encoding, error) {
 	var h hostOptions
 	if err := bc.DecodeConfig(&h); err != nil {
 		return ListenerOptions{}, "", err
 	}
 	enc, err := parseEncoding(h.MessageEncoding)
 	if err != nil {
-		return ListenerOptions{}, "", fmt.Errorf("host.json: extensions.queues.%v: %w", err, extension.ErrInvalidConfig)
+		return ListenerOptions{}, "", fmt.Errorf("host.json: extensions.queues.%v: %w", err, driver.ErrInvalidConfig)
 	}
 	o := ListenerOptions{
 		BatchSize:          h.BatchSize,
@@ -82,7 +81,7 @@ func listenerOptions(bc *extension.BindContext) (ListenerOptions, Encoding, erro
 		for _, line := range strings.Split(err.Error(), "\n") {
 			lines = append(lines, "host.json: extensions.queues."+line)
 		}
-		return ListenerOptions{}, "", fmt.Errorf("%s: %w", strings.Join(lines, "\n"), extension.ErrInvalidConfig)
+		return ListenerOptions{}, "", fmt.Errorf("%s: %w", strings.Join(lines, "\n"), driver.ErrInvalidConfig)
 	}
 	if bc.Host != nil {
 		o.Concurrency = bc.Host.Concurrency
@@ -119,9 +118,9 @@ var (
 	messageType    = reflect.TypeFor[Message]()
 )
 
-var _ extension.BindingDataContract = (*trigger)(nil)
+var _ driver.BindingDataContract = (*trigger)(nil)
 
-// BindingData implements extension.BindingDataContract: the C27 names, and "*" because the
+// BindingData implements driver.BindingDataContract: the C27 names, and "*" because the
 // properties of a JSON payload are binding data too.
 func (t *trigger) BindingData() []string {
 	return append(append([]string{}, MetadataNames...), "*")
@@ -130,19 +129,19 @@ func (t *trigger) BindingData() []string {
 // Options returns the trigger's effective listener options.
 func (t *trigger) Options() ListenerOptions { return t.opts.withDefaults() }
 
-func newTrigger(ctx context.Context, bc *extension.BindContext) (extension.Trigger, error) {
+func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, error) {
 	var cfg bindingConfig
 	if err := bc.Decode(&cfg); err != nil {
 		return nil, err
 	}
 	if strings.ContainsAny(cfg.QueueName, "{}") {
-		return nil, fmt.Errorf("%s: queueName: %q: a trigger's queue name cannot use {…} expressions: use a literal name or %%setting%%: %w", bc.Spec.Where, cfg.QueueName, extension.ErrInvalidConfig)
+		return nil, fmt.Errorf("%s: queueName: %q: a trigger's queue name cannot use {…} expressions: use a literal name or %%setting%%: %w", bc.Spec.Where, cfg.QueueName, driver.ErrInvalidConfig)
 	}
 	if err := ValidQueueName(cfg.QueueName); err != nil {
-		return nil, fmt.Errorf("%s: queueName: %w: %w", bc.Spec.Where, err, extension.ErrInvalidConfig)
+		return nil, fmt.Errorf("%s: queueName: %w: %w", bc.Spec.Where, err, driver.ErrInvalidConfig)
 	}
 	if bc.Spec.Many() {
-		return nil, fmt.Errorf("%s: cardinality: queueTrigger delivers one message per invocation: remove \"cardinality\": \"many\": %w", bc.Spec.Where, extension.ErrInvalidConfig)
+		return nil, fmt.Errorf("%s: cardinality: queueTrigger delivers one message per invocation: remove \"cardinality\": \"many\": %w", bc.Spec.Where, driver.ErrInvalidConfig)
 	}
 	opts, _, err := listenerOptions(bc)
 	if err != nil {
@@ -163,20 +162,14 @@ func newTrigger(ctx context.Context, bc *extension.BindContext) (extension.Trigg
 		t.kind = paramMessagePtr
 	case pt == messageType:
 		t.kind = paramMessage
-	case pt != nil:
-		base := pt
-		if base.Kind() == reflect.Pointer {
-			base = base.Elem()
-		}
-		t.payload = base.Kind() == reflect.Struct || base.Kind() == reflect.Map
 	}
 	return t, nil
 }
 
-// Run implements extension.Trigger.
-func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
-	l := NewListener(t.client, t.poison, t.opts, func(ctx context.Context, m *Message) extension.Result {
-		ev := &extension.Event{ID: m.ID, Metadata: &Metadata{Message: m, Payload: t.payload}}
+// Run implements driver.Trigger.
+func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
+	l := NewListener(t.client, t.poison, t.opts, func(ctx context.Context, m *Message) driver.Result {
+		ev := &driver.Event{ID: m.ID, Payload: m.Body, Metadata: &Metadata{Message: m}}
 		switch t.kind {
 		case paramMessagePtr:
 			ev.Data = m
@@ -190,7 +183,7 @@ func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
 	return l.Run(ctx)
 }
 
-func loggerOf(bc *extension.BindContext) *slog.Logger {
+func loggerOf(bc *driver.BindContext) *slog.Logger {
 	if bc.Host != nil && bc.Host.Logger != nil {
 		return bc.Host.Logger
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
@@ -63,13 +64,13 @@ func (c *countingTransport) count(kind string) int {
 	return c.n[kind]
 }
 
-func bindContext(t *testing.T, spec *extension.BindingSpec, param reflect.Type, config map[string]any, tr *countingTransport) *extension.BindContext {
+func bindContext(t *testing.T, spec *driver.BindingSpec, param reflect.Type, config map[string]any, tr *countingTransport) *driver.BindContext {
 	t.Helper()
 	spec.Where = "Go API: F: bindings[0]"
-	return &extension.BindContext{
+	return &driver.BindContext{
 		Function: "F",
 		Spec:     spec,
-		Host:     &extension.Services{Logger: slogDiscard(), Connections: testResolver{transport: tr}, Concurrency: 1, Clock: extension.SystemClock},
+		Host:     &driver.Services{Logger: slogDiscard(), Connections: testResolver{transport: tr}, Concurrency: 1, Clock: extension.SystemClock},
 		Param:    param,
 		Config:   config,
 	}
@@ -95,14 +96,14 @@ func TestTriggerMessageAndMetadata(t *testing.T) { // C27
 	before := time.Now().Add(-time.Minute)
 	id := env.Send(t, q, []byte(`{"orderId":"o-1","qty":2}`))
 	tr := newTestTrigger(t, q, messagePtrType, nil)
-	events := make(chan *extension.Event, 1)
+	events := make(chan *driver.Event, 1)
 	runBG(t, func(ctx context.Context) error {
-		return tr.Run(ctx, execFunc(func(ctx context.Context, ev *extension.Event) extension.Result {
+		return tr.Run(ctx, execFunc(func(ctx context.Context, ev *driver.Event) driver.Result {
 			events <- ev
 			return ok
 		}))
 	})
-	var ev *extension.Event
+	var ev *driver.Event
 	select {
 	case ev = <-events:
 	case <-time.After(waitLong):
@@ -154,40 +155,39 @@ func TestTriggerDataForParamTypes(t *testing.T) {
 		OrderID string `json:"orderId"`
 	}
 	cases := []struct {
-		name    string
-		param   reflect.Type
-		check   func(ev *extension.Event) string
-		payload bool
+		name  string
+		param reflect.Type
+		check func(ev *driver.Event) string
 	}{
-		{"string", reflect.TypeFor[string](), func(ev *extension.Event) string {
+		{"string", reflect.TypeFor[string](), func(ev *driver.Event) string {
 			if b, isBytes := ev.Data.([]byte); !isBytes || string(b) != `{"orderId":"o-9"}` {
 				return "want the body as []byte"
 			}
 			return ""
-		}, false},
-		{"struct", reflect.TypeFor[order](), nil, true},
-		{"ptrstruct", reflect.TypeFor[*order](), nil, true},
-		{"map", reflect.TypeFor[map[string]any](), nil, true},
-		{"message", messageType, func(ev *extension.Event) string {
+		}},
+		{"struct", reflect.TypeFor[order](), nil},
+		{"ptrstruct", reflect.TypeFor[*order](), nil},
+		{"map", reflect.TypeFor[map[string]any](), nil},
+		{"message", messageType, func(ev *driver.Event) string {
 			if m, isMsg := ev.Data.(Message); !isMsg || m.ID != ev.ID {
 				return "want a queue.Message value"
 			}
 			return ""
-		}, false},
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			q := env.NewQueue(t)
 			env.Send(t, q, []byte(`{"orderId":"o-9"}`))
 			tr := newTestTrigger(t, q, c.param, nil)
-			events := make(chan *extension.Event, 1)
+			events := make(chan *driver.Event, 1)
 			runBG(t, func(ctx context.Context) error {
-				return tr.Run(ctx, execFunc(func(ctx context.Context, ev *extension.Event) extension.Result {
+				return tr.Run(ctx, execFunc(func(ctx context.Context, ev *driver.Event) driver.Result {
 					events <- ev
 					return ok
 				}))
 			})
-			var ev *extension.Event
+			var ev *driver.Event
 			select {
 			case ev = <-events:
 			case <-time.After(waitLong):
@@ -198,12 +198,13 @@ func TestTriggerDataForParamTypes(t *testing.T) {
 					t.Errorf("Data = %T %v: %s", ev.Data, ev.Data, msg)
 				}
 			}
-			v, found := ev.Metadata.Lookup("ORDERID")
-			if c.payload && (!found || v != "o-9") {
-				t.Errorf("payload property orderId = %v, %v; want o-9", v, found)
+			// One owner of payload binding data: the runtime reads Event.Payload, whatever the
+			// parameter type; the trigger's metadata holds only C27 names.
+			if string(ev.Payload) != `{"orderId":"o-9"}` {
+				t.Errorf("Event.Payload = %q, want the message body", ev.Payload)
 			}
-			if !c.payload && found {
-				t.Errorf("payload property orderId found for a %s parameter", c.param)
+			if v, found := ev.Metadata.Lookup("ORDERID"); found {
+				t.Errorf("trigger metadata has payload property orderId = %v for a %s parameter; the runtime owns it", v, c.param)
 			}
 		})
 	}
@@ -251,7 +252,7 @@ func TestTriggerConfigErrors(t *testing.T) {
 			t.Errorf("queue %q config %v: no error", c.queue, c.config)
 			continue
 		}
-		if !errors.Is(err, extension.ErrInvalidConfig) {
+		if !errors.Is(err, driver.ErrInvalidConfig) {
 			t.Errorf("error %q does not wrap ErrInvalidConfig", err)
 		}
 		for _, w := range c.want {
@@ -260,7 +261,7 @@ func TestTriggerConfigErrors(t *testing.T) {
 			}
 		}
 	}
-	spec := Trigger("msg", "orders", extension.Props{"cardinality": "many"})
+	spec := Trigger("msg", "orders", driver.Props{"cardinality": "many"})
 	if _, err := newTrigger(context.Background(), bindContext(t, spec, nil, nil, nil)); err == nil || !strings.Contains(err.Error(), "cardinality") {
 		t.Errorf("cardinality many: %v", err)
 	}
@@ -272,7 +273,7 @@ func TestTriggerEncodingNoneAndFailureFlow(t *testing.T) { // C24, C26 through t
 	tr := newTestTrigger(t, q, reflect.TypeFor[string](), map[string]any{"messageEncoding": "none", "maxDequeueCount": 2.0})
 	var calls atomic.Int64
 	runBG(t, func(ctx context.Context) error {
-		return tr.Run(ctx, execFunc(func(ctx context.Context, ev *extension.Event) extension.Result {
+		return tr.Run(ctx, execFunc(func(ctx context.Context, ev *driver.Event) driver.Result {
 			calls.Add(1)
 			if string(ev.Data.([]byte)) != "raw text" {
 				t.Errorf("data = %q", ev.Data)
@@ -295,7 +296,7 @@ func TestTriggerNoUnnecessaryRequests(t *testing.T) { // §3.1 step 1: existence
 	}
 	var handled atomic.Int64
 	runBG(t, func(ctx context.Context) error {
-		return b.Run(ctx, execFunc(func(ctx context.Context, ev *extension.Event) extension.Result {
+		return b.Run(ctx, execFunc(func(ctx context.Context, ev *driver.Event) driver.Result {
 			handled.Add(1)
 			return ok
 		}))
@@ -323,7 +324,7 @@ func TestOutputRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fc := &extension.FunctionContext{Metadata: extension.MapMetadata{"Suffix": ""}}
+	fc := &driver.FunctionContext{Metadata: driver.MapMetadata{"Suffix": ""}}
 	type order struct {
 		ID  string `json:"id"`
 		Qty int    `json:"qty"`
@@ -368,7 +369,7 @@ func TestOutputTemplateEncodingAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := o.Open(context.Background(), &extension.FunctionContext{Metadata: extension.MapMetadata{"id": "a1"}})
+	s, err := o.Open(context.Background(), &driver.FunctionContext{Metadata: driver.MapMetadata{"id": "a1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,16 +389,16 @@ func TestOutputTemplateEncodingAndErrors(t *testing.T) {
 		t.Errorf("queue %s-a1 = %q, want [plain]", base, got)
 	}
 	// A sink discarded without Flush sends nothing.
-	s2, _ := o.Open(context.Background(), &extension.FunctionContext{Metadata: extension.MapMetadata{"id": "a1"}})
+	s2, _ := o.Open(context.Background(), &driver.FunctionContext{Metadata: driver.MapMetadata{"id": "a1"}})
 	s2.Add(context.Background(), "never")
 	if got := env.Peek(t, base+"-a1"); len(got) != 1 {
 		t.Errorf("unflushed item became visible: %q", got)
 	}
 	// An evaluated name that is invalid fails the invocation with a clear error.
-	if _, err := o.Open(context.Background(), &extension.FunctionContext{Metadata: extension.MapMetadata{"id": "Bad_Name"}}); err == nil || !strings.Contains(err.Error(), "queueName") {
+	if _, err := o.Open(context.Background(), &driver.FunctionContext{Metadata: driver.MapMetadata{"id": "Bad_Name"}}); err == nil || !strings.Contains(err.Error(), "queueName") {
 		t.Errorf("invalid evaluated name: %v", err)
 	}
-	if _, err := newOutput(context.Background(), bindContext(t, Output("out", "Bad"), nil, nil, nil)); !errors.Is(err, extension.ErrInvalidConfig) {
+	if _, err := newOutput(context.Background(), bindContext(t, Output("out", "Bad"), nil, nil, nil)); !errors.Is(err, driver.ErrInvalidConfig) {
 		t.Errorf("invalid literal name: %v", err)
 	}
 }
@@ -408,7 +409,7 @@ func TestClientInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := in.Bind(context.Background(), &extension.FunctionContext{Metadata: extension.MapMetadata{}})
+	v, err := in.Bind(context.Background(), &driver.FunctionContext{Metadata: driver.MapMetadata{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,14 +430,14 @@ func TestClientInput(t *testing.T) {
 	if v, _ := in2.Bind(context.Background(), nil); reflect.TypeOf(v) != serviceClientType {
 		t.Errorf("Bind = %T, want *azqueue.ServiceClient", v)
 	}
-	if _, err := newInput(context.Background(), bindContext(t, Client("x", q), reflect.TypeFor[string](), nil, nil)); !errors.Is(err, extension.ErrUnsupportedType) {
+	if _, err := newInput(context.Background(), bindContext(t, Client("x", q), reflect.TypeFor[string](), nil, nil)); !errors.Is(err, driver.ErrUnsupportedType) {
 		t.Errorf("string parameter: %v", err)
 	}
 }
 
 func TestRegistered(t *testing.T) {
 	for _, typ := range []string{"queueTrigger", "QUEUE"} {
-		bt, ext, found := extension.Lookup(typ)
+		bt, ext, found := driver.Lookup(typ)
 		if !found || ext.Name != "queues" || bt.Service != connection.Queue {
 			t.Errorf("Lookup(%s) = %v %v %v", typ, bt.Type, ext, found)
 		}

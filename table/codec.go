@@ -15,7 +15,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // Edm type names used in "<property>@odata.type" annotations.
@@ -277,7 +277,7 @@ func (e *entity) decodeInto(v reflect.Value) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("table: cannot store an entity in %s: use a struct, map[string]any, json.RawMessage, []byte or string: %w", t, extension.ErrUnsupportedType)
+	return fmt.Errorf("table: cannot store an entity in %s: use a struct, map[string]any, json.RawMessage, []byte or string: %w", t, driver.ErrUnsupportedType)
 }
 
 // annotatedJSON re-creates the service form (with @odata.type annotations and odata.etag).

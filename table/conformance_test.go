@@ -9,7 +9,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/azbind/azbind/conformance"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // TestConformance runs the exported suite's output tests against Azurite: single values,
@@ -34,7 +34,7 @@ func (tableHarness) NewDestination(ctx context.Context, t *testing.T) conformanc
 
 type tableDest struct{ name string }
 
-func (d *tableDest) Output(name string) *extension.BindingSpec { return Output(name, d.name) }
+func (d *tableDest) Output(name string) *driver.BindingSpec { return Output(name, d.name) }
 
 // Item makes entity i in partition "conformance", with the payload in a string property.
 func (d *tableDest) Item(i int, payload []byte) (any, []byte) {

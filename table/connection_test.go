@@ -15,27 +15,27 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
 )
 
 // roundTrip writes one entity through an output and reads it back through an input, on host.
-func roundTrip(t *testing.T, host *extension.Services, tbl string) {
+func roundTrip(t *testing.T, host *driver.Services, tbl string) {
 	t.Helper()
 	ctx := context.Background()
-	bc := func(dir extension.Direction, props extension.Props, param reflect.Type) *extension.BindContext {
-		spec := extension.Binding(BindingType, "b", dir, props)
+	bc := func(dir driver.Direction, props driver.Props, param reflect.Type) *driver.BindContext {
+		spec := driver.Binding(BindingType, "b", dir, props)
 		spec.Where = "test"
-		return &extension.BindContext{Spec: spec, Host: host, Param: param}
+		return &driver.BindContext{Spec: spec, Host: host, Param: param}
 	}
-	out, err := newOutput(ctx, bc(extension.DirOut, extension.Props{"tableName": tbl, "connection": "Tables"}, nil))
+	out, err := newOutput(ctx, bc(driver.DirOut, driver.Props{"tableName": tbl, "connection": "Tables"}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := write(t, out, md(), map[string]any{"PartitionKey": "p", "RowKey": "r", "V": "hello"}); err != nil {
 		t.Fatal(err)
 	}
-	in, err := newInput(ctx, bc(extension.DirIn, extension.Props{"tableName": tbl, "partitionKey": "p", "rowKey": "r", "connection": "Tables"}, reflect.TypeFor[map[string]any]()))
+	in, err := newInput(ctx, bc(driver.DirIn, driver.Props{"tableName": tbl, "partitionKey": "p", "rowKey": "r", "connection": "Tables"}, reflect.TypeFor[map[string]any]()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestSASConnectionString(t *testing.T) {
 		CredentialType:   "sas",
 		ConnectionString: "AccountName=" + azurite.AccountName + ";TableEndpoint=" + azurite.TableEndpoint + ";SharedAccessSignature=" + sas.Encode(),
 	}
-	host := &extension.Services{Logger: slog.New(slog.DiscardHandler), Connections: resolver{conn}}
+	host := &driver.Services{Logger: slog.New(slog.DiscardHandler), Connections: resolver{conn}}
 	roundTrip(t, host, fmt.Sprintf("sas%d", tableSeq.Add(1)))
 }
 
@@ -84,15 +84,15 @@ func TestIdentityConnection(t *testing.T) {
 		CredentialType: "managedIdentity",
 		ClientOptions:  azcore.ClientOptions{Transport: az.HTTPClient},
 	}
-	host := &extension.Services{Logger: slog.New(slog.DiscardHandler), Connections: resolver{conn}}
+	host := &driver.Services{Logger: slog.New(slog.DiscardHandler), Connections: resolver{conn}}
 	roundTrip(t, host, "identity1")
 
 	conn.Endpoint = ""
-	host = &extension.Services{Connections: resolver{conn}}
-	spec := extension.Binding(BindingType, "b", extension.DirOut, extension.Props{"tableName": "x1x", "connection": "Tables"})
+	host = &driver.Services{Connections: resolver{conn}}
+	spec := driver.Binding(BindingType, "b", driver.DirOut, driver.Props{"tableName": "x1x", "connection": "Tables"})
 	spec.Where = "test"
-	_, err := newOutput(context.Background(), &extension.BindContext{Spec: spec, Host: host})
-	if !errors.Is(err, extension.ErrInvalidConfig) || !strings.Contains(err.Error(), "tableServiceUri") {
+	_, err := newOutput(context.Background(), &driver.BindContext{Spec: spec, Host: host})
+	if !errors.Is(err, driver.ErrInvalidConfig) || !strings.Contains(err.Error(), "tableServiceUri") {
 		t.Fatalf("identity without endpoint: %v", err)
 	}
 }
@@ -100,10 +100,10 @@ func TestIdentityConnection(t *testing.T) {
 // A malformed connection string fails at load time without echoing the secret.
 func TestBadConnectionString(t *testing.T) {
 	conn := connection.Connection{Kind: connection.KindConnectionString, ConnectionString: "AccountKey=" + azurite.AccountKey}
-	host := &extension.Services{Connections: resolver{conn}}
-	spec := extension.Binding(BindingType, "b", extension.DirIn, extension.Props{"tableName": "abc", "connection": "Broken"})
+	host := &driver.Services{Connections: resolver{conn}}
+	spec := driver.Binding(BindingType, "b", driver.DirIn, driver.Props{"tableName": "abc", "connection": "Broken"})
 	spec.Where = "F/function.json: bindings[1]"
-	_, err := newInput(context.Background(), &extension.BindContext{Spec: spec, Host: host})
+	_, err := newInput(context.Background(), &driver.BindContext{Spec: spec, Host: host})
 	if err == nil || !strings.Contains(err.Error(), "Broken") || !strings.Contains(err.Error(), "F/function.json") {
 		t.Fatalf("got %v", err)
 	}

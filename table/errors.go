@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/azbind/azbind/connection"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -14,18 +13,20 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension/driver"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-	"github.com/azbind/azbind/extension"
 )
 
 // Sentinel errors; test with errors.Is.
 var (
 	// ErrEntityExists: an insert (the default mode) found an entity with the same PartitionKey
-	// and RowKey. Use mode "upsert" or "merge" to overwrite. Also matches extension.ErrConflict.
+	// and RowKey. Use mode "upsert" or "merge" to overwrite. Also matches driver.ErrConflict.
 	ErrEntityExists = errors.New("entity already exists")
 	// ErrPreconditionFailed: a write conditioned on an entity's ETag found a different ETag.
-	// Also matches extension.ErrConflict.
+	// Also matches driver.ErrConflict.
 	ErrPreconditionFailed = errors.New("entity ETag does not match")
 	// ErrInvalidEntity: a value written to a table output cannot be an entity (no keys, keys
 	// with characters Azure Tables forbids, a type that is not a struct, map or JSON object…).
@@ -36,7 +37,7 @@ var (
 )
 
 // EntityError is the error a table output returns when the service rejects one entity of a
-// write. errors.Is(err, ErrEntityExists) / ErrPreconditionFailed / extension.ErrConflict work
+// write. errors.Is(err, ErrEntityExists) / ErrPreconditionFailed / driver.ErrConflict work
 // on it; Unwrap gives the SDK's *azcore.ResponseError.
 type EntityError struct {
 	Table        string
@@ -68,14 +69,14 @@ func (e *EntityError) Error() string {
 
 func (e *EntityError) Unwrap() error { return e.Err }
 
-// Is makes errors.Is(err, ErrEntityExists), ErrPreconditionFailed and extension.ErrConflict work.
+// Is makes errors.Is(err, ErrEntityExists), ErrPreconditionFailed and driver.ErrConflict work.
 func (e *EntityError) Is(target error) bool {
 	switch target {
 	case ErrEntityExists:
 		return e.Code == "EntityAlreadyExists"
 	case ErrPreconditionFailed:
 		return e.Code == "UpdateConditionNotSatisfied"
-	case extension.ErrConflict:
+	case driver.ErrConflict:
 		return e.StatusCode == http.StatusConflict || e.StatusCode == http.StatusPreconditionFailed
 	}
 	return false

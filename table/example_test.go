@@ -8,6 +8,7 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
 	"github.com/azbind/azbind/internal/memconn"
 	"github.com/azbind/azbind/table"
@@ -41,8 +42,8 @@ func Example() {
 		Logger: slog.New(slog.DiscardHandler),
 		HostID: "example",
 	})
-	mem := func(queue string) *extension.BindingSpec {
-		return extension.Binding("memTrigger", "msg", extension.DirIn, extension.Props{"queue": queue})
+	mem := func(queue string) *driver.BindingSpec {
+		return driver.Binding("memTrigger", "msg", driver.DirIn, driver.Props{"queue": queue})
 	}
 
 	_ = host.Func("SaveCustomer",
@@ -50,7 +51,7 @@ func Example() {
 			return map[string]any{"Name": name}, nil
 		}),
 		mem("customers"),
-		table.Output("$return", "Customers", extension.Props{"partitionKey": "customers", "rowKey": "c42"}),
+		table.Output("$return", "Customers", driver.Props{"partitionKey": "customers", "rowKey": "c42"}),
 	)
 
 	type request struct {
@@ -72,8 +73,8 @@ func Example() {
 				Placed: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, nil
 		}),
 		mem("requests"),
-		table.Input("customer", "Customers", extension.Props{"partitionKey": "customers", "rowKey": "{customer}"}),
-		table.Output("$return", "Orders", extension.Props{"partitionKey": "{customer}", "rowKey": "{order}", "mode": "upsert"}),
+		table.Input("customer", "Customers", driver.Props{"partitionKey": "customers", "rowKey": "{customer}"}),
+		table.Output("$return", "Orders", driver.Props{"partitionKey": "{customer}", "rowKey": "{order}", "mode": "upsert"}),
 	)
 
 	type listOrders struct {
@@ -88,7 +89,7 @@ func Example() {
 			return nil
 		}),
 		mem("list"),
-		table.Input("orders", "Orders", extension.Props{"partitionKey": "{memTrigger}", "filter": "Quantity gt 0L"}),
+		table.Input("orders", "Orders", driver.Props{"partitionKey": "{memTrigger}", "filter": "Quantity gt 0L"}),
 	)
 
 	ctx, cancel := context.WithCancel(context.Background())

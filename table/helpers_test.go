@@ -20,7 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
 )
 
@@ -81,7 +81,7 @@ func (p *probe) transactions() []int {
 }
 
 type env struct {
-	host  *extension.Services
+	host  *driver.Services
 	svc   *aztables.ServiceClient // direct SDK access for arranging and asserting
 	probe *probe
 	n     int
@@ -103,7 +103,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	return &env{
-		host:  &extension.Services{Logger: slog.New(slog.DiscardHandler), Connections: resolver{conn}},
+		host:  &driver.Services{Logger: slog.New(slog.DiscardHandler), Connections: resolver{conn}},
 		svc:   svc,
 		probe: p,
 	}
@@ -114,24 +114,24 @@ func (e *env) newTable(prefix string) string {
 	return fmt.Sprintf("%s%d", prefix, tableSeq.Add(1))
 }
 
-func (e *env) bc(name string, dir extension.Direction, props extension.Props, param reflect.Type) *extension.BindContext {
-	spec := extension.Binding(BindingType, name, dir, props)
+func (e *env) bc(name string, dir driver.Direction, props driver.Props, param reflect.Type) *driver.BindContext {
+	spec := driver.Binding(BindingType, name, dir, props)
 	spec.Where = "Go API: TestFunc: bindings[" + name + "]"
-	return &extension.BindContext{Function: "TestFunc", Spec: spec, Host: e.host, Param: param}
+	return &driver.BindContext{Function: "TestFunc", Spec: spec, Host: e.host, Param: param}
 }
 
-func (e *env) input(t *testing.T, props extension.Props, param reflect.Type) extension.Input {
+func (e *env) input(t *testing.T, props driver.Props, param reflect.Type) driver.Input {
 	t.Helper()
-	in, err := newInput(context.Background(), e.bc("in", extension.DirIn, props, param))
+	in, err := newInput(context.Background(), e.bc("in", driver.DirIn, props, param))
 	if err != nil {
 		t.Fatalf("newInput: %v", err)
 	}
 	return in
 }
 
-func (e *env) output(t *testing.T, props extension.Props) extension.Output {
+func (e *env) output(t *testing.T, props driver.Props) driver.Output {
 	t.Helper()
-	out, err := newOutput(context.Background(), e.bc("out", extension.DirOut, props, nil))
+	out, err := newOutput(context.Background(), e.bc("out", driver.DirOut, props, nil))
 	if err != nil {
 		t.Fatalf("newOutput: %v", err)
 	}
@@ -139,7 +139,7 @@ func (e *env) output(t *testing.T, props extension.Props) extension.Output {
 }
 
 // write adds items to a fresh sink of out and flushes it.
-func write(t *testing.T, out extension.Output, fc *extension.FunctionContext, items ...any) error {
+func write(t *testing.T, out driver.Output, fc *driver.FunctionContext, items ...any) error {
 	t.Helper()
 	ctx := context.Background()
 	s, err := out.Open(ctx, fc)
@@ -154,12 +154,12 @@ func write(t *testing.T, out extension.Output, fc *extension.FunctionContext, it
 	return s.Flush(ctx)
 }
 
-func md(kv ...any) *extension.FunctionContext {
-	m := extension.MapMetadata{}
+func md(kv ...any) *driver.FunctionContext {
+	m := driver.MapMetadata{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		m[kv[i].(string)] = kv[i+1]
 	}
-	return &extension.FunctionContext{FunctionName: "TestFunc", Metadata: m}
+	return &driver.FunctionContext{FunctionName: "TestFunc", Metadata: m}
 }
 
 // seed creates table and inserts entities (JSON objects) with the SDK directly.

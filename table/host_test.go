@@ -12,6 +12,7 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/memconn"
 )
 
@@ -57,7 +58,7 @@ func TestInHost(t *testing.T) {
 		Customer *hostCustomer `azbind:"customer"`
 		Previous []hostOrder   `azbind:"previous"`
 	}
-	conn := extension.Props{"connection": "TablesConn"}
+	conn := driver.Props{"connection": "TablesConn"}
 	err = host.Func("PlaceOrder",
 		extension.Func(func(ctx context.Context, p params) (hostOrder, error) {
 			if p.Customer == nil {
@@ -65,10 +66,10 @@ func TestInHost(t *testing.T) {
 			}
 			return hostOrder{Customer: p.Customer.Name, Total: p.Order.Total, Previous: len(p.Previous)}, nil
 		}),
-		extension.Binding("memTrigger", "order", extension.DirIn, extension.Props{"queue": queue}),
-		Input("customer", customers, conn, extension.Props{"partitionKey": "customers", "rowKey": "{customerId}"}),
-		Input("previous", orders, conn, extension.Props{"partitionKey": "{customerId}", "filter": "Total lt {total}"}),
-		Output("$return", "%OrdersTable%", conn, extension.Props{"partitionKey": "{customerId}", "rowKey": "{orderId}"}),
+		driver.Binding("memTrigger", "order", driver.DirIn, driver.Props{"queue": queue}),
+		Input("customer", customers, conn, driver.Props{"partitionKey": "customers", "rowKey": "{customerId}"}),
+		Input("previous", orders, conn, driver.Props{"partitionKey": "{customerId}", "filter": "Total lt {total}"}),
+		Output("$return", "%OrdersTable%", conn, driver.Props{"partitionKey": "{customerId}", "rowKey": "{orderId}"}),
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/extension/expr"
 )
 
@@ -29,16 +29,16 @@ var pageSize int32
 type input struct {
 	acct   *account
 	where  string
-	table  *extension.Template
-	pk, rk *extension.Template
-	filter *extension.Template // nil when absent
-	take   *extension.Template // nil when absent or a number
+	table  *driver.Template
+	pk, rk *driver.Template
+	filter *driver.Template // nil when absent
+	take   *driver.Template // nil when absent or a number
 	takeN  int
 	param  reflect.Type
 	point  bool // partitionKey + rowKey: one entity
 }
 
-func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, error) {
+func newInput(ctx context.Context, bc *driver.BindContext) (driver.Input, error) {
 	in := &input{where: bc.Spec.Where, param: bc.Param}
 	var err error
 	if in.table, in.pk, in.rk, err = keyTemplates(bc); err != nil {
@@ -51,7 +51,7 @@ func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, 
 			return nil, err
 		}
 		if strings.ContainsAny(f, string([]rune{markOpen, markClose})) {
-			return nil, fmt.Errorf("%s: filter: contains the reserved characters U+E000/U+E001: remove them: %w", in.where, extension.ErrInvalidConfig)
+			return nil, fmt.Errorf("%s: filter: contains the reserved characters U+E000/U+E001: remove them: %w", in.where, driver.ErrInvalidConfig)
 		}
 		in.filter = t.WithEscape(markValue)
 	}
@@ -59,7 +59,7 @@ func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, 
 		switch x := raw.(type) {
 		case float64:
 			if x < 0 || x != float64(int(x)) {
-				return nil, fmt.Errorf("%s: take: must be a whole number ≥ 0, got %v: %w", in.where, x, extension.ErrInvalidConfig)
+				return nil, fmt.Errorf("%s: take: must be a whole number ≥ 0, got %v: %w", in.where, x, driver.ErrInvalidConfig)
 			}
 			in.takeN = int(x)
 		case string:
@@ -69,21 +69,21 @@ func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, 
 			}
 			if t.IsLiteral() {
 				if in.takeN, err = parseTake(t.Literal()); err != nil {
-					return nil, fmt.Errorf("%s: take: %v: %w", in.where, err, extension.ErrInvalidConfig)
+					return nil, fmt.Errorf("%s: take: %v: %w", in.where, err, driver.ErrInvalidConfig)
 				}
 			} else {
 				in.take = t
 			}
 		default:
-			return nil, fmt.Errorf("%s: take: must be a number, got %T: %w", in.where, raw, extension.ErrInvalidConfig)
+			return nil, fmt.Errorf("%s: take: must be a number, got %T: %w", in.where, raw, driver.ErrInvalidConfig)
 		}
 	}
 	hasTake := in.take != nil || in.takeN > 0
 	switch {
 	case hasRK && !hasPK:
-		return nil, fmt.Errorf("%s: rowKey is set without partitionKey: add partitionKey (a point read needs both): %w", in.where, extension.ErrInvalidConfig)
+		return nil, fmt.Errorf("%s: rowKey is set without partitionKey: add partitionKey (a point read needs both): %w", in.where, driver.ErrInvalidConfig)
 	case hasRK && (in.filter != nil || hasTake):
-		return nil, fmt.Errorf("%s: rowKey cannot be combined with filter or take: remove rowKey to run a query, or filter and take to read one entity: %w", in.where, extension.ErrInvalidConfig)
+		return nil, fmt.Errorf("%s: rowKey cannot be combined with filter or take: remove rowKey to run a query, or filter and take to read one entity: %w", in.where, driver.ErrInvalidConfig)
 	}
 	in.point = hasRK
 	if err := in.checkParam(); err != nil {
@@ -96,13 +96,13 @@ func newInput(ctx context.Context, bc *extension.BindContext) (extension.Input, 
 }
 
 // keyTemplates compiles tableName (required, validated when literal), partitionKey and rowKey.
-func keyTemplates(bc *extension.BindContext) (table, pk, rk *extension.Template, err error) {
+func keyTemplates(bc *driver.BindContext) (table, pk, rk *driver.Template, err error) {
 	name, err := bc.Spec.String("tableName")
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	if name == "" {
-		return nil, nil, nil, fmt.Errorf("%s: tableName: is required: add \"tableName\" to the binding: %w", bc.Spec.Where, extension.ErrInvalidConfig)
+		return nil, nil, nil, fmt.Errorf("%s: tableName: is required: add \"tableName\" to the binding: %w", bc.Spec.Where, driver.ErrInvalidConfig)
 	}
 	if table, err = bc.Template("tableName"); err != nil {
 		return nil, nil, nil, err
@@ -121,7 +121,7 @@ func keyTemplates(bc *extension.BindContext) (table, pk, rk *extension.Template,
 	return table, pk, rk, nil
 }
 
-func isEmpty(t *extension.Template) bool { return t.IsLiteral() && t.Literal() == "" }
+func isEmpty(t *driver.Template) bool { return t.IsLiteral() && t.Literal() == "" }
 
 func parseTake(s string) (int, error) {
 	n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -142,13 +142,13 @@ func (in *input) checkParam() error {
 			return nil
 		}
 		return fmt.Errorf("%s: the table input reads one entity (partitionKey and rowKey are set) but the parameter is %s: use a struct, map[string]any, json.RawMessage or *aztables.Client: %w",
-			in.where, t, extension.ErrUnsupportedType)
+			in.where, t, driver.ErrUnsupportedType)
 	}
 	if t.Kind() == reflect.Slice && isEntityType(t.Elem()) {
 		return nil
 	}
 	return fmt.Errorf("%s: the table input runs a query (no rowKey), which returns many entities, but the parameter is %s: use a slice such as []%s, or json.RawMessage, or *aztables.Client: %w",
-		in.where, t, t, extension.ErrUnsupportedType)
+		in.where, t, t, driver.ErrUnsupportedType)
 }
 
 func isRawJSON(t reflect.Type) bool {
@@ -170,8 +170,8 @@ func isEntityType(t reflect.Type) bool {
 	return false
 }
 
-// Bind implements extension.Input.
-func (in *input) Bind(ctx context.Context, fc *extension.FunctionContext) (any, error) {
+// Bind implements driver.Input.
+func (in *input) Bind(ctx context.Context, fc *driver.FunctionContext) (any, error) {
 	table, err := in.table.Eval(fc)
 	if err != nil {
 		return nil, err

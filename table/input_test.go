@@ -11,7 +11,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 type order struct {
@@ -29,7 +29,7 @@ func TestPointReadHitAndMiss(t *testing.T) {
 	tbl := e.newTable("point")
 	e.seed(t, tbl, `{"PartitionKey":"p1","RowKey":"r1","item":"book","Qty":"3","Qty@odata.type":"Edm.Int64"}`)
 	ctx := context.Background()
-	props := extension.Props{"tableName": tbl, "partitionKey": "{pk}", "rowKey": "{id}"}
+	props := driver.Props{"tableName": tbl, "partitionKey": "{pk}", "rowKey": "{id}"}
 
 	in := e.input(t, props, reflect.TypeFor[order]())
 	v, err := in.Bind(ctx, md("pk", "p1", "id", "r1"))
@@ -53,7 +53,7 @@ func TestPointReadHitAndMiss(t *testing.T) {
 		t.Fatalf("miss: got %v, %v; want nil, nil", v, err)
 	}
 	// Missing table: also nil.
-	in2 := e.input(t, extension.Props{"tableName": e.newTable("absent"), "partitionKey": "p1", "rowKey": "r1"}, reflect.TypeFor[*order]())
+	in2 := e.input(t, driver.Props{"tableName": e.newTable("absent"), "partitionKey": "p1", "rowKey": "r1"}, reflect.TypeFor[*order]())
 	if v, err := in2.Bind(ctx, md()); err != nil || v != nil {
 		t.Fatalf("missing table: got %v, %v; want nil, nil", v, err)
 	}
@@ -96,7 +96,7 @@ func TestClientBinding(t *testing.T) {
 	e := newEnv(t)
 	tbl := e.newTable("client")
 	e.seed(t, tbl, `{"PartitionKey":"a","RowKey":"b","V":1}`)
-	in := e.input(t, extension.Props{"tableName": "{name}"}, reflect.TypeFor[*aztables.Client]())
+	in := e.input(t, driver.Props{"tableName": "{name}"}, reflect.TypeFor[*aztables.Client]())
 	v, err := in.Bind(context.Background(), md("name", tbl))
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestQueryPartitionKeyFilterTake(t *testing.T) {
 		N                    int
 	}
 
-	in := e.input(t, extension.Props{"tableName": tbl, "partitionKey": "{p}", "filter": "N ge {min}"}, reflect.TypeFor[[]row]())
+	in := e.input(t, driver.Props{"tableName": tbl, "partitionKey": "{p}", "filter": "N ge {min}"}, reflect.TypeFor[[]row]())
 	v, err := in.Bind(ctx, md("p", "a", "min", 20))
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func TestQueryPartitionKeyFilterTake(t *testing.T) {
 
 	// No partitionKey: filter over all partitions; take from a number and from an expression.
 	for _, take := range []any{float64(3), "{t}"} {
-		in = e.input(t, extension.Props{"tableName": tbl, "filter": "N ge 29", "take": take}, reflect.TypeFor[[]map[string]any]())
+		in = e.input(t, driver.Props{"tableName": tbl, "filter": "N ge 29", "take": take}, reflect.TypeFor[[]map[string]any]())
 		v, err = in.Bind(ctx, md("t", "3"))
 		if err != nil {
 			t.Fatal(err)
@@ -147,7 +147,7 @@ func TestQueryPartitionKeyFilterTake(t *testing.T) {
 		if got := len(v.([]map[string]any)); got != 2 {
 			t.Fatalf("take %v: got %d, want the 2 entities with N ≥ 29", take, got)
 		}
-		in = e.input(t, extension.Props{"tableName": tbl, "take": take}, reflect.TypeFor[[]map[string]any]())
+		in = e.input(t, driver.Props{"tableName": tbl, "take": take}, reflect.TypeFor[[]map[string]any]())
 		v, err = in.Bind(ctx, md("t", "3"))
 		if err != nil {
 			t.Fatal(err)
@@ -158,13 +158,13 @@ func TestQueryPartitionKeyFilterTake(t *testing.T) {
 	}
 
 	// JSON array targets and a missing table (empty result).
-	in = e.input(t, extension.Props{"tableName": tbl, "partitionKey": "b"}, reflect.TypeFor[json.RawMessage]())
+	in = e.input(t, driver.Props{"tableName": tbl, "partitionKey": "b"}, reflect.TypeFor[json.RawMessage]())
 	v, _ = in.Bind(ctx, md())
 	var arr []map[string]any
 	if err := json.Unmarshal(v.(json.RawMessage), &arr); err != nil || len(arr) != 2 {
 		t.Fatalf("raw array: %s (%v)", v, err)
 	}
-	in = e.input(t, extension.Props{"tableName": e.newTable("nothere")}, reflect.TypeFor[[]row]())
+	in = e.input(t, driver.Props{"tableName": e.newTable("nothere")}, reflect.TypeFor[[]row]())
 	v, err = in.Bind(ctx, md())
 	if err != nil || len(v.([]row)) != 0 {
 		t.Fatalf("missing table: %v, %v", v, err)
@@ -179,7 +179,7 @@ func TestQueryPaging(t *testing.T) {
 	e.bulkSeed(t, tbl, "p", 1200)
 	ctx := context.Background()
 
-	in := e.input(t, extension.Props{"tableName": tbl, "filter": "N ge 100"}, reflect.TypeFor[[]map[string]any]())
+	in := e.input(t, driver.Props{"tableName": tbl, "filter": "N ge 100"}, reflect.TypeFor[[]map[string]any]())
 	before := e.probe.queries.Load()
 	v, err := in.Bind(ctx, md())
 	if err != nil {
@@ -194,7 +194,7 @@ func TestQueryPaging(t *testing.T) {
 
 	pageSize = 7
 	defer func() { pageSize = 0 }()
-	in = e.input(t, extension.Props{"tableName": tbl, "take": float64(30), "filter": "N lt 1000"}, reflect.TypeFor[[]struct{ N int }]())
+	in = e.input(t, driver.Props{"tableName": tbl, "take": float64(30), "filter": "N lt 1000"}, reflect.TypeFor[[]struct{ N int }]())
 	before = e.probe.queries.Load()
 	v, err = in.Bind(ctx, md())
 	if err != nil {
@@ -218,7 +218,7 @@ func TestFilterInjectionStaysLiteral(t *testing.T) {
 		`{"PartitionKey":"p","RowKey":"1","Owner":"alice"}`,
 		`{"PartitionKey":"p","RowKey":"2","Owner":"bob"}`,
 		`{"PartitionKey":"q","RowKey":"3","Owner":"x' or PartitionKey ne '"}`)
-	in := e.input(t, extension.Props{"tableName": tbl, "filter": "Owner eq '{owner}'"}, reflect.TypeFor[[]map[string]any]())
+	in := e.input(t, driver.Props{"tableName": tbl, "filter": "Owner eq '{owner}'"}, reflect.TypeFor[[]map[string]any]())
 	ctx := context.Background()
 
 	v, err := in.Bind(ctx, md("owner", "alice"))
@@ -234,7 +234,7 @@ func TestFilterInjectionStaysLiteral(t *testing.T) {
 		t.Fatalf("injection widened the filter: %v", got)
 	}
 	// And a partitionKey expression is escaped too.
-	in = e.input(t, extension.Props{"tableName": tbl, "partitionKey": "{pk}"}, reflect.TypeFor[[]map[string]any]())
+	in = e.input(t, driver.Props{"tableName": tbl, "partitionKey": "{pk}"}, reflect.TypeFor[[]map[string]any]())
 	v, err = in.Bind(ctx, md("pk", "p' or PartitionKey ne 'p"))
 	if err != nil || len(v.([]map[string]any)) != 0 {
 		t.Fatalf("partitionKey injection: %v, %v", v, err)
@@ -250,31 +250,31 @@ func TestInputConfigErrors(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
-		props extension.Props
+		props driver.Props
 		param reflect.Type
 		want  string
 	}{
-		{extension.Props{}, nil, "tableName: is required"},
-		{extension.Props{"tableName": "a-b"}, nil, "not a valid table name"},
-		{extension.Props{"tableName": "orders", "rowKey": "r"}, nil, "rowKey is set without partitionKey"},
-		{extension.Props{"tableName": "orders", "partitionKey": "p", "rowKey": "r", "filter": "N eq 1"}, nil, "rowKey cannot be combined"},
-		{extension.Props{"tableName": "orders", "partitionKey": "p", "rowKey": "r", "take": float64(2)}, nil, "rowKey cannot be combined"},
-		{extension.Props{"tableName": "orders", "take": float64(-1)}, nil, "take"},
-		{extension.Props{"tableName": "orders", "take": "many"}, nil, "take"},
-		{extension.Props{"tableName": "orders"}, reflect.TypeFor[order](), "use a slice such as []table.order"},
-		{extension.Props{"tableName": "orders", "partitionKey": "p", "rowKey": "r"}, reflect.TypeFor[int](), "reads one entity"},
+		{driver.Props{}, nil, "tableName: is required"},
+		{driver.Props{"tableName": "a-b"}, nil, "not a valid table name"},
+		{driver.Props{"tableName": "orders", "rowKey": "r"}, nil, "rowKey is set without partitionKey"},
+		{driver.Props{"tableName": "orders", "partitionKey": "p", "rowKey": "r", "filter": "N eq 1"}, nil, "rowKey cannot be combined"},
+		{driver.Props{"tableName": "orders", "partitionKey": "p", "rowKey": "r", "take": float64(2)}, nil, "rowKey cannot be combined"},
+		{driver.Props{"tableName": "orders", "take": float64(-1)}, nil, "take"},
+		{driver.Props{"tableName": "orders", "take": "many"}, nil, "take"},
+		{driver.Props{"tableName": "orders"}, reflect.TypeFor[order](), "use a slice such as []table.order"},
+		{driver.Props{"tableName": "orders", "partitionKey": "p", "rowKey": "r"}, reflect.TypeFor[int](), "reads one entity"},
 	} {
-		_, err := newInput(ctx, e.bc("in", extension.DirIn, tc.props, tc.param))
+		_, err := newInput(ctx, e.bc("in", driver.DirIn, tc.props, tc.param))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "bindings[in]") {
 			t.Errorf("%v: got %v, want an error containing %q and the binding", tc.props, err, tc.want)
 			continue
 		}
-		if !errors.Is(err, extension.ErrInvalidConfig) && !errors.Is(err, extension.ErrUnsupportedType) {
+		if !errors.Is(err, driver.ErrInvalidConfig) && !errors.Is(err, driver.ErrUnsupportedType) {
 			t.Errorf("%v: %v does not wrap ErrInvalidConfig/ErrUnsupportedType", tc.props, err)
 		}
 	}
 	// A table name from an expression is checked per invocation.
-	in := e.input(t, extension.Props{"tableName": "{name}"}, nil)
+	in := e.input(t, driver.Props{"tableName": "{name}"}, nil)
 	if _, err := in.Bind(ctx, md("name", "no_underscores")); err == nil || !strings.Contains(err.Error(), "not a valid table name") {
 		t.Fatalf("got %v", err)
 	}

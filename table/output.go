@@ -12,7 +12,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // maxBatch is the service's limit of operations per entity group transaction.
@@ -22,13 +22,13 @@ type output struct {
 	acct   *account
 	where  string
 	fn     string
-	table  *extension.Template
-	pk, rk *extension.Template
+	table  *driver.Template
+	pk, rk *driver.Template
 	mode   Mode
 	logger *slog.Logger
 }
 
-func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output, error) {
+func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, error) {
 	o := &output{where: bc.Spec.Where, fn: bc.Function, logger: slog.Default()}
 	if bc.Host != nil && bc.Host.Logger != nil {
 		o.logger = bc.Host.Logger
@@ -39,7 +39,7 @@ func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output
 	}
 	for _, p := range []string{"filter", "take"} {
 		if v, ok := bc.Spec.Prop(p); ok && v != nil && v != "" {
-			return nil, fmt.Errorf("%s: %s: applies to table inputs only: remove it from the output binding: %w", o.where, p, extension.ErrInvalidConfig)
+			return nil, fmt.Errorf("%s: %s: applies to table inputs only: remove it from the output binding: %w", o.where, p, driver.ErrInvalidConfig)
 		}
 	}
 	ms, err := bc.Spec.String("mode")
@@ -48,7 +48,7 @@ func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output
 	}
 	var ok bool
 	if o.mode, ok = parseMode(ms); !ok {
-		return nil, fmt.Errorf("%s: mode: %q is not a table write mode: use insert (default), upsert or merge: %w", o.where, ms, extension.ErrInvalidConfig)
+		return nil, fmt.Errorf("%s: mode: %q is not a table write mode: use insert (default), upsert or merge: %w", o.where, ms, driver.ErrInvalidConfig)
 	}
 	if o.acct, err = accountFor(ctx, bc); err != nil {
 		return nil, err
@@ -56,8 +56,8 @@ func newOutput(ctx context.Context, bc *extension.BindContext) (extension.Output
 	return o, nil
 }
 
-// Open implements extension.Output.
-func (o *output) Open(ctx context.Context, fc *extension.FunctionContext) (extension.Sink, error) {
+// Open implements driver.Output.
+func (o *output) Open(ctx context.Context, fc *driver.FunctionContext) (driver.Sink, error) {
 	table, err := o.table.Eval(fc)
 	if err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ type sink struct {
 	logger *slog.Logger
 }
 
-// Add implements extension.Sink: it checks and buffers the entity (or each element of a slice
+// Add implements driver.Sink: it checks and buffers the entity (or each element of a slice
 // or JSON array); nothing is written before Flush.
 func (s *sink) Add(ctx context.Context, item any) error {
 	switch x := item.(type) {
@@ -164,7 +164,7 @@ func (s *sink) addOne(item any) error {
 	return s.w.add(e)
 }
 
-// Flush implements extension.Sink: it writes the buffered entities.
+// Flush implements driver.Sink: it writes the buffered entities.
 func (s *sink) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

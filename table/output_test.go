@@ -13,7 +13,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // everyType carries every Edm type (and the Go types that map onto them).
@@ -67,7 +67,7 @@ func TestTypedRoundTrip(t *testing.T) {
 		Nested: map[string]int{"a": 1},
 		Tagged: "t",
 	}
-	if err := write(t, e.output(t, extension.Props{"tableName": tbl}), md(), in); err != nil {
+	if err := write(t, e.output(t, driver.Props{"tableName": tbl}), md(), in); err != nil {
 		t.Fatal(err)
 	}
 
@@ -90,7 +90,7 @@ func TestTypedRoundTrip(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	v, err := e.input(t, extension.Props{"tableName": tbl, "partitionKey": "p", "rowKey": "r"}, reflect.TypeFor[everyType]()).Bind(ctx, md())
+	v, err := e.input(t, driver.Props{"tableName": tbl, "partitionKey": "p", "rowKey": "r"}, reflect.TypeFor[everyType]()).Bind(ctx, md())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestTypedRoundTrip(t *testing.T) {
 	}
 
 	// The typed map view.
-	v, err = e.input(t, extension.Props{"tableName": tbl, "partitionKey": "p", "rowKey": "r"}, reflect.TypeFor[map[string]any]()).Bind(ctx, md())
+	v, err = e.input(t, driver.Props{"tableName": tbl, "partitionKey": "p", "rowKey": "r"}, reflect.TypeFor[map[string]any]()).Bind(ctx, md())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +126,10 @@ func TestTypedRoundTrip(t *testing.T) {
 		"L": aztables.EDMInt64(1 << 60), "T": aztables.EDMDateTime(in.When), "G": aztables.EDMGUID(gid.String()),
 		"B": aztables.EDMBinary{9, 8}, "S": "s", "I": int32(3),
 	}}
-	if err := write(t, e.output(t, extension.Props{"tableName": tbl}), md(), edm); err != nil {
+	if err := write(t, e.output(t, driver.Props{"tableName": tbl}), md(), edm); err != nil {
 		t.Fatal(err)
 	}
-	v, err = e.input(t, extension.Props{"tableName": tbl, "partitionKey": "p", "rowKey": "edm"}, reflect.TypeFor[aztables.EDMEntity]()).Bind(ctx, md())
+	v, err = e.input(t, driver.Props{"tableName": tbl, "partitionKey": "p", "rowKey": "edm"}, reflect.TypeFor[aztables.EDMEntity]()).Bind(ctx, md())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,10 +143,10 @@ func TestTypedRoundTrip(t *testing.T) {
 	// A map written through the output reads back with the same Go types.
 	tm := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	src := map[string]any{"PartitionKey": "p", "RowKey": "m", "n": int64(1) << 50, "small": int32(4), "t": tm, "b": []byte("x"), "g": gid, "s": "str", "f": 1.5, "ok": false}
-	if err := write(t, e.output(t, extension.Props{"tableName": tbl}), md(), src); err != nil {
+	if err := write(t, e.output(t, driver.Props{"tableName": tbl}), md(), src); err != nil {
 		t.Fatal(err)
 	}
-	v, err = e.input(t, extension.Props{"tableName": tbl, "partitionKey": "p", "rowKey": "m"}, reflect.TypeFor[map[string]any]()).Bind(ctx, md())
+	v, err = e.input(t, driver.Props{"tableName": tbl, "partitionKey": "p", "rowKey": "m"}, reflect.TypeFor[map[string]any]()).Bind(ctx, md())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,11 +164,11 @@ func TestInsertConflict(t *testing.T) {
 	e := newEnv(t)
 	tbl := e.newTable("conflict")
 	e.seed(t, tbl, `{"PartitionKey":"p","RowKey":"taken","V":1}`)
-	out := e.output(t, extension.Props{"tableName": tbl})
+	out := e.output(t, driver.Props{"tableName": tbl})
 	err := write(t, out, md(),
 		map[string]any{"PartitionKey": "p", "RowKey": "fresh", "V": 2},
 		map[string]any{"PartitionKey": "p", "RowKey": "taken", "V": 3})
-	if !errors.Is(err, ErrEntityExists) || !errors.Is(err, extension.ErrConflict) {
+	if !errors.Is(err, ErrEntityExists) || !errors.Is(err, driver.ErrConflict) {
 		t.Fatalf("got %v, want ErrEntityExists", err)
 	}
 	var ee *EntityError
@@ -207,11 +207,11 @@ func TestUpsertAndMerge(t *testing.T) {
 		A                    string
 		C                    string `json:",omitempty"`
 	}
-	if err := write(t, e.output(t, extension.Props{"tableName": tbl, "mode": "upsert"}), md(),
+	if err := write(t, e.output(t, driver.Props{"tableName": tbl, "mode": "upsert"}), md(),
 		ab{PartitionKey: "p", RowKey: "u", A: "new"}, ab{PartitionKey: "p", RowKey: "u2", A: "created"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := write(t, e.output(t, extension.Props{"tableName": tbl, "mode": "Merge"}), md(),
+	if err := write(t, e.output(t, driver.Props{"tableName": tbl, "mode": "Merge"}), md(),
 		ab{PartitionKey: "p", RowKey: "m", A: "new", C: "added"}, ab{PartitionKey: "p", RowKey: "m2", A: "created"}); err != nil {
 		t.Fatal(err)
 	}
@@ -227,8 +227,8 @@ func TestUpsertAndMerge(t *testing.T) {
 		t.Error("upsert/merge did not create missing entities")
 	}
 
-	_, err := newOutput(context.Background(), e.bc("out", extension.DirOut, extension.Props{"tableName": tbl, "mode": "replace-all"}, nil))
-	if !errors.Is(err, extension.ErrInvalidConfig) || !strings.Contains(err.Error(), "mode") || !strings.Contains(err.Error(), "upsert") {
+	_, err := newOutput(context.Background(), e.bc("out", driver.DirOut, driver.Props{"tableName": tbl, "mode": "replace-all"}, nil))
+	if !errors.Is(err, driver.ErrInvalidConfig) || !strings.Contains(err.Error(), "mode") || !strings.Contains(err.Error(), "upsert") {
 		t.Fatalf("bad mode: %v", err)
 	}
 }
@@ -238,7 +238,7 @@ func TestBatchesOfAtMost100(t *testing.T) {
 	e := newEnv(t)
 	tbl := e.newTable("batches")
 	e.seed(t, tbl) // created, so only transactions are counted
-	out := e.output(t, extension.Props{"tableName": tbl})
+	out := e.output(t, driver.Props{"tableName": tbl})
 	s, err := out.Open(context.Background(), md())
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +276,7 @@ func TestBatchesOfAtMost100(t *testing.T) {
 	if total != 250 || len(txs) != wantTx {
 		t.Fatalf("transactions %v: %d entities in %d transactions, want 250 in %d", txs, total, len(txs), wantTx)
 	}
-	v, err := e.input(t, extension.Props{"tableName": tbl}, reflect.TypeFor[[]row]()).Bind(context.Background(), md())
+	v, err := e.input(t, driver.Props{"tableName": tbl}, reflect.TypeFor[[]row]()).Bind(context.Background(), md())
 	if err != nil || len(v.([]row)) != 250 {
 		t.Fatalf("read back: %d, %v", len(v.([]row)), err)
 	}
@@ -287,7 +287,7 @@ func TestRepeatedRowKeyFlushesBatch(t *testing.T) {
 	e := newEnv(t)
 	tbl := e.newTable("repeat")
 	e.seed(t, tbl)
-	err := write(t, e.output(t, extension.Props{"tableName": tbl, "mode": "upsert"}), md(),
+	err := write(t, e.output(t, driver.Props{"tableName": tbl, "mode": "upsert"}), md(),
 		map[string]any{"PartitionKey": "p", "RowKey": "a", "V": "first"},
 		map[string]any{"PartitionKey": "p", "RowKey": "b", "V": "x"},
 		map[string]any{"PartitionKey": "p", "RowKey": "a", "V": "second"})
@@ -306,7 +306,7 @@ func TestRepeatedRowKeyFlushesBatch(t *testing.T) {
 func TestTableAutoCreated(t *testing.T) {
 	e := newEnv(t)
 	tbl := e.newTable("auto")
-	if err := write(t, e.output(t, extension.Props{"tableName": "{name}"}), md("name", tbl),
+	if err := write(t, e.output(t, driver.Props{"tableName": "{name}"}), md("name", tbl),
 		map[string]any{"PartitionKey": "p", "RowKey": "r", "V": 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestTableAutoCreated(t *testing.T) {
 func TestKeysFromBindingAndValidation(t *testing.T) {
 	e := newEnv(t)
 	tbl := e.newTable("keys")
-	out := e.output(t, extension.Props{"tableName": tbl, "partitionKey": "{customer}", "rowKey": "{id}"})
+	out := e.output(t, driver.Props{"tableName": tbl, "partitionKey": "{customer}", "rowKey": "{id}"})
 	if err := write(t, out, md("customer", "c1", "id", "o9"), map[string]any{"Total": 12.5}); err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func TestKeysFromBindingAndValidation(t *testing.T) {
 	}
 
 	before := len(e.probe.transactions())
-	bare := e.output(t, extension.Props{"tableName": tbl})
+	bare := e.output(t, driver.Props{"tableName": tbl})
 	s, _ := bare.Open(context.Background(), md())
 	for _, tc := range []struct {
 		item any
@@ -375,7 +375,7 @@ func TestNoFlushNoWrite(t *testing.T) {
 	e := newEnv(t)
 	tbl := e.newTable("noflush")
 	e.seed(t, tbl)
-	s, err := e.output(t, extension.Props{"tableName": tbl}).Open(context.Background(), md())
+	s, err := e.output(t, driver.Props{"tableName": tbl}).Open(context.Background(), md())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,10 +393,10 @@ func TestETagConditionalWrites(t *testing.T) {
 	tbl := e.newTable("etag")
 	e.seed(t, tbl, `{"PartitionKey":"p","RowKey":"r","V":"v1"}`)
 	ctx := context.Background()
-	in := e.input(t, extension.Props{"tableName": tbl, "partitionKey": "p", "rowKey": "r"}, reflect.TypeFor[map[string]any]())
+	in := e.input(t, driver.Props{"tableName": tbl, "partitionKey": "p", "rowKey": "r"}, reflect.TypeFor[map[string]any]())
 	v, _ := in.Bind(ctx, md())
 	read := v.(map[string]any)
-	out := e.output(t, extension.Props{"tableName": tbl})
+	out := e.output(t, driver.Props{"tableName": tbl})
 
 	read["V"] = "v2"
 	if err := write(t, out, md(), read); err != nil {
@@ -422,7 +422,7 @@ func TestQuoteInKeys(t *testing.T) {
 	tbl := e.newTable("quotes")
 	e.seed(t, tbl)
 	for _, mode := range []string{"insert", "upsert", "merge"} {
-		if err := write(t, e.output(t, extension.Props{"tableName": tbl, "mode": mode}), md(),
+		if err := write(t, e.output(t, driver.Props{"tableName": tbl, "mode": mode}), md(),
 			map[string]any{"PartitionKey": "o'brien", "RowKey": "it's-" + mode, "V": mode}); err != nil {
 			t.Fatalf("%s: %v", mode, err)
 		}
@@ -430,7 +430,7 @@ func TestQuoteInKeys(t *testing.T) {
 			t.Fatalf("%s: not written", mode)
 		}
 	}
-	v, err := e.input(t, extension.Props{"tableName": tbl, "partitionKey": "{pk}"}, reflect.TypeFor[[]aztables.EDMEntity]()).Bind(context.Background(), md("pk", "o'brien"))
+	v, err := e.input(t, driver.Props{"tableName": tbl, "partitionKey": "{pk}"}, reflect.TypeFor[[]aztables.EDMEntity]()).Bind(context.Background(), md("pk", "o'brien"))
 	if err != nil || len(v.([]aztables.EDMEntity)) != 3 {
 		t.Fatalf("query by quoted partition key: %v, %v", v, err)
 	}
@@ -441,7 +441,7 @@ func TestConcurrentAdd(t *testing.T) {
 	e := newEnv(t)
 	tbl := e.newTable("concurrent")
 	e.seed(t, tbl)
-	s, err := e.output(t, extension.Props{"tableName": tbl}).Open(context.Background(), md())
+	s, err := e.output(t, driver.Props{"tableName": tbl}).Open(context.Background(), md())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +463,7 @@ func TestConcurrentAdd(t *testing.T) {
 	if err := s.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	v, err := e.input(t, extension.Props{"tableName": tbl}, reflect.TypeFor[[]map[string]any]()).Bind(context.Background(), md())
+	v, err := e.input(t, driver.Props{"tableName": tbl}, reflect.TypeFor[[]map[string]any]()).Bind(context.Background(), md())
 	if err != nil || len(v.([]map[string]any)) != 160 {
 		t.Fatalf("read back %d entities (%v), want 160", len(v.([]map[string]any)), err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // C36 + §4: an expression written outside quotes in a filter ("Qty gt {min}") is a number or
@@ -27,7 +27,7 @@ func TestFilterUnquotedExpressionCannotInject(t *testing.T) {
 		`{"PartitionKey":"mine","RowKey":"1","Qty":5}`,
 		`{"PartitionKey":"mine","RowKey":"2","Qty":50}`,
 		`{"PartitionKey":"other","RowKey":"3","Qty":500}`)
-	in := e.input(t, extension.Props{"tableName": tbl, "partitionKey": "mine", "filter": "Qty gt {min}"}, reflect.TypeFor[[]map[string]any]())
+	in := e.input(t, driver.Props{"tableName": tbl, "partitionKey": "mine", "filter": "Qty gt {min}"}, reflect.TypeFor[[]map[string]any]())
 	ctx := context.Background()
 
 	for _, good := range []struct {
@@ -53,7 +53,7 @@ func TestFilterUnquotedExpressionCannotInject(t *testing.T) {
 		}
 	}
 	// Inside quotes anything goes (escaped), including in typed literals such as datetime'…'.
-	in = e.input(t, extension.Props{"tableName": tbl, "filter": "RowKey eq '{rk}' or Qty eq {q}"}, reflect.TypeFor[[]map[string]any]())
+	in = e.input(t, driver.Props{"tableName": tbl, "filter": "RowKey eq '{rk}' or Qty eq {q}"}, reflect.TypeFor[[]map[string]any]())
 	v, err := in.Bind(ctx, md("rk", "1' or 'a' eq 'a", "q", "500"))
 	if err != nil {
 		t.Fatal(err)
@@ -88,10 +88,10 @@ func TestCreateTableErrorHasNoSASSignature(t *testing.T) {
 		ConnectionString: "AccountName=" + azurite.AccountName + ";TableEndpoint=" + azurite.TableEndpoint + ";SharedAccessSignature=" + sas.Encode(),
 		ClientOptions:    azcore.ClientOptions{PerCallPolicies: []policy.Policy{failCreate{}}, Retry: policy.RetryOptions{MaxRetries: -1}},
 	}
-	host := &extension.Services{Logger: slog.New(slog.DiscardHandler), Connections: resolver{conn}}
-	spec := extension.Binding(BindingType, "out", extension.DirOut, extension.Props{"tableName": fmt.Sprintf("nosig%d", tableSeq.Add(1))})
+	host := &driver.Services{Logger: slog.New(slog.DiscardHandler), Connections: resolver{conn}}
+	spec := driver.Binding(BindingType, "out", driver.DirOut, driver.Props{"tableName": fmt.Sprintf("nosig%d", tableSeq.Add(1))})
 	spec.Where = "test"
-	out, err := newOutput(context.Background(), &extension.BindContext{Spec: spec, Host: host})
+	out, err := newOutput(context.Background(), &driver.BindContext{Spec: spec, Host: host})
 	if err != nil {
 		t.Fatal(err)
 	}

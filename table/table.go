@@ -91,16 +91,16 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // BindingType is the function.json type this package registers.
 const BindingType = "table"
 
 func init() {
-	extension.Register(extension.Extension{
+	driver.Register(driver.Extension{
 		Name: "tables",
-		Bindings: []extension.BindingType{{
+		Bindings: []driver.BindingType{{
 			Type:      BindingType,
 			Service:   connection.Table,
 			NewInput:  newInput,
@@ -136,7 +136,7 @@ var tableNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{2,62}$`)
 func validateTableName(where, name string) error {
 	if !tableNameRE.MatchString(name) || strings.EqualFold(name, "tables") {
 		return fmt.Errorf("%s: tableName: %q is not a valid table name: use 3–63 letters and digits starting with a letter (not \"tables\"): %w",
-			where, name, extension.ErrInvalidConfig)
+			where, name, driver.ErrInvalidConfig)
 	}
 	return nil
 }
@@ -163,7 +163,7 @@ func validateKey(which, key string) error {
 // ---------------------------------------------------------------------------------------------
 
 type accountKey struct {
-	host *extension.Services
+	host *driver.Services
 	name string
 }
 
@@ -178,7 +178,7 @@ type account struct {
 	createMu sync.Mutex
 }
 
-func accountFor(ctx context.Context, bc *extension.BindContext) (*account, error) {
+func accountFor(ctx context.Context, bc *driver.BindContext) (*account, error) {
 	key := accountKey{host: bc.Host, name: strings.ToLower(bc.Spec.Connection())}
 	accountsMu.Lock()
 	a := accounts[key]
@@ -223,11 +223,11 @@ func newServiceClient(c *connection.Connection) (*aztables.ServiceClient, error)
 	case connection.KindIdentity:
 		if c.Endpoint == "" {
 			return nil, fmt.Errorf("identity connection %s has no table endpoint: set %s__tableServiceUri or %s__accountName: %w",
-				c.Key, c.Name, c.Name, extension.ErrInvalidConfig)
+				c.Key, c.Name, c.Name, driver.ErrInvalidConfig)
 		}
 		return aztables.NewServiceClient(c.Endpoint, c.Credential, opts)
 	}
-	return nil, fmt.Errorf("unsupported connection kind %q: %w", c.Kind, extension.ErrInvalidConfig)
+	return nil, fmt.Errorf("unsupported connection kind %q: %w", c.Kind, driver.ErrInvalidConfig)
 }
 
 // sasEndpoint returns TableEndpoint and SharedAccessSignature of a connection string when both
@@ -269,12 +269,12 @@ func isNotFound(err error) bool {
 // Input declares a table input binding for the Go API (Host.Func). props may add
 // "partitionKey", "rowKey", "filter", "take" and "connection"; tableName and the keys may use
 // {binding data} and %setting%.
-func Input(name, tableName string, props ...extension.Props) *extension.BindingSpec {
-	return extension.BindingOn(BindingType, name, extension.DirIn, "tableName", tableName, props...)
+func Input(name, tableName string, props ...driver.Props) *driver.BindingSpec {
+	return driver.BindingOn(BindingType, name, driver.DirIn, "tableName", tableName, props...)
 }
 
 // Output declares a table output binding; name "$return" takes the handler's return value.
 // props may add "partitionKey", "rowKey", "mode" (insert, upsert, merge) and "connection".
-func Output(name, tableName string, props ...extension.Props) *extension.BindingSpec {
-	return extension.BindingOn(BindingType, name, extension.DirOut, "tableName", tableName, props...)
+func Output(name, tableName string, props ...driver.Props) *driver.BindingSpec {
+	return driver.BindingOn(BindingType, name, driver.DirOut, "tableName", tableName, props...)
 }

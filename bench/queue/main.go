@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"github.com/azbind/azbind/extension/driver"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -376,11 +377,11 @@ func listenerLeg(ctx context.Context, az *emulator.Azurite, producer *azqueue.Se
 	}
 	var consumed atomic.Int64
 	doneAll := make(chan struct{})
-	l := queue.NewListener(svc.NewQueueClient(name), nil, queue.ListenerOptions{}, func(ctx context.Context, m *queue.Message) extension.Result {
+	l := queue.NewListener(svc.NewQueueClient(name), nil, queue.ListenerOptions{}, func(ctx context.Context, m *queue.Message) driver.Result {
 		if consumed.Add(1) == int64(total) {
 			close(doneAll)
 		}
-		return extension.Result{}
+		return driver.Result{}
 	})
 	pre, prodDone := produce(ctx, producer.NewQueueClient(name), total, consumed.Load)
 	<-pre

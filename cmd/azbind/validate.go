@@ -12,6 +12,7 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/extension/expr"
 )
 
@@ -111,7 +112,7 @@ func checkConnections(app *extension.AppSpec) []extension.Problem {
 			if b == nil {
 				continue
 			}
-			bt, _, ok := extension.Lookup(b.Type)
+			bt, _, ok := driver.Lookup(b.Type)
 			if !ok || bt.Service == "" {
 				continue
 			}
@@ -180,7 +181,7 @@ func verifyBindings(dir string, app *extension.AppSpec) []extension.Problem {
 	var out []extension.Problem
 	for _, e := range flatten(err) {
 		msg := strings.TrimSpace(e.Error())
-		msg = strings.TrimSuffix(msg, ": "+extension.ErrInvalidConfig.Error())
+		msg = strings.TrimSuffix(msg, ": "+driver.ErrInvalidConfig.Error())
 		out = append(out, extension.Problem{File: msg})
 	}
 	return out
@@ -191,7 +192,7 @@ func flatten(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []error
 		for _, e := range j.Unwrap() {
-			if e == extension.ErrInvalidConfig {
+			if e == driver.ErrInvalidConfig {
 				continue
 			}
 			out = append(out, flatten(e)...)

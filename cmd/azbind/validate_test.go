@@ -10,16 +10,16 @@ import (
 	"testing"
 
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/extension/expr"
 )
 
 // Test-only binding types used by testdata; real connectors never register these names.
 func init() {
-	trig := func(context.Context, *extension.BindContext) (extension.Trigger, error) { return nil, nil }
-	in := func(context.Context, *extension.BindContext) (extension.Input, error) { return nil, nil }
-	out := func(context.Context, *extension.BindContext) (extension.Output, error) { return nil, nil }
-	extension.Register(extension.Extension{Name: "azbindtest", Bindings: []extension.BindingType{
+	trig := func(context.Context, *driver.BindContext) (driver.Trigger, error) { return nil, nil }
+	in := func(context.Context, *driver.BindContext) (driver.Input, error) { return nil, nil }
+	out := func(context.Context, *driver.BindContext) (driver.Output, error) { return nil, nil }
+	driver.Register(driver.Extension{Name: "azbindtest", Bindings: []driver.BindingType{
 		{Type: "testTrigger", NewTrigger: trig},
 		{Type: "testIn", Service: connection.Blob, NewInput: in},
 		{Type: "testOut", NewOutput: out},

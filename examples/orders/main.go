@@ -38,6 +38,7 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
 	"github.com/azbind/azbind/queue"
 	"github.com/azbind/azbind/table"
@@ -162,9 +163,9 @@ func run(log *slog.Logger) error {
 		}, nil
 	}),
 		queue.Trigger("shipment", "shipments"),
-		table.Input("customer", "Customers", extension.Props{"partitionKey": "customers", "rowKey": "{customer}"}),
+		table.Input("customer", "Customers", driver.Props{"partitionKey": "customers", "rowKey": "{customer}"}),
 		queue.Output("notification", "notifications-{region}"),
-		table.Output("status", "OrderStatus", extension.Props{"partitionKey": "{region}", "rowKey": "{orderId}", "mode": "upsert"}),
+		table.Output("status", "OrderStatus", driver.Props{"partitionKey": "{region}", "rowKey": "{orderId}", "mode": "upsert"}),
 	)
 	if err != nil {
 		return err

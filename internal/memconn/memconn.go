@@ -13,7 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // Message is what a handler may take instead of the payload.
@@ -155,19 +155,19 @@ func (q *Queue) receive(n int) []*msg {
 	return out
 }
 
-func (q *Queue) settle(m *msg, st extension.Status, maxDeliveries int) {
+func (q *Queue) settle(m *msg, st driver.Status, maxDeliveries int) {
 	q.mu.Lock()
 	delete(q.inflight, m.id)
 	switch {
-	case st == extension.Succeeded:
+	case st == driver.Succeeded:
 		q.acked = append(q.acked, m.body)
-	case st == extension.Failed && maxDeliveries > 0 && m.deliveries >= maxDeliveries:
+	case st == driver.Failed && maxDeliveries > 0 && m.deliveries >= maxDeliveries:
 		q.dead = append(q.dead, m.body)
 	default:
 		q.ready = append(q.ready, m)
 	}
 	q.mu.Unlock()
-	if st != extension.Succeeded {
+	if st != driver.Succeeded {
 		select {
 		case q.notify <- struct{}{}:
 		default:
@@ -194,9 +194,9 @@ type trigger struct {
 }
 
 func init() {
-	extension.Register(extension.Extension{
+	driver.Register(driver.Extension{
 		Name: "memory",
-		Bindings: []extension.BindingType{
+		Bindings: []driver.BindingType{
 			{Type: "memTrigger", NewTrigger: newTrigger},
 			{Type: "mem", NewInput: newInput, NewOutput: newOutput},
 		},
@@ -205,7 +205,7 @@ func init() {
 
 var messageType = reflect.TypeFor[*Message]()
 
-func newTrigger(_ context.Context, bc *extension.BindContext) (extension.Trigger, error) {
+func newTrigger(_ context.Context, bc *driver.BindContext) (driver.Trigger, error) {
 	var cfg triggerConfig
 	if err := bc.Decode(&cfg); err != nil {
 		return nil, err
@@ -223,7 +223,7 @@ func newTrigger(_ context.Context, bc *extension.BindContext) (extension.Trigger
 	return &trigger{q: Default.Queue(cfg.Queue), opts: opts, many: bc.Spec.Many(), msgT: bc.Param == messageType}, nil
 }
 
-// BindingData implements extension.BindingDataContract.
+// BindingData implements driver.BindingDataContract.
 func (t *trigger) BindingData() []string {
 	return []string{"Id", "DeliveryCount", "QueueName", "memTrigger", "*"}
 }
@@ -254,8 +254,8 @@ func (t *trigger) data(m *msg) any {
 	return m.body
 }
 
-// Run implements extension.Trigger.
-func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
+// Run implements driver.Trigger.
+func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	sem := make(chan struct{}, t.opts.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -287,7 +287,7 @@ func (t *trigger) Run(ctx context.Context, exec extension.Executor) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ev := &extension.Event{ID: strconv.FormatInt(msgs[0].id, 10), Metadata: meta{msgs[0], t.q.name}}
+			ev := &driver.Event{ID: strconv.FormatInt(msgs[0].id, 10), Metadata: meta{msgs[0], t.q.name}}
 			if t.many {
 				for _, m := range msgs {
 					ev.Batch = append(ev.Batch, t.data(m))
@@ -307,9 +307,9 @@ type inputConfig struct {
 	Key string `binding:"key,required"`
 }
 
-type input struct{ key *extension.Template }
+type input struct{ key *driver.Template }
 
-func newInput(_ context.Context, bc *extension.BindContext) (extension.Input, error) {
+func newInput(_ context.Context, bc *driver.BindContext) (driver.Input, error) {
 	var cfg inputConfig
 	if err := bc.Decode(&cfg); err != nil {
 		return nil, err
@@ -321,7 +321,7 @@ func newInput(_ context.Context, bc *extension.BindContext) (extension.Input, er
 	return &input{key: t}, nil
 }
 
-func (in *input) Bind(_ context.Context, fc *extension.FunctionContext) (any, error) {
+func (in *input) Bind(_ context.Context, fc *driver.FunctionContext) (any, error) {
 	k, err := in.key.Eval(fc)
 	if err != nil {
 		return nil, err
@@ -337,9 +337,9 @@ type outputConfig struct {
 	Queue string `binding:"queue,required"`
 }
 
-type output struct{ queue *extension.Template }
+type output struct{ queue *driver.Template }
 
-func newOutput(_ context.Context, bc *extension.BindContext) (extension.Output, error) {
+func newOutput(_ context.Context, bc *driver.BindContext) (driver.Output, error) {
 	var cfg outputConfig
 	if err := bc.Decode(&cfg); err != nil {
 		return nil, err
@@ -356,7 +356,7 @@ type sink struct {
 	items [][]byte
 }
 
-func (o *output) Open(_ context.Context, fc *extension.FunctionContext) (extension.Sink, error) {
+func (o *output) Open(_ context.Context, fc *driver.FunctionContext) (driver.Sink, error) {
 	name, err := o.queue.Eval(fc)
 	if err != nil {
 		return nil, err
@@ -368,7 +368,7 @@ func (o *output) Open(_ context.Context, fc *extension.FunctionContext) (extensi
 }
 
 func (s *sink) Add(_ context.Context, item any) error {
-	b, _, err := extension.Encode(item)
+	b, _, err := driver.Encode(item)
 	if err != nil {
 		return err
 	}

@@ -6,14 +6,14 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 type countExec struct{ n atomic.Int32 }
 
-func (c *countExec) Execute(context.Context, *extension.Event) extension.Result {
+func (c *countExec) Execute(context.Context, *driver.Event) driver.Result {
 	c.n.Add(1)
-	return extension.Result{Status: extension.Succeeded}
+	return driver.Result{Status: driver.Succeeded}
 }
 
 // A trigger whose context is cancelled fetches nothing more ("ctx cancelled = stop fetching"),

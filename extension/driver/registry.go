@@ -1,7 +1,10 @@
-package extension
+package driver
 
 import (
+	"context"
+
 	"fmt"
+	"github.com/azbind/azbind/connection"
 	"sort"
 	"strings"
 	"sync"
@@ -25,19 +28,19 @@ func Register(ext Extension) {
 	regMu.Lock()
 	defer regMu.Unlock()
 	if ext.Name == "" {
-		panic("extension: Register: empty extension name")
+		panic("driver: Register: empty extension name")
 	}
 	e := &ext
 	for _, bt := range ext.Bindings {
 		key := strings.ToLower(bt.Type)
 		if key == "" {
-			panic("extension: Register " + ext.Name + ": binding type with empty name")
+			panic("driver: Register " + ext.Name + ": binding type with empty name")
 		}
 		if bt.NewTrigger == nil && bt.NewInput == nil && bt.NewOutput == nil {
-			panic("extension: Register " + ext.Name + ": binding type " + bt.Type + " has no factory")
+			panic("driver: Register " + ext.Name + ": binding type " + bt.Type + " has no factory")
 		}
 		if prev, dup := registry[key]; dup {
-			panic(fmt.Sprintf("extension: Register called twice for binding type %q (extensions %q and %q)", bt.Type, prev.ext.Name, ext.Name))
+			panic(fmt.Sprintf("driver: Register called twice for binding type %q (extensions %q and %q)", bt.Type, prev.ext.Name, ext.Name))
 		}
 		registry[key] = &registered{ext: e, bt: bt}
 	}
@@ -77,4 +80,16 @@ func ExtensionNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// CheckFor returns the Check of the registered extension whose bindings use svc.
+func CheckFor(svc connection.Service) (func(context.Context, *connection.Connection) error, bool) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	for _, r := range registry {
+		if r.bt.Service == svc && r.ext.Check != nil {
+			return r.ext.Check, true
+		}
+	}
+	return nil, false
 }

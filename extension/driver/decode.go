@@ -1,10 +1,8 @@
-package extension
+package driver
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"reflect"
 	"strconv"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/extension/expr"
 )
 
 // Decode maps the binding's properties onto the struct v points to. Fields are matched by their
@@ -43,7 +40,7 @@ func DecodeMap(m map[string]any, v any, where string) error { return decodeMap(m
 func decodeMap(m map[string]any, v any, where string) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
-		return fmt.Errorf("extension: Decode needs a pointer to a struct, got %T", v)
+		return fmt.Errorf("driver: Decode needs a pointer to a struct, got %T", v)
 	}
 	rv = rv.Elem()
 	rt := rv.Type()
@@ -57,15 +54,15 @@ func decodeMap(m map[string]any, v any, where string) error {
 		raw, present := lookupFold(m, name)
 		if !present || raw == nil || raw == "" {
 			if strings.Contains(opts, "required") {
-				return fmt.Errorf("%s: %s: is required: add %q to the binding: %w", where, name, name, ErrInvalidConfig)
+				return &ConfigError{Where: where, Field: name, Problem: "is required", Fix: fmt.Sprintf("add %q", name)}
 			}
 			continue
 		}
 		if !f.IsExported() {
-			return fmt.Errorf("%s: %s: the connector's config field %s is unexported and cannot be set: export it: %w", where, name, f.Name, ErrInvalidConfig)
+			return &ConfigError{Where: where, Field: name, Problem: "the connector's config field " + f.Name + " is unexported and cannot be set", Fix: "export it"}
 		}
 		if err := setField(rv.Field(i), raw); err != nil {
-			return fmt.Errorf("%s: %s: %v: %w", where, name, err, ErrInvalidConfig)
+			return &ConfigError{Where: where, Field: name, Err: err}
 		}
 	}
 	return nil
@@ -260,122 +257,14 @@ func ParseTimeSpan(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// Template compiles the binding property prop (after %setting% resolution) as a binding
-// expression. At load time every `{name}` it uses is checked against the trigger's binding-data
-// contract when the trigger declares one. A missing property gives a literal empty template.
-func (bc *BindContext) Template(prop string) (*Template, error) {
-	s, err := bc.Spec.String(prop)
-	if err != nil {
-		return nil, err
-	}
-	t, err := expr.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", bc.Spec.Where, prop, err)
-	}
-	if bc.TriggerData != nil && !contains(bc.TriggerData, "*") {
-		for _, n := range t.Names() {
-			if !containsFold(bc.TriggerData, n) {
-				return nil, fmt.Errorf("%s: %s: {%s} is not binding data of the %s trigger (it provides %s): use one of those names or %%setting%%: %w",
-					bc.Spec.Where, prop, n, bc.TriggerType, strings.Join(bc.TriggerData, ", "), expr.ErrUnresolved)
-			}
-		}
-	}
-	return &Template{prop: prop, where: bc.Spec.Where, t: t}, nil
-}
-
-// WithEscape returns a copy of t that escapes every substituted value with esc (e.g.
-// expr.EscapeODataString for a table filter).
-func (t *Template) WithEscape(esc func(string) string) *Template {
-	c := *t
-	c.esc = esc
-	return &c
-}
-
-// Eval renders the template for one invocation. Errors name the binding property.
-func (t *Template) Eval(fc *FunctionContext) (string, error) {
-	if t.t.IsLiteral() {
-		return t.t.Literal(), nil
-	}
-	opt := expr.Options{Escape: t.esc}
-	var data expr.Data = metadataData{}
-	if fc != nil {
-		data = metadataData{fc.Metadata}
-		opt.FunctionName = fc.FunctionName
-		if fc.inv != nil {
-			data = (*invocationData)(fc.inv)
-			opt.Now = fc.inv.now
-		}
-	}
-	s, err := t.t.Eval(data, &opt)
-	if err != nil {
-		return "", fmt.Errorf("%s: %s: %w", t.where, t.prop, err)
-	}
-	return s, nil
-}
-
-type metadataData struct{ m Metadata }
-
-func (d metadataData) Value(name string) (any, bool) {
-	if d.m == nil {
-		return nil, false
-	}
-	return d.m.Lookup(name)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func containsFold(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // Connection resolves the binding's `connection` property for the binding type's service.
 func (bc *BindContext) Connection(ctx context.Context, svc connection.Service) (*connection.Connection, error) {
 	if bc.Host == nil || bc.Host.Connections == nil {
-		return nil, fmt.Errorf("%s: connection: the host has no connection resolver: %w", bc.Spec.Where, ErrInvalidConfig)
+		return nil, &ConfigError{Where: bc.Spec.Where, Field: "connection", Problem: "the host has no connection resolver"}
 	}
 	c, err := bc.Host.Connections.Resolve(ctx, bc.Spec.connectionName(), svc)
 	if err != nil {
-		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
+		return nil, &ConfigError{Where: bc.Spec.Where, Field: "connection", Err: err}
 	}
 	return c, nil
-}
-
-// RetryPolicy returns the function's effective retry policy (nil when none).
-func (bc *BindContext) RetryPolicy() *RetryPolicy { return bc.retry }
-
-// Encode turns an output value into bytes the way Functions does: []byte as is, string as UTF-8,
-// json.RawMessage as is, an io.Reader read whole (connectors that can stream should check for
-// io.Reader first), anything else as JSON. contentType is "application/octet-stream",
-// "text/plain; charset=utf-8" or "application/json".
-func Encode(v any) (data []byte, contentType string, err error) {
-	switch x := v.(type) {
-	case []byte:
-		return x, "application/octet-stream", nil
-	case string:
-		return []byte(x), "text/plain; charset=utf-8", nil
-	case json.RawMessage:
-		return x, "application/json", nil
-	case io.Reader:
-		b, err := io.ReadAll(x)
-		return b, "application/octet-stream", err
-	case nil:
-		return nil, "", fmt.Errorf("extension: Encode: nil value")
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, "", fmt.Errorf("encode %T as JSON: %w", v, err)
-	}
-	return b, "application/json", nil
 }

@@ -1,4 +1,4 @@
-package extension
+package driver
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/azbind/azbind/connection"
@@ -24,6 +25,10 @@ type Extension struct {
 	Name string
 	// Bindings lists the function.json types this extension implements.
 	Bindings []BindingType
+	// Check, when set, proves that a resolved connection for the extension's service works with
+	// one cheap authenticated call, like database/sql's Pinger; `azbind connection resolve
+	// --check` calls it. It must build its client exactly as the bindings do.
+	Check func(ctx context.Context, c *connection.Connection) error
 }
 
 // BindingType implements one function.json binding type. The runtime picks the factory from the
@@ -69,6 +74,11 @@ type Event struct {
 	// message or an SDK client); []byte, string, json.RawMessage and io.Reader convert to string,
 	// []byte, io.Reader, json.RawMessage or, by JSON decoding, to structs, maps and slices.
 	Data any
+	// Payload is the item's content as the service delivered it (message text, event body), from
+	// which the runtime alone derives the JSON-member binding data of expressions (checklist C19),
+	// the same whatever type the handler takes. When nil, Data stands in if it is []byte, string
+	// or json.RawMessage; a connector value in Data is never serialized for binding data.
+	Payload []byte
 	// Batch holds the items of a `cardinality: many` event (Data is then ignored); each element
 	// converts as Data does, into the elements of the handler's slice parameter.
 	Batch []any
@@ -93,7 +103,7 @@ func (m MapMetadata) Lookup(name string) (any, bool) {
 		return v, true
 	}
 	for k, v := range m {
-		if equalFold(k, name) {
+		if strings.EqualFold(k, name) {
 			return v, true
 		}
 	}
@@ -179,8 +189,6 @@ type BindContext struct {
 	TriggerData []string
 	// TriggerType is the function's trigger type (e.g. "queueTrigger").
 	TriggerType string
-
-	retry *RetryPolicy // function's retry policy, for triggers that want to know
 }
 
 // BindingDataContract is implemented by triggers that know the names of their binding data at
@@ -203,6 +211,23 @@ type Services struct {
 	// Concurrency is the number of processors the host plans for (runtime.GOMAXPROCS unless set;
 	// 1 when WEBSITE_SKU=Dynamic, as Functions does).
 	Concurrency int
+	// StorageVolatile is true when Storage is in memory because no AzureWebJobsStorage is
+	// configured (not by the host's explicit choice): see DurableStorage.
+	StorageVolatile bool
+
+	res sharedSet // values opened through Shared
+}
+
+// DurableStorage returns the host storage for a binding that keeps state which must survive a
+// restart (receipts, checkpoints, leases). When the host fell back to memory because
+// AzureWebJobsStorage is not configured, it returns a *ConfigError naming the setting: state kept
+// in memory would be lost without a word at the next restart. use says what needs it.
+func (s *Services) DurableStorage(use string) (HostStorage, error) {
+	if s.StorageVolatile || s.Storage == nil {
+		return nil, &ConfigError{Where: "setting AzureWebJobsStorage", Problem: use + " needs durable host storage, and the host has only memory storage",
+			Fix: "define AzureWebJobsStorage (a storage connection string, or AzureWebJobsStorage__accountName with an identity), or give HostOptions.Storage (extension.NewMemoryStorage() for tests)"}
+	}
+	return s.Storage, nil
 }
 
 // ConnectionResolver resolves a binding's connection name for a service (the connection package's
@@ -264,26 +289,8 @@ var (
 	ErrInvalidConfig   = errors.New("invalid configuration")
 	ErrFunctionTimeout = errors.New("function timeout")
 	ErrShutdown        = errors.New("host shutting down")
+	// ErrPermanent marks a trigger's error that retrying cannot clear (a container name the
+	// service rejects, an entity that does not exist and may not be created): the trigger stops
+	// that function's listener with it instead of retrying for ever, and the host logs it at ERROR.
+	ErrPermanent = errors.New("permanent error")
 )
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		ca, cb := a[i], b[i]
-		if ca == cb {
-			continue
-		}
-		if 'A' <= ca && ca <= 'Z' {
-			ca += 'a' - 'A'
-		}
-		if 'A' <= cb && cb <= 'Z' {
-			cb += 'a' - 'A'
-		}
-		if ca != cb {
-			return false
-		}
-	}
-	return true
-}

@@ -1,0 +1,188 @@
+package extension
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// track registers an attempt; false when the host is past its drain deadline.
+func (h *Host) track(inv *invocation) bool {
+	h.inflightMu.Lock()
+	defer h.inflightMu.Unlock()
+	select {
+	case <-h.hardStop:
+		return false
+	default:
+	}
+	h.inflight[inv] = struct{}{}
+	return true
+}
+
+func (h *Host) untrack(inv *invocation) {
+	h.inflightMu.Lock()
+	delete(h.inflight, inv)
+	h.inflightMu.Unlock()
+}
+
+// InFlight returns the number of running invocation attempts.
+func (h *Host) InFlight() int {
+	h.inflightMu.Lock()
+	defer h.inflightMu.Unlock()
+	return len(h.inflight)
+}
+
+// watchdog cancels attempts past their function timeout.
+func (h *Host) watchdog(stop <-chan struct{}) {
+	tick := time.Second
+	for _, f := range h.funcs {
+		if f.timeout > 0 {
+			tick = min(tick, max(f.timeout/10, 5*time.Millisecond))
+		}
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		now := h.clock.Now()
+		h.inflightMu.Lock()
+		for inv := range h.inflight {
+			if !inv.deadline.IsZero() && now.After(inv.deadline) {
+				inv.cancel(errTimeoutCancel)
+			}
+		}
+		h.inflightMu.Unlock()
+	}
+}
+
+// Run builds every function, starts all triggers and blocks until ctx is cancelled (or a trigger
+// fails to run). It then stops fetching, lets in-flight invocations finish within
+// ShutdownTimeout, cancels the rest (their items are not acknowledged), waits for the triggers to
+// settle, and returns. Declaration problems are returned before anything starts, all at once.
+func (h *Host) Run(ctx context.Context) error {
+	if err := h.build(ctx); err != nil {
+		return err
+	}
+	log := h.logger
+	log.Info("host started", slog.String("host_id", h.services.HostID), slog.Int("functions", len(h.funcs)))
+	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopListening()
+	wdStop := make(chan struct{})
+	go h.watchdog(wdStop)
+	defer close(wdStop)
+
+	type exit struct {
+		f   *function
+		err error
+	}
+	exits := make(chan exit, len(h.funcs))
+	for _, f := range h.funcs {
+		go func() {
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						err = fmt.Errorf("trigger panicked: %v", r)
+					}
+				}()
+				err = f.trigger.Run(listenCtx, f)
+			}()
+			exits <- exit{f, err}
+		}()
+	}
+	var errs []error
+	remaining := len(h.funcs)
+	record := func(e exit) {
+		remaining--
+		if e.err != nil {
+			log.Error("trigger stopped with an error", slog.String("function", e.f.name), slog.String("trigger", e.f.trigType), slog.String("error", e.err.Error()))
+			errs = append(errs, fmt.Errorf("function %s: trigger %s: %w", e.f.name, e.f.trigType, e.err))
+		}
+	}
+wait:
+	for remaining > 0 {
+		select {
+		case <-ctx.Done():
+			break wait
+		case e := <-exits:
+			record(e)
+			if e.err != nil {
+				break wait
+			}
+		}
+	}
+	// Drain: stop fetching, let in-flight invocations finish; retry waits end now (§5.1).
+	stopListening()
+	close(h.draining)
+	timeout := h.opts.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	log.Info("host stopping", slog.Int("in_flight", h.InFlight()), slog.Duration("drain_timeout", timeout))
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+drain:
+	for remaining > 0 {
+		select {
+		case e := <-exits:
+			record(e)
+		case <-deadline.C:
+			break drain
+		}
+	}
+	if remaining > 0 {
+		n := h.cancelAll()
+		log.Warn("drain deadline passed; cancelled in-flight invocations", slog.Int("cancelled", n))
+		grace := time.NewTimer(max(timeout, 10*time.Second))
+		defer grace.Stop()
+	settle:
+		for remaining > 0 {
+			select {
+			case e := <-exits:
+				record(e)
+			case <-grace.C:
+				errs = append(errs, fmt.Errorf("%d trigger(s) did not stop after their invocations were cancelled: %w", remaining, ErrShutdown))
+				break settle
+			}
+		}
+	} else {
+		h.cancelAll()
+	}
+	log.Info("host stopped")
+	return errors.Join(errs...)
+}
+
+// cancelAll marks the host as past its drain deadline and cancels every running attempt.
+func (h *Host) cancelAll() int {
+	h.inflightMu.Lock()
+	defer h.inflightMu.Unlock()
+	select {
+	case <-h.hardStop:
+	default:
+		close(h.hardStop)
+	}
+	for inv := range h.inflight {
+		inv.cancel(errShutdownCancel)
+	}
+	return len(h.inflight)
+}
+
+// Draining returns a channel that is closed when Run has told every trigger to stop fetching and
+// begins to drain in-flight invocations (for tests, health endpoints and readiness probes).
+func (h *Host) Draining() <-chan struct{} { return h.draining }
+
+// HostID returns the host id once Run has built the host ("" before).
+func (h *Host) HostID() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.services == nil {
+		return ""
+	}
+	return h.services.HostID
+}
