@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -556,41 +555,6 @@ func (s *scanner) saveScanInfo(ctx context.Context, t time.Time) error {
 		return err
 	})
 }
-
-// startFrom is the startFrom option: which blobs count when no watermark has been persisted.
-type startFrom struct {
-	firstStart bool      // only blobs written after the first start
-	at         time.Time // only blobs written at or after this time
-}
-
-func parseStartFrom(s, where string) (startFrom, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "beginning":
-		return startFrom{}, nil
-	case "firststart", "now":
-		return startFrom{firstStart: true}, nil
-	}
-	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s))
-	if err != nil {
-		return startFrom{}, fmt.Errorf("%s: startFrom: %q is not \"beginning\", \"firstStart\" or an RFC 3339 time such as \"2026-01-02T15:04:05Z\": %w", where, s, driver.ErrInvalidConfig)
-	}
-	return startFrom{at: t}, nil
-}
-
-// initial returns the watermark to start with given the persisted one.
-func (sf startFrom) initial(persisted time.Time, found bool) time.Time {
-	wm := time.Time{}
-	if found {
-		wm = persisted
-	}
-	if !sf.at.IsZero() && sf.at.After(wm) {
-		wm = sf.at
-	}
-	return wm
-}
-
-// needsServerTime: firstStart without a persisted watermark starts at the service's clock.
-func (sf startFrom) needsServerTime(found bool) bool { return sf.firstStart && !found }
 
 // ScannerStat describes one running container scanner.
 type ScannerStat struct {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"strings"
 	"time"
 
@@ -26,74 +25,6 @@ import (
 // ErrEventGridNotSupported is returned for a blobTrigger with source "EventGrid" (checklist C35)
 // until azbind has an Event Grid connector.
 var ErrEventGridNotSupported = errors.New("blobTrigger source EventGrid is not yet supported")
-
-// Defaults of Options.
-const (
-	DefaultPoisonBlobThreshold = 5
-	DefaultPollingInterval     = time.Second
-	// DefaultMaxPollingInterval caps the internal queue's back-off while it is empty. Hand-overs
-	// by this host wake its listener at once; the cap bounds how soon other hosts sharing the
-	// host ID pick up work.
-	DefaultMaxPollingInterval = 2 * time.Second
-)
-
-// Options is the host.json section extensions.blobs. The zero value gives the defaults.
-type Options struct {
-	// MaxDegreeOfParallelism bounds concurrent invocations per host (default 8 × processors). It
-	// drives the internal queue's batch size min(32, MDOP/2+1) and new-batch threshold
-	// MDOP − batch size (checklist C34).
-	MaxDegreeOfParallelism int `binding:"maxDegreeOfParallelism"`
-	// PoisonBlobThreshold is the number of failed attempts after which a blob is reported to
-	// webjobs-blobtrigger-poison (default 5, checklist C33).
-	PoisonBlobThreshold int `binding:"poisonBlobThreshold"`
-	// PollingInterval is the time between the starts of two container scans (default 1 s; the
-	// real host uses 10 s). A scan of a large container takes longer; scans then run back to back.
-	PollingInterval time.Duration `binding:"pollingInterval"`
-	// MaxPollingInterval caps the back-off of the internal queue listener while the queue is empty
-	// (default 2 s; the real host uses the queues default of 1 minute). This host's own hand-overs
-	// wake its listener at once; the cap bounds how soon other hosts help.
-	MaxPollingInterval time.Duration `binding:"maxPollingInterval"`
-	// StartFrom limits which existing blobs trigger when no scan watermark has been persisted
-	// yet for the container: "beginning" (default, as Functions), "firstStart" (only blobs
-	// written after the first start), or an RFC 3339 time. A trigger's own startFrom property
-	// overrides it.
-	StartFrom string `binding:"startFrom"`
-}
-
-func (o *Options) normalize(concurrency int, where string) error {
-	if o.MaxDegreeOfParallelism < 0 {
-		return fmt.Errorf("%s.blobs.maxDegreeOfParallelism: %d must be greater than 0: %w", where, o.MaxDegreeOfParallelism, driver.ErrInvalidConfig)
-	}
-	if o.PoisonBlobThreshold < 0 {
-		return fmt.Errorf("%s.blobs.poisonBlobThreshold: %d must be at least 1: %w", where, o.PoisonBlobThreshold, driver.ErrInvalidConfig)
-	}
-	if o.PollingInterval < 0 || o.MaxPollingInterval < 0 {
-		return fmt.Errorf("%s.blobs: pollingInterval and maxPollingInterval must not be negative: %w", where, driver.ErrInvalidConfig)
-	}
-	if concurrency <= 0 {
-		concurrency = runtime.GOMAXPROCS(0)
-	}
-	if o.MaxDegreeOfParallelism == 0 {
-		o.MaxDegreeOfParallelism = 8 * concurrency
-	}
-	if o.PoisonBlobThreshold == 0 {
-		o.PoisonBlobThreshold = DefaultPoisonBlobThreshold
-	}
-	if o.PollingInterval == 0 {
-		o.PollingInterval = DefaultPollingInterval
-	}
-	if o.MaxPollingInterval == 0 {
-		o.MaxPollingInterval = DefaultMaxPollingInterval
-	}
-	if o.MaxPollingInterval < 100*time.Millisecond {
-		o.MaxPollingInterval = 100 * time.Millisecond
-	}
-	return nil
-}
-
-// batchSize and threshold derive the internal queue's settings from MDOP (checklist C34).
-func (o *Options) batchSize() int         { return min(32, o.MaxDegreeOfParallelism/2+1) }
-func (o *Options) newBatchThreshold() int { return max(0, o.MaxDegreeOfParallelism-o.batchSize()) }
 
 type trigger struct {
 	fnName  string

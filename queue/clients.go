@@ -1,11 +1,13 @@
 package queue
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
 	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // NewServiceClient builds an azqueue service client from a resolved connection: from its connection
@@ -35,6 +37,19 @@ func NewServiceClient(c *connection.Connection) (*azqueue.ServiceClient, error) 
 	if err != nil {
 		// The SDK's messages name missing fields, never the secret itself.
 		return nil, fmt.Errorf("queue: connection %q (%s %s): %w", c.Name, c.Source, c.Key, err)
+	}
+	return svc, nil
+}
+
+// bindingServiceClient resolves the binding's connection and builds the queue service client.
+func bindingServiceClient(ctx context.Context, bc *driver.BindContext) (*azqueue.ServiceClient, error) {
+	conn, err := bc.Connection(ctx, connection.Queue)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := NewServiceClient(conn)
+	if err != nil {
+		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
 	}
 	return svc, nil
 }

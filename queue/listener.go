@@ -564,14 +564,6 @@ func (l *Listener) enqueuePoison(ctx context.Context, text string) error {
 	return err
 }
 
-func createIfMissing(ctx context.Context, q *azqueue.QueueClient) error {
-	_, err := q.Create(ctx, nil)
-	if err != nil && !queueerror.HasCode(err, queueerror.QueueAlreadyExists) {
-		return fmt.Errorf("create queue %s: %w", queueNameFromURL(q.URL()), err)
-	}
-	return nil
-}
-
 // renewal keeps a message invisible while its handler runs (C23).
 type renewal struct {
 	mu   sync.Mutex
@@ -665,49 +657,3 @@ func seconds(d time.Duration) int32 {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// Shared queue watcher (§3.1 step 6): a message written to a queue by this process wakes that
-// queue's listeners out of their back-off.
-var (
-	watchMu  sync.Mutex
-	watchers = map[string]map[chan struct{}]struct{}{}
-)
-
-func watchKey(u string) string {
-	if p, err := url.Parse(u); err == nil {
-		p.RawQuery, p.Fragment = "", ""
-		u = p.String()
-	}
-	return strings.ToLower(strings.TrimRight(u, "/"))
-}
-
-func watch(u string) (<-chan struct{}, func()) {
-	k := watchKey(u)
-	ch := make(chan struct{}, 1)
-	watchMu.Lock()
-	if watchers[k] == nil {
-		watchers[k] = map[chan struct{}]struct{}{}
-	}
-	watchers[k][ch] = struct{}{}
-	watchMu.Unlock()
-	return ch, func() {
-		watchMu.Lock()
-		delete(watchers[k], ch)
-		if len(watchers[k]) == 0 {
-			delete(watchers, k)
-		}
-		watchMu.Unlock()
-	}
-}
-
-func notify(u string) {
-	k := watchKey(u)
-	watchMu.Lock()
-	defer watchMu.Unlock()
-	for ch := range watchers[k] {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
