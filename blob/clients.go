@@ -12,8 +12,10 @@ import (
 	"github.com/azbind/azbind/extension/driver"
 )
 
-// newServiceClient builds a blob service client from a resolved connection.
-func newServiceClient(c *connection.Connection) (*service.Client, error) {
+// NewServiceClient builds a blob service client from a resolved connection: from its connection
+// string, or from its endpoint and token credential (identity), with c.SDKOptions(). Bindings and
+// Check both use it.
+func NewServiceClient(c *connection.Connection) (*service.Client, error) {
 	opts := &service.ClientOptions{ClientOptions: c.SDKOptions()}
 	switch c.Kind {
 	case connection.KindConnectionString:
@@ -101,7 +103,7 @@ func bindingClient(ctx context.Context, bc *driver.BindContext) (*service.Client
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	svc, err := newServiceClient(c)
+	svc, err := NewServiceClient(c)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", bc.Spec.Where, err)
 	}
@@ -110,4 +112,15 @@ func bindingClient(ctx context.Context, bc *driver.BindContext) (*service.Client
 		return nil, nil, nil, err
 	}
 	return svc, c, t, nil
+}
+
+// Check proves that c works for blobs with one cheap authenticated call (get service
+// properties) through the client the bindings use; `azbind connection resolve --check` calls it.
+func Check(ctx context.Context, c *connection.Connection) error {
+	svc, err := NewServiceClient(c)
+	if err != nil {
+		return err
+	}
+	_, err = svc.GetProperties(ctx, nil)
+	return err
 }

@@ -42,15 +42,17 @@ type Options struct {
 	StartFrom string `binding:"startFrom"`
 }
 
+// normalize applies the defaults; errors are *driver.ConfigError values located at where
+// (normally "host.json").
 func (o *Options) normalize(concurrency int, where string) error {
 	if o.MaxDegreeOfParallelism < 0 {
-		return fmt.Errorf("%s.blobs.maxDegreeOfParallelism: %d must be greater than 0: %w", where, o.MaxDegreeOfParallelism, driver.ErrInvalidConfig)
+		return &driver.ConfigError{Where: where, Field: "extensions.blobs.maxDegreeOfParallelism", Problem: fmt.Sprintf("%d must be greater than 0", o.MaxDegreeOfParallelism)}
 	}
 	if o.PoisonBlobThreshold < 0 {
-		return fmt.Errorf("%s.blobs.poisonBlobThreshold: %d must be at least 1: %w", where, o.PoisonBlobThreshold, driver.ErrInvalidConfig)
+		return &driver.ConfigError{Where: where, Field: "extensions.blobs.poisonBlobThreshold", Problem: fmt.Sprintf("%d must be at least 1", o.PoisonBlobThreshold)}
 	}
 	if o.PollingInterval < 0 || o.MaxPollingInterval < 0 {
-		return fmt.Errorf("%s.blobs: pollingInterval and maxPollingInterval must not be negative: %w", where, driver.ErrInvalidConfig)
+		return &driver.ConfigError{Where: where, Field: "extensions.blobs", Problem: "pollingInterval and maxPollingInterval must not be negative"}
 	}
 	if concurrency <= 0 {
 		concurrency = runtime.GOMAXPROCS(0)
@@ -93,7 +95,7 @@ func parseStartFrom(s, where string) (startFrom, error) {
 	}
 	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s))
 	if err != nil {
-		return startFrom{}, fmt.Errorf("%s: startFrom: %q is not \"beginning\", \"firstStart\" or an RFC 3339 time such as \"2026-01-02T15:04:05Z\": %w", where, s, driver.ErrInvalidConfig)
+		return startFrom{}, &driver.ConfigError{Where: where, Field: "startFrom", Problem: fmt.Sprintf(`%q is not "beginning", "firstStart" or an RFC 3339 time such as "2026-01-02T15:04:05Z"`, s)}
 	}
 	return startFrom{at: t}, nil
 }

@@ -34,7 +34,6 @@ const sweepMargin = 5 * time.Second
 
 // scanKey identifies a shared scanner: one per host, account and container.
 type scanKey struct {
-	host      *driver.Services
 	hostID    string
 	account   string
 	container string
@@ -66,14 +65,14 @@ type scanner struct {
 	log      *slog.Logger
 	redact   func(error) error // removes the connection's secrets from errors it logs
 
-	mu      sync.Mutex
-	watches map[string]*watch
-	handed  map[handedKey]time.Time // blob versions this process saw complete → LastModified
-	refs    int
-	stop    context.CancelFunc
-	done    chan struct{}
-	kick    chan struct{}
-	fastCh  chan written
+	mu        sync.Mutex
+	watches   map[string]*watch
+	handed    map[handedKey]time.Time // blob versions this process saw complete → LastModified
+	stop      context.CancelFunc
+	done      chan struct{}
+	kick      chan struct{}
+	fastCh    chan written
+	closeOnce sync.Once
 
 	leader    atomic.Bool
 	listCalls atomic.Int64
@@ -82,11 +81,6 @@ type scanner struct {
 }
 
 type handedKey struct{ fnID, name, etag string }
-
-var scanners struct {
-	mu sync.Mutex
-	m  map[scanKey]*scanner
-}
 
 // ScanStats are a scanner's counters, for benchmarks and diagnostics.
 type ScanStats struct {
@@ -99,18 +93,12 @@ func (s *scanner) stats() ScanStats {
 	return ScanStats{Sweeps: s.sweeps.Load(), ListCalls: s.listCalls.Load(), LastSweep: time.Duration(s.lastSweep.Load())}
 }
 
-// acquireScanner returns the shared scanner for key, creating and starting it if needed, and
-// registers w with it. The returned release unregisters w and stops the scanner with its last user.
-func acquireScanner(key scanKey, mk func() *scanner, w *watch) (*scanner, func()) {
-	scanners.mu.Lock()
-	defer scanners.mu.Unlock()
-	if scanners.m == nil {
-		scanners.m = map[scanKey]*scanner{}
-	}
-	s := scanners.m[key]
-	existed := s != nil
-	if s == nil {
-		s = mk()
+// acquireScanner returns the host's shared scanner for key, creating and starting it if needed,
+// and registers w with it. The returned release unregisters w and stops the scanner with its
+// last user.
+func acquireScanner(h *hostState, key scanKey, mk func() *scanner, w *watch) (*scanner, func()) {
+	s, existed, release := h.scanners.acquire(key, func() *scanner {
+		s := mk()
 		s.key = key
 		s.watches = map[string]*watch{}
 		s.handed = map[handedKey]time.Time{}
@@ -119,37 +107,35 @@ func acquireScanner(key scanKey, mk func() *scanner, w *watch) (*scanner, func()
 		s.done = make(chan struct{})
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stop = cancel
-		scanners.m[key] = s
-		unsub := subscribe(key.host, s)
+		unsub := h.subscribe(s)
 		go func() {
 			defer close(s.done)
 			defer unsub()
 			s.run(ctx)
 		}()
-	}
+		return s
+	})
 	s.mu.Lock()
 	s.watches[w.fnID] = w
-	s.refs++
 	s.mu.Unlock()
 	if existed {
 		s.poke() // a function joined a running scanner: scan for it now
 	}
 	return s, func() {
-		scanners.mu.Lock()
 		s.mu.Lock()
 		delete(s.watches, w.fnID)
-		s.refs--
-		last := s.refs == 0
 		s.mu.Unlock()
-		if last {
-			delete(scanners.m, key)
-		}
-		scanners.mu.Unlock()
-		if last {
-			s.stop()
-			<-s.done
-		}
+		release()
 	}
+}
+
+// Close stops the scanner and waits for its goroutines.
+func (s *scanner) Close() error {
+	s.closeOnce.Do(func() {
+		s.stop()
+		<-s.done
+	})
+	return nil
 }
 
 func (s *scanner) poke() {
@@ -563,14 +549,16 @@ type ScannerStat struct {
 	ScanStats
 }
 
-// ScannerStats reports the container scanners running in this process (for benchmarks and
+// ScannerStats reports the container scanners running in host (for benchmarks and
 // diagnostics): sweeps done, list requests made, duration of the last sweep.
-func ScannerStats() []ScannerStat {
-	scanners.mu.Lock()
-	defer scanners.mu.Unlock()
-	out := make([]ScannerStat, 0, len(scanners.m))
-	for k, s := range scanners.m {
-		out = append(out, ScannerStat{HostID: k.hostID, Container: k.container, ScanStats: s.stats()})
+func ScannerStats(host *driver.Services) []ScannerStat {
+	var out []ScannerStat
+	h, err := stateFor(context.Background(), host)
+	if err != nil {
+		return nil
 	}
+	h.scanners.each(func(k scanKey, s *scanner) {
+		out = append(out, ScannerStat{HostID: k.hostID, Container: k.container, ScanStats: s.stats()})
+	})
 	return out
 }

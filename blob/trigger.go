@@ -38,10 +38,9 @@ type trigger struct {
 	kind    paramKind
 	opts    Options
 	start   startFrom
-	host    *driver.Services
+	state   *hostState
 	log     *slog.Logger
 	hostLog *slog.Logger
-	qconn   string // name of the resolved queue connection
 	bconn   *connection.Connection
 	qconnC  *connection.Connection
 }
@@ -64,13 +63,13 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	switch strings.ToLower(cfg.Source) {
 	case "", "logsandcontainerscan":
 	case "eventgrid":
-		return nil, fmt.Errorf("%s: source: %w: azbind has no Event Grid connector yet; remove \"source\" to use container scans", bc.Spec.Where, ErrEventGridNotSupported)
+		return nil, bc.Errorf("source", `azbind has no Event Grid connector yet; remove "source" to use container scans`, "%w", ErrEventGridNotSupported)
 	default:
-		return nil, fmt.Errorf("%s: source: %q is not valid: use \"LogsAndContainerScan\" (default) or \"EventGrid\": %w", bc.Spec.Where, cfg.Source, driver.ErrInvalidConfig)
+		return nil, bc.Errorf("source", `use "LogsAndContainerScan" (default) or "EventGrid"`, "%q is not valid", cfg.Source)
 	}
 	pat, err := expr.ParsePattern(cfg.Path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: path: %w", bc.Spec.Where, err)
+		return nil, bc.Errorf("path", "", "%w", err)
 	}
 	var opts Options
 	if err := bc.DecodeConfig(&opts); err != nil {
@@ -80,7 +79,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if bc.Host != nil {
 		conc = bc.Host.Concurrency
 	}
-	if err := opts.normalize(conc, "host.json: extensions"); err != nil {
+	if err := opts.normalize(conc, "host.json"); err != nil {
 		return nil, err
 	}
 	sf := opts.StartFrom
@@ -93,13 +92,13 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		return nil, err
 	}
 	if bc.Host == nil || bc.Host.HostID == "" {
-		return nil, fmt.Errorf("%s: the blob trigger needs the host ID (receipts and its internal queue are per host ID): %w", bc.Spec.Where, driver.ErrInvalidConfig)
+		return nil, bc.Errorf("", "", "the blob trigger needs the host ID (receipts and its internal queue are per host ID)")
 	}
 	c, err := bc.Connection(ctx, connection.Blob)
 	if err != nil {
 		return nil, err
 	}
-	svc, err := newServiceClient(c)
+	svc, err := NewServiceClient(c)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", bc.Spec.Where, err)
 	}
@@ -115,11 +114,15 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if log == nil {
 		log = slog.Default()
 	}
+	state, err := stateFor(ctx, bc.Host)
+	if err != nil {
+		return nil, err
+	}
 	t := &trigger{
 		fnName: bc.Function, fnID: FunctionID(bc.Function), hostID: bc.Host.HostID, where: bc.Spec.Where,
 		pattern: pat, svc: svc, qsvc: qsvc, account: accountKey(svc.URL()), kind: kindOf(bc.Param, bc.Spec),
-		opts: opts, start: start, host: bc.Host,
-		log: log.With("function", bc.Function, "trigger", "blobTrigger"), hostLog: log, qconn: qc.Name,
+		opts: opts, start: start, state: state,
+		log: log.With("function", bc.Function, "trigger", "blobTrigger"), hostLog: log,
 		bconn: c, qconnC: qc,
 	}
 	return t, nil
@@ -149,9 +152,11 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	_, releaseD := acquireDispatcher(t, iq, exec)
 	defer releaseD()
 
-	key := scanKey{host: t.host, hostID: t.hostID, account: t.account, container: t.pattern.Container()}
-	w := &watch{fnID: t.fnID, pattern: t.pattern, start: t.start, enqueue: t.enqueuer(ctx, iq)}
-	_, releaseS := acquireScanner(key, func() *scanner {
+	key := scanKey{hostID: t.hostID, account: t.account, container: t.pattern.Container()}
+	w := &watch{fnID: t.fnID, pattern: t.pattern, start: t.start, enqueue: func(ctx context.Context, m *Message) error {
+		return queue.Enqueue(ctx, t.state.hub, iq, m.encode())
+	}}
+	_, releaseS := acquireScanner(t.state, key, func() *scanner {
 		hosts := t.svc.NewContainerClient(HostsContainer)
 		return &scanner{
 			cc: t.svc.NewContainerClient(t.pattern.Container()), hosts: hosts, rc: &receipts{hosts: hosts},
@@ -162,38 +167,6 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	<-ctx.Done()
 	releaseS()
 	return nil
-}
-
-// enqueuer returns how hand-overs put messages on the internal queue. It uses the queue
-// connector's own output binding when it is registered: its Flush wakes this process's
-// listeners of that queue at once (instead of at their next poll), which is what makes a
-// hand-over reach the function within milliseconds.
-func (t *trigger) enqueuer(ctx context.Context, iq *azqueue.QueueClient) func(context.Context, *Message) error {
-	direct := func(ctx context.Context, m *Message) error {
-		_, err := iq.EnqueueMessage(ctx, m.encode(), nil)
-		return err
-	}
-	bt, _, ok := driver.Lookup("queue")
-	if !ok || bt.NewOutput == nil {
-		return direct
-	}
-	spec := driver.Binding("queue", "blobTriggerQueue", driver.DirOut, driver.Props{"queueName": InternalQueueName(t.hostID), "connection": t.qconn})
-	spec.Where = t.where + ": internal queue"
-	out, err := bt.NewOutput(ctx, &driver.BindContext{Function: t.fnName, Spec: spec, Host: t.host})
-	if err != nil {
-		t.log.Warn("blob trigger: queue output unavailable for the internal queue; enqueuing directly", "error", t.redact(err))
-		return direct
-	}
-	return func(ctx context.Context, m *Message) error {
-		s, err := out.Open(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if err := s.Add(ctx, m.json()); err != nil {
-			return err
-		}
-		return s.Flush(ctx)
-	}
 }
 
 func createQueue(ctx context.Context, q *azqueue.QueueClient) error {

@@ -42,7 +42,7 @@ func newInput(ctx context.Context, bc *driver.BindContext) (driver.Input, error)
 		}
 		if t.IsLiteral() {
 			if err := ValidQueueName(t.Literal()); err != nil {
-				return nil, fmt.Errorf("%s: queueName: %w: %w", bc.Spec.Where, err, driver.ErrInvalidConfig)
+				return nil, bc.Errorf("queueName", "", "%w", err)
 			}
 		}
 		in.name = t

@@ -64,31 +64,35 @@ type ListenerOptions struct {
 	// Logger receives the listener's logs (default slog.Default()); the listener adds the keys
 	// queue, message_id and dequeue_count.
 	Logger *slog.Logger
+	// Hub, when set, wakes the listener out of its back-off when the host writes to its queue
+	// (HubFor), and is told when the listener itself makes a message visible.
+	Hub *Hub
 }
 
-// Validate reports options that are out of range; errors name the host.json field.
+// Validate reports options that are out of range, as *driver.ConfigError values (joined) that
+// name the host.json field.
 func (o *ListenerOptions) Validate() error {
 	var errs []error
 	if o.BatchSize < 0 || o.BatchSize > MaxBatchSize {
-		errs = append(errs, fmt.Errorf("batchSize: %d is out of range: use 1 to %d", o.BatchSize, MaxBatchSize))
+		errs = append(errs, &driver.ConfigError{Field: "batchSize", Problem: fmt.Sprintf("%d is out of range", o.BatchSize), Fix: fmt.Sprintf("use 1 to %d", MaxBatchSize)})
 	}
 	if o.NewBatchThreshold != nil && *o.NewBatchThreshold < 0 {
-		errs = append(errs, fmt.Errorf("newBatchThreshold: %d is negative: use 0 or more", *o.NewBatchThreshold))
+		errs = append(errs, &driver.ConfigError{Field: "newBatchThreshold", Problem: fmt.Sprintf("%d is negative", *o.NewBatchThreshold), Fix: "use 0 or more"})
 	}
 	if o.MaxPollingInterval != 0 && o.MaxPollingInterval < MinPollingInterval {
-		errs = append(errs, fmt.Errorf("maxPollingInterval: %s is below the minimum of 100 ms", o.MaxPollingInterval))
+		errs = append(errs, &driver.ConfigError{Field: "maxPollingInterval", Problem: fmt.Sprintf("%s is below the minimum of 100 ms", o.MaxPollingInterval)})
 	}
 	if o.VisibilityTimeout < 0 || o.VisibilityTimeout > maxVisibility {
-		errs = append(errs, fmt.Errorf("visibilityTimeout: %s is out of range: use 00:00:00 to 7.00:00:00", o.VisibilityTimeout))
+		errs = append(errs, &driver.ConfigError{Field: "visibilityTimeout", Problem: fmt.Sprintf("%s is out of range", o.VisibilityTimeout), Fix: "use 00:00:00 to 7.00:00:00"})
 	}
 	if o.MaxDequeueCount < 0 {
-		errs = append(errs, fmt.Errorf("maxDequeueCount: %d is out of range: use 1 or more", o.MaxDequeueCount))
+		errs = append(errs, &driver.ConfigError{Field: "maxDequeueCount", Problem: fmt.Sprintf("%d is out of range", o.MaxDequeueCount), Fix: "use 1 or more"})
 	}
 	if o.Encoding != "" && o.Encoding != Base64 && o.Encoding != None {
-		errs = append(errs, fmt.Errorf("messageEncoding: %q is not supported: use \"base64\" or \"none\"", o.Encoding))
+		errs = append(errs, &driver.ConfigError{Field: "messageEncoding", Problem: fmt.Sprintf("%q is not supported", o.Encoding), Fix: `use "base64" or "none"`})
 	}
 	if o.MaxFailureBackoff < 0 || o.MaxFailureBackoff > maxVisibility {
-		errs = append(errs, fmt.Errorf("maxFailureBackoff: %s is out of range: use up to 7.00:00:00", o.MaxFailureBackoff))
+		errs = append(errs, &driver.ConfigError{Field: "maxFailureBackoff", Problem: fmt.Sprintf("%s is out of range", o.MaxFailureBackoff), Fix: "use up to 7.00:00:00"})
 	}
 	if o.ReceiveVisibility != 0 && o.ReceiveVisibility < time.Second {
 		errs = append(errs, fmt.Errorf("receive visibility %s is below 1 s", o.ReceiveVisibility))
@@ -174,6 +178,7 @@ type Listener struct {
 	mu       sync.Mutex
 	inflight int
 	changed  chan struct{}
+	wake     chan struct{} // Wake
 
 	exists       atomic.Bool // queue existence cached until a storage error
 	poisonExists atomic.Bool
@@ -194,6 +199,7 @@ func NewListener(client *azqueue.QueueClient, poison *azqueue.QueueClient, opts 
 		opts:    o,
 		handle:  handle,
 		changed: make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
 	}
 	if poison != nil {
 		l.pname = queueNameFromURL(poison.URL())
@@ -236,8 +242,7 @@ func queueNameFromURL(u string) string {
 // may overlap, which keeps the service busy without ever exceeding BatchSize + NewBatchThreshold
 // messages in flight.
 func (l *Listener) Run(ctx context.Context) error {
-	wake, unregister := watch(l.q.URL())
-	defer unregister()
+	defer l.opts.Hub.add(l)()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	type result struct {
@@ -335,7 +340,7 @@ func (l *Listener) Run(ctx context.Context) error {
 		case <-l.changed:
 		case <-pauseC:
 			pause = nil
-		case <-wake:
+		case <-l.wake:
 			if pause != nil {
 				pause.Stop()
 				pause = nil
@@ -344,6 +349,15 @@ func (l *Listener) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Wake ends the listener's back-off now: a message was just written to its queue. It never
+// blocks; wake-ups while one is pending are merged.
+func (l *Listener) Wake() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
 }
 
 // maxOutstanding caps overlapping receives.
@@ -522,7 +536,7 @@ func (l *Listener) release(m *Message, pop string, vt time.Duration, log *slog.L
 	}
 	l.st.released.Add(1)
 	if vt == 0 {
-		notify(l.q.URL())
+		l.opts.Hub.Notify(l.q.URL())
 	}
 }
 
@@ -559,7 +573,7 @@ func (l *Listener) enqueuePoison(ctx context.Context, text string) error {
 		}
 	}
 	if err == nil {
-		notify(l.poison.URL())
+		l.opts.Hub.Notify(l.poison.URL())
 	}
 	return err
 }

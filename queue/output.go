@@ -22,6 +22,7 @@ type output struct {
 	name  *driver.Template
 	svc   *azqueue.ServiceClient
 	enc   Encoding
+	hub   *Hub // wakes this host's listeners of the queues written to
 
 	mu      sync.Mutex
 	created map[string]bool // queues known to exist, per queue name (this binding's client)
@@ -38,10 +39,14 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 	}
 	if tmpl.IsLiteral() {
 		if err := ValidQueueName(tmpl.Literal()); err != nil {
-			return nil, fmt.Errorf("%s: queueName: %w: %w", bc.Spec.Where, err, driver.ErrInvalidConfig)
+			return nil, bc.Errorf("queueName", "", "%w", err)
 		}
 	}
-	_, enc, err := listenerOptions(bc)
+	o, err := optionsFor(ctx, bc)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := o.encoding()
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +54,11 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 	if err != nil {
 		return nil, err
 	}
-	return &output{where: bc.Spec.Where, name: tmpl, svc: svc, enc: enc, created: map[string]bool{}}, nil
+	hub, err := HubFor(ctx, bc.Host)
+	if err != nil {
+		return nil, err
+	}
+	return &output{where: bc.Spec.Where, name: tmpl, svc: svc, enc: enc, hub: hub, created: map[string]bool{}}, nil
 }
 
 // Open implements driver.Output: the queue name is evaluated for this invocation.
@@ -142,7 +151,7 @@ func (s *sink) Flush(ctx context.Context) error {
 		}
 	}
 	s.msgs = nil
-	notify(q.URL())
+	s.o.hub.Notify(q.URL())
 	return nil
 }
 

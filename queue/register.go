@@ -7,7 +7,8 @@ import (
 
 func init() {
 	driver.Register(driver.Extension{
-		Name: "queues",
+		Name:  "queues",
+		Check: Check,
 		Bindings: []driver.BindingType{
 			{Type: "queueTrigger", Service: connection.Queue, NewTrigger: newTrigger},
 			{Type: "queue", Service: connection.Queue, NewInput: newInput, NewOutput: newOutput},

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -53,20 +52,27 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		return nil, err
 	}
 	if strings.ContainsAny(cfg.QueueName, "{}") {
-		return nil, fmt.Errorf("%s: queueName: %q: a trigger's queue name cannot use {…} expressions: use a literal name or %%setting%%: %w", bc.Spec.Where, cfg.QueueName, driver.ErrInvalidConfig)
+		return nil, bc.Errorf("queueName", "use a literal name or %setting%", "%q: a trigger's queue name cannot use {…} expressions", cfg.QueueName)
 	}
 	if err := ValidQueueName(cfg.QueueName); err != nil {
-		return nil, fmt.Errorf("%s: queueName: %w: %w", bc.Spec.Where, err, driver.ErrInvalidConfig)
+		return nil, bc.Errorf("queueName", "", "%w", err)
 	}
 	if bc.Spec.Many() {
-		return nil, fmt.Errorf("%s: cardinality: queueTrigger delivers one message per invocation: remove \"cardinality\": \"many\": %w", bc.Spec.Where, driver.ErrInvalidConfig)
+		return nil, bc.Errorf("cardinality", `remove "cardinality": "many"`, "queueTrigger delivers one message per invocation")
 	}
-	opts, _, err := listenerOptions(bc)
+	hopts, err := optionsFor(ctx, bc)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := hopts.listenerOptions()
 	if err != nil {
 		return nil, err
 	}
 	svc, err := bindingServiceClient(ctx, bc)
 	if err != nil {
+		return nil, err
+	}
+	if opts.Hub, err = HubFor(ctx, bc.Host); err != nil {
 		return nil, err
 	}
 	t := &trigger{fn: bc.Function, queue: cfg.QueueName, client: svc.NewQueueClient(cfg.QueueName), opts: opts}

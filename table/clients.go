@@ -14,15 +14,8 @@ import (
 	"github.com/azbind/azbind/extension/driver"
 )
 
-type accountKey struct {
-	host *driver.Services
-	name string
-}
-
-var (
-	accountsMu sync.Mutex
-	accounts   = map[accountKey]*account{}
-)
+// accountKey identifies a host's shared account: one per resolved connection.
+type accountKey struct{ name, key, endpoint string }
 
 // account is a service client plus the tables it has created.
 type account struct {
@@ -30,34 +23,34 @@ type account struct {
 	createMu sync.Mutex
 }
 
+// accountFor resolves the binding's connection and returns the host's shared account for it.
 func accountFor(ctx context.Context, bc *driver.BindContext) (*account, error) {
-	key := accountKey{host: bc.Host, name: strings.ToLower(bc.Spec.Connection())}
-	accountsMu.Lock()
-	a := accounts[key]
-	accountsMu.Unlock()
-	if a != nil {
-		return a, nil
-	}
 	c, err := bc.Connection(ctx, connection.Table)
 	if err != nil {
 		return nil, err
 	}
-	svc, err := newServiceClient(c)
+	open := func(context.Context) (*account, error) {
+		svc, err := NewServiceClient(c)
+		if err != nil {
+			return nil, err
+		}
+		return &account{svc: svc}, nil
+	}
+	var a *account
+	if bc.Host == nil {
+		a, err = open(ctx)
+	} else {
+		a, err = driver.Shared(ctx, bc.Host, accountKey{strings.ToLower(c.Name), c.Key, c.Endpoint}, open)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: connection %q: %w", bc.Spec.Where, c.Name, err)
 	}
-	accountsMu.Lock()
-	defer accountsMu.Unlock()
-	if a := accounts[key]; a != nil {
-		return a, nil
-	}
-	a = &account{svc: svc}
-	accounts[key] = a
 	return a, nil
 }
 
-// newServiceClient builds the SDK client for a resolved connection.
-func newServiceClient(c *connection.Connection) (*aztables.ServiceClient, error) {
+// NewServiceClient builds the aztables service client for a resolved connection, with
+// c.SDKOptions(). Bindings and Check both use it.
+func NewServiceClient(c *connection.Connection) (*aztables.ServiceClient, error) {
 	opts := &aztables.ClientOptions{ClientOptions: c.SDKOptions()}
 	switch c.Kind {
 	case connection.KindConnectionString:
@@ -116,4 +109,16 @@ func (a *account) createTable(ctx context.Context, name string) error {
 func isNotFound(err error) bool {
 	var re *azcore.ResponseError
 	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
+}
+
+// Check proves that c works for tables with one cheap authenticated call (get service
+// properties) through the client the bindings use — with a SAS connection string that is its
+// TableEndpoint; `azbind connection resolve --check` calls it.
+func Check(ctx context.Context, c *connection.Connection) error {
+	svc, err := NewServiceClient(c)
+	if err != nil {
+		return err
+	}
+	_, err = svc.GetProperties(ctx, nil)
+	return err
 }

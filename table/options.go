@@ -34,8 +34,8 @@ var tableNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{2,62}$`)
 
 func validateTableName(where, name string) error {
 	if !tableNameRE.MatchString(name) || strings.EqualFold(name, "tables") {
-		return fmt.Errorf("%s: tableName: %q is not a valid table name: use 3–63 letters and digits starting with a letter (not \"tables\"): %w",
-			where, name, driver.ErrInvalidConfig)
+		return &driver.ConfigError{Where: where, Field: "tableName", Problem: fmt.Sprintf("%q is not a valid table name", name),
+			Fix: `use 3–63 letters and digits starting with a letter (not "tables")`}
 	}
 	return nil
 }

@@ -10,7 +10,8 @@ const BindingType = "table"
 
 func init() {
 	driver.Register(driver.Extension{
-		Name: "tables",
+		Name:  "tables",
+		Check: Check,
 		Bindings: []driver.BindingType{{
 			Type:      BindingType,
 			Service:   connection.Table,
