@@ -26,10 +26,12 @@ type HostOptions struct {
 	Logger      *slog.Logger // default: slog.Default()
 	// HostID overrides the host id (default: setting AzureFunctionsWebHost__hostid, else derived
 	// from the machine name and the app folder; checklist C59).
-	HostID  string
-	Storage HostStorage // default: in-memory (see NewMemoryStorage)
-	Mux     Mux         // default: a new http.ServeMux, served by you via Host.Handler
-	Clock   Clock       // default: SystemClock
+	HostID string
+	// Storage is the host storage (default: the azure-webjobs-hosts container of
+	// AzureWebJobsStorage; memory, with a WARN, when that setting is absent).
+	Storage HostStorage
+	Mux     Mux   // default: a new http.ServeMux, served by you via Host.Handler
+	Clock   Clock // default: SystemClock
 	// TracerProvider for invocation spans (default: otel's global provider, a no-op unless the
 	// program configured one).
 	TracerProvider trace.TracerProvider
