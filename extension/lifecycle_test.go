@@ -3,9 +3,12 @@ package extension_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -253,4 +256,62 @@ func TestMemoryStorageIsLoudAndRefusedForDurableState(t *testing.T) {
 // internal/hoststore).
 func TestMemoryStorageContract(t *testing.T) {
 	storagetest.Run(t, extension.NewMemoryStorage())
+}
+
+func (t *lcTrigger) Scale(context.Context) (driver.ScaleMetrics, error) {
+	return driver.ScaleMetrics{Backlog: 40, TargetPerInstance: 16}, nil
+}
+
+func get(t *testing.T, h http.Handler, path string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code, rec.Body.String()
+}
+
+// The host serves readiness, status and scale figures (for KEDA's metrics-api scaler) on its
+// handler; ping turns 503 as soon as the host drains.
+func TestAdminEndpoints(t *testing.T) {
+	name, q := newQueue(t)
+	o := opts(nil)
+	o.ShutdownTimeout = 30 * time.Second
+	h, _ := extension.NewHost(o)
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	_ = h.Func("busy", extension.Action(func(context.Context, string) error { started <- struct{}{}; <-release; return nil }), trig(name))
+	_ = h.Func("scaled", extension.Reflect(func(context.Context, string, *extension.Collector[string]) error { return nil }),
+		extension.Binding("lcTrigger", "in", extension.DirIn, extension.Props{"endpoint": "s"}),
+		extension.Binding("lcOut", "out", extension.DirOut, extension.Props{"endpoint": "s"}))
+	handler := h.Handler()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	waitFor(t, "ping 200", func() bool { code, _ := get(t, handler, "/admin/host/ping"); return code == 200 })
+
+	code, body := get(t, handler, "/admin/scale")
+	var rep extension.ScaleReport
+	if err := json.Unmarshal([]byte(body), &rep); err != nil || code != 200 {
+		t.Fatalf("/admin/scale = %d %s (%v)", code, body, err)
+	}
+	if rep.TargetInstances != 3 || rep.Backlog != 40 || len(rep.Functions) != 1 || rep.Functions[0].Name != "scaled" || rep.Functions[0].TargetPerInstance != 16 {
+		t.Errorf("/admin/scale = %+v, want one function with backlog 40, 16 per instance, 3 instances", rep)
+	}
+	if code, body := get(t, handler, "/admin/host/status"); code != 200 || !strings.Contains(body, `"running"`) || !strings.Contains(body, "busy") {
+		t.Errorf("/admin/host/status = %d %s", code, body)
+	}
+
+	q.Send([]byte("hold"))
+	<-started
+	cancel()
+	<-h.Draining()
+	if code, _ := get(t, handler, "/admin/host/ping"); code != http.StatusServiceUnavailable {
+		t.Errorf("ping while draining = %d, want 503", code)
+	}
+	if code, body := get(t, handler, "/admin/host/status"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"draining"`) {
+		t.Errorf("/admin/host/status while draining = %d %s", code, body)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }

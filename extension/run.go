@@ -74,6 +74,7 @@ func (h *Host) Run(ctx context.Context) error {
 		return err
 	}
 	defer h.closeAll(h.funcs) // after the drain: triggers, bindings, then shared values
+	h.mountAdmin()
 	collisionCtx, stopCollision := context.WithCancel(context.WithoutCancel(ctx))
 	collisionDone := make(chan struct{})
 	go func() { defer close(collisionDone); h.checkHostIDCollision(collisionCtx) }()
