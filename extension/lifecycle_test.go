@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -315,3 +317,58 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With HTTPAddr the host serves its handler itself, bounds request bodies (413), and closes
+// the listener when Run returns.
+func TestHostServesHTTP(t *testing.T) {
+	name, _ := newQueue(t)
+	o := opts(nil)
+	o.HTTPAddr = "127.0.0.1:0"
+	o.MaxRequestBodyBytes = 1024
+	h, _ := extension.NewHost(o)
+	_ = h.Func("f", extension.Action(func(context.Context, string) error { return nil }), trig(name))
+	h.Handler().(*http.ServeMux).HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
+		w.Write(b)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	waitFor(t, "listening", func() bool { return h.Addr() != "" })
+	base := "http://" + h.Addr()
+	resp, err := http.Get(base + "/admin/host/ping")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("ping: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Post(base+"/echo", "text/plain", strings.NewReader("small"))
+	if b, _ := io.ReadAll(resp.Body); err != nil || string(b) != "small" {
+		t.Errorf("echo = %q, %v", b, err)
+	}
+	resp.Body.Close()
+	for _, body := range []io.Reader{strings.NewReader(strings.Repeat("x", 2048)), io.LimitReader(zeros{}, 4096)} {
+		resp, err = http.Post(base+"/echo", "text/plain", body) // declared length, then chunked
+		if err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("oversized body: %v %v, want 413", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", h.Addr(), time.Second); err == nil {
+		c.Close()
+		t.Error("the host's listener is still open after Run returned")
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/azbind/azbind/extension/driver"
@@ -75,6 +76,17 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	defer h.closeAll(h.funcs) // after the drain: triggers, bindings, then shared values
 	h.mountAdmin()
+	var srv *server
+	if addr, limit, err := h.httpConfig(); err != nil {
+		return err
+	} else if addr != "" {
+		if _, ok := h.services.Mux.(http.Handler); !ok {
+			return &ConfigError{Where: "HostOptions.Mux", Problem: "the host cannot serve a Mux that is not an http.Handler", Fix: "serve your Mux yourself, or leave HTTPAddr empty"}
+		}
+		if srv, err = h.startServer(addr, limit); err != nil {
+			return err
+		}
+	}
 	collisionCtx, stopCollision := context.WithCancel(context.WithoutCancel(ctx))
 	collisionDone := make(chan struct{})
 	go func() { defer close(collisionDone); h.checkHostIDCollision(collisionCtx) }()
@@ -168,6 +180,11 @@ drain:
 		}
 	} else {
 		h.cancelAll()
+	}
+	if srv != nil {
+		if err := srv.stop(timeout); err != nil {
+			errs = append(errs, fmt.Errorf("http server: %w", err))
+		}
 	}
 	log.Info("host stopped")
 	return errors.Join(errs...)
