@@ -30,8 +30,10 @@ func (h *Host) build(ctx context.Context) error { return h.buildMode(ctx, false)
 func (h *Host) Verify(ctx context.Context) error {
 	err := h.buildMode(ctx, true)
 	h.mu.Lock()
+	funcs := h.funcs
 	h.running, h.funcs = false, nil
 	h.mu.Unlock()
+	h.closeAll(funcs) // what Verify built is closed at once
 	return err
 }
 
@@ -51,17 +53,11 @@ func (h *Host) buildMode(ctx context.Context, verify bool) error {
 	h.services.HostID = id
 	if h.opts.Storage == nil {
 		st, err := h.defaultStorage(ctx)
-		switch {
-		case err != nil:
+		if err != nil {
 			errs = append(errs, err)
-		case st != nil:
+		} else {
 			h.services.Storage = st
-		default:
-			h.logger.Debug("host storage is in memory: receipts, locks and checkpoints do not survive a restart")
 		}
-	}
-	if id != "" && len(errs) == 0 {
-		h.checkHostIDCollision(ctx)
 	}
 	if h.cfg == nil {
 		// No host.json: the defaults, with AzureFunctionsJobHost__… settings applied on top, as
@@ -315,7 +311,16 @@ func fixOut(s *slot, outIndex map[int]int) {
 	}
 }
 
+// wrapBindErr names the binding in a factory's error: a *ConfigError without a location gets
+// the binding's; other errors are prefixed with it unless they already name it.
 func wrapBindErr(b *BindingSpec, err error) error {
+	var ce *driver.ConfigError
+	if errors.As(err, &ce) {
+		if ce.Where == "" {
+			ce.Where = b.Where
+		}
+		return err
+	}
 	if strings.Contains(err.Error(), b.Where) {
 		return err
 	}

@@ -33,6 +33,9 @@ type recordingResolver struct {
 }
 
 func (r *recordingResolver) Resolve(_ context.Context, name string, svc connection.Service) (*connection.Connection, error) {
+	if svc != connection.Queue { // the host's own AzureWebJobsStorage lookup for host storage
+		return nil, &connection.ResolveError{Name: name, Service: svc, Err: connection.ErrNotFound}
+	}
 	r.mu.Lock()
 	r.names = append(r.names, name)
 	r.mu.Unlock()

@@ -2,9 +2,10 @@ package extension
 
 import (
 	"context"
-	"github.com/azbind/azbind/extension/driver"
 	"log/slog"
 	"testing"
+
+	"github.com/azbind/azbind/extension/driver"
 
 	"github.com/azbind/azbind/connection"
 	"go.opentelemetry.io/otel/trace/noop"

@@ -26,10 +26,20 @@ type HostOptions struct {
 	Logger      *slog.Logger // default: slog.Default()
 	// HostID overrides the host id (default: setting AzureFunctionsWebHost__hostid, else derived
 	// from the machine name and the app folder; checklist C59).
-	HostID  string
-	Storage HostStorage // default: in-memory (see NewMemoryStorage)
-	Mux     Mux         // default: a new http.ServeMux, served by you via Host.Handler
-	Clock   Clock       // default: SystemClock
+	HostID string
+	// Storage is the host storage (default: the azure-webjobs-hosts container of
+	// AzureWebJobsStorage; memory, with a WARN, when that setting is absent).
+	Storage HostStorage
+	Mux     Mux   // default: a new http.ServeMux, served by you via Host.Handler or HTTPAddr
+	Clock   Clock // default: SystemClock
+	// HTTPAddr, when set, makes Run serve the host's HTTP handler (webhooks such as Event Grid's,
+	// and the /admin endpoints) itself on this address (e.g. ":7071", as `func start` listens);
+	// default: the setting AZBIND_HTTP_ADDR, else none (serve Host.Handler yourself). The server
+	// stops after the drain. See MaxRequestBodyBytes.
+	HTTPAddr string
+	// MaxRequestBodyBytes bounds request bodies on the host's own server: larger ones get 413
+	// (default: the setting FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, else 100 MiB, as Functions).
+	MaxRequestBodyBytes int64
 	// TracerProvider for invocation spans (default: otel's global provider, a no-op unless the
 	// program configured one).
 	TracerProvider trace.TracerProvider
@@ -77,6 +87,7 @@ type Host struct {
 	inflightMu sync.Mutex
 	inflight   map[*invocation]struct{}
 	draining   chan struct{} // closed when Run begins to drain (stop fetching)
+	addr       string        // the own HTTP server's address, once listening
 	hardStop   chan struct{}
 }
 

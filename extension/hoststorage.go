@@ -5,56 +5,46 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
-	"sync"
+	"time"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/hoststore"
 )
 
-// StorageFactory builds the host storage from the host's settings and connection resolver; it
-// returns (nil, nil) when it does not apply (e.g. AzureWebJobsStorage is not set).
-type StorageFactory func(ctx context.Context, s *Services) (HostStorage, error)
-
-var (
-	storageMu      sync.Mutex
-	storageFactory StorageFactory
-)
-
-// RegisterStorage installs the factory for the default host storage, used when
-// HostOptions.Storage is nil. The blob connector registers one that keeps host storage in the
-// AzureWebJobsStorage account's azure-webjobs-hosts container, as Functions does; without one,
-// or when it does not apply, host storage is in memory (and a warning is logged).
-func RegisterStorage(f StorageFactory) {
-	storageMu.Lock()
-	storageFactory = f
-	storageMu.Unlock()
-}
-
-func (h *Host) defaultStorage(ctx context.Context) (HostStorage, error) {
-	storageMu.Lock()
-	f := storageFactory
-	storageMu.Unlock()
-	if f != nil {
-		st, err := f(ctx, h.services)
-		if err != nil {
-			return nil, fmt.Errorf("host storage (AzureWebJobsStorage): %w", err)
-		}
-		if st != nil {
-			return st, nil
-		}
+// defaultStorage is host storage when HostOptions.Storage is nil: the azure-webjobs-hosts
+// container of AzureWebJobsStorage, as the real host keeps it. Without that setting it is memory,
+// Services.StorageVolatile is set (so bindings that need durable state refuse to start, see
+// driver.Services.DurableStorage), and the host says so at WARN. A setting that exists but cannot
+// be used is an error.
+func (h *Host) defaultStorage(ctx context.Context) (driver.HostStorage, error) {
+	c, err := h.services.Connections.Resolve(ctx, "AzureWebJobsStorage", connection.Blob)
+	if errors.Is(err, connection.ErrNotFound) {
+		h.services.StorageVolatile = true
+		h.logger.Warn("host storage is in memory: AzureWebJobsStorage is not set, so receipts, locks and checkpoints would not survive a restart; bindings that need durable state will not start (define AzureWebJobsStorage, or give HostOptions.Storage)")
+		return NewMemoryStorage(), nil
 	}
-	return nil, nil
+	if err != nil {
+		return nil, &driver.ConfigError{Where: "setting AzureWebJobsStorage", Problem: "host storage", Err: err}
+	}
+	return hoststore.Open(c)
 }
 
 // checkHostIDCollision records which app uses the host id at ids/usage/<hostId> and warns when
 // another app already does (Functions' AZFD0004): receipts, locks and checkpoints are keyed by
 // host id, so two apps sharing one would steal each other's work.
 func (h *Host) checkHostIDCollision(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	h.mu.Lock()
 	names := make([]string, 0, len(h.specs))
 	for _, s := range h.specs {
 		names = append(names, strings.ToLower(s.Name))
 	}
+	h.mu.Unlock()
 	sort.Strings(names)
 	sum := sha256.Sum256([]byte(strings.Join(names, "\n")))
 	app := hex.EncodeToString(sum[:8])

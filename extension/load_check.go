@@ -3,9 +3,10 @@ package extension
 import (
 	"errors"
 	"fmt"
-	"github.com/azbind/azbind/extension/driver"
 	"strings"
 	"unicode"
+
+	"github.com/azbind/azbind/extension/driver"
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/expr"

@@ -2,10 +2,11 @@ package extension
 
 import (
 	"fmt"
-	"github.com/azbind/azbind/extension/driver"
 	"math"
 	"strings"
 	"time"
+
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // functionJSONKeys are the function.json top-level keys azbind reads or accepts.

@@ -2,10 +2,11 @@ package extension
 
 import (
 	"fmt"
-	"github.com/azbind/azbind/extension/driver"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/azbind/azbind/extension/driver"
 
 	"github.com/azbind/azbind/connection"
 )

@@ -3,12 +3,13 @@ package extension
 import (
 	"context"
 	"errors"
-	"github.com/azbind/azbind/extension/driver"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/azbind/azbind/extension/driver"
 
 	"github.com/azbind/azbind/connection"
 )

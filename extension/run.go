@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"time"
+
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // track registers an attempt; false when the host is past its drain deadline.
@@ -67,8 +71,26 @@ func (h *Host) watchdog(stop <-chan struct{}) {
 // settle, and returns. Declaration problems are returned before anything starts, all at once.
 func (h *Host) Run(ctx context.Context) error {
 	if err := h.build(ctx); err != nil {
+		h.closeAll(h.funcs)
 		return err
 	}
+	defer h.closeAll(h.funcs) // after the drain: triggers, bindings, then shared values
+	h.mountAdmin()
+	var srv *server
+	if addr, limit, err := h.httpConfig(); err != nil {
+		return err
+	} else if addr != "" {
+		if _, ok := h.services.Mux.(http.Handler); !ok {
+			return &ConfigError{Where: "HostOptions.Mux", Problem: "the host cannot serve a Mux that is not an http.Handler", Fix: "serve your Mux yourself, or leave HTTPAddr empty"}
+		}
+		if srv, err = h.startServer(addr, limit); err != nil {
+			return err
+		}
+	}
+	collisionCtx, stopCollision := context.WithCancel(context.WithoutCancel(ctx))
+	collisionDone := make(chan struct{})
+	go func() { defer close(collisionDone); h.checkHostIDCollision(collisionCtx) }()
+	defer func() { stopCollision(); <-collisionDone }()
 	log := h.logger
 	log.Info("host started", slog.String("host_id", h.services.HostID), slog.Int("functions", len(h.funcs)))
 	listenCtx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
@@ -101,7 +123,11 @@ func (h *Host) Run(ctx context.Context) error {
 	record := func(e exit) {
 		remaining--
 		if e.err != nil {
-			log.Error("trigger stopped with an error", slog.String("function", e.f.name), slog.String("trigger", e.f.trigType), slog.String("error", e.err.Error()))
+			if errors.Is(e.err, driver.ErrPermanent) {
+				log.Error("function stopped: its trigger hit an error that retrying cannot clear; the other functions keep running", slog.String("function", e.f.name), slog.String("trigger", e.f.trigType), slog.String("error", e.err.Error()))
+			} else {
+				log.Error("trigger stopped with an error", slog.String("function", e.f.name), slog.String("trigger", e.f.trigType), slog.String("error", e.err.Error()))
+			}
 			errs = append(errs, fmt.Errorf("function %s: trigger %s: %w", e.f.name, e.f.trigType, e.err))
 		}
 	}
@@ -112,7 +138,8 @@ wait:
 			break wait
 		case e := <-exits:
 			record(e)
-			if e.err != nil {
+			// A permanent error stops only its function; any other stops the host.
+			if e.err != nil && !errors.Is(e.err, driver.ErrPermanent) {
 				break wait
 			}
 		}
@@ -154,6 +181,11 @@ drain:
 	} else {
 		h.cancelAll()
 	}
+	if srv != nil {
+		if err := srv.stop(timeout); err != nil {
+			errs = append(errs, fmt.Errorf("http server: %w", err))
+		}
+	}
 	log.Info("host stopped")
 	return errors.Join(errs...)
 }
@@ -185,4 +217,48 @@ func (h *Host) HostID() string {
 		return ""
 	}
 	return h.services.HostID
+}
+
+// closeAll closes, after the drain (or at once after Verify), everything the host opened for
+// funcs: each trigger, input and output that implements io.Closer, in reverse order of building,
+// then the connectors' shared values (driver.Shared), newest first. Errors are logged.
+func (h *Host) closeAll(funcs []*function) {
+	log := h.logger
+	for i := len(funcs) - 1; i >= 0; i-- {
+		f := funcs[i]
+		closeLogged(log, f.name, f.trigType, f.trigger)
+		for j := len(f.outputs) - 1; j >= 0; j-- {
+			if o := f.outputs[j]; o != nil && o.out != nil {
+				closeLogged(log, f.name, o.spec.Type, o.out)
+			}
+		}
+		for j := len(f.inputs) - 1; j >= 0; j-- {
+			if in := f.inputs[j]; in != nil && in.in != nil {
+				closeLogged(log, f.name, in.spec.Type, in.in)
+			}
+		}
+	}
+	if h.services != nil {
+		if err := h.services.Close(); err != nil {
+			log.Error("closing shared connector resources", slog.String("error", err.Error()))
+		}
+	}
+}
+
+func closeLogged(log *slog.Logger, fn, typ string, v any) {
+	c, ok := v.(io.Closer)
+	if !ok {
+		return
+	}
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("Close panicked: %v", r)
+			}
+		}()
+		return c.Close()
+	}()
+	if err != nil {
+		log.Error("closing a binding", slog.String("function", fn), slog.String("binding", typ), slog.String("error", err.Error()))
+	}
 }

@@ -70,17 +70,6 @@ func BindingTypes() []string {
 	return out
 }
 
-// ExtensionNames lists the registered extensions' host.json section names, sorted.
-func ExtensionNames() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	out := make([]string, 0, len(extensions))
-	for _, e := range extensions {
-		out = append(out, e.Name)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // CheckFor returns the Check of the registered extension whose bindings use svc.
 func CheckFor(svc connection.Service) (func(context.Context, *connection.Connection) error, bool) {

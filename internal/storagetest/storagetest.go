@@ -1,4 +1,7 @@
-package blob
+// Package storagetest checks a driver.HostStorage implementation: the semantics connectors rely
+// on for receipts, locks, checkpoints and leases (ETag conditions, not-found and conflict kinds,
+// prefix listing in lexical order).
+package storagetest
 
 import (
 	"context"
@@ -10,11 +13,10 @@ import (
 	"github.com/azbind/azbind/extension/driver"
 )
 
-func TestHostStorage(t *testing.T) {
+// Run checks hs, which must be empty.
+func Run(t *testing.T, hs driver.HostStorage) {
+	t.Helper()
 	ctx := context.Background()
-	hs := NewHostStorage(svc.NewContainerClient(unique("hosts"))) // created on first write
-	var _ driver.HostStorage = hs
-
 	if _, err := hs.Get(ctx, "locks/h/a"); !errors.Is(err, driver.ErrNotFound) {
 		t.Fatalf("Get missing (no container): %v, want ErrNotFound", err)
 	}
@@ -69,5 +71,13 @@ func TestHostStorage(t *testing.T) {
 	}
 	if err := hs.Delete(ctx, "locks/h/a", driver.Cond{}); !errors.Is(err, driver.ErrNotFound) {
 		t.Fatalf("Delete missing: %v, want ErrNotFound", err)
+	}
+	// An unconditional put overwrites; the ETag changes with every write.
+	e3, err := hs.Put(ctx, "locks/h/b", driver.Record{Data: []byte("b2")}, driver.Cond{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := hs.Get(ctx, "locks/h/b"); err != nil || string(rec.Data) != "b2" || rec.ETag != e3 {
+		t.Fatalf("Get after overwrite = %+v, %v (etag %q)", rec, err, e3)
 	}
 }

@@ -1,10 +1,15 @@
-package blob
+// Package hoststore is the host's durable storage: driver.HostStorage on a blob container
+// (azure-webjobs-hosts in AzureWebJobsStorage, the real host's layout). The runtime uses it by
+// default whenever AzureWebJobsStorage resolves.
+package hoststore
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync/atomic"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -13,26 +18,28 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/driver"
 )
 
-// HostStorage implements driver.HostStorage on a blob container (azure-webjobs-hosts in
+// Store implements driver.HostStorage on a blob container (azure-webjobs-hosts in
 // AzureWebJobsStorage): a key is a blob name, a record's Data its content, its Metadata the
 // blob's metadata (names must be valid C# identifiers; they come back in Go's canonical header
 // case, e.g. "Functioninstance", so compare them case-insensitively), and ETag conditions map to
 // the service's If-Match / If-None-Match. The container is created on the first write.
-type HostStorage struct {
+type Store struct {
 	c       *container.Client
 	created atomic.Bool
 }
 
-var _ driver.HostStorage = (*HostStorage)(nil)
+var _ driver.HostStorage = (*Store)(nil)
 
-// NewHostStorage returns a HostStorage on c.
-func NewHostStorage(c *container.Client) *HostStorage { return &HostStorage{c: c} }
+// New returns a Store on c.
+func New(c *container.Client) *Store { return &Store{c: c} }
 
 // mapErr maps storage errors to driver.ErrNotFound / ErrConflict.
-func (h *HostStorage) mapErr(op, key string, err error) error {
+func (h *Store) mapErr(op, key string, err error) error {
 	switch {
 	case bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) || isStatus(err, 404):
 		return fmt.Errorf("host storage %s %q: %w", op, key, driver.ErrNotFound)
@@ -44,14 +51,46 @@ func (h *HostStorage) mapErr(op, key string, err error) error {
 
 func errorCode(err error) string {
 	var re *azcore.ResponseError
-	if asResponseError(err, &re) {
+	if errors.As(err, &re) {
 		return re.ErrorCode
 	}
 	return ""
 }
 
+func isStatus(err error, code int) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == code
+}
+
+func etagString(e *azcore.ETag) string {
+	if e == nil || *e == "" {
+		return ""
+	}
+	if s := string(*e); strings.HasPrefix(s, "\"") {
+		return s
+	}
+	return "\"" + string(*e) + "\""
+}
+
+func metadataMap(md map[string]*string) map[string]string {
+	out := make(map[string]string, len(md))
+	for k, v := range md {
+		if v != nil {
+			out[k] = *v
+		}
+	}
+	return out
+}
+
+func nilIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 // Get implements driver.HostStorage.
-func (h *HostStorage) Get(ctx context.Context, key string) (driver.Record, error) {
+func (h *Store) Get(ctx context.Context, key string) (driver.Record, error) {
 	resp, err := h.c.NewBlobClient(key).DownloadStream(ctx, nil)
 	if err != nil {
 		return driver.Record{}, h.mapErr("get", key, err)
@@ -69,7 +108,7 @@ func (h *HostStorage) Get(ctx context.Context, key string) (driver.Record, error
 }
 
 // Put implements driver.HostStorage.
-func (h *HostStorage) Put(ctx context.Context, key string, rec driver.Record, cond driver.Cond) (string, error) {
+func (h *Store) Put(ctx context.Context, key string, rec driver.Record, cond driver.Cond) (string, error) {
 	opts := &blockblob.UploadOptions{}
 	if len(rec.Metadata) > 0 {
 		opts.Metadata = make(map[string]*string, len(rec.Metadata))
@@ -109,7 +148,7 @@ func (h *HostStorage) Put(ctx context.Context, key string, rec driver.Record, co
 	}
 }
 
-func (h *HostStorage) ensureContainer(ctx context.Context) error {
+func (h *Store) ensureContainer(ctx context.Context) error {
 	if _, err := h.c.Create(ctx, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
 		return fmt.Errorf("host storage: create container: %w", err)
 	}
@@ -118,7 +157,7 @@ func (h *HostStorage) ensureContainer(ctx context.Context) error {
 }
 
 // Delete implements driver.HostStorage.
-func (h *HostStorage) Delete(ctx context.Context, key string, cond driver.Cond) error {
+func (h *Store) Delete(ctx context.Context, key string, cond driver.Cond) error {
 	var opts *sdkblob.DeleteOptions
 	if cond.IfMatch != "" {
 		e := azcore.ETag(cond.IfMatch)
@@ -131,7 +170,7 @@ func (h *HostStorage) Delete(ctx context.Context, key string, cond driver.Cond) 
 }
 
 // List implements driver.HostStorage.
-func (h *HostStorage) List(ctx context.Context, prefix string) ([]string, error) {
+func (h *Store) List(ctx context.Context, prefix string) ([]string, error) {
 	var out []string
 	pager := h.c.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: nilIfEmpty(prefix)})
 	for pager.More() {
@@ -149,4 +188,29 @@ func (h *HostStorage) List(ctx context.Context, prefix string) ([]string, error)
 		}
 	}
 	return out, nil
+}
+
+// Container is the real host's storage container in AzureWebJobsStorage.
+const Container = "azure-webjobs-hosts"
+
+// Open returns the Store in the azure-webjobs-hosts container of the resolved AzureWebJobsStorage
+// connection (resolved for the blob service). Nothing is sent to the service until first use.
+func Open(c *connection.Connection) (*Store, error) {
+	opts := &service.ClientOptions{ClientOptions: c.SDKOptions()}
+	var (
+		sc  *service.Client
+		err error
+	)
+	switch c.Kind {
+	case connection.KindConnectionString:
+		sc, err = service.NewClientFromConnectionString(c.ConnectionString, opts)
+	case connection.KindIdentity:
+		sc, err = service.NewClient(c.Endpoint, c.Credential, opts)
+	default:
+		err = fmt.Errorf("unsupported connection kind %q", c.Kind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("host storage: blob client for %s: %w", c.Key, c.RedactError(err))
+	}
+	return New(sc.NewContainerClient(Container)), nil
 }
