@@ -21,7 +21,7 @@ func NewServiceClient(c *connection.Connection) (*service.Client, error) {
 	case connection.KindConnectionString:
 		sc, err := service.NewClientFromConnectionString(c.ConnectionString, opts)
 		if err != nil {
-			return nil, fmt.Errorf("connection %q (%s): blob client: %w", c.Name, c.Key, redactErr(err, c))
+			return nil, fmt.Errorf("connection %q (%s): blob client: %w", c.Name, c.Key, c.RedactError(err))
 		}
 		return sc, nil
 	case connection.KindIdentity:
@@ -36,9 +36,6 @@ func NewServiceClient(c *connection.Connection) (*service.Client, error) {
 	}
 	return nil, fmt.Errorf("connection %q: unsupported connection kind %q for blob storage: %w", c.Name, c.Kind, driver.ErrInvalidConfig)
 }
-
-// redactErr makes sure an SDK error about a connection string never carries its secrets.
-func redactErr(err error, c *connection.Connection) error { return c.RedactError(err) }
 
 // accountKey identifies a storage account endpoint (scheme://host/path without query), lower-cased.
 func accountKey(serviceURL string) string {

@@ -126,7 +126,7 @@ func (s *sink) Flush(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s: output %q: write blob %s/%s: %w", s.o.where, s.o.name, s.container, s.name, s.o.conn.RedactError(err))
+		return fmt.Errorf("%s: output %q: write blob %s/%s: %w", s.o.where, s.o.name, s.container, s.name, err)
 	}
 	s.o.state.notifyWritten(written{account: s.o.account, container: s.container, name: s.name, etag: etag, lastModified: lastMod})
 	return nil
@@ -141,7 +141,7 @@ func (o *output) ensureContainer(ctx context.Context, name string) error {
 	}
 	_, err := o.svc.NewContainerClient(name).Create(ctx, nil)
 	if err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
-		return fmt.Errorf("%s: output %q: create container %s: %w", o.where, o.name, name, o.conn.RedactError(err))
+		return fmt.Errorf("%s: output %q: create container %s: %w", o.where, o.name, name, err)
 	}
 	o.mu.Lock()
 	o.created[name] = true

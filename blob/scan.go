@@ -63,7 +63,6 @@ type scanner struct {
 	interval time.Duration
 	workers  int
 	log      *slog.Logger
-	redact   func(error) error // removes the connection's secrets from errors it logs
 
 	mu        sync.Mutex
 	watches   map[string]*watch
@@ -266,7 +265,7 @@ func (s *scanner) handOver(ctx context.Context, w *watch, name, etag, blobType s
 	})
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("blob trigger: could not hand over blob; will retry on the next scan",
-			"function", w.fnID, "container", s.key.container, "blob", name, "error", s.redact(err))
+			"function", w.fnID, "container", s.key.container, "blob", name, "error", err)
 	}
 	switch res {
 	case claimed:
@@ -312,7 +311,7 @@ func (s *scanner) sweep(ctx context.Context) {
 		persisted, found, err := s.loadScanInfo(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("blob trigger: could not read scan info; retrying", "container", s.key.container, "error", s.redact(err))
+				s.log.Warn("blob trigger: could not read scan info; retrying", "container", s.key.container, "error", err)
 			}
 			return
 		}
@@ -363,7 +362,7 @@ func (s *scanner) sweep(ctx context.Context) {
 				break // nothing to do until it exists
 			}
 			if ctx.Err() == nil {
-				s.log.Warn("blob trigger: listing failed; retrying on the next scan", "container", s.key.container, "error", s.redact(err))
+				s.log.Warn("blob trigger: listing failed; retrying on the next scan", "container", s.key.container, "error", err)
 			}
 			break
 		}
@@ -438,7 +437,7 @@ func (s *scanner) sweep(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	if err := s.saveScanInfo(ctx, minWM); err != nil && ctx.Err() == nil {
-		s.log.Warn("blob trigger: could not save scan info", "container", s.key.container, "error", s.redact(err))
+		s.log.Warn("blob trigger: could not save scan info", "container", s.key.container, "error", err)
 	}
 }
 
@@ -525,7 +524,7 @@ func (s *scanner) loadScanInfo(ctx context.Context) (time.Time, bool, error) {
 	}
 	var si scanInfo
 	if err := json.Unmarshal(b, &si); err != nil {
-		s.log.Warn("blob trigger: ignoring unreadable scan info", "container", s.key.container, "error", s.redact(err))
+		s.log.Warn("blob trigger: ignoring unreadable scan info", "container", s.key.container, "error", err)
 		return time.Time{}, false, nil
 	}
 	return si.LatestScan, true, nil

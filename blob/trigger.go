@@ -45,12 +45,6 @@ type trigger struct {
 	qconnC  *connection.Connection
 }
 
-// redact removes the secrets of the trigger's connections (a SAS signature quoted by a
-// transport error) from err.
-func (t *trigger) redact(err error) error {
-	return t.qconnC.RedactError(t.bconn.RedactError(err))
-}
-
 func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, error) {
 	var cfg struct {
 		Path      string `binding:"path,required"`
@@ -143,11 +137,11 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 		var re *azcore.ResponseError
 		if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 {
 			// Refused (authorization, bad account…): the trigger cannot work at all.
-			return fmt.Errorf("%s: blob trigger: create internal queue %s: %w", t.where, InternalQueueName(t.hostID), t.redact(err))
+			return fmt.Errorf("%s: blob trigger: create internal queue %s: %w", t.where, InternalQueueName(t.hostID), err)
 		}
 		// Unreachable for now: hand-overs create the queue when they first enqueue, and the
 		// listener polls until it exists.
-		t.log.Warn("blob trigger: could not create the internal queue yet; retrying as work arrives", "queue", InternalQueueName(t.hostID), "error", t.redact(err))
+		t.log.Warn("blob trigger: could not create the internal queue yet; retrying as work arrives", "queue", InternalQueueName(t.hostID), "error", err)
 	}
 	_, releaseD := acquireDispatcher(t, iq, exec)
 	defer releaseD()
@@ -161,7 +155,6 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 		return &scanner{
 			cc: t.svc.NewContainerClient(t.pattern.Container()), hosts: hosts, rc: &receipts{hosts: hosts},
 			interval: t.opts.PollingInterval, workers: 16, log: t.hostLog.With("trigger", "blobTrigger", "container", t.pattern.Container()),
-			redact: t.redact,
 		}
 	}, w)
 	<-ctx.Done()
@@ -241,7 +234,7 @@ func (t *trigger) process(ctx context.Context, exec driver.Executor, m *Message,
 			b, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if err != nil {
-				return driver.Result{Status: driver.Failed, Err: fmt.Errorf("read blob %s/%s: %w", m.ContainerName, m.BlobName, t.redact(err))}
+				return driver.Result{Status: driver.Failed, Err: fmt.Errorf("read blob %s/%s: %w", m.ContainerName, m.BlobName, err)}
 			}
 			data = b
 		}
@@ -299,5 +292,5 @@ func (t *trigger) readFailed(log *slog.Logger, err error) driver.Result {
 		log.Info("blob trigger: blob changed since it was queued; its new version is processed on its own")
 		return driver.Result{Status: driver.Succeeded}
 	}
-	return driver.Result{Status: driver.Failed, Err: fmt.Errorf("blob trigger: read blob %s: %w", t.where, t.redact(err))}
+	return driver.Result{Status: driver.Failed, Err: fmt.Errorf("blob trigger: read blob %s: %w", t.where, err)}
 }

@@ -419,9 +419,9 @@ func (l *Listener) logReceiveError(err error) {
 	case queueerror.HasCode(err, queueerror.QueueBeingDeleted):
 		l.log.Warn("queue is being deleted; polling with back-off")
 	case errors.As(err, &re) && re.StatusCode >= 500:
-		l.log.Warn("queue service error; polling with back-off", "error", redact(err))
+		l.log.Warn("queue service error; polling with back-off", "error", err)
 	default:
-		l.log.Error("receiving from queue failed; polling with back-off", "error", redact(err))
+		l.log.Error("receiving from queue failed; polling with back-off", "error", err)
 	}
 }
 
@@ -450,11 +450,11 @@ func (l *Listener) process(ctx context.Context, m *Message) {
 		fix := "set messageEncoding to none, or base64-encode messages"
 		if l.poison != nil {
 			log.Error(fmt.Sprintf("queue message %s in queue %s is not valid %s: moving it to queue %s without invoking the function: %s", m.ID, l.name, l.opts.Encoding, l.pname, fix),
-				"encoding", string(l.opts.Encoding), "error", redact(err))
+				"encoding", string(l.opts.Encoding), "error", err)
 			l.poisonMessage(m, m.PopReceipt, log)
 		} else {
 			log.Error(fmt.Sprintf("queue message %s in queue %s is not valid %s and the queue has no poison queue: leaving it invisible: %s", m.ID, l.name, l.opts.Encoding, fix),
-				"encoding", string(l.opts.Encoding), "error", redact(err))
+				"encoding", string(l.opts.Encoding), "error", err)
 		}
 		return
 	}
@@ -472,7 +472,7 @@ func (l *Listener) process(ctx context.Context, m *Message) {
 		l.release(m, pop, 0, log)
 	default:
 		if l.poison == nil {
-			log.Warn("function failed; the queue has no poison queue, so the message stays invisible until its visibility ends", "error", redact(res.Err))
+			log.Warn("function failed; the queue has no poison queue, so the message stays invisible until its visibility ends", "error", res.Err)
 			return
 		}
 		if m.DequeueCount >= int64(l.opts.MaxDequeueCount) {
@@ -514,9 +514,9 @@ func (l *Listener) delete(m *Message, pop string, log *slog.Logger) {
 	defer cancel()
 	if _, err := l.q.DeleteMessage(ctx, m.ID, pop, nil); err != nil {
 		if ignorable(err) {
-			log.Warn("could not delete the message: another receiver owns it now or it is gone", "error", redact(err))
+			log.Warn("could not delete the message: another receiver owns it now or it is gone", "error", err)
 		} else {
-			log.Error("could not delete the message; it will be delivered again", "error", redact(err))
+			log.Error("could not delete the message; it will be delivered again", "error", err)
 		}
 		return
 	}
@@ -528,9 +528,9 @@ func (l *Listener) release(m *Message, pop string, vt time.Duration, log *slog.L
 	defer cancel()
 	if _, err := l.q.UpdateMessage(ctx, m.ID, pop, m.Text, &azqueue.UpdateMessageOptions{VisibilityTimeout: ptr(seconds(vt))}); err != nil {
 		if ignorable(err) {
-			log.Warn("could not release the message: another receiver owns it now or it is gone", "error", redact(err))
+			log.Warn("could not release the message: another receiver owns it now or it is gone", "error", err)
 		} else {
-			log.Error("could not release the message; it reappears when its receive visibility ends", "error", redact(err))
+			log.Error("could not release the message; it reappears when its receive visibility ends", "error", err)
 		}
 		return
 	}
@@ -546,12 +546,12 @@ func (l *Listener) poisonMessage(m *Message, pop string, log *slog.Logger) {
 	ctx, cancel := l.settleCtx()
 	defer cancel()
 	if err := l.enqueuePoison(ctx, m.Text); err != nil {
-		log.Error("could not copy the message to the poison queue; it stays in the queue", "poison_queue", l.pname, "error", redact(err))
+		log.Error("could not copy the message to the poison queue; it stays in the queue", "poison_queue", l.pname, "error", err)
 		return
 	}
 	l.st.poisoned.Add(1)
 	if _, err := l.q.DeleteMessage(ctx, m.ID, pop, nil); err != nil && !queueerror.HasCode(err, queueerror.MessageNotFound) {
-		log.Error("copied the message to the poison queue but could not delete it from the source queue", "poison_queue", l.pname, "error", redact(err))
+		log.Error("copied the message to the poison queue but could not delete it from the source queue", "poison_queue", l.pname, "error", err)
 		return
 	}
 	l.st.deleted.Add(1)
@@ -629,11 +629,11 @@ func (l *Listener) renewLoop(m *Message, r *renewal, log *slog.Logger) {
 			interval = normal
 		case err != nil && ignorable(err):
 			l.st.renewalFailures.Add(1)
-			log.Warn("lost the message while its function runs (its visibility ended and another receiver took it, or it was deleted); it may be processed twice", "error", redact(err))
+			log.Warn("lost the message while its function runs (its visibility ended and another receiver took it, or it was deleted); it may be processed twice", "error", err)
 			return
 		default:
 			l.st.renewalFailures.Add(1)
-			log.Warn("could not renew the message's visibility; retrying sooner", "error", redact(err))
+			log.Warn("could not renew the message's visibility; retrying sooner", "error", err)
 			// After a failed renewal the interval shrinks linearly towards the floor.
 			interval = max(interval-(normal-floor)/4, floor)
 		}

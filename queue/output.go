@@ -136,7 +136,7 @@ func (s *sink) Flush(ctx context.Context) error {
 	}
 	q := s.o.svc.NewQueueClient(s.queue)
 	if err := s.o.ensure(ctx, q, s.queue); err != nil {
-		return redact(fmt.Errorf("%s: %w", s.o.where, err))
+		return fmt.Errorf("%s: %w", s.o.where, err)
 	}
 	for i, text := range s.msgs {
 		_, err := q.EnqueueMessage(ctx, text, nil)
@@ -147,7 +147,7 @@ func (s *sink) Flush(ctx context.Context) error {
 			}
 		}
 		if err != nil {
-			return redact(fmt.Errorf("%s: send message %d of %d to queue %s: %w", s.o.where, i+1, len(s.msgs), s.queue, err))
+			return fmt.Errorf("%s: send message %d of %d to queue %s: %w", s.o.where, i+1, len(s.msgs), s.queue, err)
 		}
 	}
 	s.msgs = nil

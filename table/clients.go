@@ -102,7 +102,7 @@ func (a *account) createTable(ctx context.Context, name string) error {
 	if err == nil || errors.As(err, &re) && (re.StatusCode == http.StatusConflict || re.ErrorCode == string(aztables.TableAlreadyExists)) {
 		return nil
 	}
-	return redact(fmt.Errorf("table: create table %q: %w", name, err))
+	return fmt.Errorf("table: create table %q: %w", name, err)
 }
 
 // isNotFound reports a 404 from the service (missing entity or table).

@@ -81,9 +81,9 @@ func newInput(ctx context.Context, bc *driver.BindContext) (driver.Input, error)
 	hasTake := in.take != nil || in.takeN > 0
 	switch {
 	case hasRK && !hasPK:
-		return nil, bc.Errorf("rowKey", "add partitionKey (a point read needs both)", "is set without partitionKey")
+		return nil, bc.Errorf("", "add partitionKey (a point read needs both)", "rowKey is set without partitionKey")
 	case hasRK && (in.filter != nil || hasTake):
-		return nil, bc.Errorf("rowKey", "remove rowKey to run a query, or filter and take to read one entity", "cannot be combined with filter or take")
+		return nil, bc.Errorf("", "remove rowKey to run a query, or filter and take to read one entity", "rowKey cannot be combined with filter or take")
 	}
 	in.point = hasRK
 	if err := in.checkParam(); err != nil {
@@ -280,7 +280,7 @@ func (in *input) read(ctx context.Context, client *aztables.Client, table, pk, r
 		return nil, nil
 	}
 	if err != nil {
-		return nil, redact(fmt.Errorf("%s: read entity (PartitionKey=%q, RowKey=%q) from table %q: %w", in.where, pk, rk, table, err))
+		return nil, fmt.Errorf("%s: read entity (PartitionKey=%q, RowKey=%q) from table %q: %w", in.where, pk, rk, table, err)
 	}
 	e, err := parseEntity(resp.Value)
 	if err != nil {
@@ -318,7 +318,7 @@ func (in *input) query(ctx context.Context, client *aztables.Client, table, filt
 			break // a missing table holds no entities
 		}
 		if err != nil {
-			return nil, redact(fmt.Errorf("%s: query table %q: %w", in.where, table, err))
+			return nil, fmt.Errorf("%s: query table %q: %w", in.where, table, err)
 		}
 		for _, raw := range page.Entities {
 			if take > 0 && len(ents) == take {

@@ -330,7 +330,7 @@ func (w *writer) mapError(b *batch, err error) error {
 	}
 	f, ok := parseTransactionError(err)
 	if !ok {
-		return redact(fmt.Errorf("table: writing %d entities of partition %q to table %q: %w", len(b.ents), b.pk, w.table, err))
+		return fmt.Errorf("table: writing %d entities of partition %q to table %q: %w", len(b.ents), b.pk, w.table, err)
 	}
 	e := b.ents[0]
 	if f.index >= 0 && f.index < len(b.ents) {
