@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
+	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/driver"
 )
 
@@ -204,7 +205,9 @@ func NewListener(client *azqueue.QueueClient, poison *azqueue.QueueClient, opts 
 	if poison != nil {
 		l.pname = queueNameFromURL(poison.URL())
 	}
-	l.log = o.Logger.With("queue", l.name)
+	// The client may come from anywhere (not connection.SDKOptions): the listener's logs are
+	// scrubbed of SAS signatures and keys here, once.
+	l.log = slog.New(connection.ScrubHandler(o.Logger.Handler())).With("queue", l.name)
 	return l
 }
 
