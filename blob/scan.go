@@ -74,6 +74,7 @@ type scanner struct {
 	closeOnce sync.Once
 
 	leader    atomic.Bool
+	pending   atomic.Int64 // blobs found by the running sweep and not yet handed over
 	listCalls atomic.Int64
 	sweeps    atomic.Int64
 	lastSweep atomic.Int64 // duration in ns
@@ -334,7 +335,9 @@ func (s *scanner) sweep(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			for c := range jobs {
-				if s.handOver(ctx, c.w, c.name, c.etag, c.btype, c.lastMod, c.fresh) {
+				retry := s.handOver(ctx, c.w, c.name, c.etag, c.btype, c.lastMod, c.fresh)
+				s.pending.Add(-1)
+				if retry {
 					s.mu.Lock()
 					if c.w.failedMin.IsZero() || c.lastMod.Before(c.w.failedMin) {
 						c.w.failedMin = c.lastMod
@@ -393,9 +396,11 @@ func (s *scanner) sweep(ctx context.Context) {
 				}
 				fresh := !w.persisted.IsZero() && lm.After(w.persisted)
 				c := candidate{fresh: fresh, w: w, name: *it.Name, etag: etagString(it.Properties.ETag), btype: blobTypeName(it.Properties.BlobType), lastMod: lm}
+				s.pending.Add(1)
 				select {
 				case jobs <- c:
 				case <-ctx.Done():
+					s.pending.Add(-1)
 				}
 			}
 		}

@@ -89,6 +89,16 @@ func (r *refcounted[K, V]) acquire(k K, open func() V) (v V, existed bool, relea
 	}
 }
 
+// get returns the open value for k.
+func (r *refcounted[K, V]) get(k K) (v V, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.m[k]; e != nil {
+		return e.v, true
+	}
+	return v, false
+}
+
 // each calls f for every open value.
 func (r *refcounted[K, V]) each(f func(K, V)) {
 	r.mu.Lock()

@@ -146,7 +146,7 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	_, releaseD := acquireDispatcher(t, iq, exec)
 	defer releaseD()
 
-	key := scanKey{hostID: t.hostID, account: t.account, container: t.pattern.Container()}
+	key := t.scanKey()
 	w := &watch{fnID: t.fnID, pattern: t.pattern, start: t.start, enqueue: func(ctx context.Context, m *Message) error {
 		return queue.Enqueue(ctx, t.state.hub, iq, m.encode())
 	}}
@@ -293,4 +293,33 @@ func (t *trigger) readFailed(log *slog.Logger, err error) driver.Result {
 		return driver.Result{Status: driver.Succeeded}
 	}
 	return driver.Result{Status: driver.Failed, Err: fmt.Errorf("blob trigger: read blob %s: %w", t.where, err)}
+}
+
+var _ driver.Scaler = (*trigger)(nil)
+
+// Scale implements driver.Scaler: the backlog is the blobs waiting in the host's internal
+// hand-over queue (approximate message count; the queue is shared by the host's blob-triggered
+// functions) plus the blobs the running sweep of this trigger's container found and has not yet
+// handed over. One instance is sized for the internal queue's batch size (min(32, MDOP/2+1)).
+func (t *trigger) Scale(ctx context.Context) (driver.ScaleMetrics, error) {
+	m := driver.ScaleMetrics{TargetPerInstance: int64(t.opts.batchSize())}
+	if s, ok := t.state.scanners.get(t.scanKey()); ok {
+		m.Backlog += s.pending.Load()
+	}
+	resp, err := t.qsvc.NewQueueClient(InternalQueueName(t.hostID)).GetProperties(ctx, nil)
+	if queueerror.HasCode(err, queueerror.QueueNotFound) {
+		return m, nil
+	}
+	if err != nil {
+		return m, fmt.Errorf("%s: blob trigger: internal queue length: %w", t.where, err)
+	}
+	if resp.ApproximateMessagesCount != nil {
+		m.Backlog += int64(*resp.ApproximateMessagesCount)
+	}
+	return m, nil
+}
+
+// scanKey identifies the host's scanner of the trigger's container.
+func (t *trigger) scanKey() scanKey {
+	return scanKey{hostID: t.hostID, account: t.account, container: t.pattern.Container()}
 }

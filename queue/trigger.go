@@ -2,11 +2,13 @@ package queue
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
 	"github.com/azbind/azbind/extension/driver"
 )
 
@@ -112,4 +114,24 @@ func loggerOf(bc *driver.BindContext) *slog.Logger {
 		return bc.Host.Logger
 	}
 	return slog.Default()
+}
+
+var _ driver.Scaler = (*trigger)(nil)
+
+// Scale implements driver.Scaler (reference §5.6, target-based scaling): the backlog is the
+// queue's approximate message count, and one instance is sized for batchSize messages (16 by
+// default). A queue that does not exist yet has no backlog.
+func (t *trigger) Scale(ctx context.Context) (driver.ScaleMetrics, error) {
+	m := driver.ScaleMetrics{TargetPerInstance: int64(t.opts.withDefaults().BatchSize)}
+	resp, err := t.client.GetProperties(ctx, nil)
+	if queueerror.HasCode(err, queueerror.QueueNotFound) {
+		return m, nil
+	}
+	if err != nil {
+		return m, fmt.Errorf("queue %s: approximate message count: %w", t.queue, err)
+	}
+	if resp.ApproximateMessagesCount != nil {
+		m.Backlog = int64(*resp.ApproximateMessagesCount)
+	}
+	return m, nil
 }
