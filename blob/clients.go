@@ -84,7 +84,7 @@ func queueConnection(ctx context.Context, bc *driver.BindContext) (*connection.C
 	if err == nil {
 		err = fmt.Errorf("connection %q has no queue endpoint: %w", c.Name, driver.ErrInvalidConfig)
 	}
-	return nil, fmt.Errorf("%s: the blob trigger needs a queue endpoint on the same account for its internal queues (set <connection>__queueServiceUri, or configure AzureWebJobsStorage): %w", bc.Spec.Where, err)
+	return nil, bc.Errorf("connection", "set <connection>__queueServiceUri, or configure AzureWebJobsStorage", "the blob trigger needs a queue endpoint on the same account for its internal queues: %w", err)
 }
 
 // bindingClient decodes a blob input or output binding's required path, compiles it as a

@@ -29,7 +29,7 @@ func newInput(ctx context.Context, bc *driver.BindContext) (driver.Input, error)
 	case serviceClientType:
 		in.service = true
 	default:
-		return nil, fmt.Errorf("%s: a queue input binding supplies *azqueue.QueueClient or *azqueue.ServiceClient, not %s: change the parameter type (to read messages use a queueTrigger): %w", bc.Spec.Where, bc.Param, driver.ErrUnsupportedType)
+		return nil, bc.Errorf("", "change the parameter type (to read messages use a queueTrigger)", "a queue input binding supplies *azqueue.QueueClient or *azqueue.ServiceClient, not %s: %w", bc.Param, driver.ErrUnsupportedType)
 	}
 	if !in.service {
 		var cfg bindingConfig
