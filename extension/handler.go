@@ -158,6 +158,7 @@ const (
 	slotInput
 	slotCollector
 	slotStruct
+	slotExtra // a value of one of the trigger's BindingType.Extras types, from Event.Extras
 )
 
 // slot fills one handler argument (or one field of a bindings struct).

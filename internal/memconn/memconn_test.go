@@ -24,7 +24,7 @@ func TestRunStopsFetchingWhenCancelled(t *testing.T) {
 	for i := range 50 {
 		q := Default.Queue(fmt.Sprintf("memconn-stop-%d", i))
 		q.Send([]byte("x"))
-		tr := &trigger{q: q, opts: Options{Concurrency: 4, BatchSize: 1}}
+		tr := &queueTrigger{q: q, opts: Options{Concurrency: 4, BatchSize: 1}}
 		var exec countExec
 		if err := tr.Run(ctx, &exec); err != nil {
 			t.Fatal(err)
