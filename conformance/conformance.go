@@ -463,6 +463,12 @@ var triggerTests = []triggerTest{
 		}
 		return ""
 	}, run: testHandlerSettlement},
+	{name: "Batch", needs: func(c Capabilities) string {
+		if !c.Batch {
+			return "Batch"
+		}
+		return ""
+	}, run: testBatch},
 }
 
 func needRedelivery(c Capabilities) string {

@@ -35,6 +35,8 @@ func (Harness) Capabilities() conformance.Capabilities {
 		Metadata:           []string{"Id", "DeliveryCount", "QueueName"},
 		HostConfig:         map[string]map[string]any{"memory": {"maxDeliveries": 3}},
 		HandlerSettlement:  true,
+		Batch:              true,
+		MaxBatchSize:       8, // memconn's default batchSize
 	}
 }
 
