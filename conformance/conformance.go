@@ -469,6 +469,12 @@ var triggerTests = []triggerTest{
 		}
 		return ""
 	}, run: testBatch},
+	{name: "OrderedPerKey", needs: func(c Capabilities) string {
+		if !c.OrderedPerKey {
+			return "OrderedPerKey"
+		}
+		return ""
+	}, run: testOrderedPerKey},
 }
 
 func needRedelivery(c Capabilities) string {
