@@ -475,6 +475,12 @@ var triggerTests = []triggerTest{
 		}
 		return ""
 	}, run: testOrderedPerKey},
+	{name: "CheckpointResume", needs: func(c Capabilities) string {
+		if !c.Checkpoints {
+			return "Checkpoints"
+		}
+		return ""
+	}, run: testCheckpointResume},
 }
 
 func needRedelivery(c Capabilities) string {
