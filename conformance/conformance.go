@@ -481,6 +481,12 @@ var triggerTests = []triggerTest{
 		}
 		return ""
 	}, run: testCheckpointResume},
+	{name: "Push", needs: func(c Capabilities) string {
+		if !c.Push {
+			return "Push"
+		}
+		return ""
+	}, run: testPush},
 }
 
 func needRedelivery(c Capabilities) string {
