@@ -1,7 +1,9 @@
 // Package conformance is the suite every azbind connector — ours or a third party's — runs to show
 // that it honours the extension contract: delivery, acknowledgement, failure and redelivery,
 // retry policies, poison, metadata, output round trips, graceful drain, cancellation at the drain
-// deadline, panic recovery and competing consumers.
+// deadline, panic recovery and competing consumers; and, where the service has them, settlement
+// chosen by the handler, batches, ordering per key, resuming from checkpoints after a restart,
+// and pushed (HTTP) delivery.
 //
 // A connector implements Harness (and TriggerHarness and/or OutputHarness) in its own _test.go
 // file, against a real service or local emulator, and calls Run:
