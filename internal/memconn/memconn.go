@@ -72,7 +72,9 @@ type Broker struct {
 	kv      map[string][]byte
 }
 
-// Default is the process-wide broker the registered bindings use.
+// Default is the process-wide broker the registered bindings use. It is the simulated service,
+// not connector state: what a connector holds per host lives in values the host owns (see the
+// push router, a driver.Shared value).
 var Default = &Broker{queues: map[string]*Queue{}, streams: map[string]*Stream{}, kv: map[string][]byte{}}
 
 // Queue returns (creating) the named queue.

@@ -170,11 +170,12 @@ func (r *pushRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // Publisher simulates the service that pushes (an Event Grid subscription). Publish holds an
-// item and POSTs it to the target URL until it is answered with a 2xx; a 500 counts as a failed
-// delivery and, after MaxAttempts of them, the item is dead-lettered; any other answer (503 from
-// a stopping host, 404 before the function runs, no host at all) is retried without counting.
+// item and POSTs it to the target URL until it is answered with a 2xx; a 5xx other than 503 (a
+// failed invocation) counts as a failed delivery and, after MaxAttempts of them, the item is
+// dead-lettered; any other answer (503 from a stopping host, 404 before the function runs, no
+// host at all) is retried without counting.
 type Publisher struct {
-	MaxAttempts int // dead-letter after this many 500s (0: never)
+	MaxAttempts int // dead-letter after this many failed invocations (0: never)
 
 	mu      sync.Mutex
 	target  string
@@ -248,7 +249,7 @@ func (p *Publisher) deliver(id int, body []byte) {
 		case code >= 200 && code < 300:
 			p.settle(id, nil)
 			return
-		case code == http.StatusInternalServerError:
+		case code/100 == 5 && code != http.StatusServiceUnavailable: // the invocation failed
 			if failures++; p.MaxAttempts > 0 && failures >= p.MaxAttempts {
 				p.settle(id, body)
 				return

@@ -46,7 +46,6 @@ type Queue struct {
 	deferred [][]byte
 	notify   chan struct{}
 	seq      atomic.Int64
-	receives atomic.Int64
 }
 
 // Send enqueues a message.
@@ -141,9 +140,6 @@ func (q *Queue) receive(n int) []*msg {
 		m.deliveries++
 		q.inflight[m.id] = m
 	}
-	if n > 0 {
-		q.receives.Add(1)
-	}
 	return out
 }
 
@@ -195,6 +191,9 @@ type Actions struct {
 	mu            sync.Mutex
 	msgs          []*msg // the event's messages not yet settled
 }
+
+// Each method settles every message of the event not yet settled (all of a batch, for
+// cardinality many) and returns ErrSettled when there is none left.
 
 // Complete removes the messages from the queue.
 func (a *Actions) Complete(context.Context) error { return a.settle(complete, "") }
