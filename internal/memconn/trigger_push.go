@@ -1,7 +1,6 @@
 package memconn
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/azbind/azbind/extension/driver"
 )
@@ -167,129 +165,4 @@ func (r *pushRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	t.ServeHTTP(w, req)
-}
-
-// Publisher simulates the service that pushes (an Event Grid subscription). Publish holds an
-// item and POSTs it to the target URL until it is answered with a 2xx; a 5xx other than 503 (a
-// failed invocation) counts as a failed delivery and, after MaxAttempts of them, the item is
-// dead-lettered; any other answer (503 from a stopping host, 404 before the function runs, no
-// host at all) is retried without counting.
-type Publisher struct {
-	MaxAttempts int // dead-letter after this many failed invocations (0: never)
-
-	mu      sync.Mutex
-	target  string
-	changed chan struct{} // closed (and replaced) when the target changes
-	pending map[int]bool
-	dead    [][]byte
-	seq     int
-	ctx     context.Context
-	stop    context.CancelFunc
-	wg      sync.WaitGroup
-}
-
-// NewPublisher returns a publisher with no target yet; Close stops its deliveries.
-func NewPublisher(maxAttempts int) *Publisher {
-	ctx, stop := context.WithCancel(context.Background())
-	return &Publisher{MaxAttempts: maxAttempts, changed: make(chan struct{}), pending: map[int]bool{}, ctx: ctx, stop: stop}
-}
-
-// SetTarget sets the URL deliveries go to from now on.
-func (p *Publisher) SetTarget(url string) {
-	p.mu.Lock()
-	p.target = url
-	close(p.changed)
-	p.changed = make(chan struct{})
-	p.mu.Unlock()
-}
-
-// Publish holds body and delivers it in the background.
-func (p *Publisher) Publish(body []byte) {
-	body = append([]byte(nil), body...)
-	p.mu.Lock()
-	p.seq++
-	id := p.seq
-	p.pending[id] = true
-	p.mu.Unlock()
-	p.wg.Go(func() { p.deliver(id, body) })
-}
-
-// Pending counts the items not yet answered with a 2xx nor dead-lettered.
-func (p *Publisher) Pending() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.pending)
-}
-
-// Dead returns the dead-lettered items.
-func (p *Publisher) Dead() [][]byte {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([][]byte(nil), p.dead...)
-}
-
-// Close stops every delivery and waits for them.
-func (p *Publisher) Close() {
-	p.stop()
-	p.wg.Wait()
-}
-
-func (p *Publisher) deliver(id int, body []byte) {
-	failures := 0
-	backoff := 5 * time.Millisecond
-	for {
-		p.mu.Lock()
-		target, changed := p.target, p.changed
-		p.mu.Unlock()
-		code := 0
-		if target != "" {
-			code = p.post(target, id, body)
-		}
-		switch {
-		case code >= 200 && code < 300:
-			p.settle(id, nil)
-			return
-		case code/100 == 5 && code != http.StatusServiceUnavailable: // the invocation failed
-			if failures++; p.MaxAttempts > 0 && failures >= p.MaxAttempts {
-				p.settle(id, body)
-				return
-			}
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-p.ctx.Done():
-			t.Stop()
-			return
-		case <-changed: // a new target: try it at once
-			t.Stop()
-			backoff = 5 * time.Millisecond
-		case <-t.C:
-			backoff = min(2*backoff, 100*time.Millisecond)
-		}
-	}
-}
-
-func (p *Publisher) post(url string, id int, body []byte) int {
-	req, err := http.NewRequestWithContext(p.ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Memory-Item-Id", fmt.Sprint(id))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
-func (p *Publisher) settle(id int, dead []byte) {
-	p.mu.Lock()
-	delete(p.pending, id)
-	if dead != nil {
-		p.dead = append(p.dead, dead)
-	}
-	p.mu.Unlock()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -12,80 +11,6 @@ import (
 
 	"github.com/azbind/azbind/extension/driver"
 )
-
-// StreamPartitions is the number of partitions of every stream.
-const StreamPartitions = 4
-
-type streamEvent struct {
-	key  string
-	body []byte
-}
-
-// Stream is an append-only log split into partitions (an event hub). Events sent with the same
-// partition key land in one partition, in order; events without a key are spread round-robin.
-// Reading does not remove anything: each consumer group keeps its own checkpoints.
-type Stream struct {
-	name  string
-	mu    sync.Mutex
-	parts [][]streamEvent // by partition; an event's index is its sequence number
-	rr    int
-	grown chan struct{} // closed (and replaced) on every append: wakes every reader
-}
-
-// Name returns the stream's name.
-func (s *Stream) Name() string { return s.name }
-
-// Send appends an event to the next partition, round-robin.
-func (s *Stream) Send(body []byte) {
-	s.mu.Lock()
-	p := s.rr % len(s.parts)
-	s.rr++
-	s.appendLocked(p, "", body)
-	s.mu.Unlock()
-}
-
-// SendKeyed appends an event to the partition of key.
-func (s *Stream) SendKeyed(key string, body []byte) {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	s.mu.Lock()
-	s.appendLocked(int(h.Sum32()%uint32(len(s.parts))), key, body)
-	s.mu.Unlock()
-}
-
-func (s *Stream) appendLocked(p int, key string, body []byte) {
-	s.parts[p] = append(s.parts[p], streamEvent{key: key, body: append([]byte(nil), body...)})
-	close(s.grown)
-	s.grown = make(chan struct{})
-}
-
-// read returns up to n events of partition p from sequence number from on, and a channel that is
-// closed at the next append.
-func (s *Stream) read(p int, from int64, n int) ([]streamEvent, <-chan struct{}) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	part := s.parts[p]
-	if from >= int64(len(part)) {
-		return nil, s.grown
-	}
-	end := min(int64(len(part)), from+int64(n))
-	return part[from:end:end], s.grown
-}
-
-// Unprocessed counts the events of consumer group that lie beyond its checkpoints in store.
-func (s *Stream) Unprocessed(ctx context.Context, store driver.HostStorage, group string) (int, error) {
-	n := 0
-	for p := range s.parts {
-		next, err := loadCheckpoint(ctx, store, CheckpointKey(s.name, group, p))
-		if err != nil {
-			return 0, err
-		}
-		s.mu.Lock()
-		n += len(s.parts[p]) - int(next)
-		s.mu.Unlock()
-	}
-	return n, nil
-}
 
 // CheckpointKey is the host-storage key of a partition's checkpoint, laid out as Event Hubs'
 // ("<namespace>/<hub>/<consumer group>/checkpoint/<partition>", reference §3.6).
