@@ -19,10 +19,13 @@ import (
 // singleton listener lock (checklist §5.3): a blob lease on
 // azure-webjobs-hosts/locks/<hostId>/WebJobs.Internal.Blobs.<container>.Listener in the
 // trigger's account. Other hosts only consume the internal queue (and hand over their own
-// writes through the fast path) and try to take the lock over every scanLockRetry.
+// writes through the fast path) and try to take the lock over every scanLockRetry. The lease is
+// the real host's listenerLockPeriod (1 minute), renewed at half its period as the real
+// SingletonManager does: 2 requests a minute while idle. A host that stops releases it at once;
+// one that crashes leaves it to expire.
 const (
-	scanLockPeriod = 30 * time.Second
-	scanLockRenew  = 10 * time.Second
+	scanLockPeriod = time.Minute
+	scanLockRenew  = 30 * time.Second
 	scanLockRetry  = 5 * time.Second
 )
 

@@ -13,10 +13,13 @@ import (
 const (
 	DefaultPoisonBlobThreshold = 5
 	DefaultPollingInterval     = time.Second
-	// DefaultMaxPollingInterval caps the internal queue's back-off while it is empty. Hand-overs
-	// by this host wake its listener at once; the cap bounds how soon other hosts sharing the
-	// host ID pick up work.
-	DefaultMaxPollingInterval = 2 * time.Second
+	// DefaultMaxScanInterval is where the scan interval backs off to while the container does
+	// not change: the real host's 10 s scan cadence.
+	DefaultMaxScanInterval = 10 * time.Second
+	// DefaultMaxPollingInterval caps the internal queue's back-off while it is empty (the real
+	// host's queues default). Hand-overs by this host wake its listener at once; the cap bounds
+	// how soon other hosts sharing the host ID pick up work.
+	DefaultMaxPollingInterval = time.Minute
 )
 
 // Options is the host.json section extensions.blobs. The zero value gives the defaults.
@@ -28,12 +31,19 @@ type Options struct {
 	// PoisonBlobThreshold is the number of failed attempts after which a blob is reported to
 	// webjobs-blobtrigger-poison (default 5, checklist C33).
 	PoisonBlobThreshold int `binding:"poisonBlobThreshold"`
-	// PollingInterval is the time between the starts of two container scans (default 1 s; the
-	// real host uses 10 s). A scan of a large container takes longer; scans then run back to back.
+	// PollingInterval is the time between the starts of two container scans while blobs are
+	// arriving (default 1 s), and for 10 s after the last new one. A scan of a large container
+	// takes longer; scans then run back to back.
 	PollingInterval time.Duration `binding:"pollingInterval"`
+	// MaxScanInterval is what the scan interval backs off to, doubling per scan that finds
+	// nothing new, while the container does not change (default 10 s, the real host's cadence;
+	// at most this long before a blob written by another process is seen after a quiet spell).
+	// Set it to pollingInterval for a fixed cadence. Each scan costs ceil(blobs/5000) list
+	// requests.
+	MaxScanInterval time.Duration `binding:"maxScanInterval"`
 	// MaxPollingInterval caps the back-off of the internal queue listener while the queue is empty
-	// (default 2 s; the real host uses the queues default of 1 minute). This host's own hand-overs
-	// wake its listener at once; the cap bounds how soon other hosts help.
+	// (default 1 minute, as the real host). This host's own hand-overs wake its listener at once;
+	// the cap bounds how soon other hosts sharing the host ID help.
 	MaxPollingInterval time.Duration `binding:"maxPollingInterval"`
 	// StartFrom limits which existing blobs trigger when no scan watermark has been persisted
 	// yet for the container: "beginning" (default, as Functions), "firstStart" (only blobs
@@ -51,8 +61,8 @@ func (o *Options) normalize(concurrency int, where string) error {
 	if o.PoisonBlobThreshold < 0 {
 		return &driver.ConfigError{Where: where, Field: "extensions.blobs.poisonBlobThreshold", Problem: fmt.Sprintf("%d must be at least 1", o.PoisonBlobThreshold)}
 	}
-	if o.PollingInterval < 0 || o.MaxPollingInterval < 0 {
-		return &driver.ConfigError{Where: where, Field: "extensions.blobs", Problem: "pollingInterval and maxPollingInterval must not be negative"}
+	if o.PollingInterval < 0 || o.MaxPollingInterval < 0 || o.MaxScanInterval < 0 {
+		return &driver.ConfigError{Where: where, Field: "extensions.blobs", Problem: "pollingInterval, maxScanInterval and maxPollingInterval must not be negative"}
 	}
 	if concurrency <= 0 {
 		concurrency = runtime.GOMAXPROCS(0)
@@ -66,6 +76,10 @@ func (o *Options) normalize(concurrency int, where string) error {
 	if o.PollingInterval == 0 {
 		o.PollingInterval = DefaultPollingInterval
 	}
+	if o.MaxScanInterval == 0 {
+		o.MaxScanInterval = max(DefaultMaxScanInterval, o.PollingInterval)
+	}
+	o.MaxScanInterval = max(o.MaxScanInterval, o.PollingInterval)
 	if o.MaxPollingInterval == 0 {
 		o.MaxPollingInterval = DefaultMaxPollingInterval
 	}

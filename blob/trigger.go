@@ -154,7 +154,7 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 		hosts := t.svc.NewContainerClient(HostsContainer)
 		return &scanner{
 			cc: t.svc.NewContainerClient(t.pattern.Container()), hosts: hosts, rc: &receipts{hosts: hosts},
-			interval: t.opts.PollingInterval, workers: 16, log: t.hostLog.With("trigger", "blobTrigger", "container", t.pattern.Container()),
+			interval: t.opts.PollingInterval, idle: t.opts.MaxScanInterval, workers: 16, log: t.hostLog.With("trigger", "blobTrigger", "container", t.pattern.Container()),
 		}
 	}, w)
 	<-ctx.Done()
