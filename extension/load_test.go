@@ -174,8 +174,8 @@ func TestCheckFunction(t *testing.T) { // C14, C16, C17
 		{"setting missing", "F", `{"type": "loadTestTrigger", "name": "m", "queueName": "%Nope%"}`, []string{`bindings[0].queueName: '%Nope%' does not resolve to a value.: define the app setting "Nope"`}},
 		{"setting nested", "F", trig + `, {"type": "loadTestOut", "direction": "out", "name": "o", "opts": {"list": ["%Nope2%"]}}`, []string{`bindings[1].opts.list[0]: '%Nope2%' does not resolve`}},
 		{"setting unclosed", "F", `{"type": "loadTestTrigger", "name": "m", "queueName": "a%b"}`, []string{"The '%' at position 1 does not have a closing '%'"}},
-		{"template unbalanced", "F", trig + `, {"type": "loadTestIn", "direction": "in", "name": "d", "path": "c/{id"}`, []string{`bindings[1].path: Invalid template 'c/{id'. Missing closing bracket at position 2.`}},
-		{"template empty", "F", trig + `, {"type": "loadTestIn", "direction": "in", "name": "d", "path": "c/{}"}`, []string{"The parameter name at position 2 is empty"}},
+		{"template unbalanced", "F", trig + `, {"type": "loadTestIn", "direction": "in", "name": "d", "path": "c/{id"}`, []string{`bindings[1].path: Invalid template 'c/{id'. Missing closing bracket at position 3.`}},
+		{"template empty", "F", trig + `, {"type": "loadTestIn", "direction": "in", "name": "d", "path": "c/{}"}`, []string{"The parameter name at position 3 is empty"}},
 		{"template after setting", "F", trig + `, {"type": "loadTestIn", "direction": "in", "name": "d", "path": "%Q%/{id}"}`, nil},
 		{"trigger braces not templates", "F", `{"type": "loadTestTrigger", "name": "m", "path": "c/{name"}`, nil},
 	}
