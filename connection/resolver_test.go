@@ -601,8 +601,23 @@ func TestSettingsSources(t *testing.T) {
 	if !errors.Is(err, ErrEncryptedSettings) || !strings.Contains(err.Error(), "x/local.settings.json") || strings.Contains(err.Error(), "secretcipher") {
 		t.Fatalf("encrypted: %v", err)
 	}
-	_, err = ParseLocalSettings("l.json", []byte(`{"Values": {"A": "`+key1+`", "B": 3}}`))
-	if err == nil || strings.Contains(err.Error(), key1) || !strings.Contains(err.Error(), "l.json") {
+	// Numbers and booleans are read as their text, as Core Tools accepts them; an object is an
+	// error naming the key (escaped when it holds a control character), never the values.
+	lsrc, err := ParseLocalSettings("l.json", []byte("\uFEFF{'Values': {'A': '"+key1+"', 'B': 3, 'C': true, 'D': 1.50, 'E': null,}, // comment\n}"))
+	if err != nil {
+		t.Fatalf("lenient local.settings.json: %v", err)
+	}
+	lss := NewSettings(lsrc)
+	for k, want := range map[string]string{"B": "3", "C": "true", "D": "1.50"} {
+		if v, ok := lss.Get(k); !ok || v != want {
+			t.Errorf("Values.%s = %q, %v; want %q", k, v, ok, want)
+		}
+	}
+	if lss.Exists("E") {
+		t.Errorf("null value became a setting")
+	}
+	_, err = ParseLocalSettings("l.json", []byte(`{"Values": {"A": "`+key1+`", "B\u0000x": {"n": 3}}}`))
+	if err == nil || strings.Contains(err.Error(), key1) || !strings.Contains(err.Error(), "l.json: Values.\"B\\x00x\": holds an object") {
 		t.Fatalf("bad type: %v", err)
 	}
 	_, err = ParseLocalSettings("l.json", []byte(`{"Values": {"A": "`+key1+`"`))

@@ -35,6 +35,11 @@ func parseHostJSON(file string, data []byte, settings *connection.Settings) (*Ho
 		ps.add("", "must be a JSON object, got "+jsonKind(doc), `write {"version": "2.0"}`)
 		return nil, ps.list
 	}
+	if len(top) == 0 {
+		// An empty host.json means the defaults (HostJsonFileConfigurationSourceTests
+		// .EmptyHostJson_CreatesDefaultFile: "{}" becomes {"version": "2.0"}).
+		top = map[string]any{"version": "2.0"}
+	}
 	overridden := applyHostOverrides(top, settings)
 	h := &HostConfig{Extensions: map[string]map[string]any{}, LogLevels: map[string]string{}}
 	for _, k := range sortedKeys(top) {

@@ -100,7 +100,8 @@ func TestParseFunctionJSONProblems(t *testing.T) { // C14, C16, C57
 	}{
 		{"syntax", `{"bindings": [}`, []string{"F/function.json: not valid JSON: invalid character '}' looking for beginning of value at byte 15 (line 1, column 15)"}},
 		{"syntax line", "{\n  \"bindings\": [\n    {\"type\": 1,,}\n]}", []string{"(line 3, column 16)"}},
-		{"truncated", `{"bindings": [`, []string{"unexpected end of file at byte 14"}},
+		{"truncated", `{"bindings": [`, []string{"unexpected end of file at byte 14 (line 1, column 15)"}},
+		{"after a BOM and a comment", "\uFEFF// c\n{\"bindings\": [}", []string{"(line 2, column 15)"}},
 		{"empty", ``, []string{"the file is empty"}},
 		{"trailing", `{} {}`, []string{"unexpected data after the top-level value"}},
 		{"array", `[]`, []string{"must be a JSON object, got an array"}},
@@ -258,7 +259,7 @@ func TestParseHostJSON(t *testing.T) { // C60
 	tests := []struct{ json, want string }{
 		{`{"version": "1.0"}`, `host.json: version: "1.0" is an invalid value for host.json 'version' property`},
 		{`{"version": 2}`, `version: a number is an invalid value`},
-		{`{}`, `host.json: version: The host.json file is missing the required 'version' property`},
+		{`{"functions": ["A"]}`, `host.json: version: The host.json file is missing the required 'version' property`}, // HostJsonFileConfigurationSourceTests.InvalidVersionThrowsException
 		{`{"version": "2.0", "functionTimeout": 300}`, `host.json: functionTimeout: must be a TimeSpan string such as "00:05:00", got a number: fix the value`},
 		{`{"version": "2.0", "functionTimeout": "00:00:00.5"}`, `functionTimeout: FunctionTimeout must be greater than 00:00:01`},
 		{`{"version": "2.0", "functionTimeout": "-00:00:05"}`, `functionTimeout: negative timeout`},
@@ -270,7 +271,8 @@ func TestParseHostJSON(t *testing.T) { // C60
 		{`{"version": "2.0", "logging": {"logLevel": []}}`, `logging.logLevel: must be an object`},
 		{`{"version": "2.0", "logging": 1}`, `logging: must be an object`},
 		{`{"version": "2.0", "retry": {"strategy": "fixedDelay", "delayInterval": "00:00:01"}}`, `host.json: retry.maxRetryCount: is required`},
-		{`{"version": "2.0",}`, `host.json: not valid JSON: invalid character '}' looking for beginning of object key string at byte 19 (line 1, column 19)`},
+		{`{"version": "2.0",,}`, `host.json: not valid JSON: invalid character ',' looking for beginning of object key string at byte 19 (line 1, column 19)`},
+		{"{'version': '4.0','functions': [ 'FunctionA', 'FunctionB' ]}", `host.json: version: "4.0" is an invalid value for host.json 'version' property`}, // HostJsonFileConfigurationSourceTests.InvalidVersionThrowsException
 		{`"2.0"`, `host.json: must be a JSON object, got a string`},
 	}
 	for _, tc := range tests {
@@ -382,12 +384,10 @@ func TestLoadAppDirProblems(t *testing.T) {
 		files map[string]string
 		want  []string
 	}{
-		{"no host.json", map[string]string{"F/function.json": `{"bindings": [{"type": "loadTestTrigger", "name": "m"}]}`},
-			[]string{"host.json: file not found in", `create host.json containing {"version": "2.0"}`}},
 		{"encrypted", map[string]string{"host.json": `{"version": "2.0"}`, "local.settings.json": `{"IsEncrypted": true, "Values": {}}`},
 			[]string{"local.settings.json: IsEncrypted: the file is encrypted", "func settings decrypt"}},
-		{"bad local settings", map[string]string{"host.json": `{"version": "2.0"}`, "local.settings.json": `{"Values": {"A": 1}}`},
-			[]string{"local.settings.json: not valid JSON for local.settings.json"}},
+		{"bad local settings", map[string]string{"host.json": `{"version": "2.0"}`, "local.settings.json": `{"Values": {"A": {"n": 1}}}`},
+			[]string{"local.settings.json: Values.A: holds an object, but settings are text: write the value as a string"}},
 		{"all problems at once", map[string]string{
 			"host.json":         `{"version": "1.0"}`,
 			"A/function.json":   `{"bindings": [`,

@@ -31,14 +31,22 @@ var BOM = []byte{0xEF, 0xBB, 0xBF}
 // SyntaxError is a JSON syntax error positioned in the original text.
 type SyntaxError struct {
 	Msg    string // what is wrong, e.g. "invalid character '}' looking for beginning of value"
-	Offset int64  // 0-based byte offset of the offending byte in the original text
+	Offset int64  // 0-based byte offset of the offending byte in the original text (its length at the end)
 	Line   int    // 1-based
 	Column int    // 1-based, in characters (a byte-order mark does not count)
 }
 
+// Error reads "not valid JSON: MSG at byte N (line L, column C)", N counting bytes from 1 (at
+// the end of the text, N is its length).
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("not valid JSON: %s at line %d, column %d", e.Msg, e.Line, e.Column)
+	n := e.Offset + 1
+	if e.Msg == msgEOF {
+		n = e.Offset
+	}
+	return fmt.Sprintf("not valid JSON: %s at byte %d (line %d, column %d)", e.Msg, n, e.Line, e.Column)
 }
+
+const msgEOF = "unexpected end of file"
 
 // ErrEmpty is returned for a document with nothing but white space and comments.
 var ErrEmpty = errors.New("the file is empty")
@@ -101,8 +109,12 @@ func Standard(src []byte) ([]byte, *Map, error) {
 	c.mark()
 	var stack []int
 	expectKey := false
+	var lastSig byte // the last significant byte copied (a string counts as '"')
 	for c.i < len(c.src) {
 		b := c.src[c.i]
+		if b != ' ' && b != '\t' && b != '\r' && b != '\n' && b != '/' && b != ',' {
+			lastSig = b
+		}
 		switch {
 		case b == '/' && c.i+1 < len(c.src) && (c.src[c.i+1] == '/' || c.src[c.i+1] == '*'):
 			if err := c.comment(); err != nil {
@@ -127,13 +139,16 @@ func Standard(src []byte) ([]byte, *Map, error) {
 			}
 			expectKey = false
 		case b == ',':
-			if next := c.peekSignificant(c.i + 1); next == '}' || next == ']' {
+			// A trailing comma after a value: drop it. After '{', '[' or another ',' it is an
+			// empty slot, which Json.NET refuses too: keep it for the decoder to report.
+			if next := c.peekSignificant(c.i + 1); (next == '}' || next == ']') && lastSig != ',' && lastSig != '{' && lastSig != '[' {
 				// A trailing comma: drop it (a space keeps offsets unchanged).
 				c.out = append(c.out, ' ')
 				c.i++
 				continue
 			}
 			expectKey = len(stack) > 0 && stack[len(stack)-1] == inObject
+			lastSig = ','
 		case b == ':':
 			expectKey = false
 		case expectKey && isIdentStart(b):
@@ -349,14 +364,14 @@ func mapError(src, std []byte, m *Map, err error, fallback int64) error {
 			msg = msg[6:]
 		}
 		if msg == "unexpected end of JSON input" {
-			msg = "unexpected end of file"
+			msg = msgEOF
 		}
 		return &SyntaxError{Msg: msg, Offset: off, Line: line, Column: col}
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		off := int64(len(src))
 		line, col := Position(src, off)
-		return &SyntaxError{Msg: "unexpected end of file", Offset: off, Line: line, Column: col}
+		return &SyntaxError{Msg: msgEOF, Offset: off, Line: line, Column: col}
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {

@@ -74,6 +74,9 @@ func TestErrorPositions(t *testing.T) {
 		{"truncated", `{"a": [1, 2`, 1, 12, "unexpected end of file"},
 		{"second value", `{"a": 1} {"b": 2}`, 1, 10, "unexpected data after the top-level value"},
 		{"lone comma", `[1,,2]`, 1, 4, "invalid character ','"},
+		{"double trailing comma", `{"version": "2.0",,}`, 1, 19, "invalid character ','"},
+		{"comma after bracket", `[,]`, 1, 2, "invalid character ','"},
+		{"comma after brace", `{,}`, 1, 2, "invalid character ','"},
 		{"non-ascii column", `{"é": ?}`, 1, 7, "invalid character '?'"},
 	}
 	for _, tc := range tests {
