@@ -101,7 +101,8 @@ func parseFunctionTimeout(ps *problems, field string, v any) time.Duration {
 			return 0
 		}
 		if d < 0 {
-			if strings.TrimSpace(x) != "-1" {
+			// The host reads minus one day ("-1", "-1.00:00:00") as no limit.
+			if d != -24*time.Hour {
 				ps.add(field, fmt.Sprintf("negative timeout %q", x), `use "-1" for no limit, or a TimeSpan such as "00:05:00"`)
 				return 0
 			}

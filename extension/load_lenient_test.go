@@ -1,8 +1,11 @@
 package extension
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // Real app folders load as the host loads them: Visual Studio's UTF-8 BOM, Json.NET's
@@ -59,5 +62,47 @@ func TestLoadAppDirAsTheHostReadsIt(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Durations and numbers out of range are errors naming the field, never wrapped values: the
+// probe's functionTimeout "213503.23:34:35" used to become a 1.29 s timeout, .NET's
+// TimeSpan.MaxValue a negative one, and batchSize 1e20 a negative number.
+func TestOutOfRangeValues(t *testing.T) {
+	for _, tc := range []struct{ json, want string }{
+		{`{"version": "2.0", "functionTimeout": "213503.23:34:35"}`, "host.json: functionTimeout: The TimeSpan '213503.23:34:35' is longer than azbind can represent"},
+		{`{"version": "2.0", "functionTimeout": "10675199.02:48:05.4775807"}`, "host.json: functionTimeout: The TimeSpan '10675199.02:48:05.4775807' is longer than azbind can represent"},
+		{`{"version": "2.0", "functionTimeout": "10675199.02:48:05.4775808"}`, "host.json: functionTimeout: The TimeSpan string '10675199.02:48:05.4775808' could not be parsed because at least one of the numeric components is out of range"},
+		{`{"version": "2.0", "functionTimeout": "00:60:00"}`, "host.json: functionTimeout: The TimeSpan string '00:60:00' could not be parsed"},
+		{`{"version": "2.0", "functionTimeout": "-00:00:05"}`, "negative timeout"},
+	} {
+		_, ps := ParseHostJSON("host.json", []byte(tc.json), nil)
+		wantProblems(t, ps, 1, tc.want)
+	}
+	// Minus one day, however written, is the host's "no limit".
+	for _, v := range []string{"-1", "-1.00:00:00", " -1 "} {
+		h, ps := ParseHostJSON("host.json", []byte(`{"version": "2.0", "functionTimeout": "`+v+`"}`), nil)
+		if len(ps) != 0 || h.FunctionTimeout != -1 {
+			t.Errorf("functionTimeout %q = %v, %v; want unbounded", v, h.FunctionTimeout, ps)
+		}
+	}
+	var cfg struct {
+		BatchSize  int           `binding:"batchSize"`
+		Visibility time.Duration `binding:"visibility"`
+	}
+	for _, tc := range []struct {
+		m    map[string]any
+		want string
+	}{
+		{map[string]any{"batchSize": 1e20}, "host.json: extensions.queues: batchSize: number 1e+20 is out of range"},
+		{map[string]any{"batchSize": -1e20}, "batchSize: number -1e+20 is out of range"},
+		{map[string]any{"visibility": 1e20}, "visibility: 1e+20 milliseconds is longer than azbind can represent"},
+		{map[string]any{"visibility": "213503.23:34:35"}, "visibility: The TimeSpan '213503.23:34:35' is longer than azbind can represent"},
+		{map[string]any{"visibility": "00:00:61"}, `visibility: The TimeSpan string '00:00:61' could not be parsed because at least one of the numeric components is out of range or contains too many digits (hours 0–23, minutes and seconds 0–59, at most 7 fraction digits, days up to 10675199): use a TimeSpan such as "00:01:30"`},
+	} {
+		err := driver.DecodeMap(tc.m, &cfg, "host.json: extensions.queues")
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "-9223372036854775808") {
+			t.Errorf("DecodeMap(%v) = %v; want %q", tc.m, err, tc.want)
+		}
 	}
 }

@@ -120,7 +120,7 @@ func TestParseFunctionJSONProblems(t *testing.T) { // C14, C16, C57
 		{"retry count < -1", `{"bindings": [], "retry": {"strategy": "fixedDelay", "maxRetryCount": -2, "delayInterval": "00:00:01"}}`, []string{"'maxRetryCount' must be greater than or equal to -1."}},
 		{"retry count frac", `{"bindings": [], "retry": {"strategy": "fixedDelay", "maxRetryCount": 1.5, "delayInterval": "00:00:01"}}`, []string{"must be a whole number, got 1.5"}},
 		{"retry interval number", `{"bindings": [], "retry": {"strategy": "fixedDelay", "maxRetryCount": 1, "delayInterval": 5}}`, []string{`retry.delayInterval: must be a TimeSpan string such as "00:00:10", got a number`}},
-		{"retry interval bad", `{"bindings": [], "retry": {"strategy": "fixedDelay", "maxRetryCount": 1, "delayInterval": "5 minutes"}}`, []string{`invalid duration "5 minutes"`}},
+		{"retry interval bad", `{"bindings": [], "retry": {"strategy": "fixedDelay", "maxRetryCount": 1, "delayInterval": "5 minutes"}}`, []string{`'5 minutes' is neither a TimeSpan`}},
 		{"retry not object", `{"bindings": [], "retry": true}`, []string{"retry: must be an object, got a boolean"}},
 	}
 	for _, tc := range tests {
@@ -263,7 +263,7 @@ func TestParseHostJSON(t *testing.T) { // C60
 		{`{"version": "2.0", "functionTimeout": 300}`, `host.json: functionTimeout: must be a TimeSpan string such as "00:05:00", got a number: fix the value`},
 		{`{"version": "2.0", "functionTimeout": "00:00:00.5"}`, `functionTimeout: FunctionTimeout must be greater than 00:00:01`},
 		{`{"version": "2.0", "functionTimeout": "-00:00:05"}`, `functionTimeout: negative timeout`},
-		{`{"version": "2.0", "functionTimeout": "forever"}`, `functionTimeout: invalid duration "forever"`},
+		{`{"version": "2.0", "functionTimeout": "forever"}`, `functionTimeout: 'forever' is neither a TimeSpan`},
 		{`{"version": "2.0", "extensions": []}`, `extensions: must be an object of extension sections, got an array`},
 		{`{"version": "2.0", "extensions": {"queues": 5}}`, `extensions.queues: must be an object, got a number`},
 		{`{"version": "2.0", "logging": {"logLevel": {"default": "Verbose"}}}`, `logging.logLevel.default: invalid log level "Verbose": use one of Trace, Debug, Information, Warning, Error, Critical, None`},
@@ -314,7 +314,7 @@ func TestHostJSONOverrides(t *testing.T) {
 	// A bad override names the setting.
 	bad := testSettings(map[string]string{"AzureFunctionsJobHost__functionTimeout": "soon"})
 	_, ps = ParseHostJSON("host.json", []byte(`{"version": "2.0"}`), bad)
-	wantProblems(t, ps, 1, `functionTimeout (from setting AzureFunctionsJobHost__functionTimeout in test): invalid duration "soon"`)
+	wantProblems(t, ps, 1, `functionTimeout (from setting AzureFunctionsJobHost__functionTimeout in test): 'soon' is neither a TimeSpan`)
 	// A version given only by a setting is accepted.
 	_, ps = ParseHostJSON("host.json", []byte(`{}`), testSettings(map[string]string{"AzureFunctionsJobHost__version": "2.0"}))
 	wantProblems(t, ps, 0)

@@ -47,8 +47,8 @@ const (
 	MaxDuration = "106751.23:47:16.8547758"
 )
 
-// Error is a parse error. Its text names the input and what is wrong; it unwraps to ErrSyntax or
-// ErrRange.
+// Error is a parse error. Its text names the input and what is wrong (callers add the fix); it
+// unwraps to ErrSyntax or ErrRange.
 type Error struct {
 	Input string
 	Kind  error  // ErrSyntax or ErrRange
@@ -61,7 +61,7 @@ func (e *Error) Error() string { return e.Msg }
 func (e *Error) Unwrap() error { return e.Kind }
 
 func syntaxErr(s string) error {
-	return &Error{Input: s, Kind: ErrSyntax, Msg: fmt.Sprintf("String '%s' was not recognized as a valid TimeSpan: use [d.]hh:mm[:ss[.fffffff]] such as \"00:05:00\"", s)}
+	return &Error{Input: s, Kind: ErrSyntax, Msg: fmt.Sprintf("String '%s' was not recognized as a valid TimeSpan", s)}
 }
 
 func rangeErr(s string) error {
@@ -300,7 +300,7 @@ func Parse(s string) (time.Duration, error) {
 			if strings.Contains(err.Error(), "invalid duration") && !strings.Contains(err.Error(), "unit") && looksNumeric(t) {
 				return 0, &Error{Input: s, Kind: ErrRange, Msg: fmt.Sprintf("The duration '%s' is longer than azbind can represent (at most %s, about 292 years)", s, MaxDuration)}
 			}
-			return 0, &Error{Input: s, Kind: ErrSyntax, Msg: fmt.Sprintf("'%s' is neither a TimeSpan nor a Go duration: use [d.]hh:mm[:ss[.fffffff]] such as \"00:05:00\", or a Go duration such as \"90s\"", s)}
+			return 0, &Error{Input: s, Kind: ErrSyntax, Msg: fmt.Sprintf("'%s' is neither a TimeSpan ([d.]hh:mm[:ss[.fffffff]]) nor a Go duration (\"90s\")", s)}
 		}
 		return d, nil
 	}
