@@ -116,8 +116,8 @@ func TestParseFunctionJSONProblems(t *testing.T) { // C14, C16, C57
 		{"retry bad strategy", `{"bindings": [], "retry": {"strategy": "linear", "maxRetryCount": 1}}`, []string{`unknown retry strategy "linear"`}},
 		{"retry fixed no delay", `{"bindings": [], "retry": {"strategy": "fixedDelay", "maxRetryCount": 1}}`, []string{"retry.delayInterval: is required for the fixedDelay strategy"}},
 		{"retry exp missing", `{"bindings": [], "retry": {"strategy": "exponentialBackoff", "maxRetryCount": 1, "minimumInterval": "00:00:01"}}`, []string{"retry.maximumInterval: is required"}},
-		{"retry exp min>max", `{"bindings": [], "retry": {"strategy": "exponentialBackoff", "maxRetryCount": 1, "minimumInterval": "00:01:00", "maximumInterval": "00:00:01"}}`, []string{"'minimumInterval' must not be greater than 'maximumInterval'."}},
-		{"retry count < -1", `{"bindings": [], "retry": {"strategy": "fixedDelay", "maxRetryCount": -2, "delayInterval": "00:00:01"}}`, []string{"'maxRetryCount' must be greater than or equal to -1."}},
+		{"retry exp min>max", `{"bindings": [], "retry": {"strategy": "exponentialBackoff", "maxRetryCount": 1, "minimumInterval": "00:01:00", "maximumInterval": "00:00:01"}}`, []string{"'minimumInterval' must not be greater than 'maximumInterval'"}},
+		{"retry count < -1", `{"bindings": [], "retry": {"strategy": "fixedDelay", "maxRetryCount": -2, "delayInterval": "00:00:01"}}`, []string{"'maxRetryCount' must be greater than or equal to -1"}},
 		{"retry count frac", `{"bindings": [], "retry": {"strategy": "fixedDelay", "maxRetryCount": 1.5, "delayInterval": "00:00:01"}}`, []string{"must be a whole number, got 1.5"}},
 		{"retry interval number", `{"bindings": [], "retry": {"strategy": "fixedDelay", "maxRetryCount": 1, "delayInterval": 5}}`, []string{`retry.delayInterval: must be a TimeSpan string such as "00:00:10", got a number`}},
 		{"retry interval bad", `{"bindings": [], "retry": {"strategy": "fixedDelay", "maxRetryCount": 1, "delayInterval": "5 minutes"}}`, []string{`'5 minutes' is neither a TimeSpan`}},
@@ -147,7 +147,7 @@ func TestCheckFunction(t *testing.T) { // C14, C16, C17
 		want               []string
 	}{
 		{"ok", "F", trig, nil},
-		{"bad name", "9lives", trig, []string{`"9lives" is not a valid function name`}},
+		{"bad name", "9lives", trig, []string{`'9lives' is not a valid function name: use a name`}},
 		{"bad name chars", "a.b", trig, []string{"is not a valid function name"}},
 		{"long name", "a" + strings.Repeat("b", 127), trig, []string{"is not a valid function name"}},
 		{"longest name", "a" + strings.Repeat("b", 126), trig, nil},
@@ -158,7 +158,7 @@ func TestCheckFunction(t *testing.T) { // C14, C16, C17
 		{"unknown trigger type", "F", `{"type": "nosuchTrigger", "name": "x"}`, []string{`bindings[0].type: "nosuchTrigger" is not a registered trigger type: use a registered type (`}},
 		{"missing type", "F", trig + `, {"direction": "in", "name": "x"}`, []string{"bindings[1].type: is required"}},
 		{"missing name", "F", `{"type": "loadTestTrigger"}`, []string{"bindings[0].name: is required"}},
-		{"bad binding name", "F", `{"type": "loadTestTrigger", "name": "my-msg"}`, []string{`"my-msg" is not a valid binding name`}},
+		{"bad binding name", "F", `{"type": "loadTestTrigger", "name": "my-msg"}`, []string{`bindings[0].name: The binding name my-msg is invalid: use 1–128 ASCII letters`}},
 		{"duplicate", "F", trig + `, {"type": "loadTestIn", "direction": "in", "name": "MSG"}`, []string{`bindings[1].name: binding name "MSG" is already used by bindings[0]`}},
 		{"missing direction", "F", trig + `, {"type": "loadTestIn", "name": "x"}`, []string{"bindings[1].direction: is required"}},
 		{"bad direction", "F", trig + `, {"type": "loadTestIn", "direction": "sideways", "name": "x"}`, []string{`bindings[1].direction: invalid direction "sideways"`}},
@@ -172,10 +172,10 @@ func TestCheckFunction(t *testing.T) { // C14, C16, C17
 		{"dataType", "F", `{"type": "loadTestTrigger", "name": "m", "dataType": "json"}`, []string{`bindings[0].dataType: invalid dataType "json"`}},
 		{"cardinality", "F", `{"type": "loadTestTrigger", "name": "m", "cardinality": "all"}`, []string{`bindings[0].cardinality: invalid cardinality "all"`}},
 		{"setting ok", "F", `{"type": "loadTestTrigger", "name": "m", "queueName": "%Q%-x", "connection": "%Conn%"}`, nil},
-		{"setting missing", "F", `{"type": "loadTestTrigger", "name": "m", "queueName": "%Nope%"}`, []string{`bindings[0].queueName: '%Nope%' does not resolve to a value.: define the app setting "Nope"`}},
+		{"setting missing", "F", `{"type": "loadTestTrigger", "name": "m", "queueName": "%Nope%"}`, []string{`bindings[0].queueName: '%Nope%' does not resolve to a value: define the app setting "Nope"`}},
 		{"setting nested", "F", trig + `, {"type": "loadTestOut", "direction": "out", "name": "o", "opts": {"list": ["%Nope2%"]}}`, []string{`bindings[1].opts.list[0]: '%Nope2%' does not resolve`}},
 		{"setting unclosed", "F", `{"type": "loadTestTrigger", "name": "m", "queueName": "a%b"}`, []string{"The '%' at position 1 does not have a closing '%'"}},
-		{"template unbalanced", "F", trig + `, {"type": "loadTestIn", "direction": "in", "name": "d", "path": "c/{id"}`, []string{`bindings[1].path: Invalid template 'c/{id'. Missing closing bracket at position 3.`}},
+		{"template unbalanced", "F", trig + `, {"type": "loadTestIn", "direction": "in", "name": "d", "path": "c/{id"}`, []string{`bindings[1].path: Invalid template 'c/{id'. Missing closing bracket at position 3`}},
 		{"template empty", "F", trig + `, {"type": "loadTestIn", "direction": "in", "name": "d", "path": "c/{}"}`, []string{"The parameter name at position 3 is empty"}},
 		{"template after setting", "F", trig + `, {"type": "loadTestIn", "direction": "in", "name": "d", "path": "%Q%/{id}"}`, nil},
 		{"trigger braces not templates", "F", `{"type": "loadTestTrigger", "name": "m", "path": "c/{name"}`, nil},
@@ -208,9 +208,9 @@ func TestCheckFunctionGoAPI(t *testing.T) {
 		Binding("loadTestOut", "out", DirOut, Props{"dataType": "weird"}),
 	}, Retry: &RetryPolicy{Strategy: ExponentialBackoff, MaxRetryCount: 2, MinimumInterval: time.Minute, MaximumInterval: time.Second}}
 	got := CheckFunction(f, nil)
-	wantProblems(t, got, 3, "Go API: Go1: bindings[0].queueName: '%missing%' does not resolve to a value.",
+	wantProblems(t, got, 3, "Go API: Go1: bindings[0].queueName: '%missing%' does not resolve to a value",
 		`Go API: Go1: bindings[1].dataType: invalid dataType "weird"`,
-		"Go API: Go1: retry.minimumInterval: 'minimumInterval' must not be greater than 'maximumInterval'.")
+		"Go API: Go1: retry.minimumInterval: 'minimumInterval' must not be greater than 'maximumInterval'")
 	f.Where = "Go API"
 	if got := CheckFunction(f, nil); got[0].File != "Go API: Go1" {
 		t.Errorf("file = %q", got[0].File)
@@ -395,7 +395,7 @@ func TestLoadAppDirProblems(t *testing.T) {
 			"C_d/function.json": `{"bindings": [{"type": "loadTestTrigger", "name": "m"}, {"type": "loadTestTrigger", "name": "n"}]}`,
 		}, []string{"host.json: version", "A/function.json: not valid JSON", "B/function.json: bindings: has no bindings", "C_d/function.json: bindings: has 2 trigger bindings"}},
 		{"bad function name", map[string]string{"host.json": `{"version": "2.0"}`, "1st/function.json": `{"bindings": [{"type": "loadTestTrigger", "name": "m"}]}`},
-			[]string{`1st/function.json: "1st" is not a valid function name`}},
+			[]string{`1st/function.json: '1st' is not a valid function name: use a name`}},
 		{"case duplicate", map[string]string{"host.json": `{"version": "2.0"}`, "Fn/function.json": `{"bindings": [{"type": "loadTestTrigger", "name": "m"}]}`, "fn/function.json": `{"bindings": [{"type": "loadTestTrigger", "name": "m"}]}`},
 			[]string{`fn/function.json: function name "fn" is also used by Fn/function.json`}},
 	}

@@ -106,3 +106,53 @@ func TestOutOfRangeValues(t *testing.T) {
 		}
 	}
 }
+
+// azure-functions-host UtilityTests: ValidateFunctionName_ThrowsOnInvalidName,
+// ValidateFunctionName_DoesNotThrowOnValidName, IsValidFunctionNameTests,
+// ValidateBinding_InvalidName_Throws, ValidateBinding_ValidName_DoesNotThrow.
+func TestPortedNameRules(t *testing.T) {
+	for _, n := range []string{"", "host", "Host", "-function", "_function", "function test", "function.test", "function0.1",
+		"MáNUALtRIGGER", "hello!", "コード", "🙅"} {
+		if ValidFunctionName(n) {
+			t.Errorf("ValidFunctionName(%q) = true", n)
+		}
+	}
+	for _, n := range []string{"testwithhost", "hosts", "myfunction", "myfunction-test", "myfunction_test",
+		"createIsolationEnvironment", "HttpTrigger2", "HttptRIGGER", "Function-200", "MaNUALtRIGGER"} {
+		if !ValidFunctionName(n) {
+			t.Errorf("ValidFunctionName(%q) = false", n)
+		}
+	}
+	for _, n := range []string{"", "_binding", "binding-test", "binding name", "bïnding", strings.Repeat("a", 129)} {
+		if validBindingName(n) {
+			t.Errorf("validBindingName(%q) = true", n)
+		}
+	}
+	for _, n := range []string{"bindingName", "binding1", strings.Repeat("a", 128)} {
+		if !validBindingName(n) {
+			t.Errorf("validBindingName(%q) = false", n)
+		}
+	}
+	// The messages are the host's.
+	f := &FunctionSpec{Name: "host", Where: "host/function.json", Bindings: []*BindingSpec{{Type: "loadTestTrigger", Name: "binding-test"}}}
+	ps := CheckFunction(f, nil)
+	wantProblems(t, ps, -1, "host/function.json: 'host' is not a valid function name: \"host\" is reserved",
+		"host/function.json: bindings[0].name: The binding name binding-test is invalid: use 1–128 ASCII letters and digits")
+}
+
+// One problem is one line: parts left out when empty, no ".:" and no raw control characters.
+func TestProblemString(t *testing.T) {
+	for _, tc := range []struct {
+		p    Problem
+		want string
+	}{
+		{Problem{File: "F/function.json", Field: "bindings[0]", Problem: "bad.", Fix: "fix it"}, "F/function.json: bindings[0]: bad: fix it"},
+		{Problem{File: "host.json", Problem: "bad.", Fix: ""}, "host.json: bad."},
+		{Problem{File: "host.json", Field: "ty\x00po", Problem: "unknown key is ignored", Fix: "remove it"}, `host.json: ty\x00po: unknown key is ignored: remove it`},
+		{Problem{File: "F/function.json", Field: "a\nb", Problem: "x\xffy", Fix: " "}, `F/function.json: a\nb: x\xffy`},
+	} {
+		if got := tc.p.String(); got != tc.want {
+			t.Errorf("String() = %q; want %q", got, tc.want)
+		}
+	}
+}
