@@ -672,3 +672,40 @@ func TestAzureCloudClientOptions(t *testing.T) {
 		t.Fatalf("cloud = %+v", c.ClientOptions.Cloud)
 	}
 }
+
+// A missing connection names the keys tried and suggests settings with close names; the
+// problem text has no fix in it, no sentinel prefix and no repeated punctuation.
+func TestNotFoundDidYouMean(t *testing.T) {
+	s := NewSettings(FromMap("local.settings.json", map[string]string{
+		"AzureWebJobStorage":         "UseDevelopmentStorage=true",
+		"Storag1__queueServiceUri":   "https://x.queue.core.windows.net",
+		"Unrelated":                  "x",
+		"AzureWebJobsStorageAccount": "y",
+	}))
+	r := NewResolver(s, nil)
+	for _, tc := range []struct {
+		name, want string
+	}{
+		{"", `(did you mean AzureWebJobStorage or Storag1?)`},
+		{"Storage1", `(did you mean Storag1?)`},
+	} {
+		_, err := r.Resolve(context.Background(), tc.name, Queue)
+		var re *ResolveError
+		if !errors.As(err, &re) || !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Resolve(%q) = %v", tc.name, err)
+		}
+		p := re.Problem()
+		if !strings.HasSuffix(p, tc.want) || strings.Contains(p, "fix") || strings.Contains(p, ErrNotFound.Error()) || strings.Contains(p, ".;") {
+			t.Errorf("Resolve(%q).Problem() = %q; want one ending %q", tc.name, p, tc.want)
+		}
+		if strings.Contains(err.Error(), "UseDevelopmentStorage") || strings.Contains(err.Error(), "x.queue") {
+			t.Errorf("value leaked: %v", err)
+		}
+	}
+	if d := editDistance("azurewebjobstorage", "azurewebjobsstorage"); d != 1 {
+		t.Errorf("editDistance = %d", d)
+	}
+	if d := editDistance("ab", "ba"); d != 1 {
+		t.Errorf("transposition distance = %d", d)
+	}
+}

@@ -152,15 +152,8 @@ func checkBinding(ps *problems, field string, b *BindingSpec, settings *connecti
 	if b.Type == "" {
 		ps.add(field+".type", "is required", "set \"type\" to a registered binding type ("+strings.Join(driver.BindingTypes(), ", ")+")")
 	} else if bt, ext, ok := driver.Lookup(b.Type); !ok {
-		known := strings.Join(driver.BindingTypes(), ", ")
-		if known == "" {
-			known = "none"
-		}
-		kind := "binding"
-		if b.IsTrigger() {
-			kind = "trigger"
-		}
-		ps.add(field+".type", fmt.Sprintf("%q is not a registered %s type", b.Type, kind), "use a registered type ("+known+") or import the connector package that registers it")
+		problem, fix := unknownTypeProblem(b.Type, b.IsTrigger())
+		ps.add(field+".type", problem, fix)
 	} else {
 		checkSupport(ps, field, b, bt, ext, dir)
 	}

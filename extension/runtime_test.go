@@ -372,7 +372,7 @@ func TestHandlerMismatch(t *testing.T) {
 		{"unreceived input", extension.Action(func(context.Context, string) error { return nil }), []*extension.BindingSpec{trig(name), in("cust", "k")}, `input binding "cust" is not received`},
 		{"many needs slice", extension.Action(func(context.Context, string) error { return nil }), []*extension.BindingSpec{trig(name, "cardinality", "many")}, "cardinality many needs a slice"},
 		{"bad reflect", extension.Reflect(func(s string) error { return nil }), []*extension.BindingSpec{trig(name)}, "first parameter must be context.Context"},
-		{"unknown type", extension.Action(func(context.Context, string) error { return nil }), []*extension.BindingSpec{extension.Binding("nosuchTrigger", "x", extension.DirIn, nil)}, "not a registered trigger type"},
+		{"unknown type", extension.Action(func(context.Context, string) error { return nil }), []*extension.BindingSpec{extension.Binding("nosuchTrigger", "x", extension.DirIn, nil)}, "not a known trigger type"},
 		{"missing required property", extension.Action(func(context.Context, string) error { return nil }), []*extension.BindingSpec{extension.Binding("memTrigger", "x", extension.DirIn, nil)}, `queue: is required`},
 		{"unknown result field", extension.Func(func(context.Context, string) (struct {
 			X string `azbind:"nosuch"`
