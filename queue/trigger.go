@@ -53,6 +53,8 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err := bc.Decode(&cfg); err != nil {
 		return nil, err
 	}
+	// WebJobs lower-cases queue names before validating them ("coerce here to be nice").
+	cfg.QueueName = strings.ToLower(cfg.QueueName)
 	if strings.ContainsAny(cfg.QueueName, "{}") {
 		return nil, bc.Errorf("queueName", "use a literal name or %setting%", "%q: a trigger's queue name cannot use {…} expressions", cfg.QueueName)
 	}

@@ -398,7 +398,7 @@ func TestOutputTemplateEncodingAndErrors(t *testing.T) {
 	if _, err := o.Open(context.Background(), &driver.FunctionContext{Metadata: driver.MapMetadata{"id": "Bad_Name"}}); err == nil || !strings.Contains(err.Error(), "queueName") {
 		t.Errorf("invalid evaluated name: %v", err)
 	}
-	if _, err := newOutput(context.Background(), bindContext(t, Output("out", "Bad"), nil, nil, nil)); !errors.Is(err, driver.ErrInvalidConfig) {
+	if _, err := newOutput(context.Background(), bindContext(t, Output("out", "Bad_Q"), nil, nil, nil)); !errors.Is(err, driver.ErrInvalidConfig) {
 		t.Errorf("invalid literal name: %v", err)
 	}
 }

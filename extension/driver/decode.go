@@ -185,7 +185,7 @@ func toInt(raw any) (int64, error) {
 		}
 		// float64(math.MaxInt64) rounds up to 2^63, which int64 cannot hold.
 		if x >= math.MaxInt64 || x < math.MinInt64 {
-			return 0, fmt.Errorf("number %v is out of range", x)
+			return 0, fmt.Errorf("number %v is out of range: use a whole number such as 16", x)
 		}
 		return int64(x), nil
 	case int:
