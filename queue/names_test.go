@@ -31,3 +31,54 @@ func TestQueueNamesLowerCased(t *testing.T) {
 		return len(got) == 1 && got[0] == "shipped A1"
 	})
 }
+
+// A message that is not UTF-8 text does not bind to a string (as CloudQueueMessage.AsString's
+// strict decoding fails): the handler is not invoked and the message reaches the poison queue;
+// a []byte handler receives the same bytes intact.
+func TestNonUTF8MessageDoesNotBindToString(t *testing.T) {
+	env := queue.SharedEnv()
+	in := env.NewQueue(t)
+	env.Cleanup(t, in+"-poison")
+	invoked := make(chan string, 4)
+	startHost(t, map[string]any{"maxDequeueCount": 1.0}, nil, func(h *extension.Host) error {
+		return h.Func("Text", extension.Action(func(ctx context.Context, s string) error {
+			invoked <- s
+			return nil
+		}), queue.Trigger("msg", in))
+	})
+	bad := []byte{'o', 'k', 0xff, 0xfe, '!'}
+	env.Send(t, in, bad)
+	env.Send(t, in, []byte("valid text"))
+	select {
+	case s := <-invoked:
+		if s != "valid text" {
+			t.Fatalf("handler got %q", s)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("valid message not delivered")
+	}
+	queuetest.WaitFor(t, 30*time.Second, "invalid message poisoned", func() bool { return len(env.Poison(t, in)) == 1 })
+	select {
+	case s := <-invoked:
+		t.Fatalf("handler invoked with %q", s)
+	default:
+	}
+
+	bin := env.NewQueue(t)
+	got := make(chan []byte, 1)
+	startHost(t, nil, nil, func(h *extension.Host) error {
+		return h.Func("Bytes", extension.Action(func(ctx context.Context, b []byte) error {
+			got <- b
+			return nil
+		}), queue.Trigger("msg", bin))
+	})
+	env.Send(t, bin, bad)
+	select {
+	case b := <-got:
+		if string(b) != string(bad) {
+			t.Errorf("[]byte handler got %q", b)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("binary message not delivered")
+	}
+}
