@@ -170,7 +170,7 @@ func TestInputErrors(t *testing.T) {
 		t.Errorf("missing path: err = %v, want ErrInvalidConfig", err)
 	}
 	// Unknown {name} in a path is caught at load time when the trigger declares its data.
-	bc := bindContext("Fn", Input("in", "c/{nope}"), host, reflect.TypeFor[string](), nil)
+	bc := bindContext("Fn", Input("in", "ccc/{nope}"), host, reflect.TypeFor[string](), nil)
 	bc.TriggerData = []string{"name"}
 	if _, err := newInput(context.Background(), bc); err == nil {
 		t.Error("unknown {nope} accepted")

@@ -58,14 +58,14 @@ func TestErrorsDoNotLeakSAS(t *testing.T) {
 		}
 	}
 
-	in, err := newInput(ctx, bindContext("R", Input("in", "c/x.txt", props), host, reflect.TypeFor[string](), nil))
+	in, err := newInput(ctx, bindContext("R", Input("in", "ccc/x.txt", props), host, reflect.TypeFor[string](), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = in.Bind(ctx, fcWith(nil))
 	check("input", err)
 
-	out, err := newOutput(ctx, bindContext("W", Output("out", "c/x.txt", props), host, nil, nil))
+	out, err := newOutput(ctx, bindContext("W", Output("out", "ccc/x.txt", props), host, nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestErrorsDoNotLeakSAS(t *testing.T) {
 	}
 	check("output", s.Flush(ctx))
 
-	tr, err := newTrigger(ctx, bindContext("T", Trigger("in", "c/{name}", props), host, reflect.TypeFor[[]byte](), nil))
+	tr, err := newTrigger(ctx, bindContext("T", Trigger("in", "ccc/{name}", props), host, reflect.TypeFor[[]byte](), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
