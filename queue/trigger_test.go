@@ -241,6 +241,7 @@ func TestTriggerConfigErrors(t *testing.T) {
 		{"orders", map[string]any{"maxPollingInterval": "00:00:00.05"}, []string{"extensions.queues.maxPollingInterval", "100 ms"}},
 		{"orders", map[string]any{"maxDequeueCount": 0.0}, []string{"extensions.queues.maxDequeueCount"}},
 		{"orders", map[string]any{"visibilityTimeout": "soon"}, []string{"visibilityTimeout"}},
+		{"orders", map[string]any{"receiveVisibility": "00:00:00.5"}, []string{"host.json: extensions.queues.receiveVisibility", "00:00:01 to 7.00:00:00"}},
 		{"Orders_Q", nil, []string{"Go API: F: bindings[0]: queueName", "lower-case"}},
 		{"ab", nil, []string{"queueName", "3 to 63"}},
 		{"orders-{id}", nil, []string{"queueName", "cannot use {…} expressions"}},
