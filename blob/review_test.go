@@ -84,13 +84,13 @@ func TestErrorsDoNotLeakSAS(t *testing.T) {
 	}
 	res := tr.(*trigger).process(ctx, execFunc(func(context.Context, *driver.Event) driver.Result {
 		return driver.Result{Status: driver.Succeeded}
-	}), &Message{Type: "BlobTrigger", FunctionID: "Host.Functions.T", BlobType: "BlockBlob", ContainerName: "c", BlobName: "x.txt", ETag: `"0x1"`}, 1)
+	}), &Message{Type: "BlobTrigger", FunctionID: "Host.Functions.T", BlobType: "BlockBlob", ContainerName: "ccc", BlobName: "x.txt", ETag: `"0x1"`}, 1)
 	if res.Status != driver.Failed {
 		t.Fatalf("trigger read against a closed endpoint: %v", res.Status)
 	}
 	check("trigger", res.Err)
 
-	check("reprocess", ReprocessWith(ctx, host.Connections, "Storage", host.HostID, "T", "c", "x.txt"))
+	check("reprocess", ReprocessWith(ctx, host.Connections, "Storage", host.HostID, "T", "ccc", "x.txt"))
 }
 
 // poisonedFor reports whether webjobs-blobtrigger-poison holds a message for containerName.

@@ -359,7 +359,7 @@ func TestTriggerBadConfig(t *testing.T) {
 		cfg   map[string]any
 		want  string
 	}{
-		{"{c}/x", nil, nil, "container"},
+		{"{c}/x", nil, nil, "Container paths cannot contain {resolve} tokens"},
 		{"", nil, nil, "path"},
 		{"ccc/{name}", driver.Props{"source": "Logs"}, nil, "source"},
 		{"ccc/{name}", driver.Props{"startFrom": "yesterday"}, nil, "startFrom"},
