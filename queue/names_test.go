@@ -32,9 +32,10 @@ func TestQueueNamesLowerCased(t *testing.T) {
 	})
 }
 
-// A message that is not UTF-8 text does not bind to a string (as CloudQueueMessage.AsString's
-// strict decoding fails): the handler is not invoked and the message reaches the poison queue;
-// a []byte handler receives the same bytes intact.
+// A message that is not UTF-8 text does not bind to a string: the handler is not invoked and the
+// message reaches the poison queue; a []byte handler receives the same bytes intact (azure-webjobs-sdk
+// QueueTriggerTests.QueueTrigger_IfBoundToStringAndMessageIsNotUtf8ByteArray_DoesNotBind,
+// QueueTrigger_IfBoundToByteArrayAndMessageIsNonUtf8_Binds, QueueTrigger_IfBindingAlwaysFails_MovesToPoisonQueue).
 func TestNonUTF8MessageDoesNotBindToString(t *testing.T) {
 	env := queue.SharedEnv()
 	in := env.NewQueue(t)
@@ -80,5 +81,15 @@ func TestNonUTF8MessageDoesNotBindToString(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("binary message not delivered")
+	}
+}
+
+func TestTextBindErrorText(t *testing.T) {
+	err := queue.TextBindError("m1", []byte{0xFF, 0x00})
+	if want := "Unable to translate bytes [FF] at index 0 from specified code page to Unicode"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q lacks %q", err, want)
+	}
+	if err := queue.TextBindError("m1", []byte("ok\xfe")); !strings.Contains(err.Error(), "[FE] at index 2") {
+		t.Errorf("error %q", err)
 	}
 }
