@@ -132,3 +132,50 @@ wait:
 		t.Errorf("exit after Ctrl-C: %v; want 0", err)
 	}
 }
+
+// A connector's error that wraps two causes keeps its file and field; an option shared by two
+// functions is printed once; 1e20 is not shown as a negative number; a NUL in a key is escaped;
+// a function folder that fails to parse is still counted.
+func TestValidateOneErrorOneLine(t *testing.T) {
+	dir := t.TempDir()
+	write := appWriter(t, dir)
+	write("host.json", `{"version": "2.0", "extensions": {"queues": {"batchSize": 1e20}}}`)
+	write("local.settings.json", `{"Values": {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}}`)
+	write("A/function.json", `{"bindings": [{"type": "queueTrigger", "name": "m", "queueName": "work"}]}`)
+	write("B/function.json", `{"bindings": [{"type": "queueTrigger", "name": "m", "queueName": "other"}]}`)
+	code, out, _ := runCmd(t, "validate", dir)
+	if code != 1 || strings.Count(out, "batchSize") != 1 || !strings.Contains(out, "host.json: extensions.queues: batchSize: number 1e+20 is out of range") || strings.Contains(out, "-9223372036854775808") {
+		t.Errorf("batchSize 1e20:\n%s", out)
+	}
+	if !strings.Contains(out, ": 2 functions, 1 error,") {
+		t.Errorf("summary:\n%s", out)
+	}
+
+	write("host.json", "{\"version\": \"2.0\", \"ty\\u0000po\": 1}")
+	write("A/function.json", `{"bindings": [{"type": "queueTrigger", "name": "m", "queueName": "wo_rk"}]}`)
+	write("C/function.json", `{"bindings": [`)
+	code, out, _ = runCmd(t, "validate", dir)
+	for _, want := range []string{
+		`C/function.json: not valid JSON: unexpected end of file`,
+		`warning: host.json: ty\x00po: unknown key is ignored`,
+		": 3 functions, 1 error, 1 warning",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.ContainsRune(out, 0) {
+		t.Errorf("raw NUL printed")
+	}
+	// Fix the syntax error: the connector's queue-name error is then reported with its file and field.
+	write("C/function.json", `{"bindings": [{"type": "queueTrigger", "name": "m", "queueName": "third"}]}`)
+	code, out, _ = runCmd(t, "validate", dir)
+	if !strings.Contains(out, `A/function.json: bindings[0]: queueName: invalid queue name "wo_rk"`) {
+		t.Errorf("queue name error without file and field:\n%s", out)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.HasSuffix(l, ": ") || strings.HasSuffix(l, ":") {
+			t.Errorf("line ends in a separator: %q", l)
+		}
+	}
+}
