@@ -242,7 +242,14 @@ func checkStrings(ps *problems, field string, v any, settings *connection.Settin
 		}
 		if template {
 			if _, err := expr.Parse(s); err != nil {
-				ps.add(field, err.Error(), "balance the braces; write {{ and }} for literal braces")
+				fix := "balance the braces; write {{ and }} for literal braces"
+				switch msg := err.Error(); {
+				case strings.Contains(msg, "is empty"):
+					fix = "put a binding data name between the braces, or write {{}} for literal braces"
+				case strings.Contains(msg, "parameter name") || strings.Contains(msg, "expression"):
+					fix = "use a name of letters, digits and '_' starting with a letter ('-' only after a '.'), or write {{ and }} for literal braces"
+				}
+				ps.add(field, err.Error(), fix)
 			}
 		}
 	case map[string]any:
