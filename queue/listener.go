@@ -102,7 +102,7 @@ func (o *ListenerOptions) Validate() error {
 		errs = append(errs, &driver.ConfigError{Field: "maxFailureBackoff", Problem: fmt.Sprintf("%s is out of range", o.MaxFailureBackoff), Fix: "use up to 7.00:00:00"})
 	}
 	if o.ReceiveVisibility < 0 || o.ReceiveVisibility != 0 && o.ReceiveVisibility < time.Second || o.ReceiveVisibility > maxVisibility {
-		errs = append(errs, fmt.Errorf("receiveVisibility: %s is out of range: use 00:00:01 to 7.00:00:00", o.ReceiveVisibility))
+		errs = append(errs, &driver.ConfigError{Field: "receiveVisibility", Problem: fmt.Sprintf("%s is out of range", o.ReceiveVisibility), Fix: "use 00:00:01 to 7.00:00:00"})
 	}
 	return errors.Join(errs...)
 }
