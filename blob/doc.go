@@ -67,7 +67,15 @@
 // A blob output binding writes string, []byte, io.Reader (streamed with UploadStream) or a JSON
 // value when the invocation succeeds, creating the container if needed.
 //
-// # Host storage
+// # Receipts, scan info and locks: their own client, not driver.HostStorage
 //
-// NewHostStorage implements driver.HostStorage on a blob container (azure-webjobs-hosts).
+// The host's durable storage (driver.HostStorage, the azure-webjobs-hosts container of
+// AzureWebJobsStorage) models records with ETag conditions. The blob trigger's receipts and scan
+// lock also need blob leases (a 30 s lease on a receipt while its blob is handed over, a leased
+// lock blob per container), which that interface does not offer, and their names and metadata
+// must be byte-identical to the real host's so that an app moved from Functions keeps its
+// receipts. So the trigger keeps them with its own azblob client, in the azure-webjobs-hosts
+// container of the account it watches — the same container as host storage whenever the
+// trigger's connection is AzureWebJobsStorage, the default. They are durable either way: the
+// trigger never keeps them in memory.
 package blob
