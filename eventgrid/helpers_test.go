@@ -3,6 +3,7 @@ package eventgrid_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/eventgrid"
 	"github.com/azbind/azbind/extension"
 )
 
@@ -111,30 +113,70 @@ func startHost(t *testing.T, cfg hostConfig) *testHost {
 			t.Errorf("the system key appears in the host's logs")
 		}
 	})
-	th.waitListening()
+	th.waitListening(cfg.storage, cfg.hostID, cfg.noKey)
 	return th
 }
 
-// waitListening waits until the eventgrid webhook answers something other than 404 for an
-// unregistered extension (the triggers mount it when Run starts them).
-func (th *testHost) waitListening() {
+// waitListening waits until every function of the host answers on the eventgrid webhook (the
+// triggers register their endpoints when Run starts them). For a host without the key setting it
+// reads the generated key from host storage into th.key.
+func (th *testHost) waitListening(storage extension.HostStorage, hostID string, noKey bool) {
 	th.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(th.srv.URL + "/runtime/webhooks/eventgrid")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusNotFound {
-				return
-			}
-		}
+	wait := func() {
 		select {
 		case err := <-th.done:
 			th.t.Fatalf("host stopped while starting: %v", err)
 		case <-time.After(5 * time.Millisecond):
 		}
+		if time.Now().After(deadline) {
+			th.t.Fatal("the eventgrid endpoints did not start within 10s")
+		}
 	}
-	th.t.Fatal("the eventgrid webhook was not mounted within 10s")
+	var names []string
+	for names == nil {
+		resp, err := http.Get(th.srv.URL + "/admin/host/status")
+		if err == nil {
+			var st struct {
+				Functions []string `json:"functions"`
+			}
+			if json.NewDecoder(resp.Body).Decode(&st) == nil && len(st.Functions) > 0 {
+				names = st.Functions
+			}
+			resp.Body.Close()
+		}
+		if names == nil {
+			wait()
+		}
+	}
+	if noKey {
+		th.key = ""
+		for th.key == "" {
+			if rec, err := storage.Get(context.Background(), eventgrid.SecretsKey(hostID)); err == nil {
+				var doc struct {
+					SystemKeys []struct{ Name, Value string } `json:"systemKeys"`
+				}
+				_ = json.Unmarshal(rec.Data, &doc)
+				for _, k := range doc.SystemKeys {
+					if k.Name == eventgrid.SystemKeyName {
+						th.key = k.Value
+					}
+				}
+			}
+			if th.key == "" {
+				wait()
+			}
+		}
+	}
+	for _, n := range names {
+		for {
+			r := th.do(http.MethodPost, "/runtime/webhooks/eventgrid?functionName="+n+"&code="+th.key, map[string]string{"aeg-event-type": "Unsubscribe"}, "")
+			if r.code == http.StatusAccepted {
+				break
+			}
+			wait()
+		}
+	}
 }
 
 // stop cancels Run and waits for it (once).
