@@ -31,13 +31,12 @@ func validationCode(body []byte) (string, error) {
 	default:
 		return "", fmt.Errorf("%w, but was %s", errBody, kindName(body))
 	}
-	var ev struct {
-		Data json.RawMessage `json:"data"`
-	}
+	// Member names match exactly, as the extension's JSON indexers do.
+	var ev map[string]json.RawMessage
 	if err := json.Unmarshal(first, &ev); err != nil {
 		return "", fmt.Errorf("%w: the validation event is not an object", errBody)
 	}
-	data := bytes.TrimSpace(ev.Data)
+	data := bytes.TrimSpace(ev["data"])
 	if kind(data) == '"' {
 		var s string
 		if err := json.Unmarshal(data, &s); err != nil {
@@ -45,16 +44,15 @@ func validationCode(body []byte) (string, error) {
 		}
 		data = bytes.TrimSpace([]byte(s))
 	}
-	var d struct {
-		ValidationCode *json.RawMessage `json:"validationCode"`
-	}
-	if kind(data) != '{' || json.Unmarshal(data, &d) != nil || d.ValidationCode == nil {
+	var d map[string]json.RawMessage
+	if kind(data) != '{' || json.Unmarshal(data, &d) != nil || d["validationCode"] == nil {
 		return "", fmt.Errorf("the validation event has no data.validationCode")
 	}
+	raw := d["validationCode"]
 	var code string
-	if err := json.Unmarshal(*d.ValidationCode, &code); err != nil {
+	if err := json.Unmarshal(raw, &code); err != nil {
 		// the extension takes the token's text whatever its type
-		code = string(bytes.TrimSpace(*d.ValidationCode))
+		code = string(bytes.TrimSpace(raw))
 	}
 	return code, nil
 }
@@ -116,23 +114,18 @@ func kindName(b []byte) string {
 	return "not JSON"
 }
 
-// eventHead is what the trigger reads of each event: its id (for logs) and data (binding data).
-type eventHead struct {
-	ID   json.RawMessage `json:"id"`
-	Data json.RawMessage `json:"data"`
-}
-
-// head decodes an event's id and data; data is nil when absent or null.
+// head decodes an event's id (for logs) and data (binding data; nil when absent or null). Member
+// names match exactly, as the extension's indexers do.
 func head(raw json.RawMessage) (id string, data any) {
-	var h eventHead
-	if json.Unmarshal(raw, &h) != nil {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
 		return "", nil
 	}
-	if len(h.Data) > 0 {
-		_ = json.Unmarshal(h.Data, &data)
+	if d := m["data"]; len(d) > 0 {
+		_ = json.Unmarshal(d, &data)
 	}
-	if json.Unmarshal(h.ID, &id) != nil {
-		id = string(h.ID)
+	if v := m["id"]; len(v) > 0 && json.Unmarshal(v, &id) != nil {
+		id = string(v)
 	}
 	return id, data
 }
