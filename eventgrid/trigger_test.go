@@ -442,3 +442,28 @@ func TestDrainAnswers503(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+// An invocation still running at the drain deadline is cancelled by the host: its delivery is
+// answered 503 (not acknowledged), so that Event Grid delivers it again.
+func TestCancelledAtDeadlineIs503(t *testing.T) {
+	started := make(chan struct{}, 1)
+	th := startHost(t, hostConfig{shutdown: 100 * time.Millisecond, declare: func(t *testing.T, h *extension.Host) {
+		h.Func("Stuck", extension.Action(func(ctx context.Context, s string) error {
+			started <- struct{}{}
+			<-ctx.Done()
+			return ctx.Err()
+		}), eventgrid.Trigger("ev"))
+	}})
+	res := make(chan response, 1)
+	go func() { res <- th.post("Stuck", "Notification", arr(egEvent("1", "s", "{}"))) }()
+	<-started
+	go th.stop()
+	select {
+	case r := <-res:
+		if r.code != 503 {
+			t.Fatalf("cancelled invocation: %d %q, want 503", r.code, r.body)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no answer after the drain deadline")
+	}
+}
