@@ -60,6 +60,13 @@ func newReceiver(t *testing.T) *receiver {
 	return r
 }
 
+// answerWith sets the receiver's answer to the next requests.
+func (r *receiver) answerWith(status int, body string) {
+	r.mu.Lock()
+	r.status, r.answer = status, body
+	r.mu.Unlock()
+}
+
 func (r *receiver) requests() []recorded {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -220,7 +227,7 @@ func TestOutputOnlyAfterSuccessAndValid(t *testing.T) {
 // A refused publish fails the invocation with the service's error, without the key.
 func TestOutputServiceErrorHidesKey(t *testing.T) {
 	rcv := newReceiver(t)
-	rcv.status, rcv.answer = 401, `{"error":{"code":"Unauthorized","message":"The request authorization key is not authorized for TOPIC."}}`
+	rcv.answerWith(401, `{"error":{"code":"Unauthorized","message":"The request authorization key is not authorized for TOPIC."}}`)
 	th := publishHost(t, rcv, keySettings(rcv), keyProps, func(ctx context.Context, ev azeventgrid.Event, out *extension.Collector[any]) error {
 		return out.Add(ctx, `{"id":"o","subject":"s","eventType":"T","eventTime":"2026-03-04T05:06:07Z","dataVersion":"1","data":{}}`)
 	})
@@ -327,5 +334,33 @@ func TestEventsSchemaFromFirstItem(t *testing.T) {
 		if _, _, err := eventgrid.Events(bad); !errors.Is(err, eventgrid.ErrInvalidEvent) {
 			t.Errorf("%v: error %v, want ErrInvalidEvent", bad, err)
 		}
+	}
+}
+
+// `azbind connection resolve --check` for an Event Grid connection: an authenticated request is
+// accepted whatever the topic thinks of the empty batch; 401/403 mean the key is refused.
+func TestCheckConnection(t *testing.T) {
+	rcv := newReceiver(t)
+	settings := connection.NewSettings(connection.FromMap("test", map[string]string{"Topic": "Endpoint=" + rcv.srv.URL + "/api/events;AccessKey=" + topicKey}))
+	c, err := connection.NewResolver(settings, &connection.ResolverOptions{ClientOptions: rcv.clientOptions()}).Resolve(context.Background(), "Topic", connection.EventGrid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check, ok := driver.CheckFor(connection.EventGrid)
+	if !ok {
+		t.Fatal("no Check registered for Event Grid connections")
+	}
+	rcv.answerWith(400, `{"error":{"code":"BadRequest","message":"empty"}}`)
+	if err := check(context.Background(), c); err != nil {
+		t.Fatalf("400 after authentication: %v", err)
+	}
+	reqs := rcv.requests()
+	if len(reqs) != 1 || reqs[0].header.Get("aeg-sas-key") != topicKey || string(reqs[0].body) != "[]" {
+		t.Fatalf("check request: %d requests", len(reqs))
+	}
+	rcv.answerWith(401, `{"error":{"code":"Unauthorized","message":"bad key"}}`)
+	err = check(context.Background(), c)
+	if err == nil || !strings.Contains(err.Error(), "Unauthorized") || strings.Contains(err.Error(), topicKey) {
+		t.Fatalf("401: %v", err)
 	}
 }
