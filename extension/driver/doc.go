@@ -67,9 +67,11 @@
 //   - table: Input and Output only; conformance drives the output with the in-memory trigger.
 //   - cosmos (stream with leases): a lease per feed range in the lease container (ETag-
 //     conditional writes), Execute a batch (cardinality many gives Event.Batch), store the
-//     continuation after Succeeded; Failed retries the batch, never skips it.
+//     continuation after it; never after Cancelled.
 //   - eventhubs (stream with checkpoints): the SDK's Processor with its blob checkpoint store,
-//     one partition client per owned partition; checkpoint after Succeeded only.
+//     one partition client per owned partition. Functions checkpoints past a batch that failed
+//     after its retries, and the events are gone; azbind checkpoints past it only once it is
+//     written where a user can find it (a dead letter), holding the partition until then.
 //   - servicebus (brokered with settlement): receive with peek-lock, Execute, complete on
 //     Succeeded, abandon on Failed and Cancelled; a handler that settles itself takes the
 //     connector's actions type, offered per event (BindingType.Extras, Event.Extras), and the
