@@ -263,3 +263,38 @@ func TestListenDuplicateFunction(t *testing.T) {
 		t.Fatalf("after Listen returned: %d, want 503", c)
 	}
 }
+
+// The host's shared values may be closed and opened again on the same Mux (a Mux never forgets a
+// pattern): the webhook router is found and reused instead of mounted twice.
+func TestListenAgainAfterSharedValuesClosed(t *testing.T) {
+	mux := http.NewServeMux()
+	s := &driver.Services{Settings: connection.NewSettings(connection.FromMap("t", map[string]string{"host.systemKey.eventgrid_extension": "k"})), Mux: mux}
+	ep := eventgrid.Endpoint{Extension: "eventgrid", Function: "F", Deliver: func(context.Context, []json.RawMessage) error { return nil }}
+	status := func() int {
+		req := httptest.NewRequest("POST", "/runtime/webhooks/eventgrid?functionName=F&code=k", nil)
+		req.Header.Set("aeg-event-type", "Unsubscribe")
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, req)
+		return w.Code
+	}
+	for round := range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- eventgrid.Listen(ctx, s, ep) }()
+		for deadline := time.Now().Add(5 * time.Second); status() != 202; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the endpoint did not start", round)
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if c := status(); c != 503 {
+			t.Fatalf("round %d: after the stop: %d", round, c)
+		}
+	}
+}

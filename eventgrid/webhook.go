@@ -82,12 +82,7 @@ func Listen(ctx context.Context, s *driver.Services, ep Endpoint) error {
 		if s.Mux == nil {
 			return nil, fmt.Errorf("eventgrid: the host has no HTTP mux to serve webhooks on")
 		}
-		r := &router{exts: map[string]*webhookExt{}, log: s.Logger}
-		if r.log == nil {
-			r.log = slog.Default()
-		}
-		s.Mux.Handle(WebhookPrefix, r)
-		return r, nil
+		return mountRouter(s.Mux, s.Logger), nil
 	})
 	if err != nil {
 		return err
@@ -102,6 +97,28 @@ func Listen(ctx context.Context, s *driver.Services, ep Endpoint) error {
 }
 
 type routerID struct{}
+
+// mountRouter returns the router mounted on mux, mounting one if there is none yet: a Mux never
+// forgets a pattern and panics when one is mounted twice, while the host's Shared values may be
+// closed and opened again.
+func mountRouter(mux driver.Mux, log *slog.Logger) *router {
+	if log == nil {
+		log = slog.Default()
+	}
+	if m, ok := mux.(interface {
+		Handler(*http.Request) (http.Handler, string)
+	}); ok {
+		probe, _ := http.NewRequest(http.MethodPost, WebhookPrefix+"eventgrid", nil)
+		if h, pattern := m.Handler(probe); pattern == WebhookPrefix {
+			if r, ok := h.(*router); ok {
+				return r
+			}
+		}
+	}
+	r := &router{exts: map[string]*webhookExt{}, log: log}
+	mux.Handle(WebhookPrefix, r)
+	return r
+}
 
 // router is the host's /runtime/webhooks/ handler (one per host, a driver.Shared value).
 type router struct {
@@ -148,9 +165,10 @@ func (r *router) add(ep Endpoint, key string) (*endpointState, error) {
 	name := strings.ToLower(ep.Extension)
 	x := r.exts[name]
 	if x == nil {
-		x = &webhookExt{key: []byte(key), funcs: map[string]*endpointState{}}
+		x = &webhookExt{funcs: map[string]*endpointState{}}
 		r.exts[name] = x
 	}
+	x.key = []byte(key)
 	if prev, dup := x.funcs[ep.Function]; dup {
 		prev.mu.Lock()
 		stopped := prev.draining
@@ -199,12 +217,16 @@ func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.RLock()
 	x := r.exts[strings.ToLower(seg)]
+	var key []byte
+	if x != nil {
+		key = x.key
+	}
 	r.mu.RUnlock()
 	if x == nil {
 		http.NotFound(w, req)
 		return
 	}
-	if k := presentedKey(req); k == "" || subtle.ConstantTimeCompare([]byte(k), x.key) != 1 {
+	if k := presentedKey(req); k == "" || subtle.ConstantTimeCompare([]byte(k), key) != 1 {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
