@@ -56,8 +56,11 @@ func keyFromSetting(s *driver.Services, name string) (string, bool) {
 	return "", false
 }
 
-// checkKeySource reports, without any I/O, whether SystemKey can work for this host.
-func checkKeySource(s *driver.Services, name string) error {
+// CheckSystemKey reports, without any I/O, whether SystemKey can serve the key name on this host:
+// the key setting is defined, or the host has durable storage to keep a generated key in. A
+// pushed trigger's factory calls it so that the problem is a load-time *driver.ConfigError
+// (wrapping ErrNoKeySource) rather than a failure of Run.
+func CheckSystemKey(s *driver.Services, name string) error {
 	if _, ok := keyFromSetting(s, name); ok {
 		return nil
 	}
@@ -80,7 +83,7 @@ func loadSystemKey(ctx context.Context, s *driver.Services, name string) (string
 	if v, ok := keyFromSetting(s, name); ok {
 		return v, nil
 	}
-	if err := checkKeySource(s, name); err != nil {
+	if err := CheckSystemKey(s, name); err != nil {
 		return "", err
 	}
 	st := s.Storage

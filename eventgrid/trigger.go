@@ -39,7 +39,7 @@ type trigger struct {
 }
 
 func newTrigger(_ context.Context, bc *driver.BindContext) (driver.Trigger, error) {
-	if err := checkKeySource(bc.Host, SystemKeyName); err != nil {
+	if err := CheckSystemKey(bc.Host, SystemKeyName); err != nil {
 		return nil, err
 	}
 	t := &trigger{host: bc.Host, fn: bc.Function}
