@@ -26,10 +26,6 @@ func SystemKeySetting(name string) string { return "host.systemKey." + name }
 // there, in the same JSON shape ({"systemKeys": [{"name", "value", "encrypted"}], …}).
 func SecretsKey(hostID string) string { return "secrets/" + hostID + "/host.json" }
 
-// ErrNoKeySource is returned when a system key can come neither from a setting nor from durable
-// host storage.
-var ErrNoKeySource = errors.New("no place to keep the webhook system key")
-
 type systemKeyID struct{ name string }
 
 // SystemKey returns the host system key name (e.g. "eventgrid_extension", "blobs_extension"):
@@ -59,13 +55,13 @@ func keyFromSetting(s *driver.Services, name string) (string, bool) {
 // CheckSystemKey reports, without any I/O, whether SystemKey can serve the key name on this host:
 // the key setting is defined, or the host has durable storage to keep a generated key in. A
 // pushed trigger's factory calls it so that the problem is a load-time *driver.ConfigError
-// (wrapping ErrNoKeySource) rather than a failure of Run.
+// rather than a failure of Run.
 func CheckSystemKey(s *driver.Services, name string) error {
 	if _, ok := keyFromSetting(s, name); ok {
 		return nil
 	}
 	if _, err := s.DurableStorage("the " + name + " system key"); err != nil {
-		return &driver.ConfigError{Where: "webhook key " + name, Err: ErrNoKeySource,
+		return &driver.ConfigError{
 			Problem: "the " + name + " system key is not set and the host has only memory storage, so a generated key would change at every start and break the Event Grid subscription",
 			Fix:     "define the setting " + SystemKeySetting(name) + " (any long random string), or AzureWebJobsStorage so that the key is generated once and kept there"}
 	}

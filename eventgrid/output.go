@@ -82,7 +82,7 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 		}
 		c, err = keyConnection(ctx, bc.Host, cfg.TopicEndpointURI, cfg.TopicKeySetting)
 		if err != nil {
-			return nil, bc.Errorf("topicKeySetting", "", "%w", err)
+			return nil, bc.Errorf("topicKeySetting", "", "%v", err)
 		}
 	}
 	id := clientID{kind: string(c.Kind), key: c.Key, endpoint: c.Endpoint, name: c.Name}

@@ -346,10 +346,11 @@ func TestCheckConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check, ok := driver.CheckFor(connection.EventGrid)
-	if !ok {
+	_, ext, ok := driver.Lookup("eventGrid")
+	if !ok || ext.Check == nil {
 		t.Fatal("no Check registered for Event Grid connections")
 	}
+	check := ext.Check
 	rcv.answerWith(400, `{"error":{"code":"BadRequest","message":"empty"}}`)
 	if err := check(context.Background(), c); err != nil {
 		t.Fatalf("400 after authentication: %v", err)

@@ -1,7 +1,6 @@
 package eventgrid
 
 import (
-	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/driver"
 )
 
@@ -10,7 +9,10 @@ func init() {
 		Name: "eventGrid",
 		Bindings: []driver.BindingType{
 			{Type: "eventGridTrigger", NewTrigger: newTrigger},
-			{Type: "eventGrid", Service: connection.EventGrid, NewOutput: newOutput},
+			// No Service: `azbind validate` would resolve the (empty) connection of every eventGrid
+			// binding, also of the topicEndpointUri + topicKeySetting form that has none; the
+			// factory resolves connection.EventGrid itself and reports every problem at load.
+			{Type: "eventGrid", NewOutput: newOutput},
 		},
 		Check: check,
 	})

@@ -77,8 +77,8 @@ func runEventGrid(args []string, stdout, stderr io.Writer) int {
 	}
 	dir := pos[0]
 	app, err := extension.LoadAppDir(dir, nil)
-	if app == nil {
-		fmt.Fprintf(stderr, "azbind eventgrid url: %v\n", connection.RedactError(err))
+	if err != nil {
+		fmt.Fprintf(stderr, "azbind eventgrid url: %v (run azbind validate %s)\n", connection.RedactError(err), dir)
 		return 1
 	}
 	var names []string
