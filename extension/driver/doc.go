@@ -39,7 +39,8 @@
 // # The connector template
 //
 // Every connector folder has the same files, and a new connector starts from
-// internal/memconn (the smallest complete one):
+// internal/memconn (the smallest complete one); template.md in this folder gives the details
+// and the per-connector table:
 //
 //	doc.go             package doc: binding types, properties, host.json keys, checklist rows
 //	register.go        init → Register; the Go-API helpers (queue.Trigger, queue.Output, …)
@@ -50,6 +51,8 @@
 //	trigger.go         factory + Run: receive → Execute → one switch on Result.Status
 //	input.go, output.go
 //	conformance_test.go  conformance.Run against the real emulator, declaring Capabilities
+//	leak_test.go       a host with the connector's trigger and output started and stopped
+//	                   leaves no goroutine (goleak) and Services.SharedCount() == 0
 //
 // A factory reads the same way in every connector: Decode the properties, compile Templates,
 // get the client with Shared(ctx, bc.Host, key, open) from clients.go, return the value.
