@@ -18,7 +18,8 @@ import (
 // connection (a connection string Endpoint=<topic endpoint>;AccessKey=<key>, which is also what
 // topicEndpointUri + topicKeySetting become) sends the key in the aeg-sas-key header; an identity
 // connection (<name>__topicEndpointUri plus credential properties) sends a bearer token for
-// https://eventgrid.azure.net/.default. c.SDKOptions() are used (transport, retry, cloud).
+// https://eventgrid.azure.net/.default. c.SDKOptions() are used (transport, retry, cloud, and the
+// policy that scrubs the connection's secrets from every error).
 // azeventgrid refuses to send credentials over plain http: the endpoint must be https.
 func NewClient(c *connection.Connection) (*azeventgrid.Client, error) {
 	if c == nil {
@@ -45,7 +46,7 @@ func NewClient(c *connection.Connection) (*azeventgrid.Client, error) {
 		return nil, fmt.Errorf("eventgrid: connection %q has unsupported kind %q", c.Name, c.Kind)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("eventgrid: connection %q (%s %s): %w", c.Name, c.Source, c.Key, c.RedactError(err))
+		return nil, fmt.Errorf("eventgrid: connection %q (%s %s): %w", c.Name, c.Source, c.Key, err)
 	}
 	return cl, nil
 }
@@ -112,5 +113,5 @@ func check(ctx context.Context, c *connection.Connection) error {
 	if errors.As(err, &re) && re.StatusCode != http.StatusUnauthorized && re.StatusCode != http.StatusForbidden {
 		return nil
 	}
-	return fmt.Errorf("eventgrid: connection %q: %w", c.Name, c.RedactError(err))
+	return fmt.Errorf("eventgrid: connection %q: %w", c.Name, err) // (scrubbed by c.SDKOptions)
 }

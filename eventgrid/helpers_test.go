@@ -18,6 +18,7 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/eventgrid"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // testKey is the eventgrid_extension key the test hosts get from their settings.
@@ -248,3 +249,6 @@ func ceEvent(id, data string) string {
 }
 
 func arr(events ...string) string { return "[" + strings.Join(events, ",") + "]" }
+
+func triggerSpec() *driver.BindingSpec { return eventgrid.Trigger("ev") }
+func outputSpec() *driver.BindingSpec  { return eventgrid.Output("out", keyProps) }

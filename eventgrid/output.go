@@ -133,7 +133,7 @@ func (s *sink) Flush(ctx context.Context) error {
 		_, err = s.o.client.PublishCloudEvents(ctx, ces, nil)
 	}
 	if err != nil {
-		return fmt.Errorf("eventgrid: publish %d event(s) to %s: %w", len(items), s.o.endpoint, s.o.conn.RedactError(err))
+		return fmt.Errorf("eventgrid: publish %d event(s) to %s: %w", len(items), s.o.endpoint, err) // (scrubbed by SDKOptions)
 	}
 	return nil
 }
