@@ -1,6 +1,7 @@
 package eventgrid
 
 import (
+	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/driver"
 )
 
@@ -9,10 +10,10 @@ func init() {
 		Name: "eventGrid",
 		Bindings: []driver.BindingType{
 			{Type: "eventGridTrigger", NewTrigger: newTrigger},
-			// No Service: `azbind validate` would resolve the (empty) connection of every eventGrid
-			// binding, also of the topicEndpointUri + topicKeySetting form that has none; the
-			// factory resolves connection.EventGrid itself and reports every problem at load.
-			{Type: "eventGrid", NewOutput: newOutput},
+			// The topicEndpointUri + topicKeySetting form has no connection (Event Grid has no
+			// default connection name, so `azbind validate` skips an empty one); the factory
+			// checks either form and reports every problem at load.
+			{Type: "eventGrid", Service: connection.EventGrid, NewOutput: newOutput},
 		},
 		Check: check,
 	})

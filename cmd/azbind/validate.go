@@ -132,6 +132,13 @@ func checkConnections(app *extension.AppSpec) []extension.Problem {
 				out = append(out, extension.Problem{File: f.Where, Field: fmt.Sprintf("bindings[%d].connection", i), Problem: "must be a string", Fix: "set \"connection\" to the name of an app setting"})
 				continue
 			}
+			if strings.TrimSpace(raw) == "" {
+				if _, hasDefault := connection.DefaultName(bt.Service); !hasDefault {
+					// No connection and no default name (Event Grid's key form): the connector
+					// itself checks what it needs instead (Verify below).
+					continue
+				}
+			}
 			name, err := expr.ResolveSettings(raw, app.Settings.Get)
 			if err != nil {
 				continue // CheckFunction already reported the %setting% problem
