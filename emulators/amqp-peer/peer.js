@@ -133,6 +133,25 @@ function encodeMessage(p, opts) {
   return Buffer.concat(parts);
 }
 
+// typedMap turns a Typed AMQP map into {key: Typed value}, keeping the values' AMQP types.
+function typedMap(t) {
+  if (!t || !Array.isArray(t.value)) return undefined;
+  const out = {};
+  for (let i = 0; i + 1 < t.value.length; i += 2) out[String(types.unwrap(t.value[i]))] = t.value[i + 1];
+  return out;
+}
+
+// typedBodyField returns a field of a request's amqp-value map body with its AMQP type kept.
+function typedBodyField(req, field) {
+  const raw = req.__raw;
+  if (!raw) return undefined;
+  const p = parseMessage(raw);
+  if (!p.body.length) return undefined;
+  const v = new types.Reader(p.body[0]).read();
+  const m = typedMap(v);
+  return m ? m[field] : undefined;
+}
+
 function maValue(p, key) {
   const ma = p.decoded && p.decoded.message_annotations;
   return ma ? ma[key] : undefined;
@@ -384,7 +403,6 @@ class SBStore {
         this.remove(rec);
         continue;
       }
-      if (rec.skip && rec.skip.has(link)) continue;
       if (link.__sessionId !== undefined) {
         if (rec.sessionId !== link.__sessionId) continue;
       } else if (rec.sessionId !== null && this.requiresSession) {
@@ -436,6 +454,7 @@ class SBStore {
       else if (rec.state === 'locked') { c.locked++; if (!rec.deferred) c.active++; else c.deferred++; }
       else if (rec.state === 'deferred') c.deferred++;
       else if (rec.state === 'scheduled') c.scheduled++;
+      else if (rec.state === 'released') c.active++;
     }
     if (this.dlq) c.deadLettered = this.dlq.msgs.size;
     return c;
@@ -653,7 +672,7 @@ function sbManagement(ctx, store, req) {
         if (!rec || rec.state !== 'locked') return lockLost(ctx, req);
         recs.push(rec);
       }
-      const modify = v['properties-to-modify'] || undefined;
+      const modify = typedMap(typedBodyField(req, 'properties-to-modify'));
       for (const rec of recs) {
         if (status === 'completed') store.remove(rec);
         else if (status === 'abandoned') store.returnToQueue(rec, true, modify);
@@ -1085,8 +1104,10 @@ const container = rhea.create_container({
 });
 container.sasl_server_mechanisms.enable_anonymous();
 
+const connections = new Set();
 container.on('connection_open', (ctx) => {
   stats.connections++;
+  connections.add(ctx.connection);
   debug('connection open', ctx.connection.options.id);
 });
 
@@ -1116,6 +1137,7 @@ container.on('sender_open', (ctx) => {
 container.on('receiver_open', (ctx) => {
   // The client's sender link: the peer receives on it.
   const link = ctx.receiver;
+  track(ctx.connection, '__receivers', link);
   const target = (link.remote.attach.target || {}).address;
   const r = resolveTarget(target);
   debug('client sender attach', target);
@@ -1171,20 +1193,13 @@ container.on('message', (ctx) => {
 
 container.on('sendable', (ctx) => {
   const link = ctx.sender;
-  if (link.__skipping) {
-    // new credit: released messages may be offered to this link again
-    for (const st of [link.__store]) {
-      if (!st) continue;
-      for (const rec of st.msgs.values()) if (rec.skip) rec.skip.delete(link);
-    }
-    link.__skipping = false;
-  }
   if (link.__store) link.__store.pump();
   if (link.__eh) link.__eh.hub.pump(link.__eh.part);
 });
 
 function dispositionRec(ctx) {
   const d = ctx.delivery;
+  debug('disposition', d.remote_state && d.remote_state.constructor.composite_type, 'settled', d.remote_settled, 'seq', d.__rec && d.__rec.seq);
   const rec = d.__rec;
   const link = ctx.sender;
   const store = link.__store;
@@ -1206,10 +1221,16 @@ container.on('accepted', (ctx) => {
 container.on('released', (ctx) => {
   const x = dispositionRec(ctx);
   if (!x) return;
-  if (!x.rec.skip) x.rec.skip = new Set();
-  x.rec.skip.add(x.link);
-  x.link.__skipping = true;
-  x.store.returnToQueue(x.rec, false);
+  // Released (the SDK's releaser gives back messages that arrived outside ReceiveMessages): unlock
+  // without counting a delivery. Offer it again a little later, so that a link with spare credit
+  // does not ping-pong it.
+  x.store.unlock(x.rec);
+  x.rec.deliveries = Math.max(0, x.rec.deliveries - 1);
+  x.rec.state = 'released';
+  setTimeout(() => {
+    if (x.rec.state !== 'released' || !x.store.msgs.has(x.rec.seq)) return;
+    x.store.returnToQueue(x.rec, true);
+  }, 100);
   x.d.update(true);
 });
 
@@ -1220,7 +1241,7 @@ container.on('modified', (ctx) => {
   if (st.undeliverable_here) {
     x.store.defer(x.rec);
   } else {
-    x.store.returnToQueue(x.rec, true, st.message_annotations || undefined);
+    x.store.returnToQueue(x.rec, true, typedMap(st.value && st.value[2]));
   }
   x.d.update(true);
 });
@@ -1249,6 +1270,8 @@ function connectionGone(ctx) {
   const conn = ctx.connection;
   for (const link of conn.__senders || []) removeLink(link);
   conn.__senders = new Set();
+  conn.__receivers = new Set();
+  connections.delete(conn);
 }
 container.on('disconnected', connectionGone);
 container.on('connection_close', connectionGone);
@@ -1352,6 +1375,24 @@ const admin = http.createServer(async (req, res) => {
           for (const s of sockets) s.destroy();
           log('fault: dropped', n, 'connections');
           return sendJSON(res, 200, { dropped: n });
+        }
+        case 'detach-links': {
+          // Detach every entity link (not $cbs / $management), keeping the connections, as the
+          // service does with amqp:link:detach-forced.
+          let n = 0;
+          for (const conn of connections) {
+            for (const link of [...(conn.__senders || []), ...(conn.__receivers || [])]) {
+              if (!link.is_open()) continue;
+              const addr = link.is_sender() ? (link.remote.attach.source || {}).address : (link.remote.attach.target || {}).address;
+              const a = norm(addr);
+              if (a === '$cbs' || a === '$management' || a.endsWith('/$management')) continue;
+              removeLink(link);
+              link.close({ condition: b.condition || 'amqp:link:detach-forced', description: 'amqp-peer detached the link (fault injection).' });
+              n++;
+            }
+          }
+          log('fault: detached', n, 'links');
+          return sendJSON(res, 200, { detached: n });
         }
         case 'stall':
           setStalled(true);

@@ -24,6 +24,11 @@ func TestMain(m *testing.M) {
 	}
 	peer = p
 	code := m.Run()
+	if os.Getenv("AMQPPEER_DUMP_LOG") != "" {
+		if b, err := os.ReadFile(p.LogFile); err == nil {
+			os.Stderr.Write(b)
+		}
+	}
 	if err := p.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "amqppeer tests: stopping %v: %v\n", p, err)
 	}
@@ -72,4 +77,9 @@ func eventually(t *testing.T, timeout time.Duration, cond func() string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func contextWithTimeout(t *testing.T, d time.Duration) (context.Context, context.CancelFunc) {
+	t.Helper()
+	return context.WithTimeout(context.Background(), d)
 }

@@ -216,8 +216,16 @@ func (p *Peer) DropConnections(ctx context.Context) error {
 	return p.fault(ctx, map[string]string{"action": "drop-connections"})
 }
 
+// DetachLinks detaches every sender and receiver link to an entity (not $cbs or $management) with
+// amqp:link:detach-forced, keeping the connections open.
+func (p *Peer) DetachLinks(ctx context.Context) error {
+	return p.fault(ctx, map[string]string{"action": "detach-links"})
+}
+
 // Stall stops reading from every connection (open and new) and stops delivering, until Unstall.
-func (p *Peer) Stall(ctx context.Context) error { return p.fault(ctx, map[string]string{"action": "stall"}) }
+func (p *Peer) Stall(ctx context.Context) error {
+	return p.fault(ctx, map[string]string{"action": "stall"})
+}
 
 // Unstall ends Stall.
 func (p *Peer) Unstall(ctx context.Context) error {
