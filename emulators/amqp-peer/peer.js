@@ -1206,6 +1206,9 @@ function dispositionRec(ctx) {
   const link = ctx.sender;
   const store = link.__store;
   if (!rec || !store) return null;
+  // A disposition that crosses the peer's detach is ignored, as by the service: the client settles
+  // again over $management.
+  if (!link.state.local_open) return null;
   if (rec.token !== d.__token || rec.state !== 'locked') {
     d.update(true, rhea.message.rejected({ error: { condition: 'com.microsoft:message-lock-lost', description: 'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.' } }).described());
     return null;

@@ -144,7 +144,7 @@ func TestSBSessionsNextAvailable(t *testing.T) {
 func TestSBSessionStateAndLockRenewal(t *testing.T) {
 	t.Parallel()
 	q := name(t)
-	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true, LockDuration: 800 * time.Millisecond}}})
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true, LockDuration: 1200 * time.Millisecond}}})
 	c := sbClient(t)
 	sendSession(t, sender(t, c, q), "S", "m1")
 	r, err := c.AcceptSessionForQueue(ctx(t), q, "S", nil)
@@ -166,8 +166,8 @@ func TestSBSessionStateAndLockRenewal(t *testing.T) {
 	}
 
 	first := r.LockedUntil()
-	for range 4 {
-		time.Sleep(400 * time.Millisecond)
+	for range 3 {
+		time.Sleep(550 * time.Millisecond)
 		if err := r.RenewSessionLock(ctx(t), nil); err != nil {
 			t.Fatalf("renew session lock: %v", err)
 		}
@@ -175,7 +175,7 @@ func TestSBSessionStateAndLockRenewal(t *testing.T) {
 	if !r.LockedUntil().After(first.Add(time.Second)) {
 		t.Errorf("session LockedUntil %v not advanced from %v", r.LockedUntil(), first)
 	}
-	// 1.6 s with an 0.8 s lock: only the renewals kept the session.
+	// 1.65 s with a 1.2 s lock: only the renewals kept the session.
 	m := receiveSessionN(t, r, 1)[0]
 	if err := r.CompleteMessage(ctx(t), m, nil); err != nil {
 		t.Fatal(err)
