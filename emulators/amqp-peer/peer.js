@@ -1452,5 +1452,9 @@ function shutdown() {
   admin.close();
   process.exit(0);
 }
+process.on('uncaughtException', (e) => {
+  // A bug in the peer must not take every test's connection down: log it and keep serving.
+  log('uncaught exception:', e && e.stack ? e.stack : e);
+});
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
