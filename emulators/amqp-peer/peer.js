@@ -6,11 +6,30 @@
 // It is NOT a production broker: everything is in memory, single process, no TLS, no persistence,
 // no filters/rules on subscriptions, no partitioned entities, no transactions, no quotas.
 //
-// Usage: node peer.js --config <file.json>
-// The config file (see README "amqp-peer") holds the SAS key name and key, the ports and the initial
-// entities. The key is never printed. On start it prints one line:
+// Usage: node peer.js --config <file.json>   (internal/emulator.LaunchAMQPPeer writes the file)
+// Config (JSON): {
+//   "keyName": "RootManageSharedAccessKey", "key": "<SAS key>",      -- the key is never printed
+//   "port": 0, "adminPort": 0,                                        -- 127.0.0.1 only; 0 = any
+//   "queues": [{"name": "q", "lockDurationMs": 60000, "maxDeliveryCount": 10,
+//               "requiresSession": false, "defaultMessageTimeToLive": 0}],
+//   "topics": [{"name": "t", "subscriptions": [<same fields as a queue>]}],
+//   "eventHubs": [{"name": "h", "partitions": 2, "consumerGroups": ["cg1"]}]   -- $Default always
+// }
+// On start it prints one line:
 //   amqp-peer listening amqp=127.0.0.1:<port> admin=127.0.0.1:<port>
-// The admin interface is HTTP/JSON on the admin port (see the README and internal/amqppeer).
+// Admin interface, HTTP/JSON on the admin port:
+//   GET  /health                      {"ok":true}
+//   POST /entities                    body: {"queues":[…],"topics":[…],"eventHubs":[…]} (adds)
+//   GET  /entities                    every entity with its settings and counts
+//   GET  /entity?entity=<path>        one entity
+//   GET  /counts?entity=<path>        {active, locked, deferred, scheduled, deadLettered, total}
+//   GET  /deadletters?entity=<path>   [{sequenceNumber, messageId, sessionId, reason, description,
+//                                       deliveryCount, body}]
+//   GET  /stats                       connections, open sockets, CBS tokens accepted/rejected, …
+//   POST /faults                      {"action": "drop-connections" | "detach-links" | "stall" |
+//                                       "unstall" | "refuse-links" (+"condition") | "accept-links"}
+// Entity paths: "q", "t/Subscriptions/s", "q/$DeadLetterQueue" (case-insensitive).
+// Set AMQP_PEER_DEBUG=1 for a log line per link, disposition and lock event.
 'use strict';
 
 const fs = require('fs');
@@ -247,6 +266,7 @@ class SBStore {
     this.receivers = [];
     this.sessionLocks = new Map(); // sessionId -> {link, lockedUntil, timer}
     this.sessionState = new Map(); // sessionId -> Buffer
+    this.sessionStateUpdated = new Map(); // sessionId -> ms of the last set-session-state
     this.rr = 0;
     this.dlq = dlqOf ? null : new SBStore(path + '/$deadletterqueue', { lockDuration: this.lockDuration }, this);
     this.seq = dlqOf ? dlqOf : null; // sequence counter holder: the DLQ shares its parent's
@@ -756,14 +776,31 @@ function sbManagement(ctx, store, req) {
       const st = v['session-state'];
       if (st === undefined || st === null) store.sessionState.delete(sid);
       else store.sessionState.set(sid, Buffer.from(st));
+      store.sessionStateUpdated.set(sid, now);
       return reply(ctx, req, 200, 'OK');
     }
     case 'com.microsoft:get-message-sessions': {
-      const ids = new Set();
-      for (const rec of store.msgs.values()) if (rec.sessionId !== null) ids.add(rec.sessionId);
-      for (const k of store.sessionState.keys()) ids.add(k);
-      if (!ids.size) return reply(ctx, req, 204, 'No sessions');
-      return reply(ctx, req, 200, 'OK', { skip: types.wrap_int(0), 'sessions-ids': types.wrap_array([...ids], 0xa1) });
+      const skip = Number(v.skip || 0);
+      const top = Number(v.top || 100);
+      const since = v['last-updated-time'] instanceof Date ? v['last-updated-time'].getTime() : Infinity;
+      const ids = [];
+      const seen = new Set();
+      const addId = (id) => {
+        if (!seen.has(id)) {
+          seen.add(id);
+          ids.push(id);
+        }
+      };
+      if (since >= 253402300800000 || !Number.isFinite(since)) {
+        // default mode: sessions with messages, and sessions with state
+        for (const rec of store.msgs.values()) if (rec.sessionId !== null) addId(rec.sessionId);
+        for (const k of store.sessionState.keys()) addId(k);
+      } else {
+        for (const [k, t] of store.sessionStateUpdated) if (t > since) addId(k);
+      }
+      const page = ids.slice(skip, skip + top);
+      if (!page.length) return reply(ctx, req, 204, 'No sessions');
+      return reply(ctx, req, 200, 'OK', { skip: types.wrap_int(skip + page.length), 'sessions-ids': types.wrap_array(page, 0xa1) });
     }
     default:
       return reply(ctx, req, 500, `operation ${op} is not implemented by amqp-peer`);

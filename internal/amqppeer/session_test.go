@@ -226,3 +226,34 @@ func TestSBSessionLockExpiryReleasesSession(t *testing.T) {
 		t.Errorf("redelivered with count %d, want 2", m2.DeliveryCount)
 	}
 }
+
+func TestSBListSessions(t *testing.T) {
+	t.Parallel()
+	q := name(t)
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true}}})
+	c := sbClient(t)
+	s := sender(t, c, q)
+	want := map[string]bool{}
+	for i := range 3 {
+		id := fmt.Sprintf("s-%d", i)
+		want[id] = true
+		sendSession(t, s, id, "m")
+	}
+	pager := c.NewListSessionsForQueuePager(q, nil)
+	got := map[string]bool{}
+	for pager.More() {
+		page, err := pager.NextPage(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range page.Sessions {
+			if got[id] {
+				t.Errorf("session %s listed twice", id)
+			}
+			got[id] = true
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("sessions %v, want %v", got, want)
+	}
+}
