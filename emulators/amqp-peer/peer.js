@@ -1140,6 +1140,7 @@ function removeLink(link) {
 const container = rhea.create_container({
   id: 'azbind-amqp-peer',
   treat_modified_as_released: false,
+  autoaccept: false,
 });
 container.sasl_server_mechanisms.enable_anonymous();
 
@@ -1197,6 +1198,7 @@ container.on('message', (ctx) => {
   if (!r) return;
   const now = Date.now();
   try {
+    if (r.kind === 'cbs' || r.kind === 'ehmgmt' || r.kind === 'sbmgmt') ctx.delivery.accept();
     if (r.kind === 'cbs') {
       const req = ctx.message;
       const [code, desc] = checkToken(req.body);
@@ -1212,7 +1214,16 @@ container.on('message', (ctx) => {
     }
     const { outer, messages } = unpackIncoming(ctx);
     if (r.kind === 'sbsend') {
+      const needsSession = storesFor(r.path).some((st) => st.requiresSession);
+      if (needsSession && messages.some((p) => p.decoded.group_id === undefined || p.decoded.group_id === null)) {
+        ctx.delivery.reject({
+          condition: 'amqp:not-allowed',
+          description: 'The SessionId was not set on a message, and it cannot be sent to the entity. Entities that have session support enabled can only receive messages that have the SessionId set to a valid value.',
+        });
+        return;
+      }
       enqueueTo(r.path, messages, now);
+      ctx.delivery.accept();
       return;
     }
     if (r.kind === 'ehsend') {
@@ -1222,6 +1233,7 @@ container.on('message', (ctx) => {
         part = r.hub.partitionFor(key);
       }
       for (const p of messages) r.hub.append(part, p, now);
+      ctx.delivery.accept();
       setImmediate(() => r.hub.pump(part));
     }
   } catch (e) {

@@ -75,6 +75,11 @@ func TestSBSessionsNamedFIFOAndExclusive(t *testing.T) {
 		t.Fatal("a second receiver accepted session A while it was locked")
 	}
 
+	// A message without a session id is refused by a session queue.
+	if err := s.SendMessage(ctx(t), &azservicebus.Message{Body: []byte("no-session")}, nil); err == nil {
+		t.Error("a session queue accepted a message without a session id")
+	}
+
 	// A plain receiver cannot attach to a session queue.
 	pr, err := c.NewReceiverForQueue(q, nil)
 	if err != nil {
