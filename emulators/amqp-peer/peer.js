@@ -278,8 +278,8 @@ class SBStore {
     return this.nextSeq++;
   }
 
-  enqueue(p, now, extraAp) {
-    const seq = this.allocSeq();
+  enqueue(p, now, seqIn) {
+    const seq = seqIn === undefined ? this.allocSeq() : seqIn;
     const decoded = p.decoded || {};
     const rec = {
       seq, p, enq: now, deliveries: 0, state: 'active', token: null, lockedUntil: 0, timer: null, link: null,
@@ -287,7 +287,6 @@ class SBStore {
       messageId: decoded.message_id !== undefined ? String(decoded.message_id) : null,
       deferred: false, expiresAt: 0, skip: null,
     };
-    if (extraAp) rec.p = parseMessage(encodeMessage(p, { ap: extraAp }));
     if (!rec.p.props) {
       // The service always returns a properties section (the SDK reads the delivery count only then).
       const id = crypto.randomBytes(16).toString('hex');
@@ -497,7 +496,9 @@ function createTopic(t) {
   if (!path) throw new Error('topic without name');
   let topic = entities.get(path);
   if (!topic) {
-    topic = { kind: 'topic', path, subscriptions: new Map() };
+    topic = { kind: 'topic', path, subscriptions: new Map(), nextSeq: 1 };
+    // The topic numbers messages; every subscription's copy has the same sequence number.
+    topic.allocSeq = () => topic.nextSeq++;
     entities.set(path, topic);
   }
   if (topic.kind !== 'topic') throw new Error(`entity ${t.name} exists and is not a topic`);
@@ -505,6 +506,7 @@ function createTopic(t) {
     const spath = path + '/subscriptions/' + norm(sub.name);
     if (topic.subscriptions.has(spath)) continue;
     const s = new SBStore(spath, sub, null);
+    s.seq = topic;
     topic.subscriptions.set(spath, s);
     entities.set(spath, s);
     entities.set(s.dlq.path, s.dlq);
@@ -624,6 +626,27 @@ function checkToken(token) {
   return [202, 'Accepted'];
 }
 
+// audienceExists reports whether a CBS audience (amqp://host/<path>, sb://host/<path>) names the
+// namespace or an entity the peer has.
+function audienceExists(audience) {
+  let a = norm(audience);
+  if (/^[a-z]+:\/\/[^/]*$/i.test(String(audience || '').replace(/\/+$/, ''))) return true;
+  if (a.endsWith('/$management')) a = a.slice(0, -'/$management'.length);
+  if (a === '' || a === '$management' || a === '$cbs') return true;
+  if (entities.has(a)) return true;
+  const cg = /^(.+)\/consumergroups\/([^/]+)(?:\/partitions\/[^/]+)?$/.exec(a);
+  if (cg) {
+    const hub = entities.get(cg[1]);
+    return !!hub && hub.kind === 'eventhub' && hub.consumerGroups.has(cg[2]);
+  }
+  const part = /^(.+)\/partitions\/[^/]+$/.exec(a);
+  if (part) {
+    const hub = entities.get(part[1]);
+    return !!hub && hub.kind === 'eventhub';
+  }
+  return false;
+}
+
 // ---------------------------------------------------------------------------------------------
 // RPC replies
 
@@ -739,24 +762,9 @@ function sbManagement(ctx, store, req) {
       if (!out.length) return reply(ctx, req, 204, 'No messages');
       return reply(ctx, req, 200, 'OK', { messages: out });
     }
-    case 'com.microsoft:schedule-message': {
-      const seqs = [];
-      for (const m of v.messages || []) {
-        const p = parseMessage(Buffer.from(m.message));
-        seqs.push(enqueueTo(store.path, [p], now)[0]);
-      }
-      return reply(ctx, req, 200, 'OK', { 'sequence-numbers': types.wrap_array(seqs, 0x81) });
-    }
-    case 'com.microsoft:cancel-scheduled-message': {
-      for (const s of (v['sequence-numbers'] || []).map(Number)) {
-        const targets = storesFor(store.path);
-        for (const st of targets) {
-          const rec = st.msgs.get(s);
-          if (rec && rec.state === 'scheduled') st.remove(rec);
-        }
-      }
-      return reply(ctx, req, 200, 'OK');
-    }
+    case 'com.microsoft:schedule-message':
+    case 'com.microsoft:cancel-scheduled-message':
+      return scheduleOps(ctx, store.path, req, v, now);
     case 'com.microsoft:renew-session-lock': {
       const sid = String(v['session-id']);
       const sl = store.sessionLocks.get(sid);
@@ -807,6 +815,35 @@ function sbManagement(ctx, store, req) {
   }
 }
 
+// scheduleOps implements schedule-message and cancel-scheduled-message for a queue or topic path.
+function scheduleOps(ctx, path, req, v, now) {
+  const op = (req.application_properties || {}).operation;
+  if (op === 'com.microsoft:schedule-message') {
+    const seqs = [];
+    for (const m of v.messages || []) {
+      const p = parseMessage(Buffer.from(m.message));
+      seqs.push(enqueueTo(path, [p], now)[0]);
+    }
+    return reply(ctx, req, 200, 'OK', { 'sequence-numbers': types.wrap_array(seqs, 0x81) });
+  }
+  for (const seq of (v['sequence-numbers'] || []).map(Number)) {
+    for (const st of storesFor(path)) {
+      const rec = st.msgs.get(seq);
+      if (rec && rec.state === 'scheduled') st.remove(rec);
+    }
+  }
+  return reply(ctx, req, 200, 'OK');
+}
+
+function topicManagement(ctx, topic, req) {
+  const op = (req.application_properties || {}).operation;
+  const v = req.body && typeof req.body === 'object' ? req.body : {};
+  if (op === 'com.microsoft:schedule-message' || op === 'com.microsoft:cancel-scheduled-message') {
+    return scheduleOps(ctx, topic.path, req, v, Date.now());
+  }
+  return reply(ctx, req, 500, `operation ${op} on a topic is not implemented by amqp-peer`);
+}
+
 function ehManagement(ctx, req) {
   const ap = req.application_properties || {};
   if (ap.operation !== 'READ') return reply(ctx, req, 500, `operation ${ap.operation} is not implemented by amqp-peer`);
@@ -853,14 +890,16 @@ function storesFor(path) {
 
 function enqueueTo(path, messages, now) {
   const stores = storesFor(path);
+  const e = entities.get(norm(path));
   const seqs = [];
   for (const p of messages) {
-    let first = null;
-    for (const st of stores) {
-      const rec = st.enqueue(p, now);
-      if (first === null) first = rec.seq;
+    if (!stores.length) {
+      seqs.push(-1);
+      continue;
     }
-    seqs.push(first === null ? -1 : first);
+    const seq = e && e.kind === 'topic' ? e.allocSeq() : stores[0].allocSeq();
+    for (const st of stores) st.enqueue(p, now, seq);
+    seqs.push(seq);
   }
   for (const st of stores) setImmediate(() => st.pump());
   return seqs;
@@ -1201,7 +1240,13 @@ container.on('message', (ctx) => {
     if (r.kind === 'cbs' || r.kind === 'ehmgmt' || r.kind === 'sbmgmt') ctx.delivery.accept();
     if (r.kind === 'cbs') {
       const req = ctx.message;
-      const [code, desc] = checkToken(req.body);
+      let [code, desc] = checkToken(req.body);
+      const audience = (req.application_properties || {}).name;
+      if (code === 202 && !audienceExists(audience)) {
+        // The service answers a token for an entity that does not exist with 404.
+        code = 404;
+        desc = `The messaging entity '${audience}' could not be found. com.microsoft:entity-not-found`;
+      }
       if (code === 202) stats.tokensAccepted++;
       else stats.tokensRejected++;
       log('cbs put-token', (req.application_properties || {}).name, '->', code);
@@ -1209,7 +1254,7 @@ container.on('message', (ctx) => {
     }
     if (r.kind === 'ehmgmt') return ehManagement(ctx, ctx.message);
     if (r.kind === 'sbmgmt') {
-      if (!r.store) return reply(ctx, ctx.message, 500, 'management operations on a topic are not implemented by amqp-peer');
+      if (!r.store) return topicManagement(ctx, r.topic, ctx.message);
       return sbManagement(ctx, r.store, ctx.message);
     }
     const { outer, messages } = unpackIncoming(ctx);

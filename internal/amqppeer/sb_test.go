@@ -627,3 +627,52 @@ func TestSBWrongKeyIsUnauthorized(t *testing.T) {
 	}
 	wantCounts(t, q, amqppeer.Counts{})
 }
+
+func TestSBTopicScheduleAndSequenceNumbers(t *testing.T) {
+	t.Parallel()
+	topic := name(t)
+	create(t, amqppeer.Config{Topics: []amqppeer.Topic{{Name: topic, Subscriptions: []amqppeer.Subscription{{Name: "a"}, {Name: "b"}}}}})
+	c := sbClient(t)
+	s := sender(t, c, topic)
+	seqs, err := s.ScheduleMessages(ctx(t), []*azservicebus.Message{{Body: []byte("x")}, {Body: []byte("y")}}, time.Now().Add(time.Hour), nil)
+	if err != nil || len(seqs) != 2 {
+		t.Fatalf("schedule on a topic: %v, %v", seqs, err)
+	}
+	for _, sub := range []string{"a", "b"} {
+		wantCounts(t, topic+"/Subscriptions/"+sub, amqppeer.Counts{Scheduled: 2, Total: 2})
+	}
+	if err := s.CancelScheduledMessages(ctx(t), seqs, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"a", "b"} {
+		wantCounts(t, topic+"/Subscriptions/"+sub, amqppeer.Counts{})
+	}
+	// Every subscription's copy carries the topic's sequence number.
+	send(t, s, "m")
+	var got []int64
+	for _, sub := range []string{"a", "b"} {
+		r, err := c.NewReceiverForSubscription(topic, sub, &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, *receiveN(t, r, 1)[0].SequenceNumber)
+		_ = r.Close(ctx(t))
+	}
+	if got[0] != got[1] {
+		t.Errorf("sequence numbers of the copies differ: %v", got)
+	}
+}
+
+func TestSBUnknownEntityIsNotFound(t *testing.T) {
+	t.Parallel()
+	c := sbClient(t)
+	s, err := c.NewSender("no-such-queue", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.SendMessage(ctx(t), &azservicebus.Message{Body: []byte("x")}, nil)
+	var sbErr *azservicebus.Error
+	if !errors.As(err, &sbErr) || sbErr.Code != azservicebus.CodeNotFound {
+		t.Fatalf("send to an unknown queue: %v, want CodeNotFound", err)
+	}
+}
