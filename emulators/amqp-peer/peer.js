@@ -1293,6 +1293,14 @@ container.on('sendable', (ctx) => {
   if (link.__eh) link.__eh.hub.pump(link.__eh.part);
 });
 
+// A client that drains its credit gets what is available, then the rest of its credit back.
+container.on('sender_draining', (ctx) => {
+  const link = ctx.sender;
+  if (link.__store) link.__store.pump();
+  if (link.__eh) link.__eh.hub.pump(link.__eh.part);
+  link.set_drained(true);
+});
+
 function dispositionRec(ctx) {
   const d = ctx.delivery;
   debug('disposition', d.remote_state && d.remote_state.constructor.composite_type, 'settled', d.remote_settled, 'seq', d.__rec && d.__rec.seq);

@@ -144,6 +144,30 @@ func TestSBSessionsNextAvailable(t *testing.T) {
 	if errors.As(err, &sbErr) {
 		t.Logf("no session available: code %s", sbErr.Code)
 	}
+
+	// A waiting AcceptNextSession gets the session whose first message arrives while it waits.
+	type result struct {
+		r   *azservicebus.SessionReceiver
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := c.AcceptNextSessionForQueue(ctx(t), q, nil)
+		done <- result{r, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	sendSession(t, s, "late", "l1")
+	res := <-done
+	if res.err != nil {
+		t.Fatalf("waiting AcceptNextSession: %v", res.err)
+	}
+	defer res.r.Close(ctx(t))
+	if res.r.SessionID() != "late" {
+		t.Fatalf("waiting AcceptNextSession got session %q, want late", res.r.SessionID())
+	}
+	if got := bodies(receiveSessionN(t, res.r, 1)); got[0] != "l1" {
+		t.Fatalf("late session got %v", got)
+	}
 }
 
 func TestSBSessionStateAndLockRenewal(t *testing.T) {
