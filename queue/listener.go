@@ -252,8 +252,23 @@ func queueNameFromURL(u string) string {
 // messages in flight.
 func (l *Listener) Run(ctx context.Context) error {
 	defer l.opts.Hub.add(l)()
+	// Messages run on a pool of workers that is started lazily and lives as long as Run: a worker
+	// that finishes a message takes the next one, so a busy listener does not start a goroutine
+	// (and grow a fresh stack) per message. There are never more workers than messages once in
+	// flight at the same time.
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	work := make(chan *azqueue.DequeuedMessage)
+	defer func() {
+		close(work)
+		wg.Wait()
+	}()
+	worker := func(d *azqueue.DequeuedMessage) {
+		defer wg.Done()
+		for ok := true; ok; d, ok = <-work {
+			l.process(ctx, newMessage(l.name, d))
+			l.addInflight(-1)
+		}
+	}
 	type result struct {
 		msgs []*azqueue.DequeuedMessage
 		err  error
@@ -332,18 +347,18 @@ func (l *Listener) Run(ctx context.Context) error {
 					// Stopped while the receive was in flight: hand the messages back at once.
 					for _, d := range r.msgs {
 						m := newMessage(l.name, d)
-						l.release(m, m.PopReceipt, 0, l.msgLog(m))
+						l.release(m, m.PopReceipt, 0)
 					}
 					continue
 				}
 				l.addInflight(len(r.msgs))
 				for _, d := range r.msgs {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						defer l.addInflight(-1)
-						l.process(ctx, newMessage(l.name, d))
-					}()
+					select {
+					case work <- d: // an idle worker
+					default:
+						wg.Add(1)
+						go worker(d)
+					}
 				}
 			}
 		case <-l.changed:
@@ -434,23 +449,23 @@ func (l *Listener) logReceiveError(err error) {
 	}
 }
 
+// msgLog is the logger for one message. It is built when something is logged, not per message.
 func (l *Listener) msgLog(m *Message) *slog.Logger {
 	return l.log.With("message_id", m.ID, "dequeue_count", m.DequeueCount)
 }
 
 // process handles one received message end to end.
 func (l *Listener) process(ctx context.Context, m *Message) {
-	log := l.msgLog(m)
 	// C25: a message already past the limit is poisoned without invoking. Without a poison queue
 	// it is not invoked either (as Functions' BeginProcessingMessageAsync): it stays invisible
 	// until its receive visibility ends.
 	if m.DequeueCount > int64(l.opts.MaxDequeueCount) {
 		if l.poison == nil {
-			log.Warn(fmt.Sprintf("Message has reached MaxDequeueCount of %d and queue %s has no poison queue: not invoking the function; the message stays in the queue, invisible until its visibility ends", l.opts.MaxDequeueCount, l.name))
+			l.msgLog(m).Warn(fmt.Sprintf("Message has reached MaxDequeueCount of %d and queue %s has no poison queue: not invoking the function; the message stays in the queue, invisible until its visibility ends", l.opts.MaxDequeueCount, l.name))
 			return
 		}
-		log.Warn(fmt.Sprintf("Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.", l.opts.MaxDequeueCount, l.pname))
-		l.poisonMessage(m, m.PopReceipt, log)
+		l.msgLog(m).Warn(fmt.Sprintf("Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.", l.opts.MaxDequeueCount, l.pname))
+		l.poisonMessage(m, m.PopReceipt)
 		return
 	}
 	body, err := l.opts.Encoding.decode(m.Text)
@@ -458,38 +473,38 @@ func (l *Listener) process(ctx context.Context, m *Message) {
 		// C26: undecodable ⇒ poison at once, loudly.
 		fix := "set messageEncoding to none, or base64-encode messages"
 		if l.poison != nil {
-			log.Error(fmt.Sprintf("queue message %s in queue %s is not valid %s: moving it to queue %s without invoking the function: %s", m.ID, l.name, l.opts.Encoding, l.pname, fix),
+			l.msgLog(m).Error(fmt.Sprintf("queue message %s in queue %s is not valid %s: moving it to queue %s without invoking the function: %s", m.ID, l.name, l.opts.Encoding, l.pname, fix),
 				"encoding", string(l.opts.Encoding), "error", err)
-			l.poisonMessage(m, m.PopReceipt, log)
+			l.poisonMessage(m, m.PopReceipt)
 		} else {
-			log.Error(fmt.Sprintf("queue message %s in queue %s is not valid %s and the queue has no poison queue: leaving it invisible: %s", m.ID, l.name, l.opts.Encoding, fix),
+			l.msgLog(m).Error(fmt.Sprintf("queue message %s in queue %s is not valid %s and the queue has no poison queue: leaving it invisible: %s", m.ID, l.name, l.opts.Encoding, fix),
 				"encoding", string(l.opts.Encoding), "error", err)
 		}
 		return
 	}
 	m.Body = body
 
-	r := l.startRenewal(m, log)
+	r := l.startRenewal(m)
 	l.st.invocations.Add(1)
 	res := l.handle(context.WithoutCancel(ctx), m)
 	pop := r.stop()
 
 	switch res.Status {
 	case driver.Succeeded:
-		l.delete(m, pop, log)
+		l.delete(m, pop)
 	case driver.Cancelled:
-		l.release(m, pop, 0, log)
+		l.release(m, pop, 0)
 	default:
 		if l.poison == nil {
-			log.Warn("function failed; the queue has no poison queue, so the message stays invisible until its visibility ends", "error", res.Err)
+			l.msgLog(m).Warn("function failed; the queue has no poison queue, so the message stays invisible until its visibility ends", "error", res.Err)
 			return
 		}
 		if m.DequeueCount >= int64(l.opts.MaxDequeueCount) {
-			log.Warn(fmt.Sprintf("Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.", l.opts.MaxDequeueCount, l.pname))
-			l.poisonMessage(m, pop, log)
+			l.msgLog(m).Warn(fmt.Sprintf("Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.", l.opts.MaxDequeueCount, l.pname))
+			l.poisonMessage(m, pop)
 			return
 		}
-		l.release(m, pop, l.failureVisibility(m.DequeueCount), log)
+		l.release(m, pop, l.failureVisibility(m.DequeueCount))
 	}
 }
 
@@ -518,28 +533,28 @@ func ignorable(err error) bool {
 	return queueerror.HasCode(err, queueerror.PopReceiptMismatch, queueerror.MessageNotFound, queueerror.QueueNotFound, queueerror.QueueDisabled)
 }
 
-func (l *Listener) delete(m *Message, pop string, log *slog.Logger) {
+func (l *Listener) delete(m *Message, pop string) {
 	ctx, cancel := l.settleCtx()
 	defer cancel()
 	if _, err := l.q.DeleteMessage(ctx, m.ID, pop, nil); err != nil {
 		if ignorable(err) {
-			log.Warn("could not delete the message: another receiver owns it now or it is gone", "error", err)
+			l.msgLog(m).Warn("could not delete the message: another receiver owns it now or it is gone", "error", err)
 		} else {
-			log.Error("could not delete the message; it will be delivered again", "error", err)
+			l.msgLog(m).Error("could not delete the message; it will be delivered again", "error", err)
 		}
 		return
 	}
 	l.st.deleted.Add(1)
 }
 
-func (l *Listener) release(m *Message, pop string, vt time.Duration, log *slog.Logger) {
+func (l *Listener) release(m *Message, pop string, vt time.Duration) {
 	ctx, cancel := l.settleCtx()
 	defer cancel()
 	if _, err := l.q.UpdateMessage(ctx, m.ID, pop, m.Text, &azqueue.UpdateMessageOptions{VisibilityTimeout: ptr(seconds(vt))}); err != nil {
 		if ignorable(err) {
-			log.Warn("could not release the message: another receiver owns it now or it is gone", "error", err)
+			l.msgLog(m).Warn("could not release the message: another receiver owns it now or it is gone", "error", err)
 		} else {
-			log.Error("could not release the message; it reappears when its receive visibility ends", "error", err)
+			l.msgLog(m).Error("could not release the message; it reappears when its receive visibility ends", "error", err)
 		}
 		return
 	}
@@ -551,16 +566,16 @@ func (l *Listener) release(m *Message, pop string, vt time.Duration, log *slog.L
 
 // poisonMessage copies the message text byte for byte to the poison queue (created on demand),
 // then deletes it from the source queue.
-func (l *Listener) poisonMessage(m *Message, pop string, log *slog.Logger) {
+func (l *Listener) poisonMessage(m *Message, pop string) {
 	ctx, cancel := l.settleCtx()
 	defer cancel()
 	if err := l.enqueuePoison(ctx, m.Text); err != nil {
-		log.Error("could not copy the message to the poison queue; it stays in the queue", "poison_queue", l.pname, "error", err)
+		l.msgLog(m).Error("could not copy the message to the poison queue; it stays in the queue", "poison_queue", l.pname, "error", err)
 		return
 	}
 	l.st.poisoned.Add(1)
 	if _, err := l.q.DeleteMessage(ctx, m.ID, pop, nil); err != nil && !queueerror.HasCode(err, queueerror.MessageNotFound) {
-		log.Error("copied the message to the poison queue but could not delete it from the source queue", "poison_queue", l.pname, "error", err)
+		l.msgLog(m).Error("copied the message to the poison queue but could not delete it from the source queue", "poison_queue", l.pname, "error", err)
 		return
 	}
 	l.st.deleted.Add(1)
@@ -587,42 +602,64 @@ func (l *Listener) enqueuePoison(ctx context.Context, text string) error {
 	return err
 }
 
-// renewal keeps a message invisible while its handler runs (C23).
+// renewal keeps a message invisible while its handler runs (C23). Nothing runs for a handler that
+// finishes within half the receive visibility: the first renewal is a timer (no goroutine) that
+// starts the renewal loop only when it fires.
 type renewal struct {
-	mu   sync.Mutex
-	pop  string
-	quit chan struct{}
-	done chan struct{}
+	l       *Listener
+	m       *Message
+	t       *time.Timer
+	mu      sync.Mutex
+	pop     string
+	stopped bool
+	quit    chan struct{} // made when the loop starts
+	done    chan struct{}
 }
 
-func (l *Listener) startRenewal(m *Message, log *slog.Logger) *renewal {
-	r := &renewal{pop: m.PopReceipt, quit: make(chan struct{}), done: make(chan struct{})}
-	go l.renewLoop(m, r, log)
+func (l *Listener) startRenewal(m *Message) *renewal {
+	r := &renewal{l: l, m: m, pop: m.PopReceipt}
+	r.t = time.AfterFunc(l.opts.ReceiveVisibility/2, r.loop)
 	return r
 }
 
 // stop ends the renewal and returns the current pop receipt.
 func (r *renewal) stop() string {
-	close(r.quit)
-	<-r.done
+	r.t.Stop()
+	r.mu.Lock()
+	r.stopped = true
+	quit, done := r.quit, r.done
+	r.mu.Unlock()
+	if quit != nil {
+		close(quit)
+		<-done
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.pop
 }
 
-func (l *Listener) renewLoop(m *Message, r *renewal, log *slog.Logger) {
+// loop renews the message's visibility now and then every half visibility until stop.
+func (r *renewal) loop() {
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return
+	}
+	r.quit, r.done = make(chan struct{}), make(chan struct{})
+	quit := r.quit
+	r.mu.Unlock()
 	defer close(r.done)
+	l, m := r.l, r.m
 	normal := l.opts.ReceiveVisibility / 2
 	floor := min(time.Minute, normal/4)
 	interval := normal
-	t := time.NewTimer(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.quit:
-			return
-		case <-t.C:
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
 		}
+	}()
+	for {
 		r.mu.Lock()
 		pop := r.pop
 		r.mu.Unlock()
@@ -638,15 +675,24 @@ func (l *Listener) renewLoop(m *Message, r *renewal, log *slog.Logger) {
 			interval = normal
 		case err != nil && ignorable(err):
 			l.st.renewalFailures.Add(1)
-			log.Warn("lost the message while its function runs (its visibility ended and another receiver took it, or it was deleted); it may be processed twice", "error", err)
+			l.msgLog(m).Warn("lost the message while its function runs (its visibility ended and another receiver took it, or it was deleted); it may be processed twice", "error", err)
 			return
 		default:
 			l.st.renewalFailures.Add(1)
-			log.Warn("could not renew the message's visibility; retrying sooner", "error", err)
+			l.msgLog(m).Warn("could not renew the message's visibility; retrying sooner", "error", err)
 			// After a failed renewal the interval shrinks linearly towards the floor.
 			interval = max(interval-(normal-floor)/4, floor)
 		}
-		t.Reset(interval)
+		if t == nil {
+			t = time.NewTimer(interval)
+		} else {
+			t.Reset(interval)
+		}
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+		}
 	}
 }
 
