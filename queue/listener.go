@@ -161,11 +161,12 @@ type Stats struct {
 	Poisoned        int64
 	Renewals        int64
 	RenewalFailures int64
+	Workers         int64 // message workers started; a worker takes message after message
 }
 
 type stats struct {
 	receives, emptyReceives, receiveErrors, existenceChecks, messages, invocations,
-	deleted, released, poisoned, renewals, renewalFailures atomic.Int64
+	deleted, released, poisoned, renewals, renewalFailures, workers atomic.Int64
 }
 
 // Listener polls one queue and hands each message to a handle function, settling it from the
@@ -184,6 +185,7 @@ type Listener struct {
 
 	mu       sync.Mutex
 	inflight int
+	idle     int // workers waiting for a message
 	changed  chan struct{}
 	wake     chan struct{} // Wake
 
@@ -224,7 +226,7 @@ func (l *Listener) Stats() Stats {
 		Receives: s.receives.Load(), EmptyReceives: s.emptyReceives.Load(), ReceiveErrors: s.receiveErrors.Load(),
 		ExistenceChecks: s.existenceChecks.Load(), Messages: s.messages.Load(), Invocations: s.invocations.Load(),
 		Deleted: s.deleted.Load(), Released: s.released.Load(), Poisoned: s.poisoned.Load(),
-		Renewals: s.renewals.Load(), RenewalFailures: s.renewalFailures.Load(),
+		Renewals: s.renewals.Load(), RenewalFailures: s.renewalFailures.Load(), Workers: s.workers.Load(),
 	}
 }
 
@@ -266,7 +268,7 @@ func (l *Listener) Run(ctx context.Context) error {
 		defer wg.Done()
 		for ok := true; ok; d, ok = <-work {
 			l.process(ctx, newMessage(l.name, d))
-			l.addInflight(-1)
+			l.finished() // counts this worker idle: it takes the next message sent on work
 		}
 	}
 	type result struct {
@@ -353,12 +355,19 @@ func (l *Listener) Run(ctx context.Context) error {
 				}
 				l.addInflight(len(r.msgs))
 				for _, d := range r.msgs {
-					select {
-					case work <- d: // an idle worker
-					default:
-						wg.Add(1)
-						go worker(d)
+					l.mu.Lock()
+					idle := l.idle > 0
+					if idle {
+						l.idle--
 					}
+					l.mu.Unlock()
+					if idle {
+						work <- d // an idle worker is receiving, or about to
+						continue
+					}
+					wg.Add(1)
+					l.st.workers.Add(1)
+					go worker(d)
 				}
 			}
 		case <-l.changed:
@@ -396,6 +405,18 @@ func (l *Listener) addInflight(n int) {
 		case l.changed <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// finished records that a worker finished a message and waits for the next one.
+func (l *Listener) finished() {
+	l.mu.Lock()
+	l.inflight--
+	l.idle++
+	l.mu.Unlock()
+	select {
+	case l.changed <- struct{}{}:
+	default:
 	}
 }
 

@@ -237,6 +237,33 @@ func TestListenerEncodingNone(t *testing.T) { // C26
 	}
 }
 
+// Messages run on reused workers: 150 messages handled with at most batch + threshold in flight
+// start no more workers than that (a goroutine per message would start 150), and a handler that
+// ends within half the receive visibility costs no renewal.
+func TestListenerReusesWorkers(t *testing.T) {
+	q := env.NewQueue(t)
+	const n = 150
+	for i := range n {
+		env.Send(t, q, []byte(fmt.Sprint(i)))
+	}
+	var handled atomic.Int64
+	thr := 4
+	l := testListener(t, q, ListenerOptions{BatchSize: 8, NewBatchThreshold: &thr}, func(ctx context.Context, m *Message) driver.Result {
+		handled.Add(1)
+		return ok
+	})
+	stop := runBG(t, l.Run)
+	queuetest.WaitFor(t, waitLong, "150 messages deleted", func() bool { return l.Stats().Deleted == n })
+	stop()
+	s := l.Stats()
+	if s.Workers > int64(8+thr) || s.Workers == 0 {
+		t.Errorf("%d workers started for %d messages, want at most batch + threshold = %d", s.Workers, n, 8+thr)
+	}
+	if s.Renewals != 0 || handled.Load() != n {
+		t.Errorf("renewals = %d, handled = %d; want 0 and %d", s.Renewals, handled.Load(), n)
+	}
+}
+
 func TestListenerRenewsVisibility(t *testing.T) { // C23
 	q := env.NewQueue(t)
 	env.Send(t, q, []byte("slow"))

@@ -26,7 +26,9 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	h, err := extension.NewHost(extension.HostOptions{HostID: "footprint"})
+	// startFrom firstStart: the blobs already in the container are not processed (the host is idle).
+	h, err := extension.NewHost(extension.HostOptions{HostID: "footprint",
+		HostConfig: &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"blobs": {"startFrom": "firstStart"}}}})
 	if err != nil {
 		log.Fatal(err)
 	}
