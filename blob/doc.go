@@ -7,10 +7,10 @@
 // captures become binding data next to BlobTrigger, Uri, Properties and Metadata (C29). The
 // trigger works as the WebJobs host does (C30–C34):
 //
-//  1. A scanner lists the container (with the pattern's literal prefix) every polling interval.
-//     A blob whose LastModified is at or after the container's watermark is a candidate. The
-//     watermark is persisted at azure-webjobs-hosts/blobscaninfo/<hostId>/<account>/<container>/scanInfo
-//     as {"LatestScan": "<ISO time>"}.
+//  1. A scanner lists the container (with the pattern's literal prefix, in pages of 5,000) every
+//     scan interval. A blob whose LastModified is at or after the container's watermark is a
+//     candidate. The watermark is persisted at azure-webjobs-hosts/blobscaninfo/<hostId>/<account>/<container>/scanInfo
+//     as {"LatestScan": "<ISO time>"}, written only after scans that saw new blobs.
 //  2. For each candidate, a receipt blob azure-webjobs-hosts/blobreceipts/<hostId>/<functionId>/<etag>/<container>/<blob>
 //     is created with metadata Incomplete and leased for 30 s; a BlobTriggerMessage is put on the
 //     internal queue azure-webjobs-blobtrigger-<hostId>; then the receipt is marked complete. While
@@ -28,24 +28,26 @@
 // run twice. Make blob-triggered functions idempotent (the ETag in Properties identifies the
 // version), as the Functions documentation asks.
 //
-// One host per host ID scans a container at a time (a 30 s lease on
+// One host per host ID scans a container at a time (a 1-minute lease, renewed every 30 s, on
 // azure-webjobs-hosts/locks/<hostId>/WebJobs.Internal.Blobs.<container>.Listener, like the real
-// singleton listener lock); the others take over within seconds when it stops. Every host
-// consumes the internal queue.
+// singleton listener lock); the others take over within seconds when it stops (within the lease
+// when it crashes). Every host consumes the internal queue.
 //
 // Options come from host.json extensions.blobs (see Options): maxDegreeOfParallelism,
-// poisonBlobThreshold, pollingInterval, maxPollingInterval and startFrom.
+// poisonBlobThreshold, pollingInterval, maxScanInterval, maxPollingInterval and startFrom.
 //
 // Beyond the real system:
 //
 //   - The watermark is taken from the storage service's own clock at the start of a sweep (less
 //     a 5 s margin), so a blob committed while a sweep is running is never skipped.
-//   - The default polling interval is 1 s (the real host polls every 10 s), and candidates are
-//     handed over page by page while the listing goes on, so a new blob in a container of
-//     10,000 blobs triggers in about a second; see bench/blob. The listing itself cannot be
-//     avoided: List Blobs returns names in lexical order with no filter on LastModified, so a
-//     scan costs ceil(blobs/1000) list requests; the watermark makes every other per-blob
-//     request (receipts) unnecessary for blobs that have not changed.
+//   - The scan interval adapts: pollingInterval (1 s) while scans find new blobs and for 10 s
+//     after the last one, then doubling per scan that finds nothing, up to maxScanInterval
+//     (10 s, the real host's cadence). Candidates are handed over page by page while the
+//     listing goes on, so a new blob in a busy container of 10,000 blobs triggers in about a
+//     second (bench/blob), and an idle container costs 6 scans a minute (bench/idle). The
+//     listing itself cannot be avoided: List Blobs returns names in lexical order with no
+//     filter on LastModified, so a scan costs ceil(blobs/5000) list requests; the watermark
+//     makes every other per-blob request (receipts) unnecessary for blobs that have not changed.
 //   - Hand-overs wake this process's queue listener at once, and blobs written by this host's
 //     own `blob` output bindings are handed over at once (fast path, tens of milliseconds),
 //     without waiting for a scan; scans remain the safety net.
