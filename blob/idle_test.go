@@ -139,7 +139,7 @@ func TestScanPaceSchedule(t *testing.T) {
 // a bounded run), and a new blob brings it back to pollingInterval.
 func TestScanBacksOffWhileIdle(t *testing.T) {
 	old := scanHotWindow
-	scanHotWindow = 300 * time.Millisecond
+	scanHotWindow = time.Second
 	t.Cleanup(func() { scanHotWindow = old })
 	c := unique("pace")
 	createContainer(t, c)
@@ -157,8 +157,9 @@ func TestScanBacksOffWhileIdle(t *testing.T) {
 		t.Fatalf("%d list calls in 4 s at an 800 ms idle interval, want about 5", n)
 	}
 	upload(t, c, "wake", []byte("x"))
-	waitFor(t, 20*time.Second, "the new blob", func() bool { return rec.count(c+"/wake") == 1 })
+	// The sweep that finds it (within 800 ms) sets the short interval for the hot window (1 s).
 	waitFor(t, 5*time.Second, "the interval to return to pollingInterval", func() bool { return s.stats().Interval == 100*time.Millisecond })
+	waitFor(t, 20*time.Second, "the new blob", func() bool { return rec.count(c+"/wake") == 1 })
 }
 
 // newestLastModified is the newest LastModified in the container.
