@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command footprint measures what a storage-only host costs in binary size and memory: it builds
 // bench/footprint/host (one queue trigger with a table output, one blob trigger), starts Azurite,
 // runs the host idle for -d and samples its resident set size (VmRSS, Linux) every second.
@@ -15,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
@@ -94,6 +97,7 @@ func run() error {
 		}
 	}
 	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the benchmark
 	if err := cmd.Start(); err != nil {
 		return err
 	}
