@@ -958,6 +958,8 @@ function openEhReceiver(link, r) {
         description: `New receiver with higher epoch of '${epoch}' is created hence current receiver with epoch '${oe === null ? '' : oe}' is getting disconnected.`,
       });
     } else if (oe !== null && (epoch === null || epoch < oe)) {
+      // Attach, then detach at once, so that the client sees a stolen link (ownership lost).
+      echoTerminus(link);
       return refuse(link, 'amqp:link:stolen', `Receiver with epoch '${epoch === null ? '' : epoch}' cannot be created because a receiver with higher epoch '${oe}' already exists.`);
     }
   }
