@@ -164,6 +164,7 @@ type hostOpts struct {
 	hostID   string
 	settings map[string]string
 	shutdown time.Duration
+	storage  extension.HostStorage // default: AzureWebJobsStorage's azure-webjobs-hosts
 }
 
 // fastLB are host.json settings that make ownership changes quick in tests.
@@ -202,6 +203,7 @@ func startHost(t *testing.T, o hostOpts, declare func(h *extension.Host) error) 
 		HostConfig:      &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"eventHubs": fastLB(o.ext)}, Retry: o.retry},
 		ShutdownTimeout: o.shutdown,
 		HostID:          o.hostID,
+		Storage:         o.storage,
 	})
 	if err != nil {
 		t.Fatal(err)
