@@ -149,15 +149,19 @@ func (s *store) readLegacy(ctx context.Context, name string) (legacyCheckpoint, 
 	return cp, true
 }
 
-// owns reports whether ownerID still owns partition pid (ownership blob metadata).
+// owns reports whether ownerID still owns partition pid: one HEAD of its ownership blob.
 func (s *store) owns(ctx context.Context, fqns, hub, group, pid, ownerID string) (bool, error) {
-	list, err := s.ListOwnership(ctx, fqns, hub, group, nil)
+	lf, lh, lg := lower(fqns, hub, group)
+	props, err := s.cc.NewBlobClient(fmt.Sprintf("%s/%s/%s/ownership/%s", lf, lh, lg, pid)).GetProperties(ctx, nil)
 	if err != nil {
+		if bloberror.HasCode(err, bloberror.BlobNotFound) {
+			return false, nil
+		}
 		return false, err
 	}
-	for _, o := range list {
-		if o.PartitionID == pid {
-			return o.OwnerID == ownerID, nil
+	for k, v := range props.Metadata {
+		if strings.EqualFold(k, "ownerid") {
+			return v != nil && *v == ownerID, nil
 		}
 	}
 	return false, nil
