@@ -256,3 +256,39 @@ func TestScaleBacklog(t *testing.T) {
 		t.Errorf("scale %+v, want backlog 10, target 4, instances 3", f)
 	}
 }
+
+// Ownership lost while a batch runs (another host claimed the partition): the batch is not
+// checkpointed.
+func TestOwnershipLostMidBatchNotCheckpointed(t *testing.T) {
+	t.Parallel()
+	hub := newHub(t, 1)
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	th := startHost(t, hostOpts{ext: map[string]any{"partitionOwnershipExpirationInterval": "00:01:00"}}, func(h *extension.Host) error {
+		return h.Func("Stolen", extension.Action(func(ctx context.Context, body string) error {
+			if body == "slow" {
+				started <- struct{}{}
+				<-release
+			}
+			return nil
+		}), eventhubs.Trigger("body", hub, map[string]any{"connection": "EventHubConn"}))
+	})
+	send(t, hub, "0", "slow")
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("not started")
+	}
+	// Another host claims the partition (what the SDK's load balancer writes).
+	name := strings.ToLower(fmt.Sprintf("%s/%s/$default/ownership/0", fqns(), hub))
+	if _, err := checkpointContainer(t).NewBlobClient(name).SetMetadata(tctx(t), map[string]*string{"ownerid": to.Ptr("another-host")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	waitFor(t, 10*time.Second, "ownership-loss log", func() bool {
+		return strings.Contains(th.logs.String(), "partition ownership lost; not checkpointing")
+	})
+	if cp := checkpointSeq(t, hub, "$Default", "0"); cp != -1 {
+		t.Errorf("checkpoint written at %d after the ownership was lost", cp)
+	}
+}
