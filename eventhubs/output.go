@@ -117,6 +117,7 @@ func (s *sink) Flush(ctx context.Context) error {
 // allows is an error (nothing after it is sent).
 func Send(ctx context.Context, producer *azeventhubs.ProducerClient, partitionKey *string, evs []*azeventhubs.EventData) error {
 	opts := &azeventhubs.EventDataBatchOptions{PartitionKey: partitionKey}
+	total, done := len(evs), 0
 	for len(evs) > 0 {
 		b, err := producer.NewEventDataBatch(ctx, opts)
 		if err != nil {
@@ -128,7 +129,7 @@ func Send(ctx context.Context, producer *azeventhubs.ProducerClient, partitionKe
 				if errors.Is(err, azeventhubs.ErrEventDataTooLarge) && n > 0 {
 					break
 				}
-				return fmt.Errorf("event %d of %d: %w", n+1, len(evs), err)
+				return fmt.Errorf("event %d of %d (%d sent): %w", done+n+1, total, done, err)
 			}
 			n++
 		}
@@ -136,6 +137,7 @@ func Send(ctx context.Context, producer *azeventhubs.ProducerClient, partitionKe
 			return err
 		}
 		evs = evs[n:]
+		done += n
 	}
 	return nil
 }

@@ -279,11 +279,8 @@ func (t *trigger) partition(ctx context.Context, pc *azeventhubs.ProcessorPartit
 // first), then whatever else is already prefetched, up to maxEventBatchSize. Events received when
 // ctx ends are dropped, undispatched and not checkpointed.
 func (t *trigger) receive(ctx context.Context, pc *azeventhubs.ProcessorPartitionClient) ([]*azeventhubs.ReceivedEventData, error) {
+	// Single dispatch receives in batches too; their events are invoked one at a time.
 	maxN := t.opts.MaxEventBatchSize
-	if !t.many {
-		// Single dispatch still receives in batches; events are invoked one at a time.
-		maxN = t.opts.MaxEventBatchSize
-	}
 	var evs []*azeventhubs.ReceivedEventData
 	for len(evs) == 0 {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -357,6 +354,9 @@ func (t *trigger) dispatch(ctx context.Context, pctx *PartitionContext, evs []*a
 		return evs[len(evs)-1], false
 	}
 	for _, e := range evs {
+		if ctx.Err() != nil {
+			return last, true // shutting down: the rest of the received batch is not dispatched
+		}
 		ev := &driver.Event{Data: t.data(e), Payload: e.Body, Metadata: singleMetadata(pctx, e), ID: pctx.PartitionID + ":" + strconv.FormatInt(e.SequenceNumber, 10)}
 		if !t.settle(ctx, pctx, []*azeventhubs.ReceivedEventData{e}, exec.Execute(ctx, ev), log) {
 			return last, true
@@ -378,6 +378,16 @@ func (t *trigger) settle(ctx context.Context, pctx *PartitionContext, evs []*aze
 		return false
 	}
 	t.failed.Add(1)
+	// A host that lost the partition meanwhile leaves the events to the new owner, which starts
+	// from the last checkpoint and processes them again.
+	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	owned, err := t.store.owns(octx, t.fqns, t.hub, t.group, pctx.PartitionID, t.ownerID)
+	cancel()
+	if err == nil && !owned {
+		log.Warn("event hub batch failed after this host lost the partition; the new owner processes it again",
+			"first_sequence_number", evs[0].SequenceNumber, "last_sequence_number", evs[len(evs)-1].SequenceNumber, "error", res.Err)
+		return false
+	}
 	dl := newDeadLetter(t.fn, t.hostID, pctx, evs, res.Err, t.clock.Now())
 	backoff := time.Second
 	for {
