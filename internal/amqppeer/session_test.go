@@ -75,6 +75,11 @@ func TestSBSessionsNamedFIFOAndExclusive(t *testing.T) {
 		t.Fatal("a second receiver accepted session A while it was locked")
 	}
 
+	// A message without a session id is refused by a session queue.
+	if err := s.SendMessage(ctx(t), &azservicebus.Message{Body: []byte("no-session")}, nil); err == nil {
+		t.Error("a session queue accepted a message without a session id")
+	}
+
 	// A plain receiver cannot attach to a session queue.
 	pr, err := c.NewReceiverForQueue(q, nil)
 	if err != nil {
@@ -139,12 +144,36 @@ func TestSBSessionsNextAvailable(t *testing.T) {
 	if errors.As(err, &sbErr) {
 		t.Logf("no session available: code %s", sbErr.Code)
 	}
+
+	// A waiting AcceptNextSession gets the session whose first message arrives while it waits.
+	type result struct {
+		r   *azservicebus.SessionReceiver
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := c.AcceptNextSessionForQueue(ctx(t), q, nil)
+		done <- result{r, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	sendSession(t, s, "late", "l1")
+	res := <-done
+	if res.err != nil {
+		t.Fatalf("waiting AcceptNextSession: %v", res.err)
+	}
+	defer res.r.Close(ctx(t))
+	if res.r.SessionID() != "late" {
+		t.Fatalf("waiting AcceptNextSession got session %q, want late", res.r.SessionID())
+	}
+	if got := bodies(receiveSessionN(t, res.r, 1)); got[0] != "l1" {
+		t.Fatalf("late session got %v", got)
+	}
 }
 
 func TestSBSessionStateAndLockRenewal(t *testing.T) {
 	t.Parallel()
 	q := name(t)
-	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true, LockDuration: 800 * time.Millisecond}}})
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true, LockDuration: 2 * time.Second}}})
 	c := sbClient(t)
 	sendSession(t, sender(t, c, q), "S", "m1")
 	r, err := c.AcceptSessionForQueue(ctx(t), q, "S", nil)
@@ -165,9 +194,12 @@ func TestSBSessionStateAndLockRenewal(t *testing.T) {
 		t.Fatalf("state after set %q, %v", st, err)
 	}
 
+	if err := r.RenewSessionLock(ctx(t), nil); err != nil {
+		t.Fatalf("renew session lock: %v", err)
+	}
 	first := r.LockedUntil()
-	for range 4 {
-		time.Sleep(400 * time.Millisecond)
+	for range 3 {
+		time.Sleep(750 * time.Millisecond)
 		if err := r.RenewSessionLock(ctx(t), nil); err != nil {
 			t.Fatalf("renew session lock: %v", err)
 		}
@@ -175,7 +207,7 @@ func TestSBSessionStateAndLockRenewal(t *testing.T) {
 	if !r.LockedUntil().After(first.Add(time.Second)) {
 		t.Errorf("session LockedUntil %v not advanced from %v", r.LockedUntil(), first)
 	}
-	// 1.6 s with an 0.8 s lock: only the renewals kept the session.
+	// 2.25 s after the first renewal with a 2 s lock: only the renewals kept the session.
 	m := receiveSessionN(t, r, 1)[0]
 	if err := r.CompleteMessage(ctx(t), m, nil); err != nil {
 		t.Fatal(err)
@@ -197,7 +229,7 @@ func TestSBSessionStateAndLockRenewal(t *testing.T) {
 func TestSBSessionLockExpiryReleasesSession(t *testing.T) {
 	t.Parallel()
 	q := name(t)
-	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true, LockDuration: 500 * time.Millisecond}}})
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true, LockDuration: time.Second}}})
 	c := sbClient(t)
 	sendSession(t, sender(t, c, q), "S", "m1")
 	r, err := c.AcceptSessionForQueue(ctx(t), q, "S", nil)
@@ -206,7 +238,7 @@ func TestSBSessionLockExpiryReleasesSession(t *testing.T) {
 	}
 	defer r.Close(ctx(t))
 	m := receiveSessionN(t, r, 1)[0]
-	time.Sleep(900 * time.Millisecond) // the session lock expires without renewal
+	time.Sleep(1500 * time.Millisecond) // the session lock expires without renewal
 	short, cancel := contextWithTimeout(t, 2*time.Second)
 	err = r.CompleteMessage(short, m, nil)
 	cancel()
@@ -222,7 +254,39 @@ func TestSBSessionLockExpiryReleasesSession(t *testing.T) {
 	}
 	defer r2.Close(ctx(t))
 	m2 := receiveSessionN(t, r2, 1)[0]
-	if m2.DeliveryCount != 2 {
-		t.Errorf("redelivered with count %d, want 2", m2.DeliveryCount)
+	// 2, or 3 when the SDK's link recovery during the failed Complete took the message once more.
+	if m2.DeliveryCount < 2 {
+		t.Errorf("redelivered with count %d, want at least 2", m2.DeliveryCount)
+	}
+}
+
+func TestSBListSessions(t *testing.T) {
+	t.Parallel()
+	q := name(t)
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true}}})
+	c := sbClient(t)
+	s := sender(t, c, q)
+	want := map[string]bool{}
+	for i := range 3 {
+		id := fmt.Sprintf("s-%d", i)
+		want[id] = true
+		sendSession(t, s, id, "m")
+	}
+	pager := c.NewListSessionsForQueuePager(q, nil)
+	got := map[string]bool{}
+	for pager.More() {
+		page, err := pager.NextPage(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range page.Sessions {
+			if got[id] {
+				t.Errorf("session %s listed twice", id)
+			}
+			got[id] = true
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("sessions %v, want %v", got, want)
 	}
 }
