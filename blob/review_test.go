@@ -58,14 +58,14 @@ func TestErrorsDoNotLeakSAS(t *testing.T) {
 		}
 	}
 
-	in, err := newInput(ctx, bindContext("R", Input("in", "c/x.txt", props), host, reflect.TypeFor[string](), nil))
+	in, err := newInput(ctx, bindContext("R", Input("in", "ccc/x.txt", props), host, reflect.TypeFor[string](), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = in.Bind(ctx, fcWith(nil))
 	check("input", err)
 
-	out, err := newOutput(ctx, bindContext("W", Output("out", "c/x.txt", props), host, nil, nil))
+	out, err := newOutput(ctx, bindContext("W", Output("out", "ccc/x.txt", props), host, nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,19 +78,19 @@ func TestErrorsDoNotLeakSAS(t *testing.T) {
 	}
 	check("output", s.Flush(ctx))
 
-	tr, err := newTrigger(ctx, bindContext("T", Trigger("in", "c/{name}", props), host, reflect.TypeFor[[]byte](), nil))
+	tr, err := newTrigger(ctx, bindContext("T", Trigger("in", "ccc/{name}", props), host, reflect.TypeFor[[]byte](), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := tr.(*trigger).process(ctx, execFunc(func(context.Context, *driver.Event) driver.Result {
 		return driver.Result{Status: driver.Succeeded}
-	}), &Message{Type: "BlobTrigger", FunctionID: "Host.Functions.T", BlobType: "BlockBlob", ContainerName: "c", BlobName: "x.txt", ETag: `"0x1"`}, 1)
+	}), &Message{Type: "BlobTrigger", FunctionID: "Host.Functions.T", BlobType: "BlockBlob", ContainerName: "ccc", BlobName: "x.txt", ETag: `"0x1"`}, 1)
 	if res.Status != driver.Failed {
 		t.Fatalf("trigger read against a closed endpoint: %v", res.Status)
 	}
 	check("trigger", res.Err)
 
-	check("reprocess", ReprocessWith(ctx, host.Connections, "Storage", host.HostID, "T", "c", "x.txt"))
+	check("reprocess", ReprocessWith(ctx, host.Connections, "Storage", host.HostID, "T", "ccc", "x.txt"))
 }
 
 // poisonedFor reports whether webjobs-blobtrigger-poison holds a message for containerName.
@@ -121,19 +121,22 @@ func TestStoppedFunctionMessagesNotPoisoned(t *testing.T) {
 	startTrigger(t, host, "Stay", c2+"/{name}", newRecorder(), nil, nil)
 	// Both registered; then past the dispatcher's start-up grace for functions still registering.
 	waitFor(t, 10*time.Second, "both functions registered", func() bool {
-		dispatchers.mu.Lock()
-		defer dispatchers.mu.Unlock()
-		for k, d := range dispatchers.m {
+		st, err := stateFor(context.Background(), host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		st.dispatchers.each(func(k dispatchKey, d *dispatcher) {
 			if k.hostID == host.HostID {
 				d.mu.Lock()
 				defer d.mu.Unlock()
 				if len(d.fns) == 2 {
 					d.started = d.started.Add(-time.Minute)
-					return true
+					found = true
 				}
 			}
-		}
-		return false
+		})
+		return found
 	})
 	r1.stop(t)
 

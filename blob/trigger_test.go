@@ -231,14 +231,17 @@ func TestTriggerRestartNoReprocess(t *testing.T) {
 }
 
 func currentScanner(host *driver.Services, containerName string) *scanner {
-	scanners.mu.Lock()
-	defer scanners.mu.Unlock()
-	for k, s := range scanners.m {
-		if k.host == host && k.container == containerName {
-			return s
-		}
+	st, err := stateFor(context.Background(), host)
+	if err != nil {
+		return nil
 	}
-	return nil
+	var found *scanner
+	st.scanners.each(func(k scanKey, s *scanner) {
+		if k.container == containerName {
+			found = s
+		}
+	})
+	return found
 }
 
 // Two hosts sharing a host ID process every blob exactly once between them.
@@ -342,7 +345,7 @@ func waitScanner(t *testing.T, host *driver.Services, c string, sweeps int64) *s
 
 // C35: source EventGrid is rejected clearly until the Event Grid connector exists.
 func TestTriggerEventGridNotSupported(t *testing.T) {
-	spec := Trigger("input", "c/{name}", driver.Props{"source": "EventGrid"})
+	spec := Trigger("input", "ccc/{name}", driver.Props{"source": "EventGrid"})
 	_, err := newTrigger(context.Background(), bindContext("EG", spec, newServices(t, "h"), nil, nil))
 	if !errors.Is(err, ErrEventGridNotSupported) || !strings.Contains(err.Error(), "EG/function.json") {
 		t.Fatalf("err = %v, want ErrEventGridNotSupported naming the binding", err)
@@ -356,12 +359,12 @@ func TestTriggerBadConfig(t *testing.T) {
 		cfg   map[string]any
 		want  string
 	}{
-		{"{c}/x", nil, nil, "container"},
+		{"{c}/x", nil, nil, "Container paths cannot contain {resolve} tokens"},
 		{"", nil, nil, "path"},
-		{"c/{name}", driver.Props{"source": "Logs"}, nil, "source"},
-		{"c/{name}", driver.Props{"startFrom": "yesterday"}, nil, "startFrom"},
-		{"c/{name}", nil, map[string]any{"maxDegreeOfParallelism": float64(-1)}, "maxDegreeOfParallelism"},
-		{"c/{name}", nil, map[string]any{"poisonBlobThreshold": "many"}, "poisonBlobThreshold"},
+		{"ccc/{name}", driver.Props{"source": "Logs"}, nil, "source"},
+		{"ccc/{name}", driver.Props{"startFrom": "yesterday"}, nil, "startFrom"},
+		{"ccc/{name}", nil, map[string]any{"maxDegreeOfParallelism": float64(-1)}, "maxDegreeOfParallelism"},
+		{"ccc/{name}", nil, map[string]any{"poisonBlobThreshold": "many"}, "poisonBlobThreshold"},
 	} {
 		spec := Trigger("input", tc.path, tc.props)
 		_, err := newTrigger(context.Background(), bindContext("Bad", spec, newServices(t, "h"), nil, tc.cfg))

@@ -15,17 +15,24 @@ import (
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
-var env *queuetest.Env
+var (
+	env     *queuetest.Env
+	azurite *emulator.Azurite // the test account's emulator (for SAS tests)
+)
 
 func TestMain(m *testing.M) {
 	if os.Getenv(killHelperEnv) != "" {
 		os.Exit(runKillHelper())
+	}
+	if os.Getenv(recoveryHelperEnv) != "" {
+		os.Exit(runRecoveryHelper())
 	}
 	az, err := emulator.LaunchAzurite(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "azurite:", err)
 		os.Exit(1)
 	}
+	azurite = az
 	env, err = queuetest.New(az.ConnectionString)
 	if err != nil {
 		az.Stop()

@@ -52,6 +52,9 @@ type AzuriteOptions struct {
 	// Dir is the data folder (default: a new folder under /dev/shm, removed on stop). A folder given
 	// here is created if needed and kept on stop.
 	Dir string
+	// Ports are the blob, queue and table ports (default: free ports). Fixed ports such as the
+	// standard 10000, 10001, 10002 — where UseDevelopmentStorage=true points — fail if taken.
+	Ports [3]int
 }
 
 // Azurite is a running Azurite instance.
