@@ -57,8 +57,12 @@
 // key), where the trigger processes them again after what the partition holds now, and then
 // deletes the dead letter; other consumer groups see the events a second time. An invocation
 // cancelled at shutdown is not checkpointed (it is delivered again); nor is anything after this
-// host lost the partition (the ownership blob is read before each checkpoint). Events already
-// settled are checkpointed when a partition stops, so a graceful restart repeats nothing.
+// host lost the partition: the ownership blob is read before each checkpoint, and before a batch
+// is dispatched unless the previous checkpoint just read it, so that events still prefetched
+// after another host claimed the partition are left to that host instead of being processed
+// twice; a batch that fails on a lost partition is left to the new owner, not dead-lettered.
+// Events already settled are checkpointed when a partition stops, so a graceful restart repeats
+// nothing.
 //
 // # host.json extensions.eventHubs
 //

@@ -233,6 +233,7 @@ func (t *trigger) partition(ctx context.Context, pc *azeventhubs.ProcessorPartit
 	pctx := &PartitionContext{FullyQualifiedNamespace: t.fqns, EventHubName: t.hub, ConsumerGroup: t.group, PartitionID: pid}
 	log.Debug("partition claimed")
 	var pending *azeventhubs.ReceivedEventData // settled, not yet checkpointed
+	var confirmed time.Time                     // when this host last read that it owns the partition
 	batches := 0
 	defer func() {
 		if pending != nil {
@@ -260,13 +261,32 @@ func (t *trigger) partition(ctx context.Context, pc *azeventhubs.ProcessorPartit
 		if len(evs) == 0 {
 			continue
 		}
+		// Another host may have claimed the partition since the last look (its link steals ours
+		// only after its claim, and our prefetched events still arrive): a batch received then is
+		// left to the new owner instead of being processed twice. A look that just happened (the
+		// checkpoint of the previous batch) counts.
+		if time.Since(confirmed) > ownershipFresh {
+			owned, err := t.owned(ctx, pid)
+			if err == nil && !owned {
+				log.Info("partition ownership lost; leaving the received events to the new owner", "first_sequence_number", evs[0].SequenceNumber)
+				pending = nil
+				return
+			}
+			if err == nil {
+				confirmed = time.Now()
+			}
+		}
 		last, stop := t.dispatch(ctx, pctx, evs, exec, log)
 		if last != nil {
 			pending = last
 			batches++
 			if batches%t.opts.BatchCheckpointFrequency == 0 {
-				t.checkpoint(ctx, pc, pid, pending, log)
+				owned := t.checkpoint(ctx, pc, pid, pending, log)
 				pending = nil
+				if !owned {
+					return
+				}
+				confirmed = time.Now()
 			}
 		}
 		if stop {
@@ -414,24 +434,36 @@ func (t *trigger) settle(ctx context.Context, pctx *PartitionContext, evs []*aze
 	}
 }
 
-// checkpoint records e as the partition's position, only while this host still owns the partition.
-func (t *trigger) checkpoint(ctx context.Context, pc *azeventhubs.ProcessorPartitionClient, pid string, e *azeventhubs.ReceivedEventData, log *slog.Logger) {
+// ownershipFresh is how long a read of the ownership blob stands for the next batch.
+const ownershipFresh = 20 * time.Millisecond
+
+// owned reads whether this host still owns partition pid.
+func (t *trigger) owned(ctx context.Context, pid string) (bool, error) {
+	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return t.store.owns(octx, t.fqns, t.hub, t.group, pid, t.ownerID)
+}
+
+// checkpoint records e as the partition's position, only while this host still owns the
+// partition; it reports false when the partition was lost.
+func (t *trigger) checkpoint(ctx context.Context, pc *azeventhubs.ProcessorPartitionClient, pid string, e *azeventhubs.ReceivedEventData, log *slog.Logger) bool {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	owned, err := t.store.owns(cctx, t.fqns, t.hub, t.group, pid, t.ownerID)
 	if err != nil {
 		log.Warn("could not read partition ownership; not checkpointing (events since the last checkpoint may be processed again)", "error", err)
-		return
+		return true
 	}
 	if !owned {
 		log.Info("partition ownership lost; not checkpointing", "sequence_number", e.SequenceNumber)
-		return
+		return false
 	}
 	if err := pc.UpdateCheckpoint(cctx, e, nil); err != nil {
 		log.Warn("checkpoint failed (events since the last checkpoint may be processed again)", "sequence_number", e.SequenceNumber, "error", err)
-		return
+		return true
 	}
 	t.checkpoints.Add(1)
+	return true
 }
 
 // Scale implements driver.Scaler: unprocessed events across partitions (last enqueued sequence
