@@ -233,7 +233,7 @@ func (t *trigger) partition(ctx context.Context, pc *azeventhubs.ProcessorPartit
 	pctx := &PartitionContext{FullyQualifiedNamespace: t.fqns, EventHubName: t.hub, ConsumerGroup: t.group, PartitionID: pid}
 	log.Debug("partition claimed")
 	var pending *azeventhubs.ReceivedEventData // settled, not yet checkpointed
-	var confirmed time.Time                     // when this host last read that it owns the partition
+	var confirmed time.Time                    // when this host last read that it owns the partition
 	batches := 0
 	defer func() {
 		if pending != nil {
