@@ -2,7 +2,6 @@ package eventhubs_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +130,3 @@ func (d destination) Received(ctx context.Context) ([][]byte, error) {
 func TestConformance(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) conformance.Harness { return harness{t: t} })
 }
-
-var _ = fmt.Sprint

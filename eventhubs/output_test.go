@@ -86,9 +86,7 @@ func TestOutputManyWithPartitionKeyAfterSuccess(t *testing.T) {
 	send(t, in, "0", `{"id":"o1","customer":"c7"}`, `{"id":"o2","customer":"c7","fail":true}`)
 	evs := readAll(t, out, 4, 20*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	evs = append(evs[:0:0], evs...)
 	var keyed []string
-	parts := map[string]bool{}
 	var rawSeen bool
 	for _, e := range evs {
 		if strings.HasPrefix(string(e.Body), "raw-") {
@@ -99,7 +97,6 @@ func TestOutputManyWithPartitionKeyAfterSuccess(t *testing.T) {
 			t.Errorf("event %s without partition key c7", e.Body)
 		}
 		keyed = append(keyed, string(e.Body))
-		parts[fmt.Sprint(e.SystemProperties["x-opt-partition-key"])] = true
 	}
 	if fmt.Sprint(keyed) != `[{"order":"o1","n":0} {"order":"o1","n":1} {"order":"o1","n":2}]` {
 		t.Errorf("lines %v (the failed invocation's must not be sent)", keyed)
