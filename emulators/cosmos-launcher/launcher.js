@@ -8,7 +8,7 @@
 //     (x-ms-documentdb-partitionkeyrangeid) and partition key (x-ms-documentdb-partitionkey) whose
 //     _lsn is above If-None-Match (or, without it, modified at or after If-Modified-Since), in _lsn
 //     order, at most x-ms-max-item-count of them; the etag is the LSN the read covers; 304 when
-//     nothing is new. Deletes are not reported ("latest version" mode).
+//     nothing is new; If-None-Match: * means "from now". Deletes are not reported ("latest version" mode).
 //   - partition-key ranges with string ids, optionally several (--ranges N) so that a
 //     change-feed processor has feed ranges to balance; a document belongs to the range of the
 //     first byte of md5(JSON(partition key value)).
@@ -142,7 +142,9 @@ function changeFeed(collection, req, res) {
   const pk = requestPK(req);
   if (pk !== null) docs = docs.filter(d => pkValue(collection, d) === pk);
   const inm = req.headers["if-none-match"];
-  if (inm && inm !== "*") {
+  if (inm === "*") {
+    docs = []; // "from now": nothing yet, and the etag is the current position
+  } else if (inm) {
     const after = parseInt(String(inm).replace(/"/g, ""), 10);
     if (Number.isNaN(after)) {
       return [400, { code: "BadRequest", message: `If-None-Match ${inm} is not a change-feed continuation` }, {}];
