@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,27 +31,56 @@ const (
 )
 
 type triggerConfig struct {
-	DatabaseName                    string        `binding:"databaseName,required"`
-	ContainerName                   string        `binding:"containerName,required"`
-	LeaseConnection                 string        `binding:"leaseConnection"`
-	LeaseDatabaseName               string        `binding:"leaseDatabaseName"`
-	LeaseContainerName              string        `binding:"leaseContainerName"`
-	LeaseContainerPrefix            string        `binding:"leaseContainerPrefix"`
-	CreateLeaseContainerIfNotExists bool          `binding:"createLeaseContainerIfNotExists"`
-	LeasesContainerThroughput       int           `binding:"leasesContainerThroughput"`
-	FeedPollDelay                   time.Duration `binding:"feedPollDelay"`
-	LeaseAcquireInterval            time.Duration `binding:"leaseAcquireInterval"`
-	LeaseExpirationInterval         time.Duration `binding:"leaseExpirationInterval"`
-	LeaseRenewInterval              time.Duration `binding:"leaseRenewInterval"`
-	MaxItemsPerInvocation           int           `binding:"maxItemsPerInvocation"`
-	StartFromBeginning              bool          `binding:"startFromBeginning"`
-	StartFromTime                   string        `binding:"startFromTime"`
-	PreferredLocations              string        `binding:"preferredLocations"`
+	DatabaseName                    string `binding:"databaseName,required"`
+	ContainerName                   string `binding:"containerName,required"`
+	LeaseConnection                 string `binding:"leaseConnection"`
+	LeaseDatabaseName               string `binding:"leaseDatabaseName"`
+	LeaseContainerName              string `binding:"leaseContainerName"`
+	LeaseContainerPrefix            string `binding:"leaseContainerPrefix"`
+	CreateLeaseContainerIfNotExists bool   `binding:"createLeaseContainerIfNotExists"`
+	LeasesContainerThroughput       int    `binding:"leasesContainerThroughput"`
+	FeedPollDelay                   any    `binding:"feedPollDelay"`
+	LeaseAcquireInterval            any    `binding:"leaseAcquireInterval"`
+	LeaseExpirationInterval         any    `binding:"leaseExpirationInterval"`
+	LeaseRenewInterval              any    `binding:"leaseRenewInterval"`
+	MaxItemsPerInvocation           int    `binding:"maxItemsPerInvocation"`
+	StartFromBeginning              bool   `binding:"startFromBeginning"`
+	StartFromTime                   string `binding:"startFromTime"`
+	PreferredLocations              string `binding:"preferredLocations"`
+}
+
+// timing holds the trigger's intervals.
+type timing struct {
+	feedPollDelay, acquire, renew, expiration time.Duration
+}
+
+// milliseconds reads a timing property: a number of milliseconds (as function.json has it, also
+// as text), a time.Duration (Go API), or a TimeSpan / Go duration text ("00:00:05", "5s").
+func milliseconds(raw any) (time.Duration, error) {
+	switch x := raw.(type) {
+	case nil:
+		return 0, nil
+	case float64:
+		return time.Duration(x * float64(time.Millisecond)), nil
+	case int:
+		return time.Duration(x) * time.Millisecond, nil
+	case int64:
+		return time.Duration(x) * time.Millisecond, nil
+	case time.Duration:
+		return x, nil
+	case string:
+		if n, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
+			return time.Duration(n * float64(time.Millisecond)), nil
+		}
+		return driver.ParseTimeSpan(x)
+	}
+	return 0, fmt.Errorf("must be a number of milliseconds, got %T", raw)
 }
 
 type trigger struct {
 	fn        string
 	cfg       triggerConfig
+	tm        timing
 	startTime *time.Time
 	mon       *account // monitored container's account
 	lease     *account // lease container's account
@@ -80,26 +110,34 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if cfg.LeaseContainerName == "" {
 		cfg.LeaseContainerName = DefaultLeaseContainerName
 	}
+	var tm timing
 	for _, d := range []struct {
 		field string
+		raw   any
 		v     *time.Duration
 		def   time.Duration
 	}{
-		{"feedPollDelay", &cfg.FeedPollDelay, DefaultFeedPollDelay},
-		{"leaseAcquireInterval", &cfg.LeaseAcquireInterval, DefaultLeaseAcquireInterval},
-		{"leaseRenewInterval", &cfg.LeaseRenewInterval, DefaultLeaseRenewInterval},
-		{"leaseExpirationInterval", &cfg.LeaseExpirationInterval, DefaultLeaseExpirationInterval},
+		{"feedPollDelay", cfg.FeedPollDelay, &tm.feedPollDelay, DefaultFeedPollDelay},
+		{"leaseAcquireInterval", cfg.LeaseAcquireInterval, &tm.acquire, DefaultLeaseAcquireInterval},
+		{"leaseRenewInterval", cfg.LeaseRenewInterval, &tm.renew, DefaultLeaseRenewInterval},
+		{"leaseExpirationInterval", cfg.LeaseExpirationInterval, &tm.expiration, DefaultLeaseExpirationInterval},
 	} {
-		if *d.v < 0 {
+		v, err := milliseconds(d.raw)
+		if err != nil {
+			return nil, bc.Errorf(d.field, "give a number of milliseconds (e.g. 5000)", "%w", err)
+		}
+		if v < 0 {
 			return nil, bc.Errorf(d.field, "give a positive number of milliseconds", "must not be negative")
 		}
-		if *d.v == 0 {
-			*d.v = d.def
+		if v == 0 {
+			v = d.def
 		}
+		*d.v = v
 	}
-	if cfg.LeaseRenewInterval >= cfg.LeaseExpirationInterval {
+	cfg.FeedPollDelay, cfg.LeaseAcquireInterval, cfg.LeaseRenewInterval, cfg.LeaseExpirationInterval = nil, nil, nil, nil
+	if tm.renew >= tm.expiration {
 		return nil, bc.Errorf("leaseRenewInterval", "make leaseRenewInterval shorter than leaseExpirationInterval",
-			"%v is not shorter than leaseExpirationInterval %v: leases would expire before they are renewed", cfg.LeaseRenewInterval, cfg.LeaseExpirationInterval)
+			"%v is not shorter than leaseExpirationInterval %v: leases would expire before they are renewed", tm.renew, tm.expiration)
 	}
 	if cfg.MaxItemsPerInvocation < 0 {
 		return nil, bc.Errorf("maxItemsPerInvocation", "give a positive number, or leave it out", "must not be negative")
@@ -107,7 +145,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if cfg.LeasesContainerThroughput < 0 {
 		return nil, bc.Errorf("leasesContainerThroughput", "give a positive number of RU/s, or leave it out", "must not be negative")
 	}
-	t := &trigger{fn: bc.Function, cfg: cfg, many: bc.Spec.Many(), logger: slog.Default(), clock: driver.SystemClock, workers: map[string]*leaseWorker{}}
+	t := &trigger{fn: bc.Function, cfg: cfg, tm: tm, many: bc.Spec.Many(), logger: slog.Default(), clock: driver.SystemClock, workers: map[string]*leaseWorker{}}
 	if cfg.StartFromTime != "" {
 		if cfg.StartFromBeginning {
 			return nil, bc.Errorf("startFromTime", "remove startFromBeginning or startFromTime", "Only one of StartFromBeginning or StartFromTime can be used")
@@ -195,7 +233,7 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	}()
 	acquire := time.NewTimer(0)
 	defer acquire.Stop()
-	renew := time.NewTicker(t.cfg.LeaseRenewInterval)
+	renew := time.NewTicker(t.tm.renew)
 	defer renew.Stop()
 	for {
 		select {
@@ -205,7 +243,7 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 			if err := t.balance(ctx, exec, &wg); err != nil && ctx.Err() == nil {
 				t.logger.WarnContext(ctx, "cosmos trigger: acquiring leases failed; retrying", "error", err)
 			}
-			acquire.Reset(t.cfg.LeaseAcquireInterval)
+			acquire.Reset(t.tm.acquire)
 		case <-renew.C:
 			t.renewAll(ctx)
 		}
@@ -403,7 +441,7 @@ func (t *trigger) balance(ctx context.Context, exec driver.Executor, wg *sync.Wa
 	for _, l := range leases {
 		switch {
 		case owned(l.ID):
-		case l.expired(now, t.cfg.LeaseExpirationInterval):
+		case l.expired(now, t.tm.expiration):
 			free = append(free, l)
 		default:
 			counts[l.Owner]++
@@ -486,8 +524,37 @@ type leaseWorker struct {
 
 	mu       sync.Mutex
 	doc      *leaseDoc
+	pos      string // the position reached: after the last settled batch or an empty read ("" = doc's)
 	lost     chan struct{}
 	lostOnce sync.Once
+}
+
+func (w *leaseWorker) setPos(p string) {
+	w.mu.Lock()
+	w.pos = p
+	w.mu.Unlock()
+}
+
+// stillOwned rereads the lease before a batch, so that a host whose lease was just taken does
+// not process the batch the new owner will read too. A failed read is not a loss.
+func (w *leaseWorker) stillOwned(ctx context.Context) bool {
+	w.mu.Lock()
+	id := w.doc.ID
+	w.mu.Unlock()
+	cur, err := w.t.store.read(ctx, id)
+	if err != nil {
+		if isNotFound(err) {
+			w.markLost()
+			return false
+		}
+		return !w.isLost()
+	}
+	if cur.Owner != w.t.owner {
+		w.t.logger.InfoContext(ctx, "cosmos trigger lost a lease to another host", "lease", cur.LeaseToken, "owner", cur.Owner)
+		w.markLost()
+		return false
+	}
+	return !w.isLost()
 }
 
 func (w *leaseWorker) token() string {
@@ -524,7 +591,10 @@ func (w *leaseWorker) update(ctx context.Context, cont *string) error {
 		l := *w.doc
 		l.Timestamp = w.t.clock.Now().UTC()
 		if cont != nil {
-			l.ContinuationToken = *cont
+			w.pos = *cont
+		}
+		if w.pos != "" {
+			l.ContinuationToken = w.pos
 		}
 		got, err := w.t.store.replace(ctx, &l)
 		if err == nil {
@@ -565,6 +635,9 @@ func (w *leaseWorker) release(ctx context.Context) {
 	}
 	l := *w.doc
 	l.Owner = ""
+	if w.pos != "" {
+		l.ContinuationToken = w.pos
+	}
 	if _, err := w.t.store.replace(ctx, &l); err != nil && !isPrecondition(err) && !isNotFound(err) {
 		w.t.logger.WarnContext(ctx, "cosmos trigger: releasing a lease failed (it will expire)", "lease", l.LeaseToken, "error", err)
 	}
@@ -594,18 +667,19 @@ func (w *leaseWorker) run(ctx, runCtx context.Context, exec driver.Executor) {
 		if err != nil {
 			if ctx.Err() == nil {
 				log.WarnContext(ctx, "cosmos trigger: reading the change feed failed; retrying", "error", err)
-				sleep(ctx, t.cfg.FeedPollDelay)
+				sleep(ctx, t.tm.feedPollDelay)
 			}
 			continue
 		}
 		if len(items) == 0 {
 			if next != "" {
 				cont, startTime = next, nil
+				w.setPos(next)
 			}
-			sleep(ctx, t.cfg.FeedPollDelay)
+			sleep(ctx, t.tm.feedPollDelay)
 			continue
 		}
-		if w.isLost() {
+		if !w.stillOwned(ctx) {
 			return
 		}
 		ev := &driver.Event{ID: w.token() + "@" + cont, Metadata: driver.MapMetadata{}}
@@ -626,7 +700,7 @@ func (w *leaseWorker) run(ctx, runCtx context.Context, exec driver.Executor) {
 				// Not recorded: keep the lease where it is and try the batch again.
 				log.ErrorContext(wctx, "cosmos trigger: a batch failed and could not be dead-lettered; it will be retried", "error", err, "invocationError", res.Err)
 				cancel()
-				sleep(ctx, t.cfg.FeedPollDelay)
+				sleep(ctx, t.tm.feedPollDelay)
 				continue
 			}
 		default: // Cancelled: no checkpoint; the batch comes back to whoever holds the lease next.
@@ -765,4 +839,3 @@ func (t *trigger) Scale(ctx context.Context) (driver.ScaleMetrics, error) {
 	}
 	return driver.ScaleMetrics{Backlog: backlog, TargetPerInstance: target}, nil
 }
-
