@@ -14,14 +14,16 @@
 //     first byte of md5(JSON(partition key value)).
 //   - a point read of a missing document answers 404 (the stock server fails with 500), and a
 //     query scoped to a partition key sees only that partition (the stock server ignores it).
-//   - HTTPS with the certificate and key given with --cert and --key.
+//   - HTTPS with the certificate and key given with --cert and --key (or plain HTTP with
+//     --plain-http, for harnesses that cannot give their clients a CA).
 //
 // Usage: node launcher.js --server <dir of @vercel/cosmosdb-server> --port N [--host 127.0.0.1]
-//        --cert cert.pem --key key.pem [--ranges N]
+//        (--cert cert.pem --key key.pem | --plain-http) [--ranges N]
 "use strict";
 
 const crypto = require("crypto");
 const fs = require("fs");
+const http = require("http");
 const https = require("https");
 const path = require("path");
 
@@ -37,12 +39,13 @@ function parseArgs(argv) {
       case "--cert": args.cert = v; i += 1; break;
       case "--key": args.key = v; i += 1; break;
       case "--ranges": args.ranges = parseInt(v, 10); i += 1; break;
+      case "--plain-http": args.plain = true; break;
       default:
         throw new Error(`unknown argument ${k}`);
     }
   }
-  if (!args.server || !args.cert || !args.key || !(args.port >= 0)) {
-    throw new Error("usage: launcher.js --server DIR --port N --cert FILE --key FILE [--host H] [--ranges N]");
+  if (!args.server || (!args.plain && (!args.cert || !args.key)) || !(args.port >= 0)) {
+    throw new Error("usage: launcher.js --server DIR --port N (--cert FILE --key FILE | --plain-http) [--host H] [--ranges N]");
   }
   if (!(args.ranges >= 1 && args.ranges <= 64)) {
     throw new Error("--ranges must be between 1 and 64");
@@ -200,7 +203,7 @@ function send(req, res, status, body, headers) {
   if (body && body._etag && !headers.etag) res.setHeader("etag", body._etag);
   for (const [k, v] of Object.entries(headers || {})) res.setHeader(k, v);
   res.setHeader("content-type", "application/json");
-  res.setHeader("content-location", `https://${req.headers.host}${req.url}`);
+  res.setHeader("content-location", `${scheme}://${req.headers.host}${req.url}`);
   res.setHeader("x-ms-activity-id", crypto.randomUUID());
   res.setHeader("x-ms-request-charge", "1");
   res.setHeader("x-ms-session-token", `0:${lsn}`);
@@ -247,9 +250,8 @@ async function handle(account, req, res) {
   return [res.statusCode, body, {}];
 }
 
-const server = https.createServer(
-  { cert: fs.readFileSync(args.cert), key: fs.readFileSync(args.key), keepAlive: true },
-  (req, res) => {
+const scheme = args.plain ? "http" : "https";
+const onRequest = (req, res) => {
     res.statusCode = 200;
     handle(server.account, req, res)
       .then(([status, body, headers]) => send(req, res, status, body, headers))
@@ -258,13 +260,22 @@ const server = https.createServer(
         if (!res.headersSent) send(req, res, 500, { code: "InternalServerError", message: err.message }, {});
         else res.end();
       });
-  }
-);
+};
+const server = args.plain
+  ? http.createServer({ keepAlive: true }, onRequest)
+  : https.createServer({ cert: fs.readFileSync(args.cert), key: fs.readFileSync(args.key), keepAlive: true }, onRequest);
 server.on("listening", () => {
   const { port } = server.address();
   server.account = new Account(args.host, port);
+  if (args.plain) {
+    // The account advertises its own endpoint; keep clients on plain HTTP.
+    const meta = server.account.read();
+    for (const loc of [...meta.writableLocations, ...meta.readableLocations]) {
+      loc.databaseAccountEndpoint = `http://${args.host}:${port}/`;
+    }
+  }
   // eslint-disable-next-line no-console
-  console.log(`cosmos-launcher ready at https://${args.host}:${port}/ with ${ranges.length} partition-key range(s)`);
+  console.log(`cosmos-launcher ready at ${scheme}://${args.host}:${port}/ with ${ranges.length} partition-key range(s)`);
 });
 server.listen(args.port, args.host);
 process.on("SIGTERM", () => process.exit(0));

@@ -24,6 +24,9 @@ type CosmosFeedOptions struct {
 	// (default 1). With several, a change-feed processor has leases to balance across hosts; a
 	// document belongs to the range of the first byte of md5(JSON of its partition-key value).
 	Ranges int
+	// PlainHTTP serves http:// instead of HTTPS, for harnesses that cannot give their clients a
+	// CA (CertPool, CertPEM are then nil; HTTPClient is a plain client).
+	PlainHTTP bool
 }
 
 // CosmosFeed is a running cosmosdb-server behind azbind's launcher
@@ -35,7 +38,7 @@ type CosmosFeedOptions struct {
 // read of a missing document, queries scoped to their partition key, and HTTPS with a fresh
 // self-signed certificate. The server does no authentication (any key is accepted).
 type CosmosFeed struct {
-	Endpoint         string // https://127.0.0.1:<port>/
+	Endpoint         string // https://127.0.0.1:<port>/ (http:// with PlainHTTP)
 	Key              string // the emulator's well-known key (a test fixture, not a secret)
 	ConnectionString string // AccountEndpoint=…;AccountKey=…;
 	// CertPool holds the CA of the server's certificate; HTTPClient trusts it (use it as
@@ -102,24 +105,32 @@ func LaunchCosmosFeed(opts *CosmosFeedOptions) (*CosmosFeed, error) {
 	if err != nil {
 		return nil, err
 	}
+	plain := opts != nil && opts.PlainHTTP
 	dir, err := newDataDir("azbind-cosmosfeed-")
 	if err != nil {
 		return nil, err
 	}
-	certPEM, keyPEM, pool, err := newSelfSignedCA()
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("%w: cosmos launcher certificate: %w", ErrStart, err)
-	}
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{certFile, certPEM}, {keyFile, keyPEM}} {
-		if err := os.WriteFile(f.name, f.data, 0o600); err != nil {
+	scheme, tlsArgs := "http", []string{"--plain-http"}
+	var certPEM []byte
+	var pool *x509.CertPool
+	if !plain {
+		var keyPEM []byte
+		certPEM, keyPEM, pool, err = newSelfSignedCA()
+		if err != nil {
 			_ = os.RemoveAll(dir)
-			return nil, fmt.Errorf("%w: %w", ErrStart, err)
+			return nil, fmt.Errorf("%w: cosmos launcher certificate: %w", ErrStart, err)
 		}
+		certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		for _, f := range []struct {
+			name string
+			data []byte
+		}{{certFile, certPEM}, {keyFile, keyPEM}} {
+			if err := os.WriteFile(f.name, f.data, 0o600); err != nil {
+				_ = os.RemoveAll(dir)
+				return nil, fmt.Errorf("%w: %w", ErrStart, err)
+			}
+		}
+		scheme, tlsArgs = "https", []string{"--cert", certFile, "--key", keyFile}
 	}
 	logFile := filepath.Join(dir, "cosmos-launcher.log")
 	var p *proc
@@ -131,11 +142,11 @@ func LaunchCosmosFeed(opts *CosmosFeedOptions) (*CosmosFeed, error) {
 			return nil, err
 		}
 		port = ports[0]
-		args := []string{launcher, "--server", serverDir, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
-			"--cert", certFile, "--key", keyFile, "--ranges", strconv.Itoa(ranges)}
+		args := append([]string{launcher, "--server", serverDir, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+			"--ranges", strconv.Itoa(ranges)}, tlsArgs...)
 		p, err = startProc("cosmos-launcher", node, args, dir, logFile)
 		if err == nil {
-			err = p.waitReady(ports, []string{fmt.Sprintf("cosmos-launcher ready at https://127.0.0.1:%d/", port)})
+			err = p.waitReady(ports, []string{fmt.Sprintf("cosmos-launcher ready at %s://127.0.0.1:%d/", scheme, port)})
 			if err != nil {
 				_ = p.stop()
 			}
@@ -150,11 +161,13 @@ func LaunchCosmosFeed(opts *CosmosFeedOptions) (*CosmosFeed, error) {
 		return nil, err
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if pool != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
 	tr.IdleConnTimeout = 4 * time.Second
 	tr.MaxIdleConnsPerHost = 64
 	c := &CosmosFeed{
-		Endpoint:   fmt.Sprintf("https://127.0.0.1:%d/", port),
+		Endpoint:   fmt.Sprintf("%s://127.0.0.1:%d/", scheme, port),
 		Key:        CosmosFeedKey,
 		CertPool:   pool,
 		CertPEM:    certPEM,

@@ -231,3 +231,24 @@ func TestCosmosFeedFixes(t *testing.T) {
 		t.Fatal("String prints the key")
 	}
 }
+
+// If-None-Match: * ("from now") answers 304 with the current position; reading from it gives
+// only later writes. PlainHTTP serves http:// to a client without a CA.
+func TestCosmosFeedFromNowPlainHTTP(t *testing.T) {
+	c := StartCosmosFeed(t, &CosmosFeedOptions{PlainHTTP: true})
+	if !strings.HasPrefix(c.Endpoint, "http://") || c.CertPool != nil {
+		t.Fatalf("endpoint %s, pool %v", c.Endpoint, c.CertPool)
+	}
+	cc := feedContainer(t, c, "/pk")
+	upsert(t, cc, "a", "old", 1)
+	now := `{"version":1,"resourceId":"","continuation":[{"minInclusive":"","maxExclusive":"FF","continuationToken":"*"}]}`
+	resp, err := cc.ReadChangeFeed(context.Background(), &azcosmos.ChangeFeedOptions{Continuation: &now})
+	if err != nil || resp.RawResponse.StatusCode != http.StatusNotModified || resp.ETag == "" {
+		t.Fatalf("from now: %v, status %v etag %q", err, resp.RawResponse, resp.ETag)
+	}
+	upsert(t, cc, "a", "new", 2)
+	docs, _, status := readFeed(t, cc, azcosmos.FeedRange{MinInclusive: "", MaxExclusive: "FF"}, resp.ContinuationToken, 0)
+	if status != 200 || ids(docs) != "new:2" {
+		t.Fatalf("after from-now: %d %s", status, ids(docs))
+	}
+}
