@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 	}
 	feed = f
 	code := m.Run()
+	stopPlainLauncher()
 	if err := f.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "cosmos tests: stopping the launcher:", err)
 	}

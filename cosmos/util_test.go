@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
 )
@@ -67,3 +68,5 @@ func (l *logCapture) lines() []string {
 	defer l.mu.Unlock()
 	return append([]string(nil), l.recs...)
 }
+
+func policyNoRetry() policy.RetryOptions { return policy.RetryOptions{MaxRetries: -1} }
