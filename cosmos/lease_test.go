@@ -2,14 +2,13 @@ package cosmos
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 )
@@ -31,22 +30,35 @@ func TestLeaseLostMidBatch(t *testing.T) {
 	}
 	e.write(testDoc{ID: "only", PK: "p1", N: 1})
 	run(t, h)
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // (runs before the host's stop)
 	select {
 	case <-started:
 	case <-time.After(waitLong):
 		t.Fatal("no batch")
 	}
+	// Take every lease as another host would: an ETag-conditional write, again after a 412 (the
+	// owner renewed it in between).
 	before := map[string]string{}
+	store := &leaseStore{cc: e.leases}
 	for _, l := range e.leaseDocs() {
-		before[l.ID] = l.ContinuationToken
-		l.Owner, l.Timestamp = "thief-1", time.Now().UTC()
-		etag := l.ETag
-		b, _ := json.Marshal(l)
-		if _, err := e.leases.ReplaceItem(context.Background(), azcosmos.NewPartitionKeyString(l.ID), l.ID, b, &azcosmos.ItemOptions{IfMatchEtag: &etag}); err != nil {
-			t.Fatalf("stealing %s: %v", l.ID, err)
+		for {
+			l.Owner, l.Timestamp = "thief-1", time.Now().UTC()
+			_, err := store.replace(context.Background(), l)
+			if err == nil {
+				break
+			}
+			if !isPrecondition(err) {
+				t.Fatalf("stealing %s: %v", l.ID, err)
+			}
+			if l, err = store.read(context.Background(), l.ID); err != nil {
+				t.Fatal(err)
+			}
 		}
+		before[l.ID] = l.ContinuationToken
 	}
-	close(release)
+	unblock()
 	eventually(t, "the old owner to give the leases up", func() bool { return logs.count("lost a lease") >= 4 })
 	for _, l := range e.leaseDocs() {
 		if l.Owner != "thief-1" || l.ContinuationToken != before[l.ID] {

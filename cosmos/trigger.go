@@ -172,6 +172,9 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err != nil {
 		return nil, err
 	}
+	if bc.Host == nil {
+		return nil, errors.New("cosmos trigger: no host services")
+	}
 	storage, err := bc.Host.DurableStorage("the cosmosDBTrigger's dead-letter of failed batches")
 	if err != nil {
 		return nil, err
