@@ -173,7 +173,7 @@ func newHost(t testing.TB, o hostOpts) *extension.Host {
 		o.id = "cosmostest"
 	}
 	if o.logger == nil {
-		o.logger = slog.New(slog.DiscardHandler)
+		o.logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	h, err := extension.NewHost(extension.HostOptions{Settings: s, Connections: resolver(s), Logger: o.logger, HostID: o.id,
 		Storage: o.storage, HostConfig: o.cfg, ShutdownTimeout: 10 * time.Second})
@@ -300,4 +300,13 @@ func transportFromPEM(pemBytes []byte) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return &http.Client{Transport: tr}
+}
+
+// testWriter sends log lines to the test's log (warnings and errors of the hosts under test).
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

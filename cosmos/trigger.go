@@ -511,8 +511,12 @@ func (t *trigger) renewAll(ctx context.Context) {
 		ws = append(ws, w)
 	}
 	t.mu.Unlock()
+	// A renewal is not cut short by the stop: a write the service applied but whose answer was
+	// lost would leave a stale ETag behind.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.tm.renew+5*time.Second)
+	defer cancel()
 	for _, w := range ws {
-		if err := w.update(ctx, nil); err != nil && ctx.Err() == nil && !errors.Is(err, errLeaseLost) {
+		if err := w.update(rctx, nil); err != nil && !errors.Is(err, errLeaseLost) {
 			t.logger.WarnContext(ctx, "cosmos trigger: renewing a lease failed", "lease", w.token(), "error", err)
 		}
 	}
@@ -583,22 +587,31 @@ func (w *leaseWorker) markLost() {
 func (w *leaseWorker) stop() { w.cancel() }
 
 // update rewrites the lease with a fresh timestamp (and, when cont is set, a new continuation),
-// conditional on its ETag; on 412 it rereads the lease and retries while this host still owns it.
+// conditional on its ETag.
 func (w *leaseWorker) update(ctx context.Context, cont *string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.isLost() {
 		return errLeaseLost
 	}
-	for attempt := 0; attempt < 5; attempt++ {
-		l := *w.doc
+	if cont != nil {
+		w.pos = *cont
+	}
+	return w.modify(ctx, func(l *leaseDoc) {
 		l.Timestamp = w.t.clock.Now().UTC()
-		if cont != nil {
-			w.pos = *cont
-		}
 		if w.pos != "" {
 			l.ContinuationToken = w.pos
 		}
+	})
+}
+
+// modify writes change(lease) conditional on the lease's ETag. On 412 it rereads the lease and
+// tries again while this listener still owns it: the 412 may come from its own earlier write
+// whose answer was lost (a renewal cut short by the stop). w.mu is held.
+func (w *leaseWorker) modify(ctx context.Context, change func(*leaseDoc)) error {
+	for attempt := 0; attempt < 5; attempt++ {
+		l := *w.doc
+		change(&l)
 		got, err := w.t.store.replace(ctx, &l)
 		if err == nil {
 			w.doc = got
@@ -629,20 +642,22 @@ func (w *leaseWorker) update(ctx context.Context, cont *string) error {
 	return fmt.Errorf("lease %s: too many concurrent updates", w.doc.LeaseToken)
 }
 
-// release gives the lease up (Owner "") so that another host takes it at once.
+// release gives the lease up (Owner "", the position reached stored) so that another host takes
+// it at once.
 func (w *leaseWorker) release(ctx context.Context) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.isLost() {
 		return
 	}
-	l := *w.doc
-	l.Owner = ""
-	if w.pos != "" {
-		l.ContinuationToken = w.pos
-	}
-	if _, err := w.t.store.replace(ctx, &l); err != nil && !isPrecondition(err) && !isNotFound(err) {
-		w.t.logger.WarnContext(ctx, "cosmos trigger: releasing a lease failed (it will expire)", "lease", l.LeaseToken, "error", err)
+	err := w.modify(ctx, func(l *leaseDoc) {
+		l.Owner = ""
+		if w.pos != "" {
+			l.ContinuationToken = w.pos
+		}
+	})
+	if err != nil && !errors.Is(err, errLeaseLost) {
+		w.t.logger.WarnContext(ctx, "cosmos trigger: releasing a lease failed (it will expire)", "lease", w.doc.LeaseToken, "error", err)
 	}
 	w.lostOnce.Do(func() { close(w.lost) })
 }
