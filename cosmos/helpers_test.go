@@ -149,7 +149,7 @@ func fast(extra ...map[string]any) map[string]any {
 }
 
 func settings() *connection.Settings {
-	return connection.NewSettings(connection.FromMap("test", map[string]string{"CosmosDB": feed.ConnectionString}))
+	return connection.NewSettings(connection.FromMap("test", map[string]string{"CosmosDB": feed.ConnectionString, "Source": "items"}))
 }
 
 func resolver(s *connection.Settings) *connection.Resolver {
