@@ -727,14 +727,13 @@ func (w *leaseWorker) run(ctx, runCtx context.Context, exec driver.Executor) {
 		}
 		err = w.update(wctx, &next)
 		cancel()
+		if errors.Is(err, errLeaseLost) {
+			return // not checkpointed: the new owner starts from the last stored continuation
+		}
 		if err != nil {
-			if !errors.Is(err, errLeaseLost) {
-				log.WarnContext(ctx, "cosmos trigger: checkpoint failed; the batch may be delivered again", "error", err)
-			}
-			// Without a stored checkpoint the lease's next reader starts from the last one.
-			if errors.Is(err, errLeaseLost) {
-				return
-			}
+			// The position is kept in memory and stored by the next renewal or checkpoint; if this
+			// host dies first, the batch is delivered again (at-least-once).
+			log.WarnContext(ctx, "cosmos trigger: checkpoint failed; the batch may be delivered again", "error", err)
 		}
 		cont, startTime = next, nil
 	}
