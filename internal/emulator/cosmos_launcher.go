@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-// CosmosFeedKey is the Cosmos DB emulator's well-known account key, which azcosmos accepts (valid
-// base64; CosmosEmulatorKey is not). The launcher checks no key. A public test fixture, never printed.
+// CosmosFeedKey is the Cosmos DB emulator's well-known account key (valid base64, which azcosmos
+// requires; CosmosEmulatorKey is the same). The launcher checks no key. A public test fixture,
+// never printed.
 const CosmosFeedKey = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XyHtIw=="
 
 // CosmosFeedOptions configure StartCosmosFeed. The zero value is one partition-key range.
