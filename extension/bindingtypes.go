@@ -10,21 +10,24 @@ import (
 // moduleConnectors are the binding types of the connectors in this module, by the package that
 // registers them, for a program that uses a type without linking its connector.
 var moduleConnectors = map[string]string{
-	"queuetrigger": "github.com/azbind/azbind/queue",
-	"queue":        "github.com/azbind/azbind/queue",
-	"blobtrigger":  "github.com/azbind/azbind/blob",
-	"blob":         "github.com/azbind/azbind/blob",
-	"table":        "github.com/azbind/azbind/table",
+	"queuetrigger":     "github.com/azbind/azbind/queue",
+	"queue":            "github.com/azbind/azbind/queue",
+	"blobtrigger":      "github.com/azbind/azbind/blob",
+	"blob":             "github.com/azbind/azbind/blob",
+	"table":            "github.com/azbind/azbind/table",
+	"cosmosdbtrigger":  "github.com/azbind/azbind/cosmos",
+	"cosmosdb":         "github.com/azbind/azbind/cosmos",
+	"eventgridtrigger": "github.com/azbind/azbind/eventgrid",
+	"eventgrid":        "github.com/azbind/azbind/eventgrid",
 }
 
 // functionsTypes are binding types of Azure Functions (built in or from its extensions) that
 // azbind has no connector for; planned marks those the README says are to follow.
 var functionsTypes = map[string]bool{
 	"httptrigger": false, "http": false, "timertrigger": false, "warmuptrigger": false,
-	"cosmosdbtrigger": true, "cosmosdb": true, "documentdb": true,
+	"documentdb":        false, // the Functions v1 name of cosmosDB
 	"servicebustrigger": true, "servicebus": true,
 	"eventhubtrigger": true, "eventhub": true,
-	"eventgridtrigger": true, "eventgrid": true,
 	"signalr": false, "signalrconnectioninfo": false, "signalrtrigger": false,
 	"sendgrid": false, "twiliosms": false, "notificationhub": false, "mobiletable": false,
 	"kafkatrigger": false, "kafka": false, "rabbitmqtrigger": false, "rabbitmq": false,
@@ -74,7 +77,7 @@ func closestType(typ string) string {
 	t := strings.ToLower(typ)
 	best, bestD := "", 3
 	cands := driver.BindingTypes()
-	for _, k := range []string{"queueTrigger", "queue", "blobTrigger", "blob", "table"} {
+	for _, k := range []string{"queueTrigger", "queue", "blobTrigger", "blob", "table", "cosmosDBTrigger", "cosmosDB", "eventGridTrigger", "eventGrid"} {
 		cands = append(cands, k)
 	}
 	for _, c := range cands {
