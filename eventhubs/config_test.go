@@ -16,6 +16,7 @@ import (
 	"github.com/azbind/azbind/eventhubs"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	_ "github.com/azbind/azbind/internal/memconn" // memTrigger drives output-only functions
 )
 
 func verify(t *testing.T, settings map[string]string, ext map[string]any, bindings ...*extension.BindingSpec) error {
@@ -81,6 +82,11 @@ func TestConfigErrors(t *testing.T) {
 		if strings.Contains(err.Error(), peer.Key) {
 			t.Errorf("%s: error shows the key", tc.name)
 		}
+	}
+	// A bad trigger setting does not fail an output.
+	if err := verify(t, storage, map[string]any{"maxEventBatchSize": 0}, driver.Binding("memTrigger", "s", driver.DirIn, driver.Props{"queue": "eh-config"}),
+		eventhubs.Output("$return", "h", conn)); err != nil {
+		t.Errorf("output with a bad trigger setting: %v", err)
 	}
 	// A valid declaration verifies; EntityPath stands in for eventHubName.
 	if err := verify(t, map[string]string{"AzureWebJobsStorage": azurite.ConnectionString, "HubConn": peer.EventHubConnectionString("somehub")}, nil,

@@ -1,6 +1,7 @@
 package eventhubs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -67,6 +68,40 @@ func hasKey(m map[string]any, key string) bool {
 		}
 	}
 	return false
+}
+
+type optionsKey struct{}
+
+// triggerOptions is the host's extensions.eventHubs section, decoded and validated once per host
+// (a driver.Shared value).
+func triggerOptions(ctx context.Context, bc *driver.BindContext) (Options, error) {
+	if bc.Host == nil {
+		return decodeOptions(bc)
+	}
+	o, err := driver.Shared(ctx, bc.Host, optionsKey{}, func(context.Context) (*Options, error) {
+		o, err := decodeOptions(bc)
+		return &o, err
+	})
+	if err != nil {
+		return Options{}, err
+	}
+	return *o, nil
+}
+
+// outputOptions decodes only what the output uses (clientRetryOptions), so that a bad trigger
+// setting does not fail outputs.
+func outputOptions(bc *driver.BindContext) (azeventhubs.RetryOptions, error) {
+	var raw struct {
+		ClientRetryOptions map[string]any `binding:"clientRetryOptions"`
+	}
+	if err := driver.DecodeMap(bc.Config, &raw, where); err != nil {
+		return azeventhubs.RetryOptions{}, err
+	}
+	o := Options{ClientRetryOptions: raw.ClientRetryOptions}
+	if err := o.decodeRetry(); err != nil {
+		return azeventhubs.RetryOptions{}, err
+	}
+	return o.retry, nil
 }
 
 // decodeOptions reads and validates host.json extensions.eventHubs; errors are *driver.ConfigError

@@ -32,7 +32,7 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 	if strings.ContainsAny(cfg.EventHubName, "{}") {
 		return nil, bc.Errorf("eventHubName", "use a literal name or %setting%", "%q: the output's event hub cannot use {…} expressions (the producer is bound to one hub)", cfg.EventHubName)
 	}
-	opts, err := decodeOptions(bc)
+	retry, err := outputOptions(bc)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 			return nil, err
 		}
 	}
-	if o.producer, err = sharedProducer(ctx, bc.Host, conn, hub, opts.retry); err != nil {
+	if o.producer, err = sharedProducer(ctx, bc.Host, conn, hub, retry); err != nil {
 		return nil, &driver.ConfigError{Where: bc.Spec.Where, Field: "connection", Err: err}
 	}
 	return o, nil

@@ -86,7 +86,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if strings.ContainsAny(cfg.ConsumerGroup, "{}") {
 		return nil, bc.Errorf("consumerGroup", "use a literal name or %setting%", "%q: a trigger's consumer group cannot use {…} expressions", cfg.ConsumerGroup)
 	}
-	opts, err := decodeOptions(bc)
+	opts, err := triggerOptions(ctx, bc)
 	if err != nil {
 		return nil, err
 	}
@@ -471,6 +471,9 @@ func (t *trigger) checkpoint(ctx context.Context, pc *azeventhubs.ProcessorParti
 func (t *trigger) Scale(ctx context.Context) (driver.ScaleMetrics, error) {
 	props, err := t.consumer.GetEventHubProperties(ctx, nil)
 	if err != nil {
+		if isNotFound(err) {
+			return driver.ScaleMetrics{TargetPerInstance: t.opts.target()}, nil // a missing hub has no backlog
+		}
 		return driver.ScaleMetrics{}, fmt.Errorf("eventhubs: hub properties: %w", err)
 	}
 	cps, err := t.store.checkpointMap(ctx, t.fqns, t.hub, t.group)
