@@ -83,6 +83,11 @@ func (s *store) ListCheckpoints(ctx context.Context, fqns, hub, group string, op
 	have := map[string]bool{}
 	for i := range got {
 		got[i].FullyQualifiedNamespace, got[i].EventHubName, got[i].ConsumerGroup = fqns, hub, group
+		if got[i].Offset != nil && *got[i].Offset == "" {
+			// Functions writes offset "" when it positions by sequence number only (geo-replicated
+			// namespaces); the Processor must then start from the sequence number.
+			got[i].Offset = nil
+		}
 		have[got[i].PartitionID] = true
 	}
 	legacy, err := s.legacyCheckpoints(ctx, fqns, hub, group, have)

@@ -78,7 +78,8 @@
 //	clientRetryOptions       {mode, delay, maximumDelay, maximumRetries} (tryTimeout has no Go equivalent)
 //
 // Functions keys without effect here: prefetchSizeInBytes, transportType, webProxy,
-// customEndpointAddress, trackLastEnqueuedEventProperties.
+// customEndpointAddress, trackLastEnqueuedEventProperties. The section is decoded once per host;
+// the output reads only clientRetryOptions, so a bad trigger setting does not fail outputs.
 //
 // # Output
 //
@@ -90,7 +91,9 @@
 //
 // The SDK binds one AMQP connection to one hub (and consumer group), so a host holds one producer
 // per namespace, credential and hub (a driver.Shared value, closed after the drain) and each
-// trigger its own consumer client (closed with the trigger). The trigger implements driver.Scaler:
+// trigger its own consumer client (closed with the trigger; its owner id is the Processor's).
+// azeventhubs v2.0.2's ConsumerClient.Close leaves the token renewer of its management link
+// running until its next refresh, when it finds the client closed and ends (see leak_test.go). The trigger implements driver.Scaler:
 // the backlog is the events after each partition's checkpoint (from the partition properties),
 // the target per instance targetUnprocessedEventThreshold or maxEventBatchSize. Check (used by
 // `azbind connection resolve --check`) reads the hub's properties, or — without an EntityPath —
