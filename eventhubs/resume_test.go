@@ -12,6 +12,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 
 	"github.com/azbind/azbind/eventhubs"
 	"github.com/azbind/azbind/extension"
@@ -290,5 +291,29 @@ func TestOwnershipLostMidBatchNotCheckpointed(t *testing.T) {
 	})
 	if cp := checkpointSeq(t, hub, "$Default", "0"); cp != -1 {
 		t.Errorf("checkpoint written at %d after the ownership was lost", cp)
+	}
+}
+
+// A checkpoint Functions wrote with an empty offset (positioned by sequence number) resumes after
+// its sequence number.
+func TestFunctionsCheckpointWithoutOffset(t *testing.T) {
+	t.Parallel()
+	hub := newHub(t, 1)
+	send(t, hub, "0", "e0", "e1", "e2", "e3")
+	cc := checkpointContainer(t)
+	cc.Create(tctx(t), nil)
+	name := strings.ToLower(fmt.Sprintf("%s/%s/$default/checkpoint/0", fqns(), hub))
+	md := map[string]*string{"offset": to.Ptr(""), "sequencenumber": to.Ptr("1"), "clientidentifier": to.Ptr("functions-host")}
+	if _, err := cc.NewBlockBlobClient(name).UploadBuffer(tctx(t), nil, &blockblob.UploadBufferOptions{Metadata: md}); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	startHost(t, hostOpts{}, func(h *extension.Host) error {
+		return h.Func("NoOffset", collect(rec), eventhubs.Trigger("body", hub, map[string]any{"connection": "EventHubConn"}))
+	})
+	waitFor(t, 30*time.Second, "events after sequence number 1", func() bool { return rec.len() >= 2 })
+	time.Sleep(300 * time.Millisecond)
+	if got := fmt.Sprint(rec.all()); got != "[e2 e3]" {
+		t.Errorf("processed %s, want [e2 e3]", got)
 	}
 }
