@@ -19,6 +19,8 @@ var moduleConnectors = map[string]string{
 	"cosmosdb":         "github.com/azbind/azbind/cosmos",
 	"eventgridtrigger": "github.com/azbind/azbind/eventgrid",
 	"eventgrid":        "github.com/azbind/azbind/eventgrid",
+	"eventhubtrigger":  "github.com/azbind/azbind/eventhubs",
+	"eventhub":         "github.com/azbind/azbind/eventhubs",
 }
 
 // functionsTypes are binding types of Azure Functions (built in or from its extensions) that
@@ -27,7 +29,6 @@ var functionsTypes = map[string]bool{
 	"httptrigger": false, "http": false, "timertrigger": false, "warmuptrigger": false,
 	"documentdb":        false, // the Functions v1 name of cosmosDB
 	"servicebustrigger": true, "servicebus": true,
-	"eventhubtrigger": true, "eventhub": true,
 	"signalr": false, "signalrconnectioninfo": false, "signalrtrigger": false,
 	"sendgrid": false, "twiliosms": false, "notificationhub": false, "mobiletable": false,
 	"kafkatrigger": false, "kafka": false, "rabbitmqtrigger": false, "rabbitmq": false,
@@ -77,7 +78,7 @@ func closestType(typ string) string {
 	t := strings.ToLower(typ)
 	best, bestD := "", 3
 	cands := driver.BindingTypes()
-	for _, k := range []string{"queueTrigger", "queue", "blobTrigger", "blob", "table", "cosmosDBTrigger", "cosmosDB", "eventGridTrigger", "eventGrid"} {
+	for _, k := range []string{"queueTrigger", "queue", "blobTrigger", "blob", "table", "cosmosDBTrigger", "cosmosDB", "eventGridTrigger", "eventGrid", "eventHubTrigger", "eventHub"} {
 		cands = append(cands, k)
 	}
 	for _, c := range cands {
