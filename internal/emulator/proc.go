@@ -44,6 +44,11 @@ type proc struct {
 
 // startProc starts node with args in dir, stdout and stderr going to logPath.
 func startProc(name, node string, args []string, dir, logPath string) (*proc, error) {
+	return startProcEnv(name, node, args, dir, logPath, nil)
+}
+
+// startProcEnv is startProc with extra environment variables (KEY=VALUE) added to the inherited ones.
+func startProcEnv(name, node string, args []string, dir, logPath string, env []string) (*proc, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: log file: %w", ErrStart, name, err)
@@ -57,6 +62,9 @@ func startProc(name, node string, args []string, dir, logPath string) (*proc, er
 		defer logf.Close()
 		cmd := exec.Command(node, args...)
 		cmd.Dir = dir
+		if len(env) > 0 {
+			cmd.Env = append(os.Environ(), env...)
+		}
 		cmd.Stdout, cmd.Stderr = logf, logf
 		cmd.SysProcAttr = sysProcAttr()
 		if err := cmd.Start(); err != nil {

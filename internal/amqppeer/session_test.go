@@ -1,0 +1,228 @@
+package amqppeer_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/azbind/azbind/internal/amqppeer"
+)
+
+func sendSession(t *testing.T, s *azservicebus.Sender, session string, bodies ...string) {
+	t.Helper()
+	for _, b := range bodies {
+		if err := s.SendMessage(ctx(t), &azservicebus.Message{Body: []byte(b), SessionID: to.Ptr(session)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func receiveSessionN(t *testing.T, r *azservicebus.SessionReceiver, n int) []*azservicebus.ReceivedMessage {
+	t.Helper()
+	var out []*azservicebus.ReceivedMessage
+	deadline := time.Now().Add(10 * time.Second)
+	for len(out) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("received %d of %d session messages", len(out), n)
+		}
+		msgs, err := r.ReceiveMessages(ctx(t), n-len(out), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, msgs...)
+	}
+	return out
+}
+
+func TestSBSessionsNamedFIFOAndExclusive(t *testing.T) {
+	t.Parallel()
+	q := name(t)
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true}}})
+	c := sbClient(t)
+	s := sender(t, c, q)
+	sendSession(t, s, "A", "a1")
+	sendSession(t, s, "B", "b1")
+	sendSession(t, s, "A", "a2", "a3")
+	sendSession(t, s, "B", "b2")
+
+	ra, err := c.AcceptSessionForQueue(ctx(t), q, "A", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ra.Close(ctx(t))
+	if ra.SessionID() != "A" {
+		t.Fatalf("SessionID() = %q", ra.SessionID())
+	}
+	if ra.LockedUntil().Before(time.Now()) {
+		t.Errorf("session LockedUntil %v is in the past", ra.LockedUntil())
+	}
+	got := receiveSessionN(t, ra, 3)
+	if fmt.Sprint(bodies(got)) != "[a1 a2 a3]" {
+		t.Fatalf("session A got %v, want [a1 a2 a3] (FIFO, only session A)", bodies(got))
+	}
+	for _, m := range got {
+		if err := ra.CompleteMessage(ctx(t), m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A second receiver for the same session is refused while the first holds it.
+	_, err = c.AcceptSessionForQueue(ctx(t), q, "A", nil)
+	if err == nil {
+		t.Fatal("a second receiver accepted session A while it was locked")
+	}
+
+	// A plain receiver cannot attach to a session queue.
+	pr, err := c.NewReceiverForQueue(q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := contextWithTimeout(t, 3*time.Second)
+	_, err = pr.ReceiveMessages(short, 1, nil)
+	cancel()
+	if err == nil {
+		t.Error("a non-session receiver received from a session queue")
+	}
+	_ = pr.Close(ctx(t))
+
+	rb, err := c.AcceptSessionForQueue(ctx(t), q, "B", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rb.Close(ctx(t))
+	if got := bodies(receiveSessionN(t, rb, 2)); fmt.Sprint(got) != "[b1 b2]" {
+		t.Fatalf("session B got %v", got)
+	}
+}
+
+func TestSBSessionsNextAvailable(t *testing.T) {
+	t.Parallel()
+	q := name(t)
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true}}})
+	c := sbClient(t)
+	s := sender(t, c, q)
+	sendSession(t, s, "first", "f1")
+	sendSession(t, s, "second", "s1")
+
+	r1, err := c.AcceptNextSessionForQueue(ctx(t), q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Close(ctx(t))
+	r2, err := c.AcceptNextSessionForQueue(ctx(t), q, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close(ctx(t))
+	if r1.SessionID() != "first" || r2.SessionID() != "second" {
+		t.Fatalf("next sessions %q, %q; want first, second", r1.SessionID(), r2.SessionID())
+	}
+	if got := bodies(receiveSessionN(t, r2, 1)); fmt.Sprint(got) != "[s1]" {
+		t.Fatalf("second session got %v", got)
+	}
+
+	// No free session left: AcceptNextSession gives up at its deadline.
+	short, cancel := contextWithTimeout(t, 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = c.AcceptNextSessionForQueue(short, q, nil)
+	if err == nil {
+		t.Fatal("AcceptNextSessionForQueue succeeded with every session locked")
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("AcceptNextSession took %v", time.Since(start))
+	}
+	var sbErr *azservicebus.Error
+	if errors.As(err, &sbErr) {
+		t.Logf("no session available: code %s", sbErr.Code)
+	}
+}
+
+func TestSBSessionStateAndLockRenewal(t *testing.T) {
+	t.Parallel()
+	q := name(t)
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true, LockDuration: 800 * time.Millisecond}}})
+	c := sbClient(t)
+	sendSession(t, sender(t, c, q), "S", "m1")
+	r, err := c.AcceptSessionForQueue(ctx(t), q, "S", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx(t))
+
+	st, err := r.GetSessionState(ctx(t), nil)
+	if err != nil || st != nil {
+		t.Fatalf("initial state %q, %v", st, err)
+	}
+	if err := r.SetSessionState(ctx(t), []byte("checkpoint-7"), nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err = r.GetSessionState(ctx(t), nil)
+	if err != nil || string(st) != "checkpoint-7" {
+		t.Fatalf("state after set %q, %v", st, err)
+	}
+
+	first := r.LockedUntil()
+	for range 4 {
+		time.Sleep(400 * time.Millisecond)
+		if err := r.RenewSessionLock(ctx(t), nil); err != nil {
+			t.Fatalf("renew session lock: %v", err)
+		}
+	}
+	if !r.LockedUntil().After(first.Add(time.Second)) {
+		t.Errorf("session LockedUntil %v not advanced from %v", r.LockedUntil(), first)
+	}
+	// 1.6 s with an 0.8 s lock: only the renewals kept the session.
+	m := receiveSessionN(t, r, 1)[0]
+	if err := r.CompleteMessage(ctx(t), m, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantCounts(t, q, amqppeer.Counts{})
+
+	// The state outlives the receiver.
+	_ = r.Close(ctx(t))
+	r2, err := c.AcceptSessionForQueue(ctx(t), q, "S", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close(ctx(t))
+	if st, err := r2.GetSessionState(ctx(t), nil); err != nil || string(st) != "checkpoint-7" {
+		t.Fatalf("state for the next receiver %q, %v", st, err)
+	}
+}
+
+func TestSBSessionLockExpiryReleasesSession(t *testing.T) {
+	t.Parallel()
+	q := name(t)
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true, LockDuration: 500 * time.Millisecond}}})
+	c := sbClient(t)
+	sendSession(t, sender(t, c, q), "S", "m1")
+	r, err := c.AcceptSessionForQueue(ctx(t), q, "S", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx(t))
+	m := receiveSessionN(t, r, 1)[0]
+	time.Sleep(900 * time.Millisecond) // the session lock expires without renewal
+	short, cancel := contextWithTimeout(t, 2*time.Second)
+	err = r.CompleteMessage(short, m, nil)
+	cancel()
+	_ = r.Close(ctx(t))
+	if err == nil {
+		t.Fatal("completed a message after its session lock expired")
+	}
+	t.Logf("complete after session lock expiry: %v", err)
+	// The message is back, with its delivery counted, for the next receiver of the session.
+	r2, err := c.AcceptSessionForQueue(ctx(t), q, "S", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close(ctx(t))
+	m2 := receiveSessionN(t, r2, 1)[0]
+	if m2.DeliveryCount != 2 {
+		t.Errorf("redelivered with count %d, want 2", m2.DeliveryCount)
+	}
+}
