@@ -41,7 +41,12 @@ func (t *trigger) sessionWorker(ctx context.Context, exec driver.Executor) {
 }
 
 func (t *trigger) runSession(ctx context.Context, exec driver.Executor, sr *azservicebus.SessionReceiver) {
-	defer t.closeReceiver(sr)
+	defer func() {
+		if ctx.Err() != nil && t.shutdownAbandons.Load() > 0 {
+			time.Sleep(releaseGrace) // see Run
+		}
+		t.closeReceiver(sr)
+	}()
 	sess := &SessionActions{r: sr}
 	rctx, cancel := context.WithCancel(context.Background())
 	renewDone := make(chan struct{})

@@ -36,10 +36,10 @@ var receivedMessageType = reflect.TypeFor[*azservicebus.ReceivedMessage]()
 
 // Stats count what a trigger did (for tests and diagnostics).
 type Stats struct {
-	Received, Invocations                                int64
-	Completed, Abandoned, SettleErrors, HandlerSettled   int64
-	Renewals, RenewalErrors, LocksLost                   int64
-	ReceiveErrors, SessionsAccepted, SessionsReleased    int64
+	Received, Invocations                              int64
+	Completed, Abandoned, SettleErrors, HandlerSettled int64
+	Renewals, RenewalErrors, LocksLost                 int64
+	ReceiveErrors, SessionsAccepted, SessionsReleased  int64
 }
 
 type stats struct {
@@ -60,6 +60,9 @@ type trigger struct {
 	kind         paramKind
 	log          *slog.Logger
 	st           stats
+	runCtx       atomic.Pointer[context.Context]
+	// shutdownAbandons counts messages abandoned after Run's context ended.
+	shutdownAbandons atomic.Int64
 	// count reads the active message count for Scale (tests replace it).
 	count func(ctx context.Context) (int64, error)
 }
@@ -192,6 +195,7 @@ func (t *trigger) acceptNextSession(ctx context.Context) (*azservicebus.SessionR
 
 // Run implements driver.Trigger.
 func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
+	t.runCtx.Store(&ctx)
 	if t.sessions {
 		var wg sync.WaitGroup
 		for range t.opts.MaxConcurrentSessions {
@@ -204,7 +208,16 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	if err != nil {
 		return t.client.conn.RedactError(fmt.Errorf("%s: %w", t.where, err))
 	}
-	defer t.closeReceiver(r)
+	defer func() {
+		// A message abandoned at shutdown may be offered again at once on this receiver's
+		// remaining link credit, and a message in flight when the link closes stays locked until
+		// its lock expires. The SDK releases (without counting a delivery) what arrives between
+		// receives: give it a moment to return those before the link closes.
+		if t.shutdownAbandons.Load() > 0 {
+			time.Sleep(releaseGrace)
+		}
+		t.closeReceiver(r)
+	}()
 	if t.batch {
 		t.batchLoop(ctx, exec, r, r, r.RenewMessageLock, nil, nil)
 		return nil
@@ -219,6 +232,11 @@ func (t *trigger) closeReceiver(r interface{ Close(context.Context) error }) {
 	if err := r.Close(ctx); err != nil {
 		t.log.Debug("closing the receiver", "error", t.redact(err))
 	}
+}
+
+func (t *trigger) stopping() bool {
+	c := t.runCtx.Load()
+	return c != nil && (*c).Err() != nil
 }
 
 func (t *trigger) redact(err error) string { return t.client.conn.RedactError(err).Error() }
@@ -418,7 +436,13 @@ func (t *trigger) settle(s settler, acts *MessageActions, res driver.Result) {
 	}
 }
 
+// releaseGrace is how long a receiver stays open after messages were abandoned at shutdown.
+const releaseGrace = 500 * time.Millisecond
+
 func (t *trigger) abandonAll(s settler, msgs []*azservicebus.ReceivedMessage) {
+	if t.stopping() {
+		t.shutdownAbandons.Add(int64(len(msgs)))
+	}
 	t.forEach(msgs, func(ctx context.Context, m *azservicebus.ReceivedMessage) {
 		if err := s.AbandonMessage(ctx, m, nil); err != nil {
 			t.settleError("abandon", nil, m, err)
