@@ -12,14 +12,16 @@ import (
 	"github.com/azbind/azbind/extension/driver"
 )
 
-// newServiceClient builds a blob service client from a resolved connection.
-func newServiceClient(c *connection.Connection) (*service.Client, error) {
+// NewServiceClient builds a blob service client from a resolved connection: from its connection
+// string, or from its endpoint and token credential (identity), with c.SDKOptions(). Bindings and
+// Check both use it.
+func NewServiceClient(c *connection.Connection) (*service.Client, error) {
 	opts := &service.ClientOptions{ClientOptions: c.SDKOptions()}
 	switch c.Kind {
 	case connection.KindConnectionString:
 		sc, err := service.NewClientFromConnectionString(c.ConnectionString, opts)
 		if err != nil {
-			return nil, fmt.Errorf("connection %q (%s): blob client: %w", c.Name, c.Key, redactErr(err, c))
+			return nil, fmt.Errorf("connection %q (%s): blob client: %w", c.Name, c.Key, c.RedactError(err))
 		}
 		return sc, nil
 	case connection.KindIdentity:
@@ -34,9 +36,6 @@ func newServiceClient(c *connection.Connection) (*service.Client, error) {
 	}
 	return nil, fmt.Errorf("connection %q: unsupported connection kind %q for blob storage: %w", c.Name, c.Kind, driver.ErrInvalidConfig)
 }
-
-// redactErr makes sure an SDK error about a connection string never carries its secrets.
-func redactErr(err error, c *connection.Connection) error { return c.RedactError(err) }
 
 // accountKey identifies a storage account endpoint (scheme://host/path without query), lower-cased.
 func accountKey(serviceURL string) string {
@@ -85,7 +84,7 @@ func queueConnection(ctx context.Context, bc *driver.BindContext) (*connection.C
 	if err == nil {
 		err = fmt.Errorf("connection %q has no queue endpoint: %w", c.Name, driver.ErrInvalidConfig)
 	}
-	return nil, fmt.Errorf("%s: the blob trigger needs a queue endpoint on the same account for its internal queues (set <connection>__queueServiceUri, or configure AzureWebJobsStorage): %w", bc.Spec.Where, err)
+	return nil, bc.Errorf("connection", "set <connection>__queueServiceUri, or configure AzureWebJobsStorage", "the blob trigger needs a queue endpoint on the same account for its internal queues: %w", err)
 }
 
 // bindingClient decodes a blob input or output binding's required path, compiles it as a
@@ -101,7 +100,7 @@ func bindingClient(ctx context.Context, bc *driver.BindContext) (*service.Client
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	svc, err := newServiceClient(c)
+	svc, err := NewServiceClient(c)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", bc.Spec.Where, err)
 	}
@@ -110,4 +109,15 @@ func bindingClient(ctx context.Context, bc *driver.BindContext) (*service.Client
 		return nil, nil, nil, err
 	}
 	return svc, c, t, nil
+}
+
+// Check proves that c works for blobs with one cheap authenticated call (get service
+// properties) through the client the bindings use; `azbind connection resolve --check` calls it.
+func Check(ctx context.Context, c *connection.Connection) error {
+	svc, err := NewServiceClient(c)
+	if err != nil {
+		return err
+	}
+	_, err = svc.GetProperties(ctx, nil)
+	return err
 }

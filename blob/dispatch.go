@@ -17,7 +17,6 @@ import (
 // dispatches each message to the function named by its FunctionId.
 
 type dispatchKey struct {
-	host    *driver.Services
 	hostID  string
 	account string // queue service
 }
@@ -27,14 +26,14 @@ type dispatcher struct {
 	listener *queue.Listener
 	started  time.Time
 
-	mu   sync.Mutex
-	fns  map[string]*fnReg
-	refs int
-	reg  chan struct{} // closed and replaced on every registration
+	mu  sync.Mutex
+	fns map[string]*fnReg
+	reg chan struct{} // closed and replaced on every registration
 
-	stop context.CancelFunc
-	quit chan struct{} // closed when the last function leaves, before the listener stops
-	done chan struct{}
+	stop      context.CancelFunc
+	quit      chan struct{} // closed when the last function leaves, before the listener stops
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // holdLimit bounds how long a message for a function that stopped on this host (while others
@@ -49,25 +48,14 @@ type fnReg struct {
 	gone bool
 }
 
-var dispatchers struct {
-	mu sync.Mutex
-	m  map[dispatchKey]*dispatcher
-}
-
 // acquireDispatcher registers t's function with the host's dispatcher for iq, starting it if
 // needed. The returned release unregisters it after every invocation it dispatched has
 // finished; the last one out stops the listener first, so that no message is received for a
 // function that is already gone.
 func acquireDispatcher(t *trigger, iq *azqueue.QueueClient, exec driver.Executor) (*dispatcher, func()) {
-	key := dispatchKey{host: t.host, hostID: t.hostID, account: accountKey(t.qsvc.URL())}
-	dispatchers.mu.Lock()
-	defer dispatchers.mu.Unlock()
-	if dispatchers.m == nil {
-		dispatchers.m = map[dispatchKey]*dispatcher{}
-	}
-	d := dispatchers.m[key]
-	if d == nil {
-		d = &dispatcher{key: key, fns: map[string]*fnReg{}, reg: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{}), started: time.Now()}
+	key := dispatchKey{hostID: t.hostID, account: accountKey(t.qsvc.URL())}
+	d, _, release := t.state.dispatchers.acquire(key, func() *dispatcher {
+		d := &dispatcher{key: key, fns: map[string]*fnReg{}, reg: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{}), started: time.Now()}
 		poison := t.qsvc.NewQueueClient(PoisonQueueName)
 		thr := t.opts.newBatchThreshold()
 		d.listener = queue.NewListener(iq, poison, queue.ListenerOptions{
@@ -77,36 +65,32 @@ func acquireDispatcher(t *trigger, iq *azqueue.QueueClient, exec driver.Executor
 			MaxDequeueCount:    t.opts.PoisonBlobThreshold,
 			Encoding:           queue.Base64,
 			Logger:             t.hostLog.With("trigger", "blobTrigger"),
+			Hub:                t.state.hub,
 		}, d.handle)
 		ctx, cancel := context.WithCancel(context.Background())
 		d.stop = cancel
-		dispatchers.m[key] = d
 		go func() {
 			defer close(d.done)
 			_ = d.listener.Run(ctx)
 		}()
-	}
-	d.mu.Lock()
-	d.refs++
-	d.mu.Unlock()
+		return d
+	})
 	r := d.register(t, exec)
 	return d, func() {
-		dispatchers.mu.Lock()
-		d.mu.Lock()
-		d.refs--
-		last := d.refs == 0
-		d.mu.Unlock()
-		if last {
-			delete(dispatchers.m, key)
-		}
-		dispatchers.mu.Unlock()
-		if last {
-			close(d.quit) // give held messages back
-			d.stop()      // stop receiving; Run returns once every received message is settled
-			<-d.done
-		}
+		release()
 		d.unregister(r)
 	}
+}
+
+// Close gives held messages back, stops receiving and waits until every received message is
+// settled (the listener's Run returns).
+func (d *dispatcher) Close() error {
+	d.closeOnce.Do(func() {
+		close(d.quit)
+		d.stop()
+		<-d.done
+	})
+	return nil
 }
 
 func (d *dispatcher) register(t *trigger, exec driver.Executor) *fnReg {

@@ -1,10 +1,7 @@
 package blob
 
 import (
-	"sync"
 	"time"
-
-	"github.com/azbind/azbind/extension/driver"
 )
 
 // The fast path: a blob written by a `blob` output binding of this host is pushed to the
@@ -24,46 +21,29 @@ type subscriber interface {
 	notify(w written)
 }
 
-var fast struct {
-	mu   sync.Mutex
-	subs map[*driver.Services]map[subscriber]struct{}
-}
-
-func subscribe(host *driver.Services, s subscriber) (cancel func()) {
-	if host == nil {
-		return func() {}
-	}
-	fast.mu.Lock()
-	defer fast.mu.Unlock()
-	if fast.subs == nil {
-		fast.subs = map[*driver.Services]map[subscriber]struct{}{}
-	}
-	m := fast.subs[host]
-	if m == nil {
-		m = map[subscriber]struct{}{}
-		fast.subs[host] = m
-	}
-	m[s] = struct{}{}
+// subscribe adds s to the host's fast path; cancel removes it.
+func (h *hostState) subscribe(s subscriber) (cancel func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.subs[s] = struct{}{}
 	return func() {
-		fast.mu.Lock()
-		defer fast.mu.Unlock()
-		delete(fast.subs[host], s)
-		if len(fast.subs[host]) == 0 {
-			delete(fast.subs, host)
-		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.subs, s)
 	}
 }
 
-func notifyWritten(host *driver.Services, w written) {
-	if host == nil {
+// notifyWritten tells the host's scanners about a blob the host just wrote.
+func (h *hostState) notifyWritten(w written) {
+	if h == nil {
 		return
 	}
-	fast.mu.Lock()
-	subs := make([]subscriber, 0, len(fast.subs[host]))
-	for s := range fast.subs[host] {
+	h.mu.Lock()
+	subs := make([]subscriber, 0, len(h.subs))
+	for s := range h.subs {
 		subs = append(subs, s)
 	}
-	fast.mu.Unlock()
+	h.mu.Unlock()
 	for _, s := range subs {
 		s.notify(w)
 	}

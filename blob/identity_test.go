@@ -102,7 +102,7 @@ func TestConnectionErrorsRedactSecrets(t *testing.T) {
 		"DefaultEndpointsProtocol=http;AccountKey=" + key + ";",    // no account name
 		"BlobEndpoint=http://[::1;AccountName=a;AccountKey=" + key, // bad URL
 	} {
-		_, err := newServiceClient(&connection.Connection{Name: "Storage", Key: "Storage", Kind: connection.KindConnectionString, ConnectionString: cs})
+		_, err := NewServiceClient(&connection.Connection{Name: "Storage", Key: "Storage", Kind: connection.KindConnectionString, ConnectionString: cs})
 		if err != nil && strings.Contains(fmt.Sprint(err), key) {
 			t.Errorf("error leaks the account key: %v", err)
 		}

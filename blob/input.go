@@ -96,7 +96,7 @@ func (in *input) Bind(ctx context.Context, fc *driver.FunctionContext) (any, err
 		if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) {
 			return nil, nil // missing blob: the zero value, as in Functions
 		}
-		return nil, fmt.Errorf("%s: read blob %s/%s: %w", in.where, cn, bn, in.conn.RedactError(err))
+		return nil, fmt.Errorf("%s: read blob %s/%s: %w", in.where, cn, bn, err)
 	}
 	if in.kind == kindStream {
 		// A retry reader resumes the same version (If-Match) if the connection drops mid-stream.
@@ -105,7 +105,7 @@ func (in *input) Bind(ctx context.Context, fc *driver.FunctionContext) (any, err
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read blob %s/%s: %w", in.where, cn, bn, in.conn.RedactError(err))
+		return nil, fmt.Errorf("%s: read blob %s/%s: %w", in.where, cn, bn, err)
 	}
 	return data, nil
 }

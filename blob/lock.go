@@ -3,8 +3,9 @@ package blob
 import (
 	"bytes"
 	"context"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
@@ -54,7 +55,7 @@ func (l *scanLock) hold(ctx context.Context, s *scanner) bool {
 			l.renewed = now
 			return true
 		} else if ctx.Err() == nil {
-			s.log.Warn("blob trigger: lost the scan lock; another host scans now", "error", s.redact(err))
+			s.log.Warn("blob trigger: lost the scan lock; another host scans now", "error", err)
 		}
 		l.held = false
 	}
@@ -66,7 +67,7 @@ func (l *scanLock) hold(ctx context.Context, s *scanner) bool {
 	if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) {
 		if cerr := l.create(ctx, s); cerr != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("blob trigger: could not create the scan lock", "error", s.redact(cerr))
+				s.log.Warn("blob trigger: could not create the scan lock", "error", cerr)
 			}
 			return false
 		}
@@ -74,7 +75,7 @@ func (l *scanLock) hold(ctx context.Context, s *scanner) bool {
 	}
 	if err != nil {
 		if !bloberror.HasCode(err, bloberror.LeaseAlreadyPresent) && !isStatus(err, 409) && ctx.Err() == nil {
-			s.log.Warn("blob trigger: could not acquire the scan lock", "error", s.redact(err))
+			s.log.Warn("blob trigger: could not acquire the scan lock", "error", err)
 		}
 		return false
 	}

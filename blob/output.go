@@ -27,7 +27,7 @@ type output struct {
 	path    *driver.Template
 	where   string
 	name    string
-	host    *driver.Services
+	state   *hostState // the host's fast path
 	conn    *connection.Connection
 
 	mu      sync.Mutex
@@ -44,8 +44,12 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 			return nil, err
 		}
 	}
+	state, err := stateFor(ctx, bc.Host)
+	if err != nil {
+		return nil, err
+	}
 	return &output{svc: svc, account: accountKey(svc.URL()), path: t, where: bc.Spec.Where, name: bc.Spec.Name,
-		host: bc.Host, conn: c, created: map[string]bool{}}, nil
+		state: state, conn: c, created: map[string]bool{}}, nil
 }
 
 // Open implements driver.Output: the path is evaluated now, the blob written at Flush.
@@ -122,9 +126,9 @@ func (s *sink) Flush(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s: output %q: write blob %s/%s: %w", s.o.where, s.o.name, s.container, s.name, s.o.conn.RedactError(err))
+		return fmt.Errorf("%s: output %q: write blob %s/%s: %w", s.o.where, s.o.name, s.container, s.name, err)
 	}
-	notifyWritten(s.o.host, written{account: s.o.account, container: s.container, name: s.name, etag: etag, lastModified: lastMod})
+	s.o.state.notifyWritten(written{account: s.o.account, container: s.container, name: s.name, etag: etag, lastModified: lastMod})
 	return nil
 }
 
@@ -137,7 +141,7 @@ func (o *output) ensureContainer(ctx context.Context, name string) error {
 	}
 	_, err := o.svc.NewContainerClient(name).Create(ctx, nil)
 	if err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
-		return fmt.Errorf("%s: output %q: create container %s: %w", o.where, o.name, name, o.conn.RedactError(err))
+		return fmt.Errorf("%s: output %q: create container %s: %w", o.where, o.name, name, err)
 	}
 	o.mu.Lock()
 	o.created[name] = true

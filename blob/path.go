@@ -12,10 +12,10 @@ import (
 func splitPath(p string, needBlob bool, where string) (containerName, blobName string, err error) {
 	c, b, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
 	if c == "" {
-		return "", "", fmt.Errorf("%s: path: %q has no container: use \"container/blob\": %w", where, p, driver.ErrInvalidConfig)
+		return "", "", &driver.ConfigError{Where: where, Field: "path", Problem: fmt.Sprintf("%q has no container", p), Fix: `use "container/blob"`}
 	}
 	if needBlob && b == "" {
-		return "", "", fmt.Errorf("%s: path: %q names no blob: use \"container/blob\" (got only a container): %w", where, p, driver.ErrInvalidConfig)
+		return "", "", &driver.ConfigError{Where: where, Field: "path", Problem: fmt.Sprintf("%q names no blob", p), Fix: `use "container/blob" (got only a container)`}
 	}
 	return c, b, nil
 }

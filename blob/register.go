@@ -7,7 +7,8 @@ import (
 
 func init() {
 	driver.Register(driver.Extension{
-		Name: "blobs",
+		Name:  "blobs",
+		Check: Check,
 		Bindings: []driver.BindingType{
 			{Type: "blobTrigger", Service: connection.Blob, NewTrigger: newTrigger},
 			{Type: "blob", Service: connection.Blob, NewInput: newInput, NewOutput: newOutput},

@@ -87,7 +87,7 @@ func ReprocessWith(ctx context.Context, resolver driver.ConnectionResolver, conn
 	if err != nil {
 		return fmt.Errorf("reprocess: %w", err)
 	}
-	blobs, err := newServiceClient(bc)
+	blobs, err := NewServiceClient(bc)
 	if err != nil {
 		return fmt.Errorf("reprocess: %w", err)
 	}
@@ -99,5 +99,5 @@ func ReprocessWith(ctx context.Context, resolver driver.ConnectionResolver, conn
 	if err != nil {
 		return fmt.Errorf("reprocess: %w", err)
 	}
-	return qc.RedactError(bc.RedactError(Reprocess(ctx, blobs, queues, hostID, function, containerName, blobName)))
+	return Reprocess(ctx, blobs, queues, hostID, function, containerName, blobName)
 }

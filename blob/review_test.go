@@ -121,19 +121,22 @@ func TestStoppedFunctionMessagesNotPoisoned(t *testing.T) {
 	startTrigger(t, host, "Stay", c2+"/{name}", newRecorder(), nil, nil)
 	// Both registered; then past the dispatcher's start-up grace for functions still registering.
 	waitFor(t, 10*time.Second, "both functions registered", func() bool {
-		dispatchers.mu.Lock()
-		defer dispatchers.mu.Unlock()
-		for k, d := range dispatchers.m {
+		st, err := stateFor(context.Background(), host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		st.dispatchers.each(func(k dispatchKey, d *dispatcher) {
 			if k.hostID == host.HostID {
 				d.mu.Lock()
 				defer d.mu.Unlock()
 				if len(d.fns) == 2 {
 					d.started = d.started.Add(-time.Minute)
-					return true
+					found = true
 				}
 			}
-		}
-		return false
+		})
+		return found
 	})
 	r1.stop(t)
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -35,7 +34,6 @@ const sweepMargin = 5 * time.Second
 
 // scanKey identifies a shared scanner: one per host, account and container.
 type scanKey struct {
-	host      *driver.Services
 	hostID    string
 	account   string
 	container string
@@ -65,29 +63,24 @@ type scanner struct {
 	interval time.Duration
 	workers  int
 	log      *slog.Logger
-	redact   func(error) error // removes the connection's secrets from errors it logs
 
-	mu      sync.Mutex
-	watches map[string]*watch
-	handed  map[handedKey]time.Time // blob versions this process saw complete → LastModified
-	refs    int
-	stop    context.CancelFunc
-	done    chan struct{}
-	kick    chan struct{}
-	fastCh  chan written
+	mu        sync.Mutex
+	watches   map[string]*watch
+	handed    map[handedKey]time.Time // blob versions this process saw complete → LastModified
+	stop      context.CancelFunc
+	done      chan struct{}
+	kick      chan struct{}
+	fastCh    chan written
+	closeOnce sync.Once
 
 	leader    atomic.Bool
+	pending   atomic.Int64 // blobs found by the running sweep and not yet handed over
 	listCalls atomic.Int64
 	sweeps    atomic.Int64
 	lastSweep atomic.Int64 // duration in ns
 }
 
 type handedKey struct{ fnID, name, etag string }
-
-var scanners struct {
-	mu sync.Mutex
-	m  map[scanKey]*scanner
-}
 
 // ScanStats are a scanner's counters, for benchmarks and diagnostics.
 type ScanStats struct {
@@ -100,18 +93,12 @@ func (s *scanner) stats() ScanStats {
 	return ScanStats{Sweeps: s.sweeps.Load(), ListCalls: s.listCalls.Load(), LastSweep: time.Duration(s.lastSweep.Load())}
 }
 
-// acquireScanner returns the shared scanner for key, creating and starting it if needed, and
-// registers w with it. The returned release unregisters w and stops the scanner with its last user.
-func acquireScanner(key scanKey, mk func() *scanner, w *watch) (*scanner, func()) {
-	scanners.mu.Lock()
-	defer scanners.mu.Unlock()
-	if scanners.m == nil {
-		scanners.m = map[scanKey]*scanner{}
-	}
-	s := scanners.m[key]
-	existed := s != nil
-	if s == nil {
-		s = mk()
+// acquireScanner returns the host's shared scanner for key, creating and starting it if needed,
+// and registers w with it. The returned release unregisters w and stops the scanner with its
+// last user.
+func acquireScanner(h *hostState, key scanKey, mk func() *scanner, w *watch) (*scanner, func()) {
+	s, existed, release := h.scanners.acquire(key, func() *scanner {
+		s := mk()
 		s.key = key
 		s.watches = map[string]*watch{}
 		s.handed = map[handedKey]time.Time{}
@@ -120,37 +107,35 @@ func acquireScanner(key scanKey, mk func() *scanner, w *watch) (*scanner, func()
 		s.done = make(chan struct{})
 		ctx, cancel := context.WithCancel(context.Background())
 		s.stop = cancel
-		scanners.m[key] = s
-		unsub := subscribe(key.host, s)
+		unsub := h.subscribe(s)
 		go func() {
 			defer close(s.done)
 			defer unsub()
 			s.run(ctx)
 		}()
-	}
+		return s
+	})
 	s.mu.Lock()
 	s.watches[w.fnID] = w
-	s.refs++
 	s.mu.Unlock()
 	if existed {
 		s.poke() // a function joined a running scanner: scan for it now
 	}
 	return s, func() {
-		scanners.mu.Lock()
 		s.mu.Lock()
 		delete(s.watches, w.fnID)
-		s.refs--
-		last := s.refs == 0
 		s.mu.Unlock()
-		if last {
-			delete(scanners.m, key)
-		}
-		scanners.mu.Unlock()
-		if last {
-			s.stop()
-			<-s.done
-		}
+		release()
 	}
+}
+
+// Close stops the scanner and waits for its goroutines.
+func (s *scanner) Close() error {
+	s.closeOnce.Do(func() {
+		s.stop()
+		<-s.done
+	})
+	return nil
 }
 
 func (s *scanner) poke() {
@@ -281,7 +266,7 @@ func (s *scanner) handOver(ctx context.Context, w *watch, name, etag, blobType s
 	})
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("blob trigger: could not hand over blob; will retry on the next scan",
-			"function", w.fnID, "container", s.key.container, "blob", name, "error", s.redact(err))
+			"function", w.fnID, "container", s.key.container, "blob", name, "error", err)
 	}
 	switch res {
 	case claimed:
@@ -327,7 +312,7 @@ func (s *scanner) sweep(ctx context.Context) {
 		persisted, found, err := s.loadScanInfo(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("blob trigger: could not read scan info; retrying", "container", s.key.container, "error", s.redact(err))
+				s.log.Warn("blob trigger: could not read scan info; retrying", "container", s.key.container, "error", err)
 			}
 			return
 		}
@@ -350,7 +335,9 @@ func (s *scanner) sweep(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			for c := range jobs {
-				if s.handOver(ctx, c.w, c.name, c.etag, c.btype, c.lastMod, c.fresh) {
+				retry := s.handOver(ctx, c.w, c.name, c.etag, c.btype, c.lastMod, c.fresh)
+				s.pending.Add(-1)
+				if retry {
 					s.mu.Lock()
 					if c.w.failedMin.IsZero() || c.lastMod.Before(c.w.failedMin) {
 						c.w.failedMin = c.lastMod
@@ -378,7 +365,7 @@ func (s *scanner) sweep(ctx context.Context) {
 				break // nothing to do until it exists
 			}
 			if ctx.Err() == nil {
-				s.log.Warn("blob trigger: listing failed; retrying on the next scan", "container", s.key.container, "error", s.redact(err))
+				s.log.Warn("blob trigger: listing failed; retrying on the next scan", "container", s.key.container, "error", err)
 			}
 			break
 		}
@@ -409,9 +396,11 @@ func (s *scanner) sweep(ctx context.Context) {
 				}
 				fresh := !w.persisted.IsZero() && lm.After(w.persisted)
 				c := candidate{fresh: fresh, w: w, name: *it.Name, etag: etagString(it.Properties.ETag), btype: blobTypeName(it.Properties.BlobType), lastMod: lm}
+				s.pending.Add(1)
 				select {
 				case jobs <- c:
 				case <-ctx.Done():
+					s.pending.Add(-1)
 				}
 			}
 		}
@@ -453,7 +442,7 @@ func (s *scanner) sweep(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	if err := s.saveScanInfo(ctx, minWM); err != nil && ctx.Err() == nil {
-		s.log.Warn("blob trigger: could not save scan info", "container", s.key.container, "error", s.redact(err))
+		s.log.Warn("blob trigger: could not save scan info", "container", s.key.container, "error", err)
 	}
 }
 
@@ -540,7 +529,7 @@ func (s *scanner) loadScanInfo(ctx context.Context) (time.Time, bool, error) {
 	}
 	var si scanInfo
 	if err := json.Unmarshal(b, &si); err != nil {
-		s.log.Warn("blob trigger: ignoring unreadable scan info", "container", s.key.container, "error", s.redact(err))
+		s.log.Warn("blob trigger: ignoring unreadable scan info", "container", s.key.container, "error", err)
 		return time.Time{}, false, nil
 	}
 	return si.LatestScan, true, nil
@@ -557,41 +546,6 @@ func (s *scanner) saveScanInfo(ctx context.Context, t time.Time) error {
 	})
 }
 
-// startFrom is the startFrom option: which blobs count when no watermark has been persisted.
-type startFrom struct {
-	firstStart bool      // only blobs written after the first start
-	at         time.Time // only blobs written at or after this time
-}
-
-func parseStartFrom(s, where string) (startFrom, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "beginning":
-		return startFrom{}, nil
-	case "firststart", "now":
-		return startFrom{firstStart: true}, nil
-	}
-	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s))
-	if err != nil {
-		return startFrom{}, fmt.Errorf("%s: startFrom: %q is not \"beginning\", \"firstStart\" or an RFC 3339 time such as \"2026-01-02T15:04:05Z\": %w", where, s, driver.ErrInvalidConfig)
-	}
-	return startFrom{at: t}, nil
-}
-
-// initial returns the watermark to start with given the persisted one.
-func (sf startFrom) initial(persisted time.Time, found bool) time.Time {
-	wm := time.Time{}
-	if found {
-		wm = persisted
-	}
-	if !sf.at.IsZero() && sf.at.After(wm) {
-		wm = sf.at
-	}
-	return wm
-}
-
-// needsServerTime: firstStart without a persisted watermark starts at the service's clock.
-func (sf startFrom) needsServerTime(found bool) bool { return sf.firstStart && !found }
-
 // ScannerStat describes one running container scanner.
 type ScannerStat struct {
 	HostID    string
@@ -599,14 +553,16 @@ type ScannerStat struct {
 	ScanStats
 }
 
-// ScannerStats reports the container scanners running in this process (for benchmarks and
+// ScannerStats reports the container scanners running in host (for benchmarks and
 // diagnostics): sweeps done, list requests made, duration of the last sweep.
-func ScannerStats() []ScannerStat {
-	scanners.mu.Lock()
-	defer scanners.mu.Unlock()
-	out := make([]ScannerStat, 0, len(scanners.m))
-	for k, s := range scanners.m {
-		out = append(out, ScannerStat{HostID: k.hostID, Container: k.container, ScanStats: s.stats()})
+func ScannerStats(host *driver.Services) []ScannerStat {
+	var out []ScannerStat
+	h, err := stateFor(context.Background(), host)
+	if err != nil {
+		return nil
 	}
+	h.scanners.each(func(k scanKey, s *scanner) {
+		out = append(out, ScannerStat{HostID: k.hostID, Container: k.container, ScanStats: s.stats()})
+	})
 	return out
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"strings"
 	"time"
 
@@ -27,74 +26,6 @@ import (
 // until azbind has an Event Grid connector.
 var ErrEventGridNotSupported = errors.New("blobTrigger source EventGrid is not yet supported")
 
-// Defaults of Options.
-const (
-	DefaultPoisonBlobThreshold = 5
-	DefaultPollingInterval     = time.Second
-	// DefaultMaxPollingInterval caps the internal queue's back-off while it is empty. Hand-overs
-	// by this host wake its listener at once; the cap bounds how soon other hosts sharing the
-	// host ID pick up work.
-	DefaultMaxPollingInterval = 2 * time.Second
-)
-
-// Options is the host.json section extensions.blobs. The zero value gives the defaults.
-type Options struct {
-	// MaxDegreeOfParallelism bounds concurrent invocations per host (default 8 × processors). It
-	// drives the internal queue's batch size min(32, MDOP/2+1) and new-batch threshold
-	// MDOP − batch size (checklist C34).
-	MaxDegreeOfParallelism int `binding:"maxDegreeOfParallelism"`
-	// PoisonBlobThreshold is the number of failed attempts after which a blob is reported to
-	// webjobs-blobtrigger-poison (default 5, checklist C33).
-	PoisonBlobThreshold int `binding:"poisonBlobThreshold"`
-	// PollingInterval is the time between the starts of two container scans (default 1 s; the
-	// real host uses 10 s). A scan of a large container takes longer; scans then run back to back.
-	PollingInterval time.Duration `binding:"pollingInterval"`
-	// MaxPollingInterval caps the back-off of the internal queue listener while the queue is empty
-	// (default 2 s; the real host uses the queues default of 1 minute). This host's own hand-overs
-	// wake its listener at once; the cap bounds how soon other hosts help.
-	MaxPollingInterval time.Duration `binding:"maxPollingInterval"`
-	// StartFrom limits which existing blobs trigger when no scan watermark has been persisted
-	// yet for the container: "beginning" (default, as Functions), "firstStart" (only blobs
-	// written after the first start), or an RFC 3339 time. A trigger's own startFrom property
-	// overrides it.
-	StartFrom string `binding:"startFrom"`
-}
-
-func (o *Options) normalize(concurrency int, where string) error {
-	if o.MaxDegreeOfParallelism < 0 {
-		return fmt.Errorf("%s.blobs.maxDegreeOfParallelism: %d must be greater than 0: %w", where, o.MaxDegreeOfParallelism, driver.ErrInvalidConfig)
-	}
-	if o.PoisonBlobThreshold < 0 {
-		return fmt.Errorf("%s.blobs.poisonBlobThreshold: %d must be at least 1: %w", where, o.PoisonBlobThreshold, driver.ErrInvalidConfig)
-	}
-	if o.PollingInterval < 0 || o.MaxPollingInterval < 0 {
-		return fmt.Errorf("%s.blobs: pollingInterval and maxPollingInterval must not be negative: %w", where, driver.ErrInvalidConfig)
-	}
-	if concurrency <= 0 {
-		concurrency = runtime.GOMAXPROCS(0)
-	}
-	if o.MaxDegreeOfParallelism == 0 {
-		o.MaxDegreeOfParallelism = 8 * concurrency
-	}
-	if o.PoisonBlobThreshold == 0 {
-		o.PoisonBlobThreshold = DefaultPoisonBlobThreshold
-	}
-	if o.PollingInterval == 0 {
-		o.PollingInterval = DefaultPollingInterval
-	}
-	if o.MaxPollingInterval == 0 {
-		o.MaxPollingInterval = DefaultMaxPollingInterval
-	}
-	if o.MaxPollingInterval < 100*time.Millisecond {
-		o.MaxPollingInterval = 100 * time.Millisecond
-	}
-	return nil
-}
-
-// batchSize and threshold derive the internal queue's settings from MDOP (checklist C34).
-func (o *Options) batchSize() int         { return min(32, o.MaxDegreeOfParallelism/2+1) }
-func (o *Options) newBatchThreshold() int { return max(0, o.MaxDegreeOfParallelism-o.batchSize()) }
-
 type trigger struct {
 	fnName  string
 	fnID    string
@@ -107,18 +38,11 @@ type trigger struct {
 	kind    paramKind
 	opts    Options
 	start   startFrom
-	host    *driver.Services
+	state   *hostState
 	log     *slog.Logger
 	hostLog *slog.Logger
-	qconn   string // name of the resolved queue connection
 	bconn   *connection.Connection
 	qconnC  *connection.Connection
-}
-
-// redact removes the secrets of the trigger's connections (a SAS signature quoted by a
-// transport error) from err.
-func (t *trigger) redact(err error) error {
-	return t.qconnC.RedactError(t.bconn.RedactError(err))
 }
 
 func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, error) {
@@ -133,13 +57,13 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	switch strings.ToLower(cfg.Source) {
 	case "", "logsandcontainerscan":
 	case "eventgrid":
-		return nil, fmt.Errorf("%s: source: %w: azbind has no Event Grid connector yet; remove \"source\" to use container scans", bc.Spec.Where, ErrEventGridNotSupported)
+		return nil, bc.Errorf("source", `azbind has no Event Grid connector yet; remove "source" to use container scans`, "%w", ErrEventGridNotSupported)
 	default:
-		return nil, fmt.Errorf("%s: source: %q is not valid: use \"LogsAndContainerScan\" (default) or \"EventGrid\": %w", bc.Spec.Where, cfg.Source, driver.ErrInvalidConfig)
+		return nil, bc.Errorf("source", `use "LogsAndContainerScan" (default) or "EventGrid"`, "%q is not valid", cfg.Source)
 	}
 	pat, err := expr.ParsePattern(cfg.Path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: path: %w", bc.Spec.Where, err)
+		return nil, bc.Errorf("path", "", "%w", err)
 	}
 	var opts Options
 	if err := bc.DecodeConfig(&opts); err != nil {
@@ -149,7 +73,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if bc.Host != nil {
 		conc = bc.Host.Concurrency
 	}
-	if err := opts.normalize(conc, "host.json: extensions"); err != nil {
+	if err := opts.normalize(conc, "host.json"); err != nil {
 		return nil, err
 	}
 	sf := opts.StartFrom
@@ -162,13 +86,13 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		return nil, err
 	}
 	if bc.Host == nil || bc.Host.HostID == "" {
-		return nil, fmt.Errorf("%s: the blob trigger needs the host ID (receipts and its internal queue are per host ID): %w", bc.Spec.Where, driver.ErrInvalidConfig)
+		return nil, bc.Errorf("", "", "the blob trigger needs the host ID (receipts and its internal queue are per host ID)")
 	}
 	c, err := bc.Connection(ctx, connection.Blob)
 	if err != nil {
 		return nil, err
 	}
-	svc, err := newServiceClient(c)
+	svc, err := NewServiceClient(c)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", bc.Spec.Where, err)
 	}
@@ -184,11 +108,15 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if log == nil {
 		log = slog.Default()
 	}
+	state, err := stateFor(ctx, bc.Host)
+	if err != nil {
+		return nil, err
+	}
 	t := &trigger{
 		fnName: bc.Function, fnID: FunctionID(bc.Function), hostID: bc.Host.HostID, where: bc.Spec.Where,
 		pattern: pat, svc: svc, qsvc: qsvc, account: accountKey(svc.URL()), kind: kindOf(bc.Param, bc.Spec),
-		opts: opts, start: start, host: bc.Host,
-		log: log.With("function", bc.Function, "trigger", "blobTrigger"), hostLog: log, qconn: qc.Name,
+		opts: opts, start: start, state: state,
+		log: log.With("function", bc.Function, "trigger", "blobTrigger"), hostLog: log,
 		bconn: c, qconnC: qc,
 	}
 	return t, nil
@@ -209,60 +137,29 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 		var re *azcore.ResponseError
 		if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 {
 			// Refused (authorization, bad account…): the trigger cannot work at all.
-			return fmt.Errorf("%s: blob trigger: create internal queue %s: %w", t.where, InternalQueueName(t.hostID), t.redact(err))
+			return fmt.Errorf("%s: blob trigger: create internal queue %s: %w", t.where, InternalQueueName(t.hostID), err)
 		}
 		// Unreachable for now: hand-overs create the queue when they first enqueue, and the
 		// listener polls until it exists.
-		t.log.Warn("blob trigger: could not create the internal queue yet; retrying as work arrives", "queue", InternalQueueName(t.hostID), "error", t.redact(err))
+		t.log.Warn("blob trigger: could not create the internal queue yet; retrying as work arrives", "queue", InternalQueueName(t.hostID), "error", err)
 	}
 	_, releaseD := acquireDispatcher(t, iq, exec)
 	defer releaseD()
 
-	key := scanKey{host: t.host, hostID: t.hostID, account: t.account, container: t.pattern.Container()}
-	w := &watch{fnID: t.fnID, pattern: t.pattern, start: t.start, enqueue: t.enqueuer(ctx, iq)}
-	_, releaseS := acquireScanner(key, func() *scanner {
+	key := t.scanKey()
+	w := &watch{fnID: t.fnID, pattern: t.pattern, start: t.start, enqueue: func(ctx context.Context, m *Message) error {
+		return queue.Enqueue(ctx, t.state.hub, iq, m.encode())
+	}}
+	_, releaseS := acquireScanner(t.state, key, func() *scanner {
 		hosts := t.svc.NewContainerClient(HostsContainer)
 		return &scanner{
 			cc: t.svc.NewContainerClient(t.pattern.Container()), hosts: hosts, rc: &receipts{hosts: hosts},
 			interval: t.opts.PollingInterval, workers: 16, log: t.hostLog.With("trigger", "blobTrigger", "container", t.pattern.Container()),
-			redact: t.redact,
 		}
 	}, w)
 	<-ctx.Done()
 	releaseS()
 	return nil
-}
-
-// enqueuer returns how hand-overs put messages on the internal queue. It uses the queue
-// connector's own output binding when it is registered: its Flush wakes this process's
-// listeners of that queue at once (instead of at their next poll), which is what makes a
-// hand-over reach the function within milliseconds.
-func (t *trigger) enqueuer(ctx context.Context, iq *azqueue.QueueClient) func(context.Context, *Message) error {
-	direct := func(ctx context.Context, m *Message) error {
-		_, err := iq.EnqueueMessage(ctx, m.encode(), nil)
-		return err
-	}
-	bt, _, ok := driver.Lookup("queue")
-	if !ok || bt.NewOutput == nil {
-		return direct
-	}
-	spec := driver.Binding("queue", "blobTriggerQueue", driver.DirOut, driver.Props{"queueName": InternalQueueName(t.hostID), "connection": t.qconn})
-	spec.Where = t.where + ": internal queue"
-	out, err := bt.NewOutput(ctx, &driver.BindContext{Function: t.fnName, Spec: spec, Host: t.host})
-	if err != nil {
-		t.log.Warn("blob trigger: queue output unavailable for the internal queue; enqueuing directly", "error", t.redact(err))
-		return direct
-	}
-	return func(ctx context.Context, m *Message) error {
-		s, err := out.Open(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if err := s.Add(ctx, m.json()); err != nil {
-			return err
-		}
-		return s.Flush(ctx)
-	}
 }
 
 func createQueue(ctx context.Context, q *azqueue.QueueClient) error {
@@ -337,7 +234,7 @@ func (t *trigger) process(ctx context.Context, exec driver.Executor, m *Message,
 			b, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if err != nil {
-				return driver.Result{Status: driver.Failed, Err: fmt.Errorf("read blob %s/%s: %w", m.ContainerName, m.BlobName, t.redact(err))}
+				return driver.Result{Status: driver.Failed, Err: fmt.Errorf("read blob %s/%s: %w", m.ContainerName, m.BlobName, err)}
 			}
 			data = b
 		}
@@ -395,5 +292,34 @@ func (t *trigger) readFailed(log *slog.Logger, err error) driver.Result {
 		log.Info("blob trigger: blob changed since it was queued; its new version is processed on its own")
 		return driver.Result{Status: driver.Succeeded}
 	}
-	return driver.Result{Status: driver.Failed, Err: fmt.Errorf("blob trigger: read blob %s: %w", t.where, t.redact(err))}
+	return driver.Result{Status: driver.Failed, Err: fmt.Errorf("blob trigger: read blob %s: %w", t.where, err)}
+}
+
+var _ driver.Scaler = (*trigger)(nil)
+
+// Scale implements driver.Scaler: the backlog is the blobs waiting in the host's internal
+// hand-over queue (approximate message count; the queue is shared by the host's blob-triggered
+// functions) plus the blobs the running sweep of this trigger's container found and has not yet
+// handed over. One instance is sized for the internal queue's batch size (min(32, MDOP/2+1)).
+func (t *trigger) Scale(ctx context.Context) (driver.ScaleMetrics, error) {
+	m := driver.ScaleMetrics{TargetPerInstance: int64(t.opts.batchSize())}
+	if s, ok := t.state.scanners.get(t.scanKey()); ok {
+		m.Backlog += s.pending.Load()
+	}
+	resp, err := t.qsvc.NewQueueClient(InternalQueueName(t.hostID)).GetProperties(ctx, nil)
+	if queueerror.HasCode(err, queueerror.QueueNotFound) {
+		return m, nil
+	}
+	if err != nil {
+		return m, fmt.Errorf("%s: blob trigger: internal queue length: %w", t.where, err)
+	}
+	if resp.ApproximateMessagesCount != nil {
+		m.Backlog += int64(*resp.ApproximateMessagesCount)
+	}
+	return m, nil
+}
+
+// scanKey identifies the host's scanner of the trigger's container.
+func (t *trigger) scanKey() scanKey {
+	return scanKey{hostID: t.hostID, account: t.account, container: t.pattern.Container()}
 }

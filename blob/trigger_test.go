@@ -231,14 +231,17 @@ func TestTriggerRestartNoReprocess(t *testing.T) {
 }
 
 func currentScanner(host *driver.Services, containerName string) *scanner {
-	scanners.mu.Lock()
-	defer scanners.mu.Unlock()
-	for k, s := range scanners.m {
-		if k.host == host && k.container == containerName {
-			return s
-		}
+	st, err := stateFor(context.Background(), host)
+	if err != nil {
+		return nil
 	}
-	return nil
+	var found *scanner
+	st.scanners.each(func(k scanKey, s *scanner) {
+		if k.container == containerName {
+			found = s
+		}
+	})
+	return found
 }
 
 // Two hosts sharing a host ID process every blob exactly once between them.

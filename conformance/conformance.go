@@ -1,7 +1,9 @@
 // Package conformance is the suite every azbind connector — ours or a third party's — runs to show
 // that it honours the extension contract: delivery, acknowledgement, failure and redelivery,
 // retry policies, poison, metadata, output round trips, graceful drain, cancellation at the drain
-// deadline, panic recovery and competing consumers.
+// deadline, panic recovery and competing consumers; and, where the service has them, settlement
+// chosen by the handler, batches, ordering per key, resuming from checkpoints after a restart,
+// and pushed (HTTP) delivery.
 //
 // A connector implements Harness (and TriggerHarness and/or OutputHarness) in its own _test.go
 // file, against a real service or local emulator, and calls Run:
@@ -10,8 +12,21 @@
 //		conformance.Run(t, func(t *testing.T) conformance.Harness { return newHarness(t) })
 //	}
 //
-// Capabilities gate the tests that only some services support. The suite never skips because an
-// emulator is missing: a harness that cannot reach its service must fail the test.
+// Capabilities gate the tests that only some services support; each capability names the
+// optional interfaces its harness or sources implement (the hooks). The suite never skips because
+// an emulator is missing: a harness that cannot reach its service must fail the test.
+//
+//	Capability          Hooks                                     Example connectors
+//	Redelivery          —                                         queue, Service Bus
+//	HandlerSettlement   SettlementHarness, SettlementSource       Service Bus
+//	Batch               (BatchSender for pushed batches)          Service Bus, Event Hubs, Cosmos DB, Event Grid
+//	OrderedPerKey       KeyedSource                               Event Hubs (partitions), Service Bus (sessions)
+//	Checkpoints         (StorageHarness, or AzureWebJobsStorage)  Event Hubs, Cosmos DB
+//	Push                PushSource                                Event Grid
+//
+// Every host a test starts shares one host storage: the harness's (StorageHarness), else the
+// account of the AzureWebJobsStorage setting, else one in-memory storage per test. A host
+// restarted within a test therefore finds the state its predecessor left.
 package conformance
 
 import (
@@ -20,6 +35,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -101,6 +118,109 @@ type Capabilities struct {
 	SingleValueOutput bool
 	// Timeout bounds each wait of the suite (default 60 s).
 	Timeout time.Duration
+
+	// HandlerSettlement: a handler can settle its item itself — complete, abandon, dead-letter
+	// with a reason, defer — through a value its trigger offers by type (driver.BindingType.Extras),
+	// and the trigger then settles nothing the handler settled. The harness implements
+	// SettlementHarness and its sources SettlementSource.
+	HandlerSettlement bool
+	// Batch: with `cardinality: many` one invocation receives several items (a slice), each
+	// delivered exactly once; a failed batch comes back whole when Redelivery is declared. Sources
+	// of pushed triggers implement BatchSender.
+	Batch bool
+	// MaxBatchSize, when > 0, is the most items one invocation may receive under HostConfig.
+	MaxBatchSize int
+	// OrderedPerKey: the items sent with one key (partition key, session id) are handled one at a
+	// time, in the order sent, while different keys may run in parallel. Sources implement KeyedSource.
+	OrderedPerKey bool
+	// Checkpoints: the trigger records its progress in host storage, so that a host restarted on
+	// the same storage resumes where the last one stopped: nothing lost, and nothing delivered
+	// again but the batch that was in flight (cancelled) at shutdown. Pending counts the items
+	// beyond the checkpoints.
+	Checkpoints bool
+	// Push: the service pushes items to the host over HTTP (Host.Handler): 2xx when the invocation
+	// succeeded, 5xx when it failed, 503 once the host has begun to drain. Sources implement PushSource.
+	Push bool
+}
+
+// Settlement is how a handler settles its item (Capabilities.HandlerSettlement).
+type Settlement int
+
+const (
+	// AutoSettle: the handler settles nothing; the trigger acts on the outcome (complete on
+	// success, abandon on failure).
+	AutoSettle Settlement = iota
+	Complete              // remove the item for good
+	Abandon               // release it for redelivery now
+	DeadLetter            // move it to the dead-letter queue, with a reason
+	Defer                 // set it aside; the trigger never delivers it again
+)
+
+// Decision is what the suite's settlement tests ask a handler to do with one item.
+type Decision struct {
+	Settle Settlement
+	Reason string // dead-letter reason
+	Err    error  // returned by the handler after settling
+}
+
+// SettlementHarness is implemented by harnesses declaring HandlerSettlement.
+type SettlementHarness interface {
+	TriggerHarness
+	// SettlingHandler returns a handler that takes the item's payload ([]byte) and the
+	// connector's settlement value (a parameter of a type in its trigger's BindingType.Extras),
+	// calls decide with the payload, settles the item as decided through that value, and then
+	// returns Decision.Err (or the settlement's own error).
+	SettlingHandler(decide func(ctx context.Context, payload []byte) Decision) extension.Handler
+}
+
+// SettlementSource is implemented by sources of harnesses declaring HandlerSettlement. Pending
+// counts neither dead-lettered nor deferred items.
+type SettlementSource interface {
+	Source
+	// DeadLettered returns the dead-lettered items with their reasons.
+	DeadLettered(ctx context.Context) ([]DeadLettered, error)
+	// Deferred returns the payloads of the deferred items.
+	Deferred(ctx context.Context) ([][]byte, error)
+}
+
+// DeadLettered is one dead-lettered item.
+type DeadLettered struct {
+	Payload []byte
+	Reason  string
+}
+
+// KeyedSource is implemented by sources of harnesses declaring OrderedPerKey.
+type KeyedSource interface {
+	Source
+	// SendKeyed sends one item with a partition key or session id.
+	SendKeyed(ctx context.Context, key string, payload []byte) error
+}
+
+// BatchSender is implemented by sources that deliver a batch as one unit (a pushed JSON array);
+// the batch test then starts the host first and sends the items with one call. Other sources'
+// items are sent one by one before the host starts, so that they are there to be batched.
+type BatchSender interface {
+	SendBatch(ctx context.Context, payloads [][]byte) error
+}
+
+// PushSource is implemented by sources of harnesses declaring Push. The suite serves every host
+// it starts on Host.Handler with net/http.
+type PushSource interface {
+	Source
+	// Endpoint tells the source where the host serves its HTTP handler and which function its
+	// trigger belongs to; the suite calls it whenever a host starts (again after a restart). Send
+	// then delivers there as the service would: in the background, until answered with a 2xx,
+	// counting only answers from a failed invocation (5xx other than 503) towards PoisonAfter.
+	Endpoint(baseURL, function string)
+	// Request builds the HTTP request the service sends to push payload to function.
+	Request(ctx context.Context, baseURL, function string, payload []byte) (*http.Request, error)
+}
+
+// StorageHarness is implemented by harnesses whose sources read host storage themselves (to
+// count the items beyond the checkpoints): every host of a test uses the storage it returns.
+// newHarness is called once per test, so one harness value may hold one test's storage.
+type StorageHarness interface {
+	HostStorage() driver.HostStorage
 }
 
 // Run runs the suite. newHarness is called once per test.
@@ -144,11 +264,13 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 }
 
 type env struct {
-	t    *testing.T
-	h    TriggerHarness
-	caps Capabilities
-	ctx  context.Context
-	wait time.Duration
+	t       *testing.T
+	h       TriggerHarness
+	caps    Capabilities
+	ctx     context.Context
+	wait    time.Duration
+	storage driver.HostStorage // shared by every host of the test (nil: the host's default)
+	pushes  []PushSource       // sources to point at each host started
 }
 
 func newEnv(t *testing.T, h TriggerHarness) *env {
@@ -159,7 +281,22 @@ func newEnv(t *testing.T, h TriggerHarness) *env {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*wait)
 	t.Cleanup(cancel)
-	return &env{t: t, h: h, caps: caps, ctx: ctx, wait: wait}
+	e := &env{t: t, h: h, caps: caps, ctx: ctx, wait: wait}
+	if sh, ok := h.(StorageHarness); ok {
+		e.storage = sh.HostStorage()
+	} else if _, ok := h.Settings()["AzureWebJobsStorage"]; !ok {
+		e.storage = extension.NewMemoryStorage()
+	}
+	return e
+}
+
+// newSource creates a fresh source for the test.
+func (e *env) newSource() Source {
+	src := e.h.NewSource(e.ctx, e.t)
+	if ps, ok := src.(PushSource); ok {
+		e.pushes = append(e.pushes, ps)
+	}
+	return src
 }
 
 // host is a running extension.Host.
@@ -167,6 +304,7 @@ type host struct {
 	h    *extension.Host
 	stop context.CancelFunc
 	done chan error
+	url  string // where the host's HTTP handler is served (Push)
 }
 
 func (e *env) hostOptions(mut ...func(*extension.HostOptions)) extension.HostOptions {
@@ -177,6 +315,7 @@ func (e *env) hostOptions(mut ...func(*extension.HostOptions)) extension.HostOpt
 		HostConfig:      &extension.HostConfig{Version: "2.0", Extensions: e.caps.HostConfig},
 		ShutdownTimeout: e.wait,
 		HostID:          "conformance",
+		Storage:         e.storage,
 	}
 	for _, m := range mut {
 		m(&opts)
@@ -184,7 +323,8 @@ func (e *env) hostOptions(mut ...func(*extension.HostOptions)) extension.HostOpt
 	return opts
 }
 
-// start declares one function and runs the host in the background until the test ends.
+// start declares one function and runs the host in the background until the test ends. For
+// pushed triggers it serves the host's HTTP handler and points the test's sources at it.
 func (e *env) start(name string, handler extension.Handler, opts extension.HostOptions, bindings ...*driver.BindingSpec) *host {
 	e.t.Helper()
 	h, err := extension.NewHost(opts)
@@ -196,6 +336,14 @@ func (e *env) start(name string, handler extension.Handler, opts extension.HostO
 	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	hh := &host{h: h, stop: cancel, done: make(chan error, 1)}
+	if e.caps.Push {
+		srv := httptest.NewServer(h.Handler())
+		e.t.Cleanup(srv.Close) // (after the host has stopped: cleanups run last first)
+		hh.url = srv.URL
+		for _, ps := range e.pushes {
+			ps.Endpoint(srv.URL, name)
+		}
+	}
 	go func() { hh.done <- h.Run(ctx) }()
 	e.t.Cleanup(func() {
 		cancel()
@@ -311,6 +459,36 @@ var triggerTests = []triggerTest{
 		}
 		return ""
 	}, run: testCompetingConsumers},
+	{name: "HandlerSettlement", needs: func(c Capabilities) string {
+		if !c.HandlerSettlement {
+			return "HandlerSettlement"
+		}
+		return ""
+	}, run: testHandlerSettlement},
+	{name: "Batch", needs: func(c Capabilities) string {
+		if !c.Batch {
+			return "Batch"
+		}
+		return ""
+	}, run: testBatch},
+	{name: "OrderedPerKey", needs: func(c Capabilities) string {
+		if !c.OrderedPerKey {
+			return "OrderedPerKey"
+		}
+		return ""
+	}, run: testOrderedPerKey},
+	{name: "CheckpointResume", needs: func(c Capabilities) string {
+		if !c.Checkpoints {
+			return "Checkpoints"
+		}
+		return ""
+	}, run: testCheckpointResume},
+	{name: "Push", needs: func(c Capabilities) string {
+		if !c.Push {
+			return "Push"
+		}
+		return ""
+	}, run: testPush},
 }
 
 func needRedelivery(c Capabilities) string {
@@ -326,7 +504,7 @@ func payload(t *testing.T, i int) []byte {
 
 // Delivery: every item reaches the handler byte for byte and is acknowledged.
 func testDelivery(t *testing.T, e *env) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	var rec recorder
 	e.start("delivery", extension.Action(func(ctx context.Context, b []byte) error {
 		rec.add(b, nil)
@@ -361,7 +539,7 @@ func (e *env) sendAndExpectExactlyOnce(t *testing.T, src Source, rec *recorder, 
 
 // Metadata: declared binding-data names are present on every event.
 func testMetadata(t *testing.T, e *env) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	var rec recorder
 	var fcOK atomic.Bool
 	e.start("metadata", extension.Action(func(ctx context.Context, b []byte) error {
@@ -411,7 +589,7 @@ func testFailureRedelivery(t *testing.T, e *env) {
 // failOnceThenSucceed sends one item whose first invocation ends with fail() and checks that it
 // is delivered again and then acknowledged.
 func failOnceThenSucceed(t *testing.T, e *env, what string, fail func() error) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	var rec recorder
 	e.start("failonce", extension.Action(func(ctx context.Context, b []byte) error {
 		if rec.add(b, nil) == 1 {
@@ -432,7 +610,7 @@ func failOnceThenSucceed(t *testing.T, e *env, what string, fail func() error) {
 // RetryPolicy: the function's retry policy reruns a failing invocation within one delivery, with
 // the retry context visible to the handler (C57).
 func testRetryPolicy(t *testing.T, e *env) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	var mu sync.Mutex
 	var seen []int
 	e.start("retry", extension.Action(func(ctx context.Context, b []byte) error {
@@ -469,7 +647,7 @@ func testPanicRecovery(t *testing.T, e *env) {
 // Poison: an item that always fails is invoked PoisonAfter times and then moved to poison with
 // identical bytes.
 func testPoison(t *testing.T, e *env) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	var rec recorder
 	e.start("poison", extension.Action(func(ctx context.Context, b []byte) error {
 		rec.add(b, nil)
@@ -495,7 +673,7 @@ func testPoison(t *testing.T, e *env) {
 
 // MiddlewareOrder: the first registered middleware is the outermost.
 func testMiddlewareOrder(t *testing.T, e *env) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	var mu sync.Mutex
 	var order []string
 	mw := func(name string) extension.Middleware {
@@ -551,7 +729,7 @@ func testMiddlewareOrder(t *testing.T, e *env) {
 // FunctionTimeout: a handler past functionTimeout sees its ctx cancelled with a deadline error,
 // the invocation fails, and the item comes back.
 func testFunctionTimeout(t *testing.T, e *env) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	var rec recorder
 	var sawDeadline atomic.Bool
 	e.start("timeout", extension.Action(func(ctx context.Context, b []byte) error {
@@ -585,7 +763,7 @@ func testFunctionTimeout(t *testing.T, e *env) {
 // GracefulDrain: on shutdown the trigger stops fetching, the running invocation completes and is
 // acknowledged, and items sent after the stop stay in the source.
 func testGracefulDrain(t *testing.T, e *env) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
 	var completed atomic.Int32
@@ -640,7 +818,11 @@ func testGracefulDrain(t *testing.T, e *env) {
 		t.Fatalf("completed = %d, want 1", completed.Load())
 	}
 	// Run has returned: everything dispatched is settled. The drained item is acknowledged; the
-	// item sent during the drain is still there.
+	// item sent during the drain is still there. (A pushed item is acknowledged when the sender
+	// has read the answer, which may come just after Run returns.)
+	if _, pushed := src.(PushSource); pushed {
+		e.eventually("the drained item acknowledged", e.pendingIs(src, 1))
+	}
 	if n, err := src.Pending(e.ctx); err != nil || n != 1 {
 		t.Errorf("pending after the drain = %d (%v), want 1 (drained item acknowledged, later item untouched)", n, err)
 	}
@@ -659,7 +841,7 @@ func testGracefulDrain(t *testing.T, e *env) {
 // ShutdownDuringRetryWait: a shutdown during a retry policy's wait ends the wait at once
 // (reference §5.1) and the item is settled as cancelled: neither acknowledged nor poisoned.
 func testShutdownDuringRetryWait(t *testing.T, e *env) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	failed := make(chan struct{}, 1)
 	hh := e.start("retrywait", extension.Action(func(ctx context.Context, b []byte) error {
 		select {
@@ -693,7 +875,7 @@ func testShutdownDuringRetryWait(t *testing.T, e *env) {
 // CancelAtDrainDeadline: an invocation still running at the drain deadline is cancelled and its
 // item is not acknowledged.
 func testCancelAtDeadline(t *testing.T, e *env) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	started := make(chan struct{}, 1)
 	var sawCancel atomic.Bool
 	hh := e.start("deadline", extension.Action(func(ctx context.Context, b []byte) error {
@@ -728,7 +910,7 @@ func testCancelAtDeadline(t *testing.T, e *env) {
 
 // CompetingConsumers: two hosts on one source process every item exactly once.
 func testCompetingConsumers(t *testing.T, e *env) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	var rec recorder
 	handler := extension.Action(func(ctx context.Context, b []byte) error {
 		rec.add(b, nil)
@@ -746,7 +928,7 @@ func testOutputRoundTrip(t *testing.T, e *env) {
 	if !ok {
 		t.Fatal("harness is not an OutputHarness")
 	}
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	dst := oh.NewDestination(e.ctx, t)
 	var rec recorder
 	e.start("roundtrip", extension.Func(func(ctx context.Context, b []byte) ([]byte, error) {
@@ -855,7 +1037,7 @@ func (e *env) expectReceived(dst Destination, want [][]byte) {
 
 // OutputSingle: a returned value reaches the destination, one item per invocation.
 func testOutputSingle(t *testing.T, e *env, h OutputHarness) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	dst := h.NewDestination(e.ctx, t)
 	e.start("single", extension.Func(func(ctx context.Context, n numbered) (any, error) {
 		v, _ := item(dst, n.I, numberedPayload(n.I))
@@ -874,7 +1056,7 @@ func testOutputSingle(t *testing.T, e *env, h OutputHarness) {
 
 // OutputCollector: many items written through a Collector in one invocation.
 func testOutputCollector(t *testing.T, e *env, h OutputHarness) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	dst := h.NewDestination(e.ctx, t)
 	e.start("collector", extension.Reflect(func(ctx context.Context, n numbered, c *extension.Collector[any]) error {
 		for i := range 3 {
@@ -898,7 +1080,7 @@ func testOutputCollector(t *testing.T, e *env, h OutputHarness) {
 
 // OutputNotOnFailure: items added by an invocation that fails are never written.
 func testOutputNotOnFailure(t *testing.T, e *env, h OutputHarness) {
-	src := e.h.NewSource(e.ctx, t)
+	src := e.newSource()
 	dst := h.NewDestination(e.ctx, t)
 	e.start("fails", extension.Reflect(func(ctx context.Context, n numbered, c *extension.Collector[any]) error {
 		v, _ := item(dst, n.I, numberedPayload(n.I))

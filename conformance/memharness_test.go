@@ -2,20 +2,24 @@ package conformance_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
 
 	"github.com/azbind/azbind/conformance"
+	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/memconn"
 )
 
-// Harness runs the conformance suite against the in-memory connector.
+// Harness runs the conformance suite against the in-memory queue trigger ("memTrigger") and
+// output ("mem").
 type Harness struct{}
 
 var _ conformance.TriggerHarness = Harness{}
 var _ conformance.OutputHarness = Harness{}
+var _ conformance.SettlementHarness = Harness{}
 
 var seq atomic.Int64
 
@@ -30,7 +34,30 @@ func (Harness) Capabilities() conformance.Capabilities {
 		CompetingConsumers: true,
 		Metadata:           []string{"Id", "DeliveryCount", "QueueName"},
 		HostConfig:         map[string]map[string]any{"memory": {"maxDeliveries": 3}},
+		HandlerSettlement:  true,
+		Batch:              true,
+		MaxBatchSize:       8, // memconn's default batchSize
 	}
+}
+
+// SettlingHandler implements conformance.SettlementHarness: the handler takes *memconn.Actions,
+// which memTrigger offers by type (BindingType.Extras).
+func (Harness) SettlingHandler(decide func(context.Context, []byte) conformance.Decision) extension.Handler {
+	return extension.Reflect(func(ctx context.Context, b []byte, a *memconn.Actions) error {
+		d := decide(ctx, b)
+		var err error
+		switch d.Settle {
+		case conformance.Complete:
+			err = a.Complete(ctx)
+		case conformance.Abandon:
+			err = a.Abandon(ctx)
+		case conformance.DeadLetter:
+			err = a.DeadLetter(ctx, d.Reason)
+		case conformance.Defer:
+			err = a.Defer(ctx)
+		}
+		return errors.Join(err, d.Err)
+	})
 }
 
 type source struct{ q *memconn.Queue }
@@ -47,6 +74,14 @@ func (s source) Trigger(name string) *driver.BindingSpec {
 func (s source) Send(_ context.Context, p []byte) error     { s.q.Send(p); return nil }
 func (s source) Pending(context.Context) (int, error)       { return s.q.Pending(), nil }
 func (s source) Poisoned(context.Context) ([][]byte, error) { return s.q.Dead(), nil }
+func (s source) Deferred(context.Context) ([][]byte, error) { return s.q.Deferred(), nil }
+func (s source) DeadLettered(context.Context) ([]conformance.DeadLettered, error) {
+	var out []conformance.DeadLettered
+	for _, d := range s.q.DeadLetters() {
+		out = append(out, conformance.DeadLettered{Payload: d.Body, Reason: d.Reason})
+	}
+	return out, nil
+}
 
 type destination struct{ q *memconn.Queue }
 

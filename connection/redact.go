@@ -1,6 +1,7 @@
 package connection
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -124,4 +125,59 @@ func redactWith(err error, scrub func(string) string) error {
 		return err
 	}
 	return &redactedError{msg: clean, err: err}
+}
+
+// ScrubHandler returns a slog.Handler that passes every record to h with its message and its
+// string and error attributes scrubbed (ScrubText; errors keep unwrapping to the original). For
+// loggers of components that take SDK clients built elsewhere, such as queue.Listener.
+func ScrubHandler(h slog.Handler) slog.Handler {
+	if _, ok := h.(scrubHandler); ok {
+		return h
+	}
+	return scrubHandler{h}
+}
+
+type scrubHandler struct{ h slog.Handler }
+
+func (s scrubHandler) Enabled(ctx context.Context, l slog.Level) bool { return s.h.Enabled(ctx, l) }
+
+func (s scrubHandler) Handle(ctx context.Context, r slog.Record) error {
+	nr := slog.NewRecord(r.Time, r.Level, ScrubText(r.Message), r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		nr.AddAttrs(scrubAttr(a))
+		return true
+	})
+	return s.h.Handle(ctx, nr)
+}
+
+func (s scrubHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	out := make([]slog.Attr, len(as))
+	for i, a := range as {
+		out[i] = scrubAttr(a)
+	}
+	return scrubHandler{s.h.WithAttrs(out)}
+}
+
+func (s scrubHandler) WithGroup(name string) slog.Handler { return scrubHandler{s.h.WithGroup(name)} }
+
+func scrubAttr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		if c := ScrubText(v.String()); c != v.String() {
+			return slog.String(a.Key, c)
+		}
+	case slog.KindAny:
+		if err, ok := v.Any().(error); ok {
+			return slog.Any(a.Key, RedactError(err))
+		}
+	case slog.KindGroup:
+		g := v.Group()
+		out := make([]any, len(g))
+		for i, x := range g {
+			out[i] = scrubAttr(x)
+		}
+		return slog.Group(a.Key, out...)
+	}
+	return slog.Attr{Key: a.Key, Value: v}
 }

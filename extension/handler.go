@@ -51,7 +51,9 @@ var (
 // Func adapts fn. T receives the trigger value — or, when T is a struct whose fields carry
 // `azbind:"<binding name>"` tags, the trigger, the inputs and *Collector outputs by name. R goes to
 // the `$return` output — or, when R is a struct with `azbind` tags, each field to the output of
-// that name (a nil field writes nothing; a slice field writes one item per element).
+// that name (a nil field writes nothing; a slice field writes one item per element). An untagged
+// field of such a struct whose type the trigger offers by type (driver.BindingType.Extras) gets
+// the event's value of that type.
 func Func[T, R any](fn func(context.Context, T) (R, error)) Handler {
 	return Handler{
 		params: []reflect.Type{reflect.TypeFor[T]()},
@@ -84,6 +86,8 @@ func Action[T any](fn func(context.Context, T) error) Handler {
 // The parameters after ctx take, in order: the trigger, the input bindings in declaration order,
 // then *Collector[T] parameters for the output bindings that the return value does not write, in
 // declaration order. A parameter may also be a bindings struct (fields tagged `azbind:"name"`).
+// A parameter whose type the trigger offers by type (driver.BindingType.Extras: settlement
+// actions, for one) takes that per-event value wherever it stands, and takes no binding's place.
 func Reflect(fn any) Handler {
 	v := reflect.ValueOf(fn)
 	t := v.Type()
@@ -158,6 +162,7 @@ const (
 	slotInput
 	slotCollector
 	slotStruct
+	slotExtra // a value of one of the trigger's BindingType.Extras types, from Event.Extras
 )
 
 // slot fills one handler argument (or one field of a bindings struct).

@@ -535,6 +535,13 @@ func (f *function) fill(ctx context.Context, inv *invocation, s *slot) (any, err
 		c := reflect.New(s.typ.Elem())
 		c.Interface().(collectorParam).setOutput(&inv.outs[s.out])
 		return c.Interface(), nil
+	case slotExtra:
+		for _, x := range inv.ev.Extras {
+			if xt := reflect.TypeOf(x); xt != nil && (xt == s.typ || s.typ.Kind() == reflect.Interface && xt.Implements(s.typ)) {
+				return x, nil
+			}
+		}
+		return nil, nil // absent: the zero value
 	case slotStruct:
 		sv := reflect.New(s.typ).Elem()
 		for i := range s.fields {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // plan is the result of matching a handler to bindings.
@@ -106,10 +108,43 @@ func planHandler(spec *FunctionSpec, bindings []*BindingSpec, h Handler) (*plan,
 		}
 		return slot{}, fmt.Errorf("%s: binding %q (direction %s) cannot be a handler parameter of type %v; outputs are written through the result or a *extension.Collector[T] parameter: %w", b.Where, b.Name, b.Direction, t, ErrInvalidConfig)
 	}
+	// Parameters (and bindings-struct fields) whose type is one of the trigger's Extras take the
+	// event's value of that type and no binding position.
+	var extras []reflect.Type
+	if trig >= 0 {
+		if bt, _, ok := driver.Lookup(bindings[trig].Type); ok {
+			extras = bt.Extras
+		}
+	}
+	isExtra := func(t reflect.Type) bool {
+		for _, x := range extras {
+			if t == x || t.Kind() == reflect.Interface && t.NumMethod() > 0 && x.Implements(t) {
+				return true
+			}
+		}
+		return false
+	}
+	var positional []int // indexes of h.params that are not extras
+	p.slots = make([]slot, len(h.params))
+	for i, t := range h.params {
+		if isExtra(t) {
+			p.slots[i] = slot{kind: slotExtra, typ: t}
+		} else {
+			positional = append(positional, i)
+		}
+	}
 	used := map[int]bool{}
-	if len(h.params) == 1 && taggedFields(h.params[0]) != nil {
-		st := h.params[0]
+	if len(positional) == 1 && taggedFields(h.params[positional[0]]) != nil {
+		st := h.params[positional[0]]
 		s := slot{kind: slotStruct, typ: st}
+		for _, fd := range reflect.VisibleFields(st) {
+			if _, tagged := fd.Tag.Lookup("azbind"); !tagged && fd.IsExported() && !fd.Anonymous && isExtra(fd.Type) {
+				if e := unexportedEmbeddedPtr(st, fd.Index); e != "" {
+					return nil, fmt.Errorf("%s: parameter field %s is promoted through the unexported embedded pointer %s, which the runtime cannot allocate: export its type or embed it by value: %w", where, fd.Name, e, ErrInvalidConfig)
+				}
+				s.fields = append(s.fields, fieldSlot{index: fd.Index, slot: slot{kind: slotExtra, typ: fd.Type}})
+			}
+		}
 		for _, fd := range taggedFields(st) {
 			i := byName(fd.Tag.Get("azbind"))
 			if i < 0 {
@@ -125,7 +160,7 @@ func planHandler(spec *FunctionSpec, bindings []*BindingSpec, h Handler) (*plan,
 			used[i] = true
 			s.fields = append(s.fields, fieldSlot{index: fd.Index, slot: fs})
 		}
-		p.slots = []slot{s}
+		p.slots[positional[0]] = s
 	} else {
 		order := append([]int{}, inputs...)
 		if trig >= 0 {
@@ -136,21 +171,21 @@ func planHandler(spec *FunctionSpec, bindings []*BindingSpec, h Handler) (*plan,
 				order = append(order, o)
 			}
 		}
-		if len(h.params) > len(order) {
-			return nil, fmt.Errorf("%s: the handler %s takes %d parameters after ctx but the function has only %d bindings that can feed parameters (trigger, inputs, then Collectors for outputs): %w", where, h.desc, len(h.params), len(order), ErrInvalidConfig)
+		if len(positional) > len(order) {
+			return nil, fmt.Errorf("%s: the handler %s takes %d parameters after ctx but the function has only %d bindings that can feed parameters (trigger, inputs, then Collectors for outputs): %w", where, h.desc, len(positional), len(order), ErrInvalidConfig)
 		}
-		for i, t := range h.params {
-			s, err := fill(order[i], t)
+		for k, i := range positional {
+			s, err := fill(order[k], h.params[i])
 			if err != nil {
 				return nil, err
 			}
-			used[order[i]] = true
-			p.slots = append(p.slots, s)
+			used[order[k]] = true
+			p.slots[i] = s
 		}
 	}
 	if trig >= 0 && !used[trig] {
-		// A handler may ignore the trigger value only if it takes no parameters at all.
-		if len(h.params) > 0 {
+		// A handler may ignore the trigger value only if it takes no binding parameters at all.
+		if len(positional) > 0 {
 			return nil, fmt.Errorf("%s: the handler does not receive the trigger %q: %w", where, bindings[trig].Name, ErrInvalidConfig)
 		}
 		p.paramTypes[trig] = nil

@@ -1,11 +1,14 @@
 package queue
 
 import (
+	"context"
 	"fmt"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
 	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // NewServiceClient builds an azqueue service client from a resolved connection: from its connection
@@ -37,4 +40,38 @@ func NewServiceClient(c *connection.Connection) (*azqueue.ServiceClient, error) 
 		return nil, fmt.Errorf("queue: connection %q (%s %s): %w", c.Name, c.Source, c.Key, err)
 	}
 	return svc, nil
+}
+
+// clientKey identifies a host's shared service client: one per resolved connection.
+type clientKey struct{ name, key, endpoint string }
+
+// bindingServiceClient resolves the binding's connection and returns the host's shared queue
+// service client for it.
+func bindingServiceClient(ctx context.Context, bc *driver.BindContext) (*azqueue.ServiceClient, error) {
+	conn, err := bc.Connection(ctx, connection.Queue)
+	if err != nil {
+		return nil, err
+	}
+	open := func(context.Context) (*azqueue.ServiceClient, error) { return NewServiceClient(conn) }
+	var svc *azqueue.ServiceClient
+	if bc.Host == nil {
+		svc, err = open(ctx)
+	} else {
+		svc, err = driver.Shared(ctx, bc.Host, clientKey{strings.ToLower(conn.Name), conn.Key, conn.Endpoint}, open)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
+	}
+	return svc, nil
+}
+
+// Check proves that c works for queues with one cheap authenticated call (get service
+// properties) through the client the bindings use; `azbind connection resolve --check` calls it.
+func Check(ctx context.Context, c *connection.Connection) error {
+	svc, err := NewServiceClient(c)
+	if err != nil {
+		return err
+	}
+	_, err = svc.GetServiceProperties(ctx, nil)
+	return err
 }

@@ -26,7 +26,10 @@
 // hand-tuned SDK loop. The queue's existence is checked once and cached until a storage error.
 //
 // The polling engine is exported as Listener so that other connectors (the blob trigger's internal
-// queue) reuse it.
+// queue) reuse it. A host's listeners are woken out of their back-off when the same host writes
+// to their queue, through the host's Hub (HubFor); connectors that hand work to a queue use
+// Enqueue, which sends and wakes. The trigger reports its backlog (driver.Scaler): the
+// approximate message count, batchSize messages per instance.
 //
 // Handlers receive the message body as string, []byte or a JSON-decoded struct, or the whole
 // message as *queue.Message (or queue.Message). Binding data for expressions: QueueTrigger,

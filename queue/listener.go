@@ -17,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
+	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/driver"
 )
 
@@ -64,31 +65,35 @@ type ListenerOptions struct {
 	// Logger receives the listener's logs (default slog.Default()); the listener adds the keys
 	// queue, message_id and dequeue_count.
 	Logger *slog.Logger
+	// Hub, when set, wakes the listener out of its back-off when the host writes to its queue
+	// (HubFor), and is told when the listener itself makes a message visible.
+	Hub *Hub
 }
 
-// Validate reports options that are out of range; errors name the host.json field.
+// Validate reports options that are out of range, as *driver.ConfigError values (joined) that
+// name the host.json field.
 func (o *ListenerOptions) Validate() error {
 	var errs []error
 	if o.BatchSize < 0 || o.BatchSize > MaxBatchSize {
-		errs = append(errs, fmt.Errorf("batchSize: %d is out of range: use 1 to %d", o.BatchSize, MaxBatchSize))
+		errs = append(errs, &driver.ConfigError{Field: "batchSize", Problem: fmt.Sprintf("%d is out of range", o.BatchSize), Fix: fmt.Sprintf("use 1 to %d", MaxBatchSize)})
 	}
 	if o.NewBatchThreshold != nil && *o.NewBatchThreshold < 0 {
-		errs = append(errs, fmt.Errorf("newBatchThreshold: %d is negative: use 0 or more", *o.NewBatchThreshold))
+		errs = append(errs, &driver.ConfigError{Field: "newBatchThreshold", Problem: fmt.Sprintf("%d is negative", *o.NewBatchThreshold), Fix: "use 0 or more"})
 	}
 	if o.MaxPollingInterval != 0 && o.MaxPollingInterval < MinPollingInterval {
-		errs = append(errs, fmt.Errorf("maxPollingInterval: %s is below the minimum of 100 ms", o.MaxPollingInterval))
+		errs = append(errs, &driver.ConfigError{Field: "maxPollingInterval", Problem: fmt.Sprintf("%s is below the minimum of 100 ms", o.MaxPollingInterval)})
 	}
 	if o.VisibilityTimeout < 0 || o.VisibilityTimeout > maxVisibility {
-		errs = append(errs, fmt.Errorf("visibilityTimeout: %s is out of range: use 00:00:00 to 7.00:00:00", o.VisibilityTimeout))
+		errs = append(errs, &driver.ConfigError{Field: "visibilityTimeout", Problem: fmt.Sprintf("%s is out of range", o.VisibilityTimeout), Fix: "use 00:00:00 to 7.00:00:00"})
 	}
 	if o.MaxDequeueCount < 0 {
-		errs = append(errs, fmt.Errorf("maxDequeueCount: %d is out of range: use 1 or more", o.MaxDequeueCount))
+		errs = append(errs, &driver.ConfigError{Field: "maxDequeueCount", Problem: fmt.Sprintf("%d is out of range", o.MaxDequeueCount), Fix: "use 1 or more"})
 	}
 	if o.Encoding != "" && o.Encoding != Base64 && o.Encoding != None {
-		errs = append(errs, fmt.Errorf("messageEncoding: %q is not supported: use \"base64\" or \"none\"", o.Encoding))
+		errs = append(errs, &driver.ConfigError{Field: "messageEncoding", Problem: fmt.Sprintf("%q is not supported", o.Encoding), Fix: `use "base64" or "none"`})
 	}
 	if o.MaxFailureBackoff < 0 || o.MaxFailureBackoff > maxVisibility {
-		errs = append(errs, fmt.Errorf("maxFailureBackoff: %s is out of range: use up to 7.00:00:00", o.MaxFailureBackoff))
+		errs = append(errs, &driver.ConfigError{Field: "maxFailureBackoff", Problem: fmt.Sprintf("%s is out of range", o.MaxFailureBackoff), Fix: "use up to 7.00:00:00"})
 	}
 	if o.ReceiveVisibility != 0 && o.ReceiveVisibility < time.Second {
 		errs = append(errs, fmt.Errorf("receive visibility %s is below 1 s", o.ReceiveVisibility))
@@ -174,6 +179,7 @@ type Listener struct {
 	mu       sync.Mutex
 	inflight int
 	changed  chan struct{}
+	wake     chan struct{} // Wake
 
 	exists       atomic.Bool // queue existence cached until a storage error
 	poisonExists atomic.Bool
@@ -194,11 +200,14 @@ func NewListener(client *azqueue.QueueClient, poison *azqueue.QueueClient, opts 
 		opts:    o,
 		handle:  handle,
 		changed: make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
 	}
 	if poison != nil {
 		l.pname = queueNameFromURL(poison.URL())
 	}
-	l.log = o.Logger.With("queue", l.name)
+	// The client may come from anywhere (not connection.SDKOptions): the listener's logs are
+	// scrubbed of SAS signatures and keys here, once.
+	l.log = slog.New(connection.ScrubHandler(o.Logger.Handler())).With("queue", l.name)
 	return l
 }
 
@@ -236,8 +245,7 @@ func queueNameFromURL(u string) string {
 // may overlap, which keeps the service busy without ever exceeding BatchSize + NewBatchThreshold
 // messages in flight.
 func (l *Listener) Run(ctx context.Context) error {
-	wake, unregister := watch(l.q.URL())
-	defer unregister()
+	defer l.opts.Hub.add(l)()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	type result struct {
@@ -335,7 +343,7 @@ func (l *Listener) Run(ctx context.Context) error {
 		case <-l.changed:
 		case <-pauseC:
 			pause = nil
-		case <-wake:
+		case <-l.wake:
 			if pause != nil {
 				pause.Stop()
 				pause = nil
@@ -344,6 +352,15 @@ func (l *Listener) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Wake ends the listener's back-off now: a message was just written to its queue. It never
+// blocks; wake-ups while one is pending are merged.
+func (l *Listener) Wake() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
 }
 
 // maxOutstanding caps overlapping receives.
@@ -405,9 +422,9 @@ func (l *Listener) logReceiveError(err error) {
 	case queueerror.HasCode(err, queueerror.QueueBeingDeleted):
 		l.log.Warn("queue is being deleted; polling with back-off")
 	case errors.As(err, &re) && re.StatusCode >= 500:
-		l.log.Warn("queue service error; polling with back-off", "error", redact(err))
+		l.log.Warn("queue service error; polling with back-off", "error", err)
 	default:
-		l.log.Error("receiving from queue failed; polling with back-off", "error", redact(err))
+		l.log.Error("receiving from queue failed; polling with back-off", "error", err)
 	}
 }
 
@@ -436,11 +453,11 @@ func (l *Listener) process(ctx context.Context, m *Message) {
 		fix := "set messageEncoding to none, or base64-encode messages"
 		if l.poison != nil {
 			log.Error(fmt.Sprintf("queue message %s in queue %s is not valid %s: moving it to queue %s without invoking the function: %s", m.ID, l.name, l.opts.Encoding, l.pname, fix),
-				"encoding", string(l.opts.Encoding), "error", redact(err))
+				"encoding", string(l.opts.Encoding), "error", err)
 			l.poisonMessage(m, m.PopReceipt, log)
 		} else {
 			log.Error(fmt.Sprintf("queue message %s in queue %s is not valid %s and the queue has no poison queue: leaving it invisible: %s", m.ID, l.name, l.opts.Encoding, fix),
-				"encoding", string(l.opts.Encoding), "error", redact(err))
+				"encoding", string(l.opts.Encoding), "error", err)
 		}
 		return
 	}
@@ -458,7 +475,7 @@ func (l *Listener) process(ctx context.Context, m *Message) {
 		l.release(m, pop, 0, log)
 	default:
 		if l.poison == nil {
-			log.Warn("function failed; the queue has no poison queue, so the message stays invisible until its visibility ends", "error", redact(res.Err))
+			log.Warn("function failed; the queue has no poison queue, so the message stays invisible until its visibility ends", "error", res.Err)
 			return
 		}
 		if m.DequeueCount >= int64(l.opts.MaxDequeueCount) {
@@ -500,9 +517,9 @@ func (l *Listener) delete(m *Message, pop string, log *slog.Logger) {
 	defer cancel()
 	if _, err := l.q.DeleteMessage(ctx, m.ID, pop, nil); err != nil {
 		if ignorable(err) {
-			log.Warn("could not delete the message: another receiver owns it now or it is gone", "error", redact(err))
+			log.Warn("could not delete the message: another receiver owns it now or it is gone", "error", err)
 		} else {
-			log.Error("could not delete the message; it will be delivered again", "error", redact(err))
+			log.Error("could not delete the message; it will be delivered again", "error", err)
 		}
 		return
 	}
@@ -514,15 +531,15 @@ func (l *Listener) release(m *Message, pop string, vt time.Duration, log *slog.L
 	defer cancel()
 	if _, err := l.q.UpdateMessage(ctx, m.ID, pop, m.Text, &azqueue.UpdateMessageOptions{VisibilityTimeout: ptr(seconds(vt))}); err != nil {
 		if ignorable(err) {
-			log.Warn("could not release the message: another receiver owns it now or it is gone", "error", redact(err))
+			log.Warn("could not release the message: another receiver owns it now or it is gone", "error", err)
 		} else {
-			log.Error("could not release the message; it reappears when its receive visibility ends", "error", redact(err))
+			log.Error("could not release the message; it reappears when its receive visibility ends", "error", err)
 		}
 		return
 	}
 	l.st.released.Add(1)
 	if vt == 0 {
-		notify(l.q.URL())
+		l.opts.Hub.Notify(l.q.URL())
 	}
 }
 
@@ -532,12 +549,12 @@ func (l *Listener) poisonMessage(m *Message, pop string, log *slog.Logger) {
 	ctx, cancel := l.settleCtx()
 	defer cancel()
 	if err := l.enqueuePoison(ctx, m.Text); err != nil {
-		log.Error("could not copy the message to the poison queue; it stays in the queue", "poison_queue", l.pname, "error", redact(err))
+		log.Error("could not copy the message to the poison queue; it stays in the queue", "poison_queue", l.pname, "error", err)
 		return
 	}
 	l.st.poisoned.Add(1)
 	if _, err := l.q.DeleteMessage(ctx, m.ID, pop, nil); err != nil && !queueerror.HasCode(err, queueerror.MessageNotFound) {
-		log.Error("copied the message to the poison queue but could not delete it from the source queue", "poison_queue", l.pname, "error", redact(err))
+		log.Error("copied the message to the poison queue but could not delete it from the source queue", "poison_queue", l.pname, "error", err)
 		return
 	}
 	l.st.deleted.Add(1)
@@ -559,17 +576,9 @@ func (l *Listener) enqueuePoison(ctx context.Context, text string) error {
 		}
 	}
 	if err == nil {
-		notify(l.poison.URL())
+		l.opts.Hub.Notify(l.poison.URL())
 	}
 	return err
-}
-
-func createIfMissing(ctx context.Context, q *azqueue.QueueClient) error {
-	_, err := q.Create(ctx, nil)
-	if err != nil && !queueerror.HasCode(err, queueerror.QueueAlreadyExists) {
-		return fmt.Errorf("create queue %s: %w", queueNameFromURL(q.URL()), err)
-	}
-	return nil
 }
 
 // renewal keeps a message invisible while its handler runs (C23).
@@ -623,11 +632,11 @@ func (l *Listener) renewLoop(m *Message, r *renewal, log *slog.Logger) {
 			interval = normal
 		case err != nil && ignorable(err):
 			l.st.renewalFailures.Add(1)
-			log.Warn("lost the message while its function runs (its visibility ended and another receiver took it, or it was deleted); it may be processed twice", "error", redact(err))
+			log.Warn("lost the message while its function runs (its visibility ended and another receiver took it, or it was deleted); it may be processed twice", "error", err)
 			return
 		default:
 			l.st.renewalFailures.Add(1)
-			log.Warn("could not renew the message's visibility; retrying sooner", "error", redact(err))
+			log.Warn("could not renew the message's visibility; retrying sooner", "error", err)
 			// After a failed renewal the interval shrinks linearly towards the floor.
 			interval = max(interval-(normal-floor)/4, floor)
 		}
@@ -665,49 +674,3 @@ func seconds(d time.Duration) int32 {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// Shared queue watcher (§3.1 step 6): a message written to a queue by this process wakes that
-// queue's listeners out of their back-off.
-var (
-	watchMu  sync.Mutex
-	watchers = map[string]map[chan struct{}]struct{}{}
-)
-
-func watchKey(u string) string {
-	if p, err := url.Parse(u); err == nil {
-		p.RawQuery, p.Fragment = "", ""
-		u = p.String()
-	}
-	return strings.ToLower(strings.TrimRight(u, "/"))
-}
-
-func watch(u string) (<-chan struct{}, func()) {
-	k := watchKey(u)
-	ch := make(chan struct{}, 1)
-	watchMu.Lock()
-	if watchers[k] == nil {
-		watchers[k] = map[chan struct{}]struct{}{}
-	}
-	watchers[k][ch] = struct{}{}
-	watchMu.Unlock()
-	return ch, func() {
-		watchMu.Lock()
-		delete(watchers[k], ch)
-		if len(watchers[k]) == 0 {
-			delete(watchers, k)
-		}
-		watchMu.Unlock()
-	}
-}
-
-func notify(u string) {
-	k := watchKey(u)
-	watchMu.Lock()
-	defer watchMu.Unlock()
-	for ch := range watchers[k] {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}

@@ -509,14 +509,20 @@ func TestListenerOptionsValidate(t *testing.T) {
 func TestListenerWokenByLocalOutput(t *testing.T) { // §3.1 step 6: a write from this process cuts the back-off short
 	q := env.NewQueue(t)
 	got := make(chan time.Time, 1)
-	l := testListener(t, q, ListenerOptions{MaxPollingInterval: 30 * time.Second}, func(ctx context.Context, m *Message) driver.Result {
+	// The output and the listener belong to one host: its Hub carries the wake-up.
+	bc := bindContext(t, Output("out", q), nil, nil, nil)
+	hub, err := HubFor(context.Background(), bc.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := testListener(t, q, ListenerOptions{MaxPollingInterval: 30 * time.Second, Hub: hub}, func(ctx context.Context, m *Message) driver.Result {
 		got <- time.Now()
 		return ok
 	})
 	runBG(t, l.Run)
 	// Seven empty polls (100+200+300+500+900+1700 ms of back-off so far): the next wait is about 3.3 s.
 	queuetest.WaitFor(t, waitLong, "seven empty receives", func() bool { return l.Stats().EmptyReceives >= 7 })
-	o, err := newOutput(context.Background(), bindContext(t, Output("out", q), nil, nil, nil))
+	o, err := newOutput(context.Background(), bc)
 	if err != nil {
 		t.Fatal(err)
 	}

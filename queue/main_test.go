@@ -15,7 +15,10 @@ import (
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
-var env *queuetest.Env
+var (
+	env     *queuetest.Env
+	azurite *emulator.Azurite // the test account's emulator (for SAS tests)
+)
 
 func TestMain(m *testing.M) {
 	if os.Getenv(killHelperEnv) != "" {
@@ -26,6 +29,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "azurite:", err)
 		os.Exit(1)
 	}
+	azurite = az
 	env, err = queuetest.New(az.ConnectionString)
 	if err != nil {
 		az.Stop()

@@ -10,7 +10,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
 
-	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/driver"
 )
 
@@ -23,6 +22,7 @@ type output struct {
 	name  *driver.Template
 	svc   *azqueue.ServiceClient
 	enc   Encoding
+	hub   *Hub // wakes this host's listeners of the queues written to
 
 	mu      sync.Mutex
 	created map[string]bool // queues known to exist, per queue name (this binding's client)
@@ -39,10 +39,14 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 	}
 	if tmpl.IsLiteral() {
 		if err := ValidQueueName(tmpl.Literal()); err != nil {
-			return nil, fmt.Errorf("%s: queueName: %w: %w", bc.Spec.Where, err, driver.ErrInvalidConfig)
+			return nil, bc.Errorf("queueName", "", "%w", err)
 		}
 	}
-	_, enc, err := listenerOptions(bc)
+	o, err := optionsFor(ctx, bc)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := o.encoding()
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +54,11 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 	if err != nil {
 		return nil, err
 	}
-	return &output{where: bc.Spec.Where, name: tmpl, svc: svc, enc: enc, created: map[string]bool{}}, nil
+	hub, err := HubFor(ctx, bc.Host)
+	if err != nil {
+		return nil, err
+	}
+	return &output{where: bc.Spec.Where, name: tmpl, svc: svc, enc: enc, hub: hub, created: map[string]bool{}}, nil
 }
 
 // Open implements driver.Output: the queue name is evaluated for this invocation.
@@ -128,7 +136,7 @@ func (s *sink) Flush(ctx context.Context) error {
 	}
 	q := s.o.svc.NewQueueClient(s.queue)
 	if err := s.o.ensure(ctx, q, s.queue); err != nil {
-		return redact(fmt.Errorf("%s: %w", s.o.where, err))
+		return fmt.Errorf("%s: %w", s.o.where, err)
 	}
 	for i, text := range s.msgs {
 		_, err := q.EnqueueMessage(ctx, text, nil)
@@ -139,11 +147,11 @@ func (s *sink) Flush(ctx context.Context) error {
 			}
 		}
 		if err != nil {
-			return redact(fmt.Errorf("%s: send message %d of %d to queue %s: %w", s.o.where, i+1, len(s.msgs), s.queue, err))
+			return fmt.Errorf("%s: send message %d of %d to queue %s: %w", s.o.where, i+1, len(s.msgs), s.queue, err)
 		}
 	}
 	s.msgs = nil
-	notify(q.URL())
+	s.o.hub.Notify(q.URL())
 	return nil
 }
 
@@ -167,105 +175,4 @@ func (o *output) forget(name string) {
 	o.mu.Lock()
 	delete(o.created, name)
 	o.mu.Unlock()
-}
-
-// clientInput is the `queue` input binding: the handler gets an SDK client.
-type clientInput struct {
-	name    *driver.Template
-	svc     *azqueue.ServiceClient
-	service bool
-	where   string
-}
-
-var (
-	queueClientType   = reflect.TypeFor[*azqueue.QueueClient]()
-	serviceClientType = reflect.TypeFor[*azqueue.ServiceClient]()
-)
-
-func newInput(ctx context.Context, bc *driver.BindContext) (driver.Input, error) {
-	in := &clientInput{where: bc.Spec.Where}
-	switch bc.Param {
-	case nil, queueClientType:
-	case serviceClientType:
-		in.service = true
-	default:
-		return nil, fmt.Errorf("%s: a queue input binding supplies *azqueue.QueueClient or *azqueue.ServiceClient, not %s: change the parameter type (to read messages use a queueTrigger): %w", bc.Spec.Where, bc.Param, driver.ErrUnsupportedType)
-	}
-	if !in.service {
-		var cfg bindingConfig
-		if err := bc.Decode(&cfg); err != nil {
-			return nil, err
-		}
-		t, err := bc.Template("queueName")
-		if err != nil {
-			return nil, err
-		}
-		if t.IsLiteral() {
-			if err := ValidQueueName(t.Literal()); err != nil {
-				return nil, fmt.Errorf("%s: queueName: %w: %w", bc.Spec.Where, err, driver.ErrInvalidConfig)
-			}
-		}
-		in.name = t
-	}
-	var err error
-	if in.svc, err = bindingServiceClient(ctx, bc); err != nil {
-		return nil, err
-	}
-	return in, nil
-}
-
-// Bind implements driver.Input.
-func (in *clientInput) Bind(ctx context.Context, fc *driver.FunctionContext) (any, error) {
-	if in.service {
-		return in.svc, nil
-	}
-	name, err := in.name.Eval(fc)
-	if err != nil {
-		return nil, err
-	}
-	if err := ValidQueueName(name); err != nil {
-		return nil, fmt.Errorf("%s: queueName: evaluated to an invalid name: %w", in.where, err)
-	}
-	return in.svc.NewQueueClient(name), nil
-}
-
-func init() {
-	driver.Register(driver.Extension{
-		Name: "queues",
-		Bindings: []driver.BindingType{
-			{Type: "queueTrigger", Service: connection.Queue, NewTrigger: newTrigger},
-			{Type: "queue", Service: connection.Queue, NewInput: newInput, NewOutput: newOutput},
-		},
-	})
-}
-
-// Trigger declares a queueTrigger for the Go API (Host.Func); props may add "connection"
-// and other properties.
-func Trigger(name, queueName string, props ...driver.Props) *driver.BindingSpec {
-	return driver.BindingOn("queueTrigger", name, driver.DirIn, "queueName", queueName, props...)
-}
-
-// Output declares a queue output binding; name "$return" takes the handler's return value.
-// queueName may use {binding data} and %setting%.
-func Output(name, queueName string, props ...driver.Props) *driver.BindingSpec {
-	return driver.BindingOn("queue", name, driver.DirOut, "queueName", queueName, props...)
-}
-
-// Client declares a queue input binding that supplies a *azqueue.QueueClient for queueName
-// (or a *azqueue.ServiceClient when the parameter has that type).
-func Client(name, queueName string, props ...driver.Props) *driver.BindingSpec {
-	return driver.BindingOn("queue", name, driver.DirIn, "queueName", queueName, props...)
-}
-
-// bindingServiceClient resolves the binding's connection and builds the queue service client.
-func bindingServiceClient(ctx context.Context, bc *driver.BindContext) (*azqueue.ServiceClient, error) {
-	conn, err := bc.Connection(ctx, connection.Queue)
-	if err != nil {
-		return nil, err
-	}
-	svc, err := NewServiceClient(conn)
-	if err != nil {
-		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
-	}
-	return svc, nil
 }

@@ -2,96 +2,15 @@ package queue
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
 	"github.com/azbind/azbind/extension/driver"
 )
-
-// hostOptions is the host.json `extensions.queues` section.
-type hostOptions struct {
-	BatchSize          int           `binding:"batchSize"`
-	NewBatchThreshold  int           `binding:"newBatchThreshold"`
-	MaxPollingInterval time.Duration `binding:"maxPollingInterval"`
-	VisibilityTimeout  time.Duration `binding:"visibilityTimeout"`
-	MaxDequeueCount    int           `binding:"maxDequeueCount"`
-	MessageEncoding    string        `binding:"messageEncoding"`
-	// Per-message back-off on failure (not in Functions; azure-webjobs-sdk#1040).
-	FailureBackoff    bool          `binding:"failureBackoff"`
-	MaxFailureBackoff time.Duration `binding:"maxFailureBackoff"`
-}
-
-// receiveVisibility overrides DefaultReceiveVisibility for tests (nanoseconds; 0 = default).
-var receiveVisibility atomic.Int64
-
-func present(m map[string]any, key string) bool {
-	for k, v := range m {
-		if strings.EqualFold(k, key) {
-			return v != nil && v != ""
-		}
-	}
-	return false
-}
-
-// listenerOptions reads host.json extensions.queues into ListenerOptions; errors name the field.
-func listenerOptions(bc *driver.BindContext) (ListenerOptions, Encoding, error) {
-	var h hostOptions
-	if err := bc.DecodeConfig(&h); err != nil {
-		return ListenerOptions{}, "", err
-	}
-	enc, err := parseEncoding(h.MessageEncoding)
-	if err != nil {
-		return ListenerOptions{}, "", fmt.Errorf("host.json: extensions.queues.%v: %w", err, driver.ErrInvalidConfig)
-	}
-	o := ListenerOptions{
-		BatchSize:          h.BatchSize,
-		MaxPollingInterval: h.MaxPollingInterval,
-		VisibilityTimeout:  h.VisibilityTimeout,
-		MaxDequeueCount:    h.MaxDequeueCount,
-		Encoding:           enc,
-		FailureBackoff:     h.FailureBackoff,
-		MaxFailureBackoff:  h.MaxFailureBackoff,
-		ReceiveVisibility:  time.Duration(receiveVisibility.Load()),
-	}
-	var errs []error
-	if present(bc.Config, "batchSize") && h.BatchSize < 1 {
-		errs = append(errs, fmt.Errorf("batchSize: %d is out of range: use 1 to %d", h.BatchSize, MaxBatchSize))
-	}
-	if present(bc.Config, "maxDequeueCount") && h.MaxDequeueCount < 1 {
-		errs = append(errs, fmt.Errorf("maxDequeueCount: %d is out of range: use 1 or more", h.MaxDequeueCount))
-	}
-	if present(bc.Config, "maxPollingInterval") && h.MaxPollingInterval <= 0 {
-		errs = append(errs, fmt.Errorf("maxPollingInterval: %s is below the minimum of 100 ms", h.MaxPollingInterval))
-	}
-	if present(bc.Config, "newBatchThreshold") {
-		n := h.NewBatchThreshold
-		o.NewBatchThreshold = &n
-	}
-	if err := o.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		var lines []string
-		for _, line := range strings.Split(err.Error(), "\n") {
-			lines = append(lines, "host.json: extensions.queues."+line)
-		}
-		return ListenerOptions{}, "", fmt.Errorf("%s: %w", strings.Join(lines, "\n"), driver.ErrInvalidConfig)
-	}
-	if bc.Host != nil {
-		o.Concurrency = bc.Host.Concurrency
-	}
-	return o, enc, nil
-}
-
-type bindingConfig struct {
-	QueueName string `binding:"queueName,required"`
-}
 
 // trigger is the queueTrigger binding.
 type trigger struct {
@@ -135,20 +54,27 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		return nil, err
 	}
 	if strings.ContainsAny(cfg.QueueName, "{}") {
-		return nil, fmt.Errorf("%s: queueName: %q: a trigger's queue name cannot use {…} expressions: use a literal name or %%setting%%: %w", bc.Spec.Where, cfg.QueueName, driver.ErrInvalidConfig)
+		return nil, bc.Errorf("queueName", "use a literal name or %setting%", "%q: a trigger's queue name cannot use {…} expressions", cfg.QueueName)
 	}
 	if err := ValidQueueName(cfg.QueueName); err != nil {
-		return nil, fmt.Errorf("%s: queueName: %w: %w", bc.Spec.Where, err, driver.ErrInvalidConfig)
+		return nil, bc.Errorf("queueName", "", "%w", err)
 	}
 	if bc.Spec.Many() {
-		return nil, fmt.Errorf("%s: cardinality: queueTrigger delivers one message per invocation: remove \"cardinality\": \"many\": %w", bc.Spec.Where, driver.ErrInvalidConfig)
+		return nil, bc.Errorf("cardinality", `remove "cardinality": "many"`, "queueTrigger delivers one message per invocation")
 	}
-	opts, _, err := listenerOptions(bc)
+	hopts, err := optionsFor(ctx, bc)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := hopts.listenerOptions()
 	if err != nil {
 		return nil, err
 	}
 	svc, err := bindingServiceClient(ctx, bc)
 	if err != nil {
+		return nil, err
+	}
+	if opts.Hub, err = HubFor(ctx, bc.Host); err != nil {
 		return nil, err
 	}
 	t := &trigger{fn: bc.Function, queue: cfg.QueueName, client: svc.NewQueueClient(cfg.QueueName), opts: opts}
@@ -188,4 +114,24 @@ func loggerOf(bc *driver.BindContext) *slog.Logger {
 		return bc.Host.Logger
 	}
 	return slog.Default()
+}
+
+var _ driver.Scaler = (*trigger)(nil)
+
+// Scale implements driver.Scaler (reference §5.6, target-based scaling): the backlog is the
+// queue's approximate message count, and one instance is sized for batchSize messages (16 by
+// default). A queue that does not exist yet has no backlog.
+func (t *trigger) Scale(ctx context.Context) (driver.ScaleMetrics, error) {
+	m := driver.ScaleMetrics{TargetPerInstance: int64(t.opts.withDefaults().BatchSize)}
+	resp, err := t.client.GetProperties(ctx, nil)
+	if queueerror.HasCode(err, queueerror.QueueNotFound) {
+		return m, nil
+	}
+	if err != nil {
+		return m, fmt.Errorf("queue %s: approximate message count: %w", t.queue, err)
+	}
+	if resp.ApproximateMessagesCount != nil {
+		m.Backlog = int64(*resp.ApproximateMessagesCount)
+	}
+	return m, nil
 }

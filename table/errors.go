@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/driver"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -188,6 +187,3 @@ func parseODataError(body []byte, defCode string) (code, message string, index i
 	}
 	return code, strings.TrimSpace(msg), index
 }
-
-// redact hides secrets (SAS signatures) in a service error; see connection.RedactError.
-func redact(err error) error { return connection.RedactError(err) }

@@ -1,27 +1,8 @@
 package table
 
 import (
-	"errors"
-	"net/url"
-	"strings"
 	"testing"
 )
-
-func TestRedactSAS(t *testing.T) {
-	inner := &url.Error{Op: "Post", URL: "https://acct.table.core.windows.net/$batch?se=2026&sig=c2VjcmV0%2Bkey&sp=r", Err: errors.New("dial tcp: no such host")}
-	err := redact(inner)
-	if strings.Contains(err.Error(), "c2VjcmV0") || !strings.Contains(err.Error(), "sig=***&sp=r") {
-		t.Fatalf("not redacted: %v", err)
-	}
-	var ue *url.Error
-	if !errors.As(err, &ue) {
-		t.Fatal("redacted error does not unwrap")
-	}
-	plain := errors.New("nothing secret")
-	if redact(plain) != plain {
-		t.Fatal("an error without a SAS was wrapped")
-	}
-}
 
 func TestParseODataError(t *testing.T) {
 	code, msg, idx := parseODataError([]byte(`{"odata.error":{"code":"EntityAlreadyExists","message":{"lang":"en-US","value":"12:The specified entity already exists.\nRequestId:x"}}}`), "")

@@ -51,7 +51,7 @@ func newInput(ctx context.Context, bc *driver.BindContext) (driver.Input, error)
 			return nil, err
 		}
 		if strings.ContainsAny(f, string([]rune{markOpen, markClose})) {
-			return nil, fmt.Errorf("%s: filter: contains the reserved characters U+E000/U+E001: remove them: %w", in.where, driver.ErrInvalidConfig)
+			return nil, bc.Errorf("filter", "remove them", "contains the reserved characters U+E000/U+E001")
 		}
 		in.filter = t.WithEscape(markValue)
 	}
@@ -59,7 +59,7 @@ func newInput(ctx context.Context, bc *driver.BindContext) (driver.Input, error)
 		switch x := raw.(type) {
 		case float64:
 			if x < 0 || x != float64(int(x)) {
-				return nil, fmt.Errorf("%s: take: must be a whole number ≥ 0, got %v: %w", in.where, x, driver.ErrInvalidConfig)
+				return nil, bc.Errorf("take", "", "must be a whole number ≥ 0, got %v", x)
 			}
 			in.takeN = int(x)
 		case string:
@@ -69,21 +69,21 @@ func newInput(ctx context.Context, bc *driver.BindContext) (driver.Input, error)
 			}
 			if t.IsLiteral() {
 				if in.takeN, err = parseTake(t.Literal()); err != nil {
-					return nil, fmt.Errorf("%s: take: %v: %w", in.where, err, driver.ErrInvalidConfig)
+					return nil, bc.Errorf("take", "", "%w", err)
 				}
 			} else {
 				in.take = t
 			}
 		default:
-			return nil, fmt.Errorf("%s: take: must be a number, got %T: %w", in.where, raw, driver.ErrInvalidConfig)
+			return nil, bc.Errorf("take", "", "must be a number, got %T", raw)
 		}
 	}
 	hasTake := in.take != nil || in.takeN > 0
 	switch {
 	case hasRK && !hasPK:
-		return nil, fmt.Errorf("%s: rowKey is set without partitionKey: add partitionKey (a point read needs both): %w", in.where, driver.ErrInvalidConfig)
+		return nil, bc.Errorf("", "add partitionKey (a point read needs both)", "rowKey is set without partitionKey")
 	case hasRK && (in.filter != nil || hasTake):
-		return nil, fmt.Errorf("%s: rowKey cannot be combined with filter or take: remove rowKey to run a query, or filter and take to read one entity: %w", in.where, driver.ErrInvalidConfig)
+		return nil, bc.Errorf("", "remove rowKey to run a query, or filter and take to read one entity", "rowKey cannot be combined with filter or take")
 	}
 	in.point = hasRK
 	if err := in.checkParam(); err != nil {
@@ -102,7 +102,7 @@ func keyTemplates(bc *driver.BindContext) (table, pk, rk *driver.Template, err e
 		return nil, nil, nil, err
 	}
 	if name == "" {
-		return nil, nil, nil, fmt.Errorf("%s: tableName: is required: add \"tableName\" to the binding: %w", bc.Spec.Where, driver.ErrInvalidConfig)
+		return nil, nil, nil, bc.Errorf("tableName", `add "tableName" to the binding`, "is required")
 	}
 	if table, err = bc.Template("tableName"); err != nil {
 		return nil, nil, nil, err
@@ -280,7 +280,7 @@ func (in *input) read(ctx context.Context, client *aztables.Client, table, pk, r
 		return nil, nil
 	}
 	if err != nil {
-		return nil, redact(fmt.Errorf("%s: read entity (PartitionKey=%q, RowKey=%q) from table %q: %w", in.where, pk, rk, table, err))
+		return nil, fmt.Errorf("%s: read entity (PartitionKey=%q, RowKey=%q) from table %q: %w", in.where, pk, rk, table, err)
 	}
 	e, err := parseEntity(resp.Value)
 	if err != nil {
@@ -318,7 +318,7 @@ func (in *input) query(ctx context.Context, client *aztables.Client, table, filt
 			break // a missing table holds no entities
 		}
 		if err != nil {
-			return nil, redact(fmt.Errorf("%s: query table %q: %w", in.where, table, err))
+			return nil, fmt.Errorf("%s: query table %q: %w", in.where, table, err)
 		}
 		for _, raw := range page.Entities {
 			if take > 0 && len(ents) == take {

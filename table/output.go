@@ -39,7 +39,7 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 	}
 	for _, p := range []string{"filter", "take"} {
 		if v, ok := bc.Spec.Prop(p); ok && v != nil && v != "" {
-			return nil, fmt.Errorf("%s: %s: applies to table inputs only: remove it from the output binding: %w", o.where, p, driver.ErrInvalidConfig)
+			return nil, bc.Errorf(p, "remove it from the output binding", "applies to table inputs only")
 		}
 	}
 	ms, err := bc.Spec.String("mode")
@@ -48,7 +48,7 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 	}
 	var ok bool
 	if o.mode, ok = parseMode(ms); !ok {
-		return nil, fmt.Errorf("%s: mode: %q is not a table write mode: use insert (default), upsert or merge: %w", o.where, ms, driver.ErrInvalidConfig)
+		return nil, bc.Errorf("mode", "use insert (default), upsert or merge", "%q is not a table write mode", ms)
 	}
 	if o.acct, err = accountFor(ctx, bc); err != nil {
 		return nil, err
@@ -330,7 +330,7 @@ func (w *writer) mapError(b *batch, err error) error {
 	}
 	f, ok := parseTransactionError(err)
 	if !ok {
-		return redact(fmt.Errorf("table: writing %d entities of partition %q to table %q: %w", len(b.ents), b.pk, w.table, err))
+		return fmt.Errorf("table: writing %d entities of partition %q to table %q: %w", len(b.ents), b.pk, w.table, err)
 	}
 	e := b.ents[0]
 	if f.index >= 0 && f.index < len(b.ents) {

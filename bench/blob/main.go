@@ -99,7 +99,7 @@ func run(nBlobs, samples int) error {
 	defer func() { cancel(); <-done }()
 
 	stat := func() blob.ScannerStat {
-		for _, s := range blob.ScannerStats() {
+		for _, s := range blob.ScannerStats(h.Services()) {
 			if s.Container == "bench" {
 				return s
 			}

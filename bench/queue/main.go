@@ -18,11 +18,11 @@ package main
 
 import (
 	"context"
-	"github.com/azbind/azbind/extension/driver"
 	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/azbind/azbind/extension/driver"
 	"log/slog"
 	"net/http"
 	"os"

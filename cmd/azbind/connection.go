@@ -8,16 +8,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
 	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 func init() {
@@ -30,24 +29,29 @@ func init() {
 // checkTransport, when set (by tests), is the HTTP transport used by --check and by credentials.
 var checkTransport policy.Transporter
 
-const connectionUsage = `usage: azbind connection resolve NAME [--service blob|queue|table|cosmos|servicebus|eventhubs|eventgrid]
+// connectionUsage is the usage text; the services --check supports come from the registry.
+func connectionUsage() string {
+	return fmt.Sprintf(connectionUsageFormat, strings.Join(checkServices(), ", "))
+}
+
+const connectionUsageFormat = `usage: azbind connection resolve NAME [--service blob|queue|table|cosmos|servicebus|eventhubs|eventgrid]
                                 [--settings PATH/local.settings.json] [--json] [--check]
 
 Resolves the binding connection NAME ("" = the service's default) the way Azure Functions does and
 explains it: the keys tried in order, the key that matched and its source, the kind (connection
 string or identity), the endpoint and the credential. Settings come from the environment and from
 local.settings.json (default: ./local.settings.json if present); the environment wins.
-Secrets are never printed. --check makes one authenticated call (get service properties); it is
-supported for blob, queue and table.
+Secrets are never printed. --check makes one authenticated call (e.g. get service properties)
+with the client the connector's bindings use; it is supported for %s.
 `
 
 func runConnection(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "resolve" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprint(stdout, connectionUsage)
+			fmt.Fprint(stdout, connectionUsage())
 			return 0
 		}
-		fmt.Fprint(stderr, connectionUsage)
+		fmt.Fprint(stderr, connectionUsage())
 		return 2
 	}
 	fs := flag.NewFlagSet("azbind connection resolve", flag.ContinueOnError)
@@ -62,10 +66,10 @@ func runConnection(args []string, stdout, stderr io.Writer) int {
 	for {
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, connectionUsage)
+				fmt.Fprint(stdout, connectionUsage())
 				return 0
 			}
-			fmt.Fprintf(stderr, "azbind connection resolve: %v\n%s", err, connectionUsage)
+			fmt.Fprintf(stderr, "azbind connection resolve: %v\n%s", err, connectionUsage())
 			return 2
 		}
 		if fs.NArg() == 0 {
@@ -75,7 +79,7 @@ func runConnection(args []string, stdout, stderr io.Writer) int {
 		rest = fs.Args()[1:]
 	}
 	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "azbind connection resolve: expected exactly one NAME (use \"\" for the service's default connection)\n%s", connectionUsage)
+		fmt.Fprintf(stderr, "azbind connection resolve: expected exactly one NAME (use \"\" for the service's default connection)\n%s", connectionUsage())
 		return 2
 	}
 	name, svc := pos[0], connection.Service(strings.ToLower(*svcFlag))
@@ -222,54 +226,30 @@ func printExplanation(w io.Writer, ex *connection.Explanation) {
 	}
 }
 
-// runCheck makes one cheap authenticated call with the SDK client the connectors would build.
+// runCheck makes one cheap authenticated call through the Check hook of the connector whose
+// bindings use c's service (driver.Extension.Check): the same client builder as its bindings.
 func runCheck(ctx context.Context, c *connection.Connection) error {
-	co := c.ClientOptions
-	switch c.Service {
-	case connection.Blob:
-		var cl *azblob.Client
-		var err error
-		o := &azblob.ClientOptions{ClientOptions: co}
-		if c.Kind == connection.KindConnectionString {
-			cl, err = azblob.NewClientFromConnectionString(c.ConnectionString, o)
-		} else {
-			cl, err = azblob.NewClient(c.Endpoint, c.Credential, o)
-		}
-		if err != nil {
-			return err
-		}
-		_, err = cl.ServiceClient().GetProperties(ctx, nil)
-		return err
-	case connection.Queue:
-		var cl *azqueue.ServiceClient
-		var err error
-		o := &azqueue.ClientOptions{ClientOptions: co}
-		if c.Kind == connection.KindConnectionString {
-			cl, err = azqueue.NewServiceClientFromConnectionString(c.ConnectionString, o)
-		} else {
-			cl, err = azqueue.NewServiceClient(c.Endpoint, c.Credential, o)
-		}
-		if err != nil {
-			return err
-		}
-		_, err = cl.GetServiceProperties(ctx, nil)
-		return err
-	case connection.Table:
-		var cl *aztables.ServiceClient
-		var err error
-		o := &aztables.ClientOptions{ClientOptions: co}
-		if c.Kind == connection.KindConnectionString {
-			cl, err = aztables.NewServiceClientFromConnectionString(c.ConnectionString, o)
-		} else {
-			cl, err = aztables.NewServiceClient(c.Endpoint, c.Credential, o)
-		}
-		if err != nil {
-			return err
-		}
-		_, err = cl.GetProperties(ctx, nil)
-		return err
+	check, ok := driver.CheckFor(c.Service)
+	if !ok {
+		return fmt.Errorf("--check is not supported for %s yet", c.Service)
 	}
-	return fmt.Errorf("--check is not supported for %s yet", c.Service)
+	return check(ctx, c)
+}
+
+// checkServices lists, sorted, the services whose registered connector has a Check hook.
+func checkServices() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, typ := range driver.BindingTypes() {
+		bt, ext, ok := driver.Lookup(typ)
+		if !ok || bt.Service == "" || ext.Check == nil || seen[string(bt.Service)] {
+			continue
+		}
+		seen[string(bt.Service)] = true
+		out = append(out, string(bt.Service))
+	}
+	sort.Strings(out)
+	return out
 }
 
 // summarizeCheckError shortens an SDK response error to one line: method, URL path, status and

@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/azbind/azbind/internal/emulator"
 	"github.com/azbind/azbind/internal/identitytest"
 )
@@ -54,5 +57,40 @@ func TestConnectionResolveCheck(t *testing.T) {
 	}
 	if len(mi.Requests()) == 0 {
 		t.Fatal("the identity check never asked for a token")
+	}
+}
+
+// --check --service table with a SAS connection string checks the TableEndpoint the table
+// binding uses (through the connector's Check hook), not https://<account>.table.core.windows.net,
+// and never prints the signature.
+func TestConnectionResolveCheckTableSAS(t *testing.T) {
+	az := emulator.StartAzurite(t, nil)
+	cred, err := aztables.NewSharedKeyCredential(az.AccountName, az.AccountKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sas, err := aztables.AccountSASSignatureValues{
+		Protocol:      aztables.SASProtocolHTTPSandHTTP,
+		ExpiryTime:    time.Now().Add(time.Hour),
+		Permissions:   aztables.AccountSASPermissions{Read: true, List: true}.String(),
+		Services:      "t",
+		ResourceTypes: aztables.AccountSASResourceTypes{Service: true, Container: true, Object: true}.String(),
+	}.Sign(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := sas.Signature()
+	path := writeSettings(t, map[string]string{
+		"AzbSas": "AccountName=" + az.AccountName + ";TableEndpoint=" + az.TableEndpoint + ";SharedAccessSignature=" + sas.Encode(),
+	}, nil)
+	code, out, errOut := runCLI("connection", "resolve", "AzbSas", "--service", "table", "--settings", path, "--check")
+	if code != 0 || !strings.Contains(out, "check:      ok") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if strings.Contains(out+errOut, sig) || strings.Contains(out+errOut, url.QueryEscape(sig)) {
+		t.Fatalf("the SAS signature was printed:\n%s\n%s", out, errOut)
+	}
+	if !strings.Contains(out, az.TableEndpoint) {
+		t.Fatalf("the check did not name the endpoint the binding uses (%s):\n%s", az.TableEndpoint, out)
 	}
 }

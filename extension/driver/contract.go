@@ -42,6 +42,15 @@ type BindingType struct {
 	NewTrigger func(ctx context.Context, bc *BindContext) (Trigger, error)
 	NewInput   func(ctx context.Context, bc *BindContext) (Input, error)
 	NewOutput  func(ctx context.Context, bc *BindContext) (Output, error)
+
+	// Extras lists the types of the per-event values a trigger offers besides its payload, which
+	// a handler takes by type rather than by binding name: settlement actions (Service Bus's
+	// ServiceBusMessageActions), a partition context, a session. A handler parameter (after the
+	// trigger and inputs, in any position) or an untagged exported field of a bindings struct
+	// whose type is exactly one of these — or an interface type that it implements — receives
+	// the Event.Extras value of that type, or the zero value when the event carries none. Such a
+	// parameter never consumes a binding's position. Trigger types only.
+	Extras []reflect.Type
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -87,6 +96,10 @@ type Event struct {
 	Metadata Metadata
 	// ID identifies the item in logs (message id, blob name, sequence number). Optional.
 	ID string
+	// Extras are this event's values for the trigger type's BindingType.Extras, at most one per
+	// type (e.g. the *Actions that settle this event's messages). A trigger that lets the handler
+	// settle must not settle again, after Execute, what the handler settled.
+	Extras []any
 }
 
 // Metadata is trigger binding data. Lookup must be case-insensitive.

@@ -39,7 +39,8 @@
 // # The connector template
 //
 // Every connector folder has the same files, and a new connector starts from
-// internal/memconn (the smallest complete one):
+// internal/memconn (the smallest complete one); template.md in this folder gives the details
+// and the per-connector table:
 //
 //	doc.go             package doc: binding types, properties, host.json keys, checklist rows
 //	register.go        init → Register; the Go-API helpers (queue.Trigger, queue.Output, …)
@@ -50,6 +51,8 @@
 //	trigger.go         factory + Run: receive → Execute → one switch on Result.Status
 //	input.go, output.go
 //	conformance_test.go  conformance.Run against the real emulator, declaring Capabilities
+//	leak_test.go       a host with the connector's trigger and output started and stopped
+//	                   leaves no goroutine (goleak) and Services.SharedCount() == 0
 //
 // A factory reads the same way in every connector: Decode the properties, compile Templates,
 // get the client with Shared(ctx, bc.Host, key, open) from clients.go, return the value.
@@ -67,9 +70,11 @@
 //   - table: Input and Output only; conformance drives the output with the in-memory trigger.
 //   - cosmos (stream with leases): a lease per feed range in the lease container (ETag-
 //     conditional writes), Execute a batch (cardinality many gives Event.Batch), store the
-//     continuation after Succeeded; Failed retries the batch, never skips it.
+//     continuation after it; never after Cancelled.
 //   - eventhubs (stream with checkpoints): the SDK's Processor with its blob checkpoint store,
-//     one partition client per owned partition; checkpoint after Succeeded only.
+//     one partition client per owned partition. Functions checkpoints past a batch that failed
+//     after its retries, and the events are gone; azbind checkpoints past it only once it is
+//     written where a user can find it (a dead letter), holding the partition until then.
 //   - servicebus (brokered with settlement): receive with peek-lock, Execute, complete on
 //     Succeeded, abandon on Failed and Cancelled; a handler that settles itself takes the
 //     connector's actions type, offered per event (BindingType.Extras, Event.Extras), and the

@@ -70,7 +70,6 @@ func BindingTypes() []string {
 	return out
 }
 
-
 // CheckFor returns the Check of the registered extension whose bindings use svc.
 func CheckFor(svc connection.Service) (func(context.Context, *connection.Connection) error, bool) {
 	regMu.RLock()

@@ -2,7 +2,10 @@ package memconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -24,7 +27,7 @@ func TestRunStopsFetchingWhenCancelled(t *testing.T) {
 	for i := range 50 {
 		q := Default.Queue(fmt.Sprintf("memconn-stop-%d", i))
 		q.Send([]byte("x"))
-		tr := &trigger{q: q, opts: Options{Concurrency: 4, BatchSize: 1}}
+		tr := &queueTrigger{q: q, opts: Options{Concurrency: 4, BatchSize: 1}}
 		var exec countExec
 		if err := tr.Run(ctx, &exec); err != nil {
 			t.Fatal(err)
@@ -35,5 +38,43 @@ func TestRunStopsFetchingWhenCancelled(t *testing.T) {
 		if q.Pending() != 1 {
 			t.Fatalf("run %d: pending = %d, want 1", i, q.Pending())
 		}
+	}
+}
+
+// A stream trigger keeps checkpoints, so it refuses to start on memory storage the host fell
+// back to (and names the setting to define).
+func TestStreamNeedsDurableStorage(t *testing.T) {
+	bc := &driver.BindContext{Function: "f", Spec: driver.Binding("memStreamTrigger", "item", driver.DirIn, driver.Props{"stream": "s"}),
+		Host: &driver.Services{StorageVolatile: true}}
+	_, err := newStreamTrigger(context.Background(), bc)
+	if err == nil || !strings.Contains(err.Error(), "AzureWebJobsStorage") {
+		t.Fatalf("newStreamTrigger on volatile storage: %v, want an error naming AzureWebJobsStorage", err)
+	}
+}
+
+// A handler settles once: a second settlement of the same messages reports ErrSettled, and the
+// trigger's settlement after the invocation changes nothing.
+func TestActionsSettleOnce(t *testing.T) {
+	q := Default.Queue("memconn-actions")
+	q.Send([]byte("x"))
+	a := &Actions{q: q, msgs: q.receive(1)}
+	if err := a.DeadLetter(context.Background(), "why"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Complete(context.Background()); !errors.Is(err, ErrSettled) {
+		t.Fatalf("second settlement: %v, want ErrSettled", err)
+	}
+	a.finish(driver.Succeeded)
+	if d := q.DeadLetters(); len(d) != 1 || d[0].Reason != "why" || len(q.Acked()) != 0 || q.Pending() != 0 {
+		t.Fatalf("dead %v, completed %d, pending %d", d, len(q.Acked()), q.Pending())
+	}
+}
+
+// The push router is mounted once per Mux: a host that reopens its shared values (Verify, then
+// Run) finds the router already mounted instead of panicking on a second Handle.
+func TestPushRouterMountedOnce(t *testing.T) {
+	mux := http.NewServeMux()
+	if a, b := mountRouter(mux), mountRouter(mux); a != b {
+		t.Fatal("a second mount made a second router")
 	}
 }

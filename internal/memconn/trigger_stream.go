@@ -1,0 +1,161 @@
+package memconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/azbind/azbind/extension/driver"
+)
+
+// CheckpointKey is the host-storage key of a partition's checkpoint, laid out as Event Hubs'
+// ("<namespace>/<hub>/<consumer group>/checkpoint/<partition>", reference §3.6).
+func CheckpointKey(stream, group string, partition int) string {
+	return fmt.Sprintf("memory/%s/%s/checkpoint/%d", strings.ToLower(stream), strings.ToLower(group), partition)
+}
+
+// A checkpoint records the sequence number of the next event to process, in the metadata
+// "sequencenumber" (the last one processed, as Event Hubs writes it) and in the body.
+func loadCheckpoint(ctx context.Context, store driver.HostStorage, key string) (int64, error) {
+	rec, err := store.Get(ctx, key)
+	if errors.Is(err, driver.ErrNotFound) {
+		return 0, nil // no checkpoint yet: from the start
+	}
+	if err != nil {
+		return 0, err
+	}
+	next, err := strconv.ParseInt(string(rec.Data), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint %s: %w", key, err)
+	}
+	return next, nil
+}
+
+func saveCheckpoint(ctx context.Context, store driver.HostStorage, key string, next int64) error {
+	_, err := store.Put(ctx, key, driver.Record{Data: strconv.AppendInt(nil, next, 10),
+		Metadata: map[string]string{"sequencenumber": strconv.FormatInt(next-1, 10)}}, driver.Cond{})
+	return err
+}
+
+// memStreamTrigger: {"type": "memStreamTrigger", "stream": "<name>", "consumerGroup": "$Default",
+// "cardinality": "one"|"many"}. One host per consumer group: there is no partition ownership.
+
+type streamConfig struct {
+	Stream        string `binding:"stream,required"`
+	ConsumerGroup string `binding:"consumerGroup"`
+}
+
+type streamTrigger struct {
+	s     *Stream
+	group string
+	store driver.HostStorage
+	opts  Options
+	many  bool
+	log   *slog.Logger
+}
+
+func newStreamTrigger(_ context.Context, bc *driver.BindContext) (driver.Trigger, error) {
+	var cfg streamConfig
+	if err := bc.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	if cfg.ConsumerGroup == "" {
+		cfg.ConsumerGroup = "$Default"
+	}
+	opts, err := options(bc)
+	if err != nil {
+		return nil, err
+	}
+	// Checkpoints must survive a restart: refuse memory storage the host fell back to.
+	store, err := bc.Host.DurableStorage("memStreamTrigger checkpoints")
+	if err != nil {
+		return nil, err
+	}
+	return &streamTrigger{s: Default.Stream(cfg.Stream), group: cfg.ConsumerGroup, store: store, opts: opts,
+		many: bc.Spec.Many(), log: bc.Host.Logger}, nil
+}
+
+// BindingData implements driver.BindingDataContract.
+func (t *streamTrigger) BindingData() []string {
+	return []string{"PartitionId", "SequenceNumber", "PartitionKey", "*"}
+}
+
+type streamMeta struct {
+	partition int
+	seq       int64
+	key       string
+}
+
+func (md streamMeta) Lookup(name string) (any, bool) {
+	switch strings.ToLower(name) {
+	case "partitionid":
+		return strconv.Itoa(md.partition), true
+	case "sequencenumber":
+		return md.seq, true
+	case "partitionkey":
+		return md.key, true
+	}
+	return nil, false
+}
+
+// Run implements driver.Trigger: one reader per partition, each resuming from its checkpoint.
+func (t *streamTrigger) Run(ctx context.Context, exec driver.Executor) error {
+	errs := make([]error, len(t.s.parts))
+	var wg sync.WaitGroup
+	for p := range t.s.parts {
+		wg.Go(func() { errs[p] = t.runPartition(ctx, exec, p) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// runPartition delivers one partition's events in order, one event (or batch) at a time, and
+// checkpoints after each whatever its outcome (failures are not redelivered: retry policies are
+// the way to run a batch again) — except after a cancellation at shutdown, which leaves the
+// batch to the next host.
+func (t *streamTrigger) runPartition(ctx context.Context, exec driver.Executor, p int) error {
+	key := CheckpointKey(t.s.name, t.group, p)
+	next, err := loadCheckpoint(ctx, t.store, key)
+	if err != nil {
+		return fmt.Errorf("memStreamTrigger %s partition %d: %w", t.s.name, p, err)
+	}
+	n := 1
+	if t.many {
+		n = t.opts.BatchSize
+	}
+	for {
+		evs, grown := t.s.read(p, next, n)
+		if len(evs) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-grown:
+				continue
+			}
+		}
+		if ctx.Err() != nil { // never deliver after stop
+			return nil
+		}
+		ev := &driver.Event{ID: fmt.Sprintf("%d/%d", p, next), Metadata: streamMeta{p, next, evs[0].key}}
+		if t.many {
+			for _, e := range evs {
+				ev.Batch = append(ev.Batch, e.body)
+			}
+		} else {
+			ev.Data = evs[0].body
+		}
+		if exec.Execute(ctx, ev).Status == driver.Cancelled {
+			return nil
+		}
+		next += int64(len(evs))
+		// The write must land even when the host is stopping: the batch has been processed.
+		if err := saveCheckpoint(context.WithoutCancel(ctx), t.store, key, next); err != nil {
+			t.log.Error("memStreamTrigger: checkpoint failed; the batch will be delivered again after a restart",
+				slog.String("stream", t.s.name), slog.Int("partition", p), slog.String("error", err.Error()))
+		}
+	}
+}
