@@ -7,7 +7,7 @@ azbind_cd_root() {
 	cd "$(dirname "${BASH_SOURCE[0]}")/.."
 }
 
-# azbind_emulators installs the emulators' npm packages (azurite, @vercel/cosmosdb-server) into
+# azbind_emulators installs the emulators' npm packages (azurite, @vercel/cosmosdb-server, rhea) into
 # emulators/node_modules with `npm ci`, unless that install already matches
 # emulators/package-lock.json. A successful install records the lock file's sha256 in
 # emulators/node_modules/.azbind-lock-sha256. Must run at the repository root.
@@ -30,7 +30,7 @@ azbind_emulators() {
 	fi
 	if [[ -L emulators/node_modules ]]; then
 		# A shared install linked in (e.g. a git worktree): never let npm ci replace it.
-		if [[ -f emulators/node_modules/azurite/dist/src/azurite.js && -f emulators/node_modules/@vercel/cosmosdb-server/package.json ]]; then
+		if [[ -f emulators/node_modules/azurite/dist/src/azurite.js && -f emulators/node_modules/@vercel/cosmosdb-server/package.json && -f emulators/node_modules/rhea/package.json ]]; then
 			echo "emulators: emulators/node_modules is a symlink to a shared install; not reinstalling"
 			return 0
 		fi

@@ -6,11 +6,30 @@
 // It is NOT a production broker: everything is in memory, single process, no TLS, no persistence,
 // no filters/rules on subscriptions, no partitioned entities, no transactions, no quotas.
 //
-// Usage: node peer.js --config <file.json>
-// The config file (see README "amqp-peer") holds the SAS key name and key, the ports and the initial
-// entities. The key is never printed. On start it prints one line:
+// Usage: node peer.js --config <file.json>   (internal/emulator.LaunchAMQPPeer writes the file)
+// Config (JSON): {
+//   "keyName": "RootManageSharedAccessKey", "key": "<SAS key>",      -- the key is never printed
+//   "port": 0, "adminPort": 0,                                        -- 127.0.0.1 only; 0 = any
+//   "queues": [{"name": "q", "lockDurationMs": 60000, "maxDeliveryCount": 10,
+//               "requiresSession": false, "defaultMessageTimeToLive": 0}],
+//   "topics": [{"name": "t", "subscriptions": [<same fields as a queue>]}],
+//   "eventHubs": [{"name": "h", "partitions": 2, "consumerGroups": ["cg1"]}]   -- $Default always
+// }
+// On start it prints one line:
 //   amqp-peer listening amqp=127.0.0.1:<port> admin=127.0.0.1:<port>
-// The admin interface is HTTP/JSON on the admin port (see the README and internal/amqppeer).
+// Admin interface, HTTP/JSON on the admin port:
+//   GET  /health                      {"ok":true}
+//   POST /entities                    body: {"queues":[…],"topics":[…],"eventHubs":[…]} (adds)
+//   GET  /entities                    every entity with its settings and counts
+//   GET  /entity?entity=<path>        one entity
+//   GET  /counts?entity=<path>        {active, locked, deferred, scheduled, deadLettered, total}
+//   GET  /deadletters?entity=<path>   [{sequenceNumber, messageId, sessionId, reason, description,
+//                                       deliveryCount, body}]
+//   GET  /stats                       connections, open sockets, CBS tokens accepted/rejected, …
+//   POST /faults                      {"action": "drop-connections" | "detach-links" | "stall" |
+//                                       "unstall" | "refuse-links" (+"condition") | "accept-links"}
+// Entity paths: "q", "t/Subscriptions/s", "q/$DeadLetterQueue" (case-insensitive).
+// Set AMQP_PEER_DEBUG=1 for a log line per link, disposition and lock event.
 'use strict';
 
 const fs = require('fs');
@@ -247,6 +266,7 @@ class SBStore {
     this.receivers = [];
     this.sessionLocks = new Map(); // sessionId -> {link, lockedUntil, timer}
     this.sessionState = new Map(); // sessionId -> Buffer
+    this.sessionStateUpdated = new Map(); // sessionId -> ms of the last set-session-state
     this.rr = 0;
     this.dlq = dlqOf ? null : new SBStore(path + '/$deadletterqueue', { lockDuration: this.lockDuration }, this);
     this.seq = dlqOf ? dlqOf : null; // sequence counter holder: the DLQ shares its parent's
@@ -258,8 +278,8 @@ class SBStore {
     return this.nextSeq++;
   }
 
-  enqueue(p, now, extraAp) {
-    const seq = this.allocSeq();
+  enqueue(p, now, seqIn) {
+    const seq = seqIn === undefined ? this.allocSeq() : seqIn;
     const decoded = p.decoded || {};
     const rec = {
       seq, p, enq: now, deliveries: 0, state: 'active', token: null, lockedUntil: 0, timer: null, link: null,
@@ -267,7 +287,6 @@ class SBStore {
       messageId: decoded.message_id !== undefined ? String(decoded.message_id) : null,
       deferred: false, expiresAt: 0, skip: null,
     };
-    if (extraAp) rec.p = parseMessage(encodeMessage(p, { ap: extraAp }));
     if (!rec.p.props) {
       // The service always returns a properties section (the SDK reads the delivery count only then).
       const id = crypto.randomBytes(16).toString('hex');
@@ -477,7 +496,9 @@ function createTopic(t) {
   if (!path) throw new Error('topic without name');
   let topic = entities.get(path);
   if (!topic) {
-    topic = { kind: 'topic', path, subscriptions: new Map() };
+    topic = { kind: 'topic', path, subscriptions: new Map(), nextSeq: 1 };
+    // The topic numbers messages; every subscription's copy has the same sequence number.
+    topic.allocSeq = () => topic.nextSeq++;
     entities.set(path, topic);
   }
   if (topic.kind !== 'topic') throw new Error(`entity ${t.name} exists and is not a topic`);
@@ -485,6 +506,7 @@ function createTopic(t) {
     const spath = path + '/subscriptions/' + norm(sub.name);
     if (topic.subscriptions.has(spath)) continue;
     const s = new SBStore(spath, sub, null);
+    s.seq = topic;
     topic.subscriptions.set(spath, s);
     entities.set(spath, s);
     entities.set(s.dlq.path, s.dlq);
@@ -604,6 +626,27 @@ function checkToken(token) {
   return [202, 'Accepted'];
 }
 
+// audienceExists reports whether a CBS audience (amqp://host/<path>, sb://host/<path>) names the
+// namespace or an entity the peer has.
+function audienceExists(audience) {
+  let a = norm(audience);
+  if (/^[a-z]+:\/\/[^/]*$/i.test(String(audience || '').replace(/\/+$/, ''))) return true;
+  if (a.endsWith('/$management')) a = a.slice(0, -'/$management'.length);
+  if (a === '' || a === '$management' || a === '$cbs') return true;
+  if (entities.has(a)) return true;
+  const cg = /^(.+)\/consumergroups\/([^/]+)(?:\/partitions\/[^/]+)?$/.exec(a);
+  if (cg) {
+    const hub = entities.get(cg[1]);
+    return !!hub && hub.kind === 'eventhub' && hub.consumerGroups.has(cg[2]);
+  }
+  const part = /^(.+)\/partitions\/[^/]+$/.exec(a);
+  if (part) {
+    const hub = entities.get(part[1]);
+    return !!hub && hub.kind === 'eventhub';
+  }
+  return false;
+}
+
 // ---------------------------------------------------------------------------------------------
 // RPC replies
 
@@ -719,24 +762,9 @@ function sbManagement(ctx, store, req) {
       if (!out.length) return reply(ctx, req, 204, 'No messages');
       return reply(ctx, req, 200, 'OK', { messages: out });
     }
-    case 'com.microsoft:schedule-message': {
-      const seqs = [];
-      for (const m of v.messages || []) {
-        const p = parseMessage(Buffer.from(m.message));
-        seqs.push(enqueueTo(store.path, [p], now)[0]);
-      }
-      return reply(ctx, req, 200, 'OK', { 'sequence-numbers': types.wrap_array(seqs, 0x81) });
-    }
-    case 'com.microsoft:cancel-scheduled-message': {
-      for (const s of (v['sequence-numbers'] || []).map(Number)) {
-        const targets = storesFor(store.path);
-        for (const st of targets) {
-          const rec = st.msgs.get(s);
-          if (rec && rec.state === 'scheduled') st.remove(rec);
-        }
-      }
-      return reply(ctx, req, 200, 'OK');
-    }
+    case 'com.microsoft:schedule-message':
+    case 'com.microsoft:cancel-scheduled-message':
+      return scheduleOps(ctx, store.path, req, v, now);
     case 'com.microsoft:renew-session-lock': {
       const sid = String(v['session-id']);
       const sl = store.sessionLocks.get(sid);
@@ -756,18 +784,64 @@ function sbManagement(ctx, store, req) {
       const st = v['session-state'];
       if (st === undefined || st === null) store.sessionState.delete(sid);
       else store.sessionState.set(sid, Buffer.from(st));
+      store.sessionStateUpdated.set(sid, now);
       return reply(ctx, req, 200, 'OK');
     }
     case 'com.microsoft:get-message-sessions': {
-      const ids = new Set();
-      for (const rec of store.msgs.values()) if (rec.sessionId !== null) ids.add(rec.sessionId);
-      for (const k of store.sessionState.keys()) ids.add(k);
-      if (!ids.size) return reply(ctx, req, 204, 'No sessions');
-      return reply(ctx, req, 200, 'OK', { skip: types.wrap_int(0), 'sessions-ids': types.wrap_array([...ids], 0xa1) });
+      const skip = Number(v.skip || 0);
+      const top = Number(v.top || 100);
+      const since = v['last-updated-time'] instanceof Date ? v['last-updated-time'].getTime() : Infinity;
+      const ids = [];
+      const seen = new Set();
+      const addId = (id) => {
+        if (!seen.has(id)) {
+          seen.add(id);
+          ids.push(id);
+        }
+      };
+      if (since >= 253402300800000 || !Number.isFinite(since)) {
+        // default mode: sessions with messages, and sessions with state
+        for (const rec of store.msgs.values()) if (rec.sessionId !== null) addId(rec.sessionId);
+        for (const k of store.sessionState.keys()) addId(k);
+      } else {
+        for (const [k, t] of store.sessionStateUpdated) if (t > since) addId(k);
+      }
+      const page = ids.slice(skip, skip + top);
+      if (!page.length) return reply(ctx, req, 204, 'No sessions');
+      return reply(ctx, req, 200, 'OK', { skip: types.wrap_int(skip + page.length), 'sessions-ids': types.wrap_array(page, 0xa1) });
     }
     default:
       return reply(ctx, req, 500, `operation ${op} is not implemented by amqp-peer`);
   }
+}
+
+// scheduleOps implements schedule-message and cancel-scheduled-message for a queue or topic path.
+function scheduleOps(ctx, path, req, v, now) {
+  const op = (req.application_properties || {}).operation;
+  if (op === 'com.microsoft:schedule-message') {
+    const seqs = [];
+    for (const m of v.messages || []) {
+      const p = parseMessage(Buffer.from(m.message));
+      seqs.push(enqueueTo(path, [p], now)[0]);
+    }
+    return reply(ctx, req, 200, 'OK', { 'sequence-numbers': types.wrap_array(seqs, 0x81) });
+  }
+  for (const seq of (v['sequence-numbers'] || []).map(Number)) {
+    for (const st of storesFor(path)) {
+      const rec = st.msgs.get(seq);
+      if (rec && rec.state === 'scheduled') st.remove(rec);
+    }
+  }
+  return reply(ctx, req, 200, 'OK');
+}
+
+function topicManagement(ctx, topic, req) {
+  const op = (req.application_properties || {}).operation;
+  const v = req.body && typeof req.body === 'object' ? req.body : {};
+  if (op === 'com.microsoft:schedule-message' || op === 'com.microsoft:cancel-scheduled-message') {
+    return scheduleOps(ctx, topic.path, req, v, Date.now());
+  }
+  return reply(ctx, req, 500, `operation ${op} on a topic is not implemented by amqp-peer`);
 }
 
 function ehManagement(ctx, req) {
@@ -816,14 +890,16 @@ function storesFor(path) {
 
 function enqueueTo(path, messages, now) {
   const stores = storesFor(path);
+  const e = entities.get(norm(path));
   const seqs = [];
   for (const p of messages) {
-    let first = null;
-    for (const st of stores) {
-      const rec = st.enqueue(p, now);
-      if (first === null) first = rec.seq;
+    if (!stores.length) {
+      seqs.push(-1);
+      continue;
     }
-    seqs.push(first === null ? -1 : first);
+    const seq = e && e.kind === 'topic' ? e.allocSeq() : stores[0].allocSeq();
+    for (const st of stores) st.enqueue(p, now, seq);
+    seqs.push(seq);
   }
   for (const st of stores) setImmediate(() => st.pump());
   return seqs;
@@ -958,6 +1034,8 @@ function openEhReceiver(link, r) {
         description: `New receiver with higher epoch of '${epoch}' is created hence current receiver with epoch '${oe === null ? '' : oe}' is getting disconnected.`,
       });
     } else if (oe !== null && (epoch === null || epoch < oe)) {
+      // Attach, then detach at once, so that the client sees a stolen link (ownership lost).
+      echoTerminus(link);
       return refuse(link, 'amqp:link:stolen', `Receiver with epoch '${epoch === null ? '' : epoch}' cannot be created because a receiver with higher epoch '${oe}' already exists.`);
     }
   }
@@ -1101,6 +1179,7 @@ function removeLink(link) {
 const container = rhea.create_container({
   id: 'azbind-amqp-peer',
   treat_modified_as_released: false,
+  autoaccept: false,
 });
 container.sasl_server_mechanisms.enable_anonymous();
 
@@ -1158,9 +1237,16 @@ container.on('message', (ctx) => {
   if (!r) return;
   const now = Date.now();
   try {
+    if (r.kind === 'cbs' || r.kind === 'ehmgmt' || r.kind === 'sbmgmt') ctx.delivery.accept();
     if (r.kind === 'cbs') {
       const req = ctx.message;
-      const [code, desc] = checkToken(req.body);
+      let [code, desc] = checkToken(req.body);
+      const audience = (req.application_properties || {}).name;
+      if (code === 202 && !audienceExists(audience)) {
+        // The service answers a token for an entity that does not exist with 404.
+        code = 404;
+        desc = `The messaging entity '${audience}' could not be found. com.microsoft:entity-not-found`;
+      }
       if (code === 202) stats.tokensAccepted++;
       else stats.tokensRejected++;
       log('cbs put-token', (req.application_properties || {}).name, '->', code);
@@ -1168,12 +1254,21 @@ container.on('message', (ctx) => {
     }
     if (r.kind === 'ehmgmt') return ehManagement(ctx, ctx.message);
     if (r.kind === 'sbmgmt') {
-      if (!r.store) return reply(ctx, ctx.message, 500, 'management operations on a topic are not implemented by amqp-peer');
+      if (!r.store) return topicManagement(ctx, r.topic, ctx.message);
       return sbManagement(ctx, r.store, ctx.message);
     }
     const { outer, messages } = unpackIncoming(ctx);
     if (r.kind === 'sbsend') {
+      const needsSession = storesFor(r.path).some((st) => st.requiresSession);
+      if (needsSession && messages.some((p) => p.decoded.group_id === undefined || p.decoded.group_id === null)) {
+        ctx.delivery.reject({
+          condition: 'amqp:not-allowed',
+          description: 'The SessionId was not set on a message, and it cannot be sent to the entity. Entities that have session support enabled can only receive messages that have the SessionId set to a valid value.',
+        });
+        return;
+      }
       enqueueTo(r.path, messages, now);
+      ctx.delivery.accept();
       return;
     }
     if (r.kind === 'ehsend') {
@@ -1183,6 +1278,7 @@ container.on('message', (ctx) => {
         part = r.hub.partitionFor(key);
       }
       for (const p of messages) r.hub.append(part, p, now);
+      ctx.delivery.accept();
       setImmediate(() => r.hub.pump(part));
     }
   } catch (e) {
@@ -1197,6 +1293,14 @@ container.on('sendable', (ctx) => {
   if (link.__eh) link.__eh.hub.pump(link.__eh.part);
 });
 
+// A client that drains its credit gets what is available, then the rest of its credit back.
+container.on('sender_draining', (ctx) => {
+  const link = ctx.sender;
+  if (link.__store) link.__store.pump();
+  if (link.__eh) link.__eh.hub.pump(link.__eh.part);
+  link.set_drained(true);
+});
+
 function dispositionRec(ctx) {
   const d = ctx.delivery;
   debug('disposition', d.remote_state && d.remote_state.constructor.composite_type, 'settled', d.remote_settled, 'seq', d.__rec && d.__rec.seq);
@@ -1204,6 +1308,9 @@ function dispositionRec(ctx) {
   const link = ctx.sender;
   const store = link.__store;
   if (!rec || !store) return null;
+  // A disposition that crosses the peer's detach is ignored, as by the service: the client settles
+  // again over $management.
+  if (!link.state.local_open) return null;
   if (rec.token !== d.__token || rec.state !== 'locked') {
     d.update(true, rhea.message.rejected({ error: { condition: 'com.microsoft:message-lock-lost', description: 'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.' } }).described());
     return null;
@@ -1447,5 +1554,9 @@ function shutdown() {
   admin.close();
   process.exit(0);
 }
+process.on('uncaughtException', (e) => {
+  // A bug in the peer must not take every test's connection down: log it and keep serving.
+  log('uncaught exception:', e && e.stack ? e.stack : e);
+});
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);

@@ -4,6 +4,10 @@
 // connection string, and wraps the peer's admin interface (HTTP/JSON on a second loopback port):
 // entity creation, message counts, dead-lettered messages and fault injection.
 //
+// One peer per test package is the intended use: start it in TestMain with Launch, and give every
+// test its own entities (CreateEntities with unique names) so that tests can run in parallel. The
+// admin routes are listed at the top of emulators/amqp-peer/peer.js.
+//
 // The peer is a test double, not a broker: in memory, one process, plain AMQP, no subscription
 // rules, no transactions, no partitioned entities, no quotas.
 package amqppeer

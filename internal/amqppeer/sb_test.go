@@ -128,7 +128,7 @@ func TestSBPropertiesRoundTrip(t *testing.T) {
 	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q}}})
 	c := sbClient(t)
 	s := sender(t, c, q)
-	sched := time.Now().Add(1500 * time.Millisecond).UTC().Truncate(time.Millisecond)
+	sched := time.Now().Add(2500 * time.Millisecond).UTC().Truncate(time.Millisecond)
 	in := &azservicebus.Message{
 		Body:          []byte(`{"a":1}`),
 		MessageID:     to.Ptr("mid-1"),
@@ -234,6 +234,29 @@ func TestSBBatchAndTopicFanOut(t *testing.T) {
 			t.Errorf("subscription %s got %v, want [m1 m2 m3 m4] in order", sub, got)
 		}
 		_ = r.Close(ctx(t))
+	}
+
+	// A subscription has its own dead-letter queue.
+	send(t, s, "bad")
+	r1, err := c.NewReceiverForSubscription(topic, "s1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Close(ctx(t))
+	m := receiveN(t, r1, 1)[0]
+	if err := r1.DeadLetterMessage(ctx(t), m, &azservicebus.DeadLetterOptions{Reason: to.Ptr("SubReason")}); err != nil {
+		t.Fatal(err)
+	}
+	wantCounts(t, topic+"/Subscriptions/s1", amqppeer.Counts{DeadLettered: 1})
+	wantCounts(t, topic+"/Subscriptions/s2", amqppeer.Counts{Active: 1, Total: 1})
+	dr, err := c.NewReceiverForSubscription(topic, "s1", &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dr.Close(ctx(t))
+	d := receiveN(t, dr, 1)[0]
+	if string(d.Body) != "bad" || d.DeadLetterReason == nil || *d.DeadLetterReason != "SubReason" {
+		t.Fatalf("subscription DLQ message %q reason %v", d.Body, d.DeadLetterReason)
 	}
 }
 
@@ -461,22 +484,23 @@ func TestSBLockExpiryRedelivers(t *testing.T) {
 func TestSBRenewLock(t *testing.T) {
 	t.Parallel()
 	q := name(t)
-	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, LockDuration: 600 * time.Millisecond}}})
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, LockDuration: time.Second}}})
 	c := sbClient(t)
 	send(t, sender(t, c, q), "m")
 	r := queueReceiver(t, c, q, nil)
 	m := receiveN(t, r, 1)[0]
 	first := *m.LockedUntil
-	for range 4 {
-		time.Sleep(300 * time.Millisecond)
+	for range 3 {
+		time.Sleep(450 * time.Millisecond)
 		if err := r.RenewMessageLock(ctx(t), m, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if !m.LockedUntil.After(first.Add(900 * time.Millisecond)) {
+	if !m.LockedUntil.After(first.Add(time.Second)) {
 		t.Errorf("LockedUntil %v not advanced from %v", m.LockedUntil, first)
 	}
-	// 1.2 s after receipt with a 0.6 s lock: only the renewals kept the lock.
+	time.Sleep(300 * time.Millisecond)
+	// 1.65 s after receipt with a 1 s lock: only the renewals kept the lock.
 	if err := r.CompleteMessage(ctx(t), m, nil); err != nil {
 		t.Fatalf("complete after renewals: %v", err)
 	}
@@ -602,4 +626,53 @@ func TestSBWrongKeyIsUnauthorized(t *testing.T) {
 		t.Errorf("peer rejected no token: %+v", after)
 	}
 	wantCounts(t, q, amqppeer.Counts{})
+}
+
+func TestSBTopicScheduleAndSequenceNumbers(t *testing.T) {
+	t.Parallel()
+	topic := name(t)
+	create(t, amqppeer.Config{Topics: []amqppeer.Topic{{Name: topic, Subscriptions: []amqppeer.Subscription{{Name: "a"}, {Name: "b"}}}}})
+	c := sbClient(t)
+	s := sender(t, c, topic)
+	seqs, err := s.ScheduleMessages(ctx(t), []*azservicebus.Message{{Body: []byte("x")}, {Body: []byte("y")}}, time.Now().Add(time.Hour), nil)
+	if err != nil || len(seqs) != 2 {
+		t.Fatalf("schedule on a topic: %v, %v", seqs, err)
+	}
+	for _, sub := range []string{"a", "b"} {
+		wantCounts(t, topic+"/Subscriptions/"+sub, amqppeer.Counts{Scheduled: 2, Total: 2})
+	}
+	if err := s.CancelScheduledMessages(ctx(t), seqs, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"a", "b"} {
+		wantCounts(t, topic+"/Subscriptions/"+sub, amqppeer.Counts{})
+	}
+	// Every subscription's copy carries the topic's sequence number.
+	send(t, s, "m")
+	var got []int64
+	for _, sub := range []string{"a", "b"} {
+		r, err := c.NewReceiverForSubscription(topic, sub, &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModeReceiveAndDelete})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, *receiveN(t, r, 1)[0].SequenceNumber)
+		_ = r.Close(ctx(t))
+	}
+	if got[0] != got[1] {
+		t.Errorf("sequence numbers of the copies differ: %v", got)
+	}
+}
+
+func TestSBUnknownEntityIsNotFound(t *testing.T) {
+	t.Parallel()
+	c := sbClient(t)
+	s, err := c.NewSender("no-such-queue", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.SendMessage(ctx(t), &azservicebus.Message{Body: []byte("x")}, nil)
+	var sbErr *azservicebus.Error
+	if !errors.As(err, &sbErr) || sbErr.Code != azservicebus.CodeNotFound {
+		t.Fatalf("send to an unknown queue: %v, want CodeNotFound", err)
+	}
 }

@@ -1,6 +1,7 @@
-// Package emulator starts the local Azure emulators (Azurite; cosmosdb-server) that azbind's tests,
-// demo and benchmarks run against, from the project's own npm install in emulators/ (package.json
-// and package-lock.json pin azurite 3.37.0 and @vercel/cosmosdb-server 1.0.1).
+// Package emulator starts the local Azure emulators (Azurite; cosmosdb-server; the amqp-peer test
+// double for Service Bus and Event Hubs in emulators/amqp-peer) that azbind's tests, demo and
+// benchmarks run against, from the project's own npm install in emulators/ (package.json and
+// package-lock.json pin azurite 3.37.0, @vercel/cosmosdb-server 1.0.1 and rhea 3.0.5).
 //
 // Every Start/Launch call starts its own instance on free loopback ports, so test packages can run
 // in parallel. Azurite keeps its data on disk in a fresh folder under /dev/shm (tmpfs); it is never
