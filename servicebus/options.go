@@ -135,14 +135,14 @@ func hostJSONOptions(bc *driver.BindContext) (Options, error) {
 	if v, ok := lookupFold(bc.Config, "autoCompleteMessages"); ok && v != nil {
 		b, ok := v.(bool)
 		if !ok {
-			return Options{}, &driver.ConfigError{Where: "host.json: extensions.serviceBus", Field: "autoCompleteMessages", Problem: "must be true or false"}
+			return Options{}, &driver.ConfigError{Where: "host.json", Field: "extensions.serviceBus.autoCompleteMessages", Problem: "must be true or false", Fix: "use true or false"}
 		}
 		o.AutoCompleteMessages = &b
 	}
 	if v, ok := lookupFold(bc.Config, "clientRetryOptions"); ok && v != nil {
 		m, ok := v.(map[string]any)
 		if !ok {
-			return Options{}, &driver.ConfigError{Where: "host.json: extensions.serviceBus", Field: "clientRetryOptions", Problem: "must be an object"}
+			return Options{}, &driver.ConfigError{Where: "host.json", Field: "extensions.serviceBus.clientRetryOptions", Problem: "must be an object", Fix: "use {\"mode\": \"exponential\", \"tryTimeout\": \"00:01:00\", …}"}
 		}
 		if err := driver.DecodeMap(m, &o.ClientRetryOptions, "host.json: extensions.serviceBus.clientRetryOptions"); err != nil {
 			return Options{}, err
@@ -160,11 +160,7 @@ func hostJSONOptions(bc *driver.BindContext) (Options, error) {
 		o.Concurrency = bc.Host.Concurrency
 	}
 	if err := o.Validate(); err != nil {
-		var lines []string
-		for _, line := range strings.Split(err.Error(), "\n") {
-			lines = append(lines, "host.json: extensions.serviceBus."+line)
-		}
-		return Options{}, fmt.Errorf("%s: %w", strings.Join(lines, "\n"), driver.ErrInvalidConfig)
+		return Options{}, err
 	}
 	return o, nil
 }
@@ -180,51 +176,55 @@ func lookupFold(m map[string]any, key string) (any, bool) {
 
 func (o *Options) isSet(key string) bool { return o.set[strings.ToLower(key)] }
 
-// Validate reports options out of range; each error names the host.json field.
+// Validate reports options out of range: one *driver.ConfigError per field (Where "host.json",
+// Field "extensions.serviceBus.<key>"), joined.
 func (o *Options) Validate() error {
 	var errs []error
+	bad := func(field, fix, format string, args ...any) {
+		errs = append(errs, &driver.ConfigError{Where: "host.json", Field: "extensions.serviceBus." + field, Problem: fmt.Sprintf(format, args...), Fix: fix})
+	}
 	if o.PrefetchCount < 0 {
-		errs = append(errs, fmt.Errorf("prefetchCount: %d is negative: use 0 or more", o.PrefetchCount))
+		bad("prefetchCount", "use 0 or more", "%d is negative", o.PrefetchCount)
 	}
 	if o.MaxConcurrentCalls < 0 || o.MaxConcurrentCalls == 0 && o.isSet("maxConcurrentCalls") {
-		errs = append(errs, fmt.Errorf("maxConcurrentCalls: %d is out of range: use 1 or more", o.MaxConcurrentCalls))
+		bad("maxConcurrentCalls", "use 1 or more", "%d is out of range", o.MaxConcurrentCalls)
 	}
 	if o.MaxConcurrentSessions < 0 || o.MaxConcurrentSessions == 0 && o.isSet("maxConcurrentSessions") {
-		errs = append(errs, fmt.Errorf("maxConcurrentSessions: %d is out of range: use 1 or more", o.MaxConcurrentSessions))
+		bad("maxConcurrentSessions", "use 1 or more", "%d is out of range", o.MaxConcurrentSessions)
 	}
 	if o.MaxConcurrentCallsPerSession < 0 || o.MaxConcurrentCallsPerSession == 0 && o.isSet("maxConcurrentCallsPerSession") {
-		errs = append(errs, fmt.Errorf("maxConcurrentCallsPerSession: %d is out of range: use 1 or more", o.MaxConcurrentCallsPerSession))
+		bad("maxConcurrentCallsPerSession", "use 1 or more", "%d is out of range", o.MaxConcurrentCallsPerSession)
 	}
 	if o.MaxMessageBatchSize < 0 || o.MaxMessageBatchSize == 0 && o.isSet("maxMessageBatchSize") {
-		errs = append(errs, fmt.Errorf("maxMessageBatchSize: %d is out of range: use 1 or more", o.MaxMessageBatchSize))
+		bad("maxMessageBatchSize", "use 1 or more", "%d is out of range", o.MaxMessageBatchSize)
 	}
 	if o.MinMessageBatchSize < 0 || o.MinMessageBatchSize == 0 && o.isSet("minMessageBatchSize") {
-		errs = append(errs, fmt.Errorf("minMessageBatchSize: %d is out of range: use 1 or more", o.MinMessageBatchSize))
+		bad("minMessageBatchSize", "use 1 or more", "%d is out of range", o.MinMessageBatchSize)
 	}
 	if o.MinMessageBatchSize > 0 && o.MaxMessageBatchSize > 0 && o.MinMessageBatchSize > o.MaxMessageBatchSize {
-		errs = append(errs, fmt.Errorf("minMessageBatchSize: %d is above maxMessageBatchSize %d", o.MinMessageBatchSize, o.MaxMessageBatchSize))
+		bad("minMessageBatchSize", "", "%d is above maxMessageBatchSize %d", o.MinMessageBatchSize, o.MaxMessageBatchSize)
 	}
 	if o.MaxBatchWaitTime < 0 || o.MaxBatchWaitTime > maxBatchWaitTimeLimit {
-		errs = append(errs, fmt.Errorf("maxBatchWaitTime: %s is out of range: use up to 00:02:30", o.MaxBatchWaitTime))
+		bad("maxBatchWaitTime", "use up to 00:02:30", "%s is out of range", o.MaxBatchWaitTime)
 	}
 	if o.SessionIdleTimeout < 0 {
-		errs = append(errs, fmt.Errorf("sessionIdleTimeout: %s is negative", o.SessionIdleTimeout))
+		bad("sessionIdleTimeout", "", "%s is negative", o.SessionIdleTimeout)
 	}
 	if o.TransportType != "" && !strings.EqualFold(o.TransportType, "amqpTcp") {
-		errs = append(errs, fmt.Errorf("transportType: %q is not supported: use \"amqpTcp\" (AMQP over WebSockets is not implemented)", o.TransportType))
+		bad("transportType", "use \"amqpTcp\" (AMQP over WebSockets is not implemented)", "%q is not supported", o.TransportType)
 	}
 	if o.EnableCrossEntityTransactions {
-		errs = append(errs, fmt.Errorf("enableCrossEntityTransactions: transactions are not supported: remove it or set it to false"))
+		bad("enableCrossEntityTransactions", "remove it or set it to false", "transactions are not supported")
 	}
 	r := o.ClientRetryOptions
 	if r.Mode != "" && !strings.EqualFold(r.Mode, "exponential") && !strings.EqualFold(r.Mode, "fixed") {
-		errs = append(errs, fmt.Errorf("clientRetryOptions.mode: %q is not supported: use \"exponential\" or \"fixed\"", r.Mode))
+		bad("clientRetryOptions.mode", "use \"exponential\" or \"fixed\"", "%q is not supported", r.Mode)
 	}
 	if r.TryTimeout < 0 || r.Delay < 0 || r.MaxDelay < 0 {
-		errs = append(errs, fmt.Errorf("clientRetryOptions: tryTimeout, delay and maxDelay must not be negative"))
+		bad("clientRetryOptions", "", "tryTimeout, delay and maxDelay must not be negative")
 	}
 	if r.MaxRetries < -1 {
-		errs = append(errs, fmt.Errorf("clientRetryOptions.maxRetries: %d is out of range: use -1 or more", r.MaxRetries))
+		bad("clientRetryOptions.maxRetries", "use -1 or more", "%d is out of range", r.MaxRetries)
 	}
 	return errors.Join(errs...)
 }

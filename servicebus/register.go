@@ -11,7 +11,7 @@ func init() {
 	driver.Register(driver.Extension{
 		Name: "serviceBus",
 		Bindings: []driver.BindingType{
-			{Type: "serviceBusTrigger", Service: connection.ServiceBus, NewTrigger: newTrigger},
+			{Type: "serviceBusTrigger", Service: connection.ServiceBus, NewTrigger: newTrigger, Extras: extraTypes},
 			{Type: "serviceBus", Service: connection.ServiceBus, NewOutput: newOutput},
 		},
 		Check: check,

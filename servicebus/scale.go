@@ -40,7 +40,7 @@ func (t *trigger) activeMessageCount(ctx context.Context) (int64, error) {
 			return 0, t.client.conn.RedactError(fmt.Errorf("servicebus: %s: reading the message count (needs Manage rights): %w", t.entity(), err))
 		}
 		if p == nil {
-			return 0, fmt.Errorf("servicebus: queue %s not found", t.queue)
+			return 0, nil // a missing entity counts as no backlog
 		}
 		return int64(p.ActiveMessageCount), nil
 	}
@@ -49,7 +49,7 @@ func (t *trigger) activeMessageCount(ctx context.Context) (int64, error) {
 		return 0, t.client.conn.RedactError(fmt.Errorf("servicebus: %s: reading the message count (needs Manage rights): %w", t.entity(), err))
 	}
 	if p == nil {
-		return 0, fmt.Errorf("servicebus: subscription %s not found", t.entity())
+		return 0, nil
 	}
 	return int64(p.ActiveMessageCount), nil
 }

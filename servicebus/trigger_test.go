@@ -268,6 +268,19 @@ func TestSessionsFIFOInParallel(t *testing.T) {
 	var active, maxActive atomic.Int64
 	perSession := map[string]int{}
 	var overlap atomic.Bool
+	var want = map[string][]string{}
+	for _, s := range []string{"A", "B", "C"} {
+		for i := range 6 {
+			want[s] = append(want[s], fmt.Sprintf("%s%d", s, i))
+		}
+	}
+	var msgs []*azservicebus.Message
+	for i := range 6 {
+		for _, s := range []string{"A", "B", "C"} {
+			msgs = append(msgs, &azservicebus.Message{Body: []byte(want[s][i]), SessionID: to.Ptr(s)})
+		}
+	}
+	sendMsgs(t, q, msgs...) // all before the host starts, so that the sessions overlap
 	startHost(t, hostCfg{ext: map[string]any{"sessionIdleTimeout": "00:00:01"}}, "Sessions", extension.Action(func(ctx context.Context, m *azservicebus.ReceivedMessage) error {
 		n := active.Add(1)
 		defer active.Add(-1)
@@ -294,17 +307,6 @@ func TestSessionsFIFOInParallel(t *testing.T) {
 		}
 		return nil
 	}), servicebus.Trigger("m", q, map[string]any{"isSessionsEnabled": true}))
-	var want = map[string][]string{}
-	for _, s := range []string{"A", "B", "C"} {
-		for i := range 6 {
-			want[s] = append(want[s], fmt.Sprintf("%s%d", s, i))
-		}
-	}
-	for i := range 6 {
-		for _, s := range []string{"A", "B", "C"} {
-			sendSession(t, q, s, want[s][i])
-		}
-	}
 	wantCounts(t, q, amqppeer.Counts{})
 	mu.Lock()
 	defer mu.Unlock()
