@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -413,6 +414,9 @@ func (t *trigger) data(m *azservicebus.ReceivedMessage) any {
 func (t *trigger) settle(s settler, acts *MessageActions, res driver.Result) {
 	rest := acts.end()
 	t.st.handlerSettled.Add(int64(len(acts.msgs) - len(rest)))
+	// A message whose lock was lost cannot be settled (as the Functions processor, do not try):
+	// Service Bus delivers it again.
+	rest = slices.DeleteFunc(rest, acts.lockLost)
 	if len(rest) == 0 {
 		return
 	}

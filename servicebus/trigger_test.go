@@ -252,7 +252,7 @@ func TestLockLostReported(t *testing.T) {
 		t.Errorf("handled %d times, want 2 (lock lost, then delivered again)", n)
 	}
 	eventually(t, func() string {
-		if l := h.logs.String(); !strings.Contains(l, "lock was lost") && !strings.Contains(l, "lock") {
+		if l := h.logs.String(); !strings.Contains(l, "its lock was lost") {
 			return "no lock-lost log:\n" + l
 		}
 		return ""
