@@ -154,8 +154,13 @@ func TestInputMissingBlobIsNil(t *testing.T) {
 // Errors other than "not found" fail the invocation.
 func TestInputErrors(t *testing.T) {
 	host := newServices(t, unique("h"))
-	// An invalid container name is rejected by the service (400), not reported as missing.
-	v, err := newTestInput(t, "Bad_Container/x", reflect.TypeFor[string](), host, nil).Bind(context.Background(), fcWith(nil))
+	// An invalid container name (the service would answer 400, never "missing") is refused when
+	// the binding is built, with the host's text; one produced by an expression fails the invocation.
+	_, err := newInput(context.Background(), bindContext("Fn", Input("in", "Bad_Container/x"), host, reflect.TypeFor[string](), nil))
+	if !errors.Is(err, driver.ErrInvalidConfig) || !strings.Contains(err.Error(), "Fn/function.json") || !strings.Contains(err.Error(), "Invalid container name: Bad_Container") {
+		t.Errorf("literal invalid container: err = %v", err)
+	}
+	v, err := newTestInput(t, "{c}/x", reflect.TypeFor[string](), host, nil).Bind(context.Background(), fcWith(driver.MapMetadata{"c": "Bad_Container"}))
 	if err == nil {
 		t.Fatalf("got %v, want an error", v)
 	}
@@ -170,7 +175,7 @@ func TestInputErrors(t *testing.T) {
 		t.Errorf("missing path: err = %v, want ErrInvalidConfig", err)
 	}
 	// Unknown {name} in a path is caught at load time when the trigger declares its data.
-	bc := bindContext("Fn", Input("in", "c/{nope}"), host, reflect.TypeFor[string](), nil)
+	bc := bindContext("Fn", Input("in", "ccc/{nope}"), host, reflect.TypeFor[string](), nil)
 	bc.TriggerData = []string{"name"}
 	if _, err := newInput(context.Background(), bc); err == nil {
 		t.Error("unknown {nope} accepted")

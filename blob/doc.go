@@ -13,12 +13,20 @@
 //     as {"LatestScan": "<ISO time>"}.
 //  2. For each candidate, a receipt blob azure-webjobs-hosts/blobreceipts/<hostId>/<functionId>/<etag>/<container>/<blob>
 //     is created with metadata Incomplete and leased for 30 s; a BlobTriggerMessage is put on the
-//     internal queue azure-webjobs-blobtrigger-<hostId>; then the receipt is marked complete. A
-//     blob version (ETag) is therefore handed over once per function and host ID, across restarts
-//     and across hosts sharing a host ID.
+//     internal queue azure-webjobs-blobtrigger-<hostId>; then the receipt is marked complete. While
+//     hosts stop cleanly, a blob version (ETag) is therefore handed over once per function and
+//     host ID, across restarts and across hosts sharing a host ID.
 //  3. Every host consumes the internal queue and invokes the function. A failed invocation is
 //     retried; after poisonBlobThreshold dequeues (default 5) the message is copied to the queue
 //     webjobs-blobtrigger-poison.
+//
+// Delivery is at-least-once, as in Functions: a host that is killed (SIGKILL, a crash, a lost
+// VM) between creating a receipt and completing it leaves it Incomplete, and once its 30 s lease
+// ends the next scan hands the blob over again, although its message may already be queued or
+// processed; a message being processed when the host dies is delivered again after its
+// visibility timeout. A probe that SIGKILLed a scanning host during 1,000 uploads saw 12 blobs
+// run twice. Make blob-triggered functions idempotent (the ETag in Properties identifies the
+// version), as the Functions documentation asks.
 //
 // One host per host ID scans a container at a time (a 30 s lease on
 // azure-webjobs-hosts/locks/<hostId>/WebJobs.Internal.Blobs.<container>.Listener, like the real
@@ -59,7 +67,15 @@
 // A blob output binding writes string, []byte, io.Reader (streamed with UploadStream) or a JSON
 // value when the invocation succeeds, creating the container if needed.
 //
-// # Host storage
+// # Receipts, scan info and locks: their own client, not driver.HostStorage
 //
-// NewHostStorage implements driver.HostStorage on a blob container (azure-webjobs-hosts).
+// The host's durable storage (driver.HostStorage, the azure-webjobs-hosts container of
+// AzureWebJobsStorage) models records with ETag conditions. The blob trigger's receipts and scan
+// lock also need blob leases (a 30 s lease on a receipt while its blob is handed over, a leased
+// lock blob per container), which that interface does not offer, and their names and metadata
+// must be byte-identical to the real host's so that an app moved from Functions keeps its
+// receipts. So the trigger keeps them with its own azblob client, in the azure-webjobs-hosts
+// container of the account it watches — the same container as host storage whenever the
+// trigger's connection is AzureWebJobsStorage, the default. They are durable either way: the
+// trigger never keeps them in memory.
 package blob

@@ -58,14 +58,14 @@ func TestErrorsDoNotLeakSAS(t *testing.T) {
 		}
 	}
 
-	in, err := newInput(ctx, bindContext("R", Input("in", "c/x.txt", props), host, reflect.TypeFor[string](), nil))
+	in, err := newInput(ctx, bindContext("R", Input("in", "ccc/x.txt", props), host, reflect.TypeFor[string](), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = in.Bind(ctx, fcWith(nil))
 	check("input", err)
 
-	out, err := newOutput(ctx, bindContext("W", Output("out", "c/x.txt", props), host, nil, nil))
+	out, err := newOutput(ctx, bindContext("W", Output("out", "ccc/x.txt", props), host, nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,19 +78,19 @@ func TestErrorsDoNotLeakSAS(t *testing.T) {
 	}
 	check("output", s.Flush(ctx))
 
-	tr, err := newTrigger(ctx, bindContext("T", Trigger("in", "c/{name}", props), host, reflect.TypeFor[[]byte](), nil))
+	tr, err := newTrigger(ctx, bindContext("T", Trigger("in", "ccc/{name}", props), host, reflect.TypeFor[[]byte](), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := tr.(*trigger).process(ctx, execFunc(func(context.Context, *driver.Event) driver.Result {
 		return driver.Result{Status: driver.Succeeded}
-	}), &Message{Type: "BlobTrigger", FunctionID: "Host.Functions.T", BlobType: "BlockBlob", ContainerName: "c", BlobName: "x.txt", ETag: `"0x1"`}, 1)
+	}), &Message{Type: "BlobTrigger", FunctionID: "Host.Functions.T", BlobType: "BlockBlob", ContainerName: "ccc", BlobName: "x.txt", ETag: `"0x1"`}, 1)
 	if res.Status != driver.Failed {
 		t.Fatalf("trigger read against a closed endpoint: %v", res.Status)
 	}
 	check("trigger", res.Err)
 
-	check("reprocess", ReprocessWith(ctx, host.Connections, "Storage", host.HostID, "T", "c", "x.txt"))
+	check("reprocess", ReprocessWith(ctx, host.Connections, "Storage", host.HostID, "T", "ccc", "x.txt"))
 }
 
 // poisonedFor reports whether webjobs-blobtrigger-poison holds a message for containerName.

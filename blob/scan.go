@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	sdkblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
@@ -46,6 +47,9 @@ type watch struct {
 	start    startFrom
 	enqueue  func(ctx context.Context, m *Message) error
 	onQueued func() // wakes the local queue listener
+	// fail receives an error that retrying cannot clear (the service refused the listing as a
+	// bad request); the trigger then stops its function loudly instead of retrying forever.
+	fail chan error
 
 	// guarded by scanner.mu
 	watermark time.Time
@@ -266,7 +270,7 @@ func (s *scanner) handOver(ctx context.Context, w *watch, name, etag, blobType s
 	})
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("blob trigger: could not hand over blob; will retry on the next scan",
-			"function", w.fnID, "container", s.key.container, "blob", name, "error", err)
+			"function", w.fnID, "blob", name, "error", err)
 	}
 	switch res {
 	case claimed:
@@ -312,7 +316,7 @@ func (s *scanner) sweep(ctx context.Context) {
 		persisted, found, err := s.loadScanInfo(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.Warn("blob trigger: could not read scan info; retrying", "container", s.key.container, "error", err)
+				s.log.Warn("blob trigger: could not read scan info; retrying", "error", err)
 			}
 			return
 		}
@@ -364,8 +368,21 @@ func (s *scanner) sweep(ctx context.Context) {
 			if bloberror.HasCode(err, bloberror.ContainerNotFound) {
 				break // nothing to do until it exists
 			}
+			if ctx.Err() == nil && permanentListError(err) {
+				// A 400 (an invalid container name, a malformed request) answers every retry
+				// the same way: stop the functions watching this container.
+				for _, w := range watches {
+					if w.fail != nil {
+						select {
+						case w.fail <- err:
+						default:
+						}
+					}
+				}
+				break
+			}
 			if ctx.Err() == nil {
-				s.log.Warn("blob trigger: listing failed; retrying on the next scan", "container", s.key.container, "error", err)
+				s.log.Warn("blob trigger: listing failed; retrying on the next scan", "error", err)
 			}
 			break
 		}
@@ -442,7 +459,7 @@ func (s *scanner) sweep(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	if err := s.saveScanInfo(ctx, minWM); err != nil && ctx.Err() == nil {
-		s.log.Warn("blob trigger: could not save scan info", "container", s.key.container, "error", err)
+		s.log.Warn("blob trigger: could not save scan info", "error", err)
 	}
 }
 
@@ -529,7 +546,7 @@ func (s *scanner) loadScanInfo(ctx context.Context) (time.Time, bool, error) {
 	}
 	var si scanInfo
 	if err := json.Unmarshal(b, &si); err != nil {
-		s.log.Warn("blob trigger: ignoring unreadable scan info", "container", s.key.container, "error", err)
+		s.log.Warn("blob trigger: ignoring unreadable scan info", "error", err)
 		return time.Time{}, false, nil
 	}
 	return si.LatestScan, true, nil
@@ -565,4 +582,11 @@ func ScannerStats(host *driver.Services) []ScannerStat {
 		out = append(out, ScannerStat{HostID: k.hostID, Container: k.container, ScanStats: s.stats()})
 	})
 	return out
+}
+
+// permanentListError reports whether a listing error is one that retrying cannot clear: the
+// service refused the request itself (HTTP 400, e.g. InvalidResourceName).
+func permanentListError(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusBadRequest
 }

@@ -149,7 +149,7 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	key := t.scanKey()
 	w := &watch{fnID: t.fnID, pattern: t.pattern, start: t.start, enqueue: func(ctx context.Context, m *Message) error {
 		return queue.Enqueue(ctx, t.state.hub, iq, m.encode())
-	}}
+	}, fail: make(chan error, 1)}
 	_, releaseS := acquireScanner(t.state, key, func() *scanner {
 		hosts := t.svc.NewContainerClient(HostsContainer)
 		return &scanner{
@@ -157,9 +157,13 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 			interval: t.opts.PollingInterval, workers: 16, log: t.hostLog.With("trigger", "blobTrigger", "container", t.pattern.Container()),
 		}
 	}, w)
-	<-ctx.Done()
-	releaseS()
-	return nil
+	defer releaseS()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-w.fail:
+		return fmt.Errorf("%s: blob trigger: listing container %q failed with an error that retrying cannot clear: %w: %w", t.where, t.pattern.Container(), err, driver.ErrPermanent)
+	}
 }
 
 func createQueue(ctx context.Context, q *azqueue.QueueClient) error {

@@ -345,7 +345,7 @@ func waitScanner(t *testing.T, host *driver.Services, c string, sweeps int64) *s
 
 // C35: source EventGrid is rejected clearly until the Event Grid connector exists.
 func TestTriggerEventGridNotSupported(t *testing.T) {
-	spec := Trigger("input", "c/{name}", driver.Props{"source": "EventGrid"})
+	spec := Trigger("input", "ccc/{name}", driver.Props{"source": "EventGrid"})
 	_, err := newTrigger(context.Background(), bindContext("EG", spec, newServices(t, "h"), nil, nil))
 	if !errors.Is(err, ErrEventGridNotSupported) || !strings.Contains(err.Error(), "EG/function.json") {
 		t.Fatalf("err = %v, want ErrEventGridNotSupported naming the binding", err)
@@ -359,12 +359,12 @@ func TestTriggerBadConfig(t *testing.T) {
 		cfg   map[string]any
 		want  string
 	}{
-		{"{c}/x", nil, nil, "container"},
+		{"{c}/x", nil, nil, "Container paths cannot contain {resolve} tokens"},
 		{"", nil, nil, "path"},
-		{"c/{name}", driver.Props{"source": "Logs"}, nil, "source"},
-		{"c/{name}", driver.Props{"startFrom": "yesterday"}, nil, "startFrom"},
-		{"c/{name}", nil, map[string]any{"maxDegreeOfParallelism": float64(-1)}, "maxDegreeOfParallelism"},
-		{"c/{name}", nil, map[string]any{"poisonBlobThreshold": "many"}, "poisonBlobThreshold"},
+		{"ccc/{name}", driver.Props{"source": "Logs"}, nil, "source"},
+		{"ccc/{name}", driver.Props{"startFrom": "yesterday"}, nil, "startFrom"},
+		{"ccc/{name}", nil, map[string]any{"maxDegreeOfParallelism": float64(-1)}, "maxDegreeOfParallelism"},
+		{"ccc/{name}", nil, map[string]any{"poisonBlobThreshold": "many"}, "poisonBlobThreshold"},
 	} {
 		spec := Trigger("input", tc.path, tc.props)
 		_, err := newTrigger(context.Background(), bindContext("Bad", spec, newServices(t, "h"), nil, tc.cfg))

@@ -40,6 +40,33 @@ type ResolveError struct {
 	Source  string   // the source of Key
 	Err     error    // the cause; wraps one of the Err* sentinels
 	Fix     string   // what to do about it
+	// DidYouMean lists existing settings whose names are close to a key tried (typos), for a
+	// not-found error.
+	DidYouMean []string
+}
+
+// Problem is the error without the connection name and the fix: the cause, the setting used,
+// the keys tried and the "did you mean" names, on one line.
+func (e *ResolveError) Problem() string {
+	var b strings.Builder
+	cause := e.Err.Error()
+	// The sentinel's text adds nothing to the real system's message that follows it.
+	cause = strings.TrimPrefix(cause, ErrNotFound.Error()+": ")
+	b.WriteString(strings.TrimSuffix(cause, "."))
+	if e.Key != "" {
+		fmt.Fprintf(&b, " (setting %s", e.Key)
+		if e.Source != "" {
+			fmt.Fprintf(&b, " from %s", e.Source)
+		}
+		b.WriteString(")")
+	}
+	if len(e.Tried) > 0 {
+		fmt.Fprintf(&b, "; tried %s", strings.Join(e.Tried, ", "))
+	}
+	if len(e.DidYouMean) > 0 {
+		fmt.Fprintf(&b, " (did you mean %s?)", strings.Join(e.DidYouMean, " or "))
+	}
+	return strings.ReplaceAll(b.String(), "\n", " ")
 }
 
 func (e *ResolveError) Error() string {
@@ -55,6 +82,9 @@ func (e *ResolveError) Error() string {
 	}
 	if len(e.Tried) > 0 {
 		fmt.Fprintf(&b, "; tried %s", strings.Join(e.Tried, ", "))
+	}
+	if len(e.DidYouMean) > 0 {
+		fmt.Fprintf(&b, " (did you mean %s?)", strings.Join(e.DidYouMean, " or "))
 	}
 	if e.Fix != "" {
 		b.WriteString("; fix: ")

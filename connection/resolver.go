@@ -199,7 +199,7 @@ func (r *Resolver) Explain(ctx context.Context, name string, svc Service) (*Expl
 	}
 	if matched == nil {
 		return fail(&ResolveError{Err: fmt.Errorf("%w: %s", ErrNotFound, notFoundMessage(ex.Name, svc)),
-			Fix: notFoundFix(ex.Name, svc)})
+			Fix: notFoundFix(ex.Name, svc), DidYouMean: suggestKeys(r.settings, ex.Tried())})
 	}
 
 	// C7: a non-empty value is a connection string (and beats children); else the children are an

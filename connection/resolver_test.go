@@ -601,8 +601,23 @@ func TestSettingsSources(t *testing.T) {
 	if !errors.Is(err, ErrEncryptedSettings) || !strings.Contains(err.Error(), "x/local.settings.json") || strings.Contains(err.Error(), "secretcipher") {
 		t.Fatalf("encrypted: %v", err)
 	}
-	_, err = ParseLocalSettings("l.json", []byte(`{"Values": {"A": "`+key1+`", "B": 3}}`))
-	if err == nil || strings.Contains(err.Error(), key1) || !strings.Contains(err.Error(), "l.json") {
+	// Numbers and booleans are read as their text, as Core Tools accepts them; an object is an
+	// error naming the key (escaped when it holds a control character), never the values.
+	lsrc, err := ParseLocalSettings("l.json", []byte("\uFEFF{'Values': {'A': '"+key1+"', 'B': 3, 'C': true, 'D': 1.50, 'E': null,}, // comment\n}"))
+	if err != nil {
+		t.Fatalf("lenient local.settings.json: %v", err)
+	}
+	lss := NewSettings(lsrc)
+	for k, want := range map[string]string{"B": "3", "C": "true", "D": "1.50"} {
+		if v, ok := lss.Get(k); !ok || v != want {
+			t.Errorf("Values.%s = %q, %v; want %q", k, v, ok, want)
+		}
+	}
+	if lss.Exists("E") {
+		t.Errorf("null value became a setting")
+	}
+	_, err = ParseLocalSettings("l.json", []byte(`{"Values": {"A": "`+key1+`", "B\u0000x": {"n": 3}}}`))
+	if err == nil || strings.Contains(err.Error(), key1) || !strings.Contains(err.Error(), "l.json: Values.\"B\\x00x\": holds an object") {
 		t.Fatalf("bad type: %v", err)
 	}
 	_, err = ParseLocalSettings("l.json", []byte(`{"Values": {"A": "`+key1+`"`))
@@ -655,5 +670,42 @@ func TestAzureCloudClientOptions(t *testing.T) {
 	}
 	if c.ClientOptions.Cloud.ActiveDirectoryAuthorityHost != cloud.AzureGovernment.ActiveDirectoryAuthorityHost {
 		t.Fatalf("cloud = %+v", c.ClientOptions.Cloud)
+	}
+}
+
+// A missing connection names the keys tried and suggests settings with close names; the
+// problem text has no fix in it, no sentinel prefix and no repeated punctuation.
+func TestNotFoundDidYouMean(t *testing.T) {
+	s := NewSettings(FromMap("local.settings.json", map[string]string{
+		"AzureWebJobStorage":         "UseDevelopmentStorage=true",
+		"Storag1__queueServiceUri":   "https://x.queue.core.windows.net",
+		"Unrelated":                  "x",
+		"AzureWebJobsStorageAccount": "y",
+	}))
+	r := NewResolver(s, nil)
+	for _, tc := range []struct {
+		name, want string
+	}{
+		{"", `(did you mean AzureWebJobStorage or Storag1?)`},
+		{"Storage1", `(did you mean Storag1?)`},
+	} {
+		_, err := r.Resolve(context.Background(), tc.name, Queue)
+		var re *ResolveError
+		if !errors.As(err, &re) || !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Resolve(%q) = %v", tc.name, err)
+		}
+		p := re.Problem()
+		if !strings.HasSuffix(p, tc.want) || strings.Contains(p, "fix") || strings.Contains(p, ErrNotFound.Error()) || strings.Contains(p, ".;") {
+			t.Errorf("Resolve(%q).Problem() = %q; want one ending %q", tc.name, p, tc.want)
+		}
+		if strings.Contains(err.Error(), "UseDevelopmentStorage") || strings.Contains(err.Error(), "x.queue") {
+			t.Errorf("value leaked: %v", err)
+		}
+	}
+	if d := editDistance("azurewebjobstorage", "azurewebjobsstorage"); d != 1 {
+		t.Errorf("editDistance = %d", d)
+	}
+	if d := editDistance("ab", "ba"); d != 1 {
+		t.Errorf("transposition distance = %d", d)
 	}
 }

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
+
+	"github.com/azbind/azbind/internal/jsonc"
 )
 
 // Setting is one app setting as found in a source.
@@ -56,6 +60,25 @@ func FromMap(name string, m map[string]string) Source {
 // ErrEncryptedSettings is returned for a local.settings.json with "IsEncrypted": true.
 var ErrEncryptedSettings = errors.New("local.settings.json is encrypted")
 
+// FileError is a problem in a settings file: the file (as given), the field ("Values.A", or ""
+// for the whole file), the problem and its fix, so that callers can print one
+// "file: field: problem: fix" line.
+type FileError struct {
+	File, Field, Problem, Fix string
+}
+
+func (e *FileError) Error() string {
+	s := e.File + ": "
+	if e.Field != "" {
+		s += e.Field + ": "
+	}
+	return s + e.Problem + ": " + e.Fix
+}
+
+func fileErr(file, field, problem, fix string) error {
+	return &FileError{File: file, Field: field, Problem: problem, Fix: fix}
+}
+
 // LocalSettings is the content of a local.settings.json file (checklist C68).
 type LocalSettings struct {
 	IsEncrypted       bool              `json:"IsEncrypted"`
@@ -75,11 +98,38 @@ func LoadLocalSettings(path string) (Source, error) {
 	return ParseLocalSettings(path, data)
 }
 
-// ParseLocalSettings parses local.settings.json content; path is used in errors only.
+// ParseLocalSettings parses local.settings.json content; path is used in errors only. The file
+// is read as Core Tools reads it (Json.NET): a UTF-8 BOM, comments, trailing commas and
+// single-quoted strings are accepted, and a Values or ConnectionStrings entry holding a number or
+// a boolean is read as its JSON text ("BatchSize": 8 is "8"; true is "true", where .NET would
+// write "True"). A null entry is left out; an object or array is an error naming the key.
 func ParseLocalSettings(path string, data []byte) (Source, error) {
+	var raw struct {
+		IsEncrypted       json.RawMessage            `json:"IsEncrypted"`
+		Values            map[string]json.RawMessage `json:"Values"`
+		ConnectionStrings map[string]json.RawMessage `json:"ConnectionStrings"`
+		Host              map[string]any             `json:"Host"`
+	}
+	if err := jsonc.Unmarshal(data, &raw); err != nil {
+		if errors.Is(err, jsonc.ErrEmpty) {
+			return Source{}, fileErr(path, "", "the file is empty", `write {"IsEncrypted": false, "Values": {}} or delete it`)
+		}
+		return Source{}, fileErr(path, "", jsonErrorText(err), `fix the syntax (Values and ConnectionStrings are objects of "name": "value")`)
+	}
 	var ls LocalSettings
-	if err := json.Unmarshal(data, &ls); err != nil {
-		return Source{}, fmt.Errorf("%s: not valid JSON for local.settings.json (%v): fix the syntax or the value types (Values and ConnectionStrings hold strings only)", path, jsonErrorText(err))
+	switch v := strings.TrimSpace(string(raw.IsEncrypted)); strings.ToLower(v) {
+	case "", "null", "false", `"false"`:
+	case "true", `"true"`:
+		ls.IsEncrypted = true
+	default:
+		return Source{}, fileErr(path, "IsEncrypted", "must be true or false, got "+jsonKindOf(raw.IsEncrypted), `set "IsEncrypted": false`)
+	}
+	var err error
+	if ls.Values, err = settingTexts(path, "Values", raw.Values); err != nil {
+		return Source{}, err
+	}
+	if ls.ConnectionStrings, err = settingTexts(path, "ConnectionStrings", raw.ConnectionStrings); err != nil {
+		return Source{}, err
 	}
 	if ls.IsEncrypted {
 		return Source{}, fmt.Errorf("%s: IsEncrypted: %w: run `func settings decrypt` or set \"IsEncrypted\": false with plain values", path, ErrEncryptedSettings)
@@ -96,17 +146,83 @@ func ParseLocalSettings(path string, data []byte) (Source, error) {
 	return src, nil
 }
 
+// settingTexts turns the entries of a Values or ConnectionStrings object into text: strings as
+// they are, numbers and booleans as written; null entries are dropped.
+func settingTexts(path, section string, m map[string]json.RawMessage) (map[string]string, error) {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		t := strings.TrimSpace(string(v))
+		switch {
+		case t == "null":
+			continue
+		case strings.HasPrefix(t, `"`):
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return nil, fileErr(path, section+"."+quoteKey(k), "not a valid string", "fix the value")
+			}
+			out[k] = s
+		case t == "true" || t == "false" || strings.IndexFunc(t, func(r rune) bool { return !strings.ContainsRune("0123456789+-.eE", r) }) < 0:
+			out[k] = t
+		default:
+			return nil, fileErr(path, section+"."+quoteKey(k), "holds "+jsonKindOf(v)+", but settings are text", "write the value as a string")
+		}
+	}
+	return out, nil
+}
+
+// quoteKey shows a key safely on one line: printable keys as they are, others quoted with
+// escapes (a NUL or a line break in a key is never printed raw).
+func quoteKey(k string) string {
+	for _, r := range k {
+		if !unicode.IsPrint(r) || r == '"' {
+			return strconv.Quote(k)
+		}
+	}
+	return k
+}
+
+func jsonKindOf(v json.RawMessage) string {
+	t := strings.TrimSpace(string(v))
+	switch {
+	case strings.HasPrefix(t, "{"):
+		return "an object"
+	case strings.HasPrefix(t, "["):
+		return "an array"
+	case strings.HasPrefix(t, `"`):
+		return "a string"
+	case t == "true" || t == "false":
+		return "a boolean"
+	case t == "null":
+		return "null"
+	}
+	return "a number"
+}
+
 // jsonErrorText describes a JSON error without quoting the document's content.
 func jsonErrorText(err error) string {
-	var se *json.SyntaxError
+	var se *jsonc.SyntaxError
 	if errors.As(err, &se) {
-		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+		return se.Error()
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Sprintf("field %q holds a JSON %s where a %s is expected", te.Field, te.Value, te.Type)
+		field := te.Field
+		if field == "" {
+			field = "the document"
+		}
+		return fmt.Sprintf("%s: holds a JSON %s where %s is expected", quoteKey(field), te.Value, jsonTypeName(te.Type.Kind().String()))
 	}
-	return "invalid JSON"
+	return "not valid JSON"
+}
+
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "map", "struct":
+		return "an object"
+	case "slice":
+		return "an array"
+	}
+	return "a " + kind
 }
 
 // Settings is a merged, read-only view of settings sources, as .NET configuration sees them: keys are

@@ -238,7 +238,11 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	// Trigger first: its binding-data contract validates the other bindings' templates.
 	bt, ext, ok := driver.Lookup(trig.Type)
 	if !ok || bt.NewTrigger == nil {
-		return nil, fmt.Errorf("%s: type: %q is not a registered trigger type (registered: %s): import the connector package: %w", trig.Where, trig.Type, strings.Join(driver.BindingTypes(), ", "), ErrInvalidConfig)
+		problem, fix := unknownTypeProblem(trig.Type, true)
+		if ok {
+			problem, fix = fmt.Sprintf("%q cannot be used as a trigger", trig.Type), "use a trigger type"
+		}
+		return nil, &driver.ConfigError{Where: trig.Where, Field: "type", Problem: problem, Fix: fix}
 	}
 	bc := h.bindContext(spec, trig, ext, plan.paramTypes[f.trigSlot], nil, trig.Type, f.retry)
 	var err error
@@ -260,7 +264,8 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 		}
 		bt, ext, ok := driver.Lookup(b.Type)
 		if !ok {
-			return nil, fmt.Errorf("%s: type: %q is not a registered binding type (registered: %s): import the connector package: %w", b.Where, b.Type, strings.Join(driver.BindingTypes(), ", "), ErrInvalidConfig)
+			problem, fix := unknownTypeProblem(b.Type, false)
+			return nil, &driver.ConfigError{Where: b.Where, Field: "type", Problem: problem, Fix: fix}
 		}
 		if b.Direction == DirIn || b.Direction == DirInOut {
 			if bt.NewInput == nil {

@@ -17,9 +17,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+// LocalSettingsFile is the local.settings.json a Host without HostOptions.Settings or an app
+// folder reads, relative to the working directory.
+const LocalSettingsFile = "local.settings.json"
+
 // HostOptions configure a Host; the zero value works (environment settings, slog.Default()).
 type HostOptions struct {
-	// Settings are the app settings (default: the environment, then AppDir's local.settings.json).
+	// Settings are the app settings. By default, as `func start` reads them: the environment,
+	// then the Values of local.settings.json — the app folder's with LoadAppDir, else the one in
+	// the working directory (LocalSettingsFile); a missing file is fine.
 	Settings *connection.Settings
 	// Connections resolves binding connections (default: connection.NewResolver(Settings, nil)).
 	Connections ConnectionResolver
@@ -220,9 +226,14 @@ func (h *Host) initServices() {
 		return
 	}
 	if h.settings == nil {
-		s, err := connection.NewDefaultSettings("")
+		// As `func start` does from the app folder: the environment, then ./local.settings.json
+		// (a missing file is fine; a broken one stops the host with its problem).
+		s, err := connection.NewDefaultSettings(LocalSettingsFile)
 		if err != nil {
-			s = connection.NewSettings()
+			h.declErrs = append(h.declErrs, fmt.Errorf("%w: %w", err, ErrInvalidConfig))
+			if s, err = connection.NewDefaultSettings(""); err != nil {
+				s = connection.NewSettings()
+			}
 		}
 		h.settings = s
 	}

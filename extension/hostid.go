@@ -21,11 +21,21 @@ func (h *Host) resolveHostID() (string, error) {
 		}
 	}
 	if id != "" {
-		id = strings.ToLower(id)
-		if len(id) > 32 || !hostIDPattern.MatchString(id) {
-			return "", fmt.Errorf("%s: host id %q is invalid: use 1–32 lowercase letters, digits and single dashes, not at the start or end (a longer id would be truncated and could collide with another app's): %w", where, id, ErrInvalidConfig)
+		// Used as given, as the host does; never silently lower-cased or cut (WebJobs refuses an
+		// id that HostIdValidator rejects).
+		if len(id) > maxHostIDLength || !hostIDPattern.MatchString(id) {
+			fix := "use 1–32 lowercase letters, digits and single dashes, not at the start or end (a longer id would be truncated and could collide with another app's)"
+			if l := strings.ToLower(id); l != id && len(l) <= maxHostIDLength && hostIDPattern.MatchString(l) {
+				fix = fmt.Sprintf("use %q", l)
+			}
+			return "", fmt.Errorf("%s: host id %q is invalid: %s: %s: %w", where, id, strings.TrimSuffix(hostIDValidationMessage, "."), fix, ErrInvalidConfig)
 		}
 		return id, nil
+	}
+	// On App Service, Kubernetes and Linux/Flex Consumption: the host's default, from the site
+	// name, so that every instance of the app shares it.
+	if pid, _, ok := platformHostID(func(k string) string { v, _ := h.settings.Get(k); return v }); ok {
+		return pid, nil
 	}
 	// Derived: <machine name>-<hash of the app>, stable per app and machine (as Functions does
 	// locally), never truncated into a collision: the hash is always kept whole. The app is its

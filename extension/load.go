@@ -1,7 +1,11 @@
 package extension
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/azbind/azbind/connection"
 )
@@ -15,18 +19,50 @@ type Problem struct {
 	Warning bool // true for findings that do not stop the host (unknown keys, ...)
 }
 
+// String is the one-line form "file: field: problem: fix": empty parts are left out, a problem's
+// final '.' is dropped before the fix, and control characters or invalid UTF-8 anywhere (a NUL
+// in a JSON key, a line break in a name) are escaped so that one problem is always one line.
 func (p Problem) String() string {
-	var b strings.Builder
-	b.WriteString(p.File)
-	if p.Field != "" {
-		b.WriteString(": ")
-		b.WriteString(p.Field)
+	problem := strings.TrimSpace(p.Problem)
+	fix := strings.TrimSpace(p.Fix)
+	if fix != "" && strings.HasSuffix(problem, ".") && !strings.HasSuffix(problem, "..") {
+		problem = strings.TrimSuffix(problem, ".")
 	}
-	b.WriteString(": ")
-	b.WriteString(p.Problem)
-	if p.Fix != "" {
-		b.WriteString(": ")
-		b.WriteString(p.Fix)
+	parts := make([]string, 0, 4)
+	for _, s := range []string{strings.TrimSpace(p.File), strings.TrimSpace(p.Field), problem, fix} {
+		if s != "" {
+			parts = append(parts, escapeControl(s))
+		}
+	}
+	return strings.Join(parts, ": ")
+}
+
+// escapeControl escapes non-printable characters and invalid UTF-8 as Go escapes (\x00, \n,
+// \u202e), leaving everything else as it is.
+func escapeControl(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) && r != ' ' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r) || r == ' ':
+			b.WriteString(s[i : i+n])
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
 	}
 	return b.String()
 }

@@ -34,7 +34,11 @@ func loadAppDir(dir string, settings *connection.Settings) (*AppSpec, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "host.json"))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		all = append(all, Problem{File: "host.json", Problem: "file not found in " + dir, Fix: `create host.json containing {"version": "2.0"}`})
+		// No host.json: the defaults, as the host does (HostJsonFileConfigurationSource writes
+		// {"version": "2.0"} and goes on); AzureFunctionsJobHost__* settings still apply.
+		h, ps := ParseHostJSON("host.json", []byte(`{"version": "2.0"}`), app.Settings)
+		app.Host = h
+		all = append(all, ps...)
 	case err != nil:
 		all = append(all, Problem{File: "host.json", Problem: "cannot be read: " + errText(err), Fix: "check the file's permissions"})
 	default:
@@ -100,6 +104,11 @@ func localSettingsProblem(dir string, err error) Problem {
 		p.Field = "IsEncrypted"
 		p.Problem = "the file is encrypted (IsEncrypted: true); azbind cannot read encrypted values"
 		p.Fix = "run `func settings decrypt`, or set \"IsEncrypted\": false with plain values"
+		return p
+	}
+	var fe *connection.FileError
+	if errors.As(err, &fe) {
+		p.Field, p.Problem, p.Fix = fe.Field, fe.Problem, fe.Fix
 		return p
 	}
 	msg := err.Error()

@@ -3,8 +3,8 @@ package extension
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/azbind/azbind/extension/driver"
 
@@ -17,10 +17,11 @@ import (
 // the documented, stricter limit so that every name we accept is accepted everywhere.)
 const MaxFunctionNameLength = 127
 
-// ValidFunctionName reports whether name is a valid function name: a letter first, then
-// letters, digits, '_' and '-', at most MaxFunctionNameLength characters (ASCII only).
+// ValidFunctionName reports whether name is a valid function name, as the host's
+// Utility.IsValidFunctionName: an ASCII letter first, then ASCII letters, digits, '_' and '-', at
+// most MaxFunctionNameLength characters, and not the reserved name "host" (any case).
 func ValidFunctionName(name string) bool {
-	if name == "" || len(name) > MaxFunctionNameLength {
+	if name == "" || len(name) > MaxFunctionNameLength || strings.EqualFold(name, "host") {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
@@ -35,13 +36,29 @@ func ValidFunctionName(name string) bool {
 	return true
 }
 
+// validBindingName is the host's BindingNameValidationRegex ^[a-zA-Z][a-zA-Z0-9]{0,127}$ (and
+// "$return", checked by the caller): ASCII letters and digits only, a letter first.
 func validBindingName(name string) bool {
-	for i, r := range name {
-		if !(unicode.IsLetter(r) || r == '_' || i > 0 && unicode.IsDigit(r)) {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9') {
 			return false
 		}
 	}
-	return name != ""
+	return true
+}
+
+// displayName shows a user-written name on one line: control characters and invalid UTF-8 are
+// escaped (a NUL or a line break is never printed raw).
+func displayName(s string) string {
+	q := strconv.Quote(s)
+	if q[1:len(q)-1] == s {
+		return s
+	}
+	return q
 }
 
 func checkFunction(f *FunctionSpec, settings *connection.Settings) []Problem {
@@ -57,8 +74,11 @@ func checkFunction(f *FunctionSpec, settings *connection.Settings) []Problem {
 	}
 	ps := &problems{file: file}
 	if !ValidFunctionName(f.Name) {
-		ps.add("", fmt.Sprintf("%q is not a valid function name", f.Name),
-			fmt.Sprintf("use a name that starts with a letter and has only letters, digits, '_' and '-' (at most %d characters)", MaxFunctionNameLength))
+		fix := fmt.Sprintf("use a name that starts with a letter and has only letters, digits, '_' and '-' (at most %d characters)", MaxFunctionNameLength)
+		if strings.EqualFold(f.Name, "host") {
+			fix = `"host" is reserved by the Functions host (its own folder and keys): rename the function`
+		}
+		ps.add("", fmt.Sprintf("'%s' is not a valid function name.", displayName(f.Name)), fix)
 	}
 	if f.Retry != nil {
 		checkRetry(ps, "retry", f.Retry)
@@ -132,15 +152,8 @@ func checkBinding(ps *problems, field string, b *BindingSpec, settings *connecti
 	if b.Type == "" {
 		ps.add(field+".type", "is required", "set \"type\" to a registered binding type ("+strings.Join(driver.BindingTypes(), ", ")+")")
 	} else if bt, ext, ok := driver.Lookup(b.Type); !ok {
-		known := strings.Join(driver.BindingTypes(), ", ")
-		if known == "" {
-			known = "none"
-		}
-		kind := "binding"
-		if b.IsTrigger() {
-			kind = "trigger"
-		}
-		ps.add(field+".type", fmt.Sprintf("%q is not a registered %s type", b.Type, kind), "use a registered type ("+known+") or import the connector package that registers it")
+		problem, fix := unknownTypeProblem(b.Type, b.IsTrigger())
+		ps.add(field+".type", problem, fix)
 	} else {
 		checkSupport(ps, field, b, bt, ext, dir)
 	}
@@ -153,7 +166,7 @@ func checkBinding(ps *problems, field string, b *BindingSpec, settings *connecti
 			ps.add(field+".name", fmt.Sprintf("\"$return\" is only allowed on an \"out\" binding, not %q", string(dir)), "give the binding a parameter name, or make it an output")
 		}
 	case !validBindingName(b.Name):
-		ps.add(field+".name", fmt.Sprintf("%q is not a valid binding name", b.Name), "use letters, digits and '_', starting with a letter or '_' (or \"$return\" for an output)")
+		ps.add(field+".name", fmt.Sprintf("The binding name %s is invalid.", displayName(b.Name)), "use 1–128 ASCII letters and digits, starting with a letter (or \"$return\" for an output)")
 	}
 	// dataType / cardinality (C16).
 	switch strings.ToLower(b.DataType) {
@@ -229,7 +242,14 @@ func checkStrings(ps *problems, field string, v any, settings *connection.Settin
 		}
 		if template {
 			if _, err := expr.Parse(s); err != nil {
-				ps.add(field, err.Error(), "balance the braces; write {{ and }} for literal braces")
+				fix := "balance the braces; write {{ and }} for literal braces"
+				switch msg := err.Error(); {
+				case strings.Contains(msg, "is empty"):
+					fix = "put a binding data name between the braces, or write {{}} for literal braces"
+				case strings.Contains(msg, "parameter name") || strings.Contains(msg, "expression"):
+					fix = "use a name of letters, digits and '_' starting with a letter ('-' only after a '.'), or write {{ and }} for literal braces"
+				}
+				ps.add(field, err.Error(), fix)
 			}
 		}
 	case map[string]any:

@@ -35,6 +35,11 @@ func parseHostJSON(file string, data []byte, settings *connection.Settings) (*Ho
 		ps.add("", "must be a JSON object, got "+jsonKind(doc), `write {"version": "2.0"}`)
 		return nil, ps.list
 	}
+	if len(top) == 0 {
+		// An empty host.json means the defaults (HostJsonFileConfigurationSourceTests
+		// .EmptyHostJson_CreatesDefaultFile: "{}" becomes {"version": "2.0"}).
+		top = map[string]any{"version": "2.0"}
+	}
 	overridden := applyHostOverrides(top, settings)
 	h := &HostConfig{Extensions: map[string]map[string]any{}, LogLevels: map[string]string{}}
 	for _, k := range sortedKeys(top) {
@@ -96,7 +101,8 @@ func parseFunctionTimeout(ps *problems, field string, v any) time.Duration {
 			return 0
 		}
 		if d < 0 {
-			if strings.TrimSpace(x) != "-1" {
+			// The host reads minus one day ("-1", "-1.00:00:00") as no limit.
+			if d != -24*time.Hour {
 				ps.add(field, fmt.Sprintf("negative timeout %q", x), `use "-1" for no limit, or a TimeSpan such as "00:05:00"`)
 				return 0
 			}

@@ -1,44 +1,27 @@
 package extension
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
+
+	"github.com/azbind/azbind/internal/jsonc"
 )
 
-// decodeJSONDoc decodes a whole JSON document into any (numbers as float64). A syntax error is
-// described with its byte offset and line:column, never quoting the document.
+// decodeJSONDoc decodes a whole JSON document into any (numbers as float64), read as the host
+// reads it (internal/jsonc: a UTF-8 BOM, comments, trailing commas, single-quoted strings and
+// unquoted keys are accepted, as Json.NET does). A syntax error is described with its byte
+// offset and line:column in the original text, never quoting the document.
 func decodeJSONDoc(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
 	var v any
-	if err := dec.Decode(&v); err != nil {
-		if errors.Is(err, io.EOF) {
+	if err := jsonc.Unmarshal(data, &v); err != nil {
+		if errors.Is(err, jsonc.ErrEmpty) {
 			return nil, fmt.Errorf("the file is empty")
 		}
-		return nil, describeJSONError(data, err, dec.InputOffset())
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		off := dec.InputOffset()
-		return nil, fmt.Errorf("not valid JSON: unexpected data after the top-level value at byte %d (%s)", off, lineCol(data, off))
+		return nil, err
 	}
 	return v, nil
-}
-
-func describeJSONError(data []byte, err error, fallback int64) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		// Offset counts the bytes read up to and including the offending one.
-		return fmt.Errorf("not valid JSON: %s at byte %d (%s)", strings.TrimPrefix(se.Error(), "json: "), se.Offset, lineCol(data, se.Offset-1))
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		n := int64(len(data))
-		return fmt.Errorf("not valid JSON: unexpected end of file at byte %d (%s)", n, lineCol(data, n))
-	}
-	return fmt.Errorf("not valid JSON near byte %d (%s)", fallback, lineCol(data, fallback))
 }
 
 // lineCol returns "line L, column C" (1-based; columns count bytes) of the byte at offset off

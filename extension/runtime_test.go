@@ -372,7 +372,7 @@ func TestHandlerMismatch(t *testing.T) {
 		{"unreceived input", extension.Action(func(context.Context, string) error { return nil }), []*extension.BindingSpec{trig(name), in("cust", "k")}, `input binding "cust" is not received`},
 		{"many needs slice", extension.Action(func(context.Context, string) error { return nil }), []*extension.BindingSpec{trig(name, "cardinality", "many")}, "cardinality many needs a slice"},
 		{"bad reflect", extension.Reflect(func(s string) error { return nil }), []*extension.BindingSpec{trig(name)}, "first parameter must be context.Context"},
-		{"unknown type", extension.Action(func(context.Context, string) error { return nil }), []*extension.BindingSpec{extension.Binding("nosuchTrigger", "x", extension.DirIn, nil)}, "not a registered trigger type"},
+		{"unknown type", extension.Action(func(context.Context, string) error { return nil }), []*extension.BindingSpec{extension.Binding("nosuchTrigger", "x", extension.DirIn, nil)}, "not a known trigger type"},
 		{"missing required property", extension.Action(func(context.Context, string) error { return nil }), []*extension.BindingSpec{extension.Binding("memTrigger", "x", extension.DirIn, nil)}, `queue: is required`},
 		{"unknown result field", extension.Func(func(context.Context, string) (struct {
 			X string `azbind:"nosuch"`
@@ -408,12 +408,28 @@ func TestHostID(t *testing.T) {
 			t.Errorf("HostID %q: err = %v", bad, err)
 		}
 	}
+	// An explicit id is used as given: one the host would refuse is an error naming the fix,
+	// never silently lower-cased.
 	o := opts(map[string]string{"AzureFunctionsWebHost__hostid": "MyApp-Prod"})
+	o.HostID = ""
+	if err := buildErr(t, o, "fn", h, trig(name)); !strings.Contains(err.Error(), `host id "MyApp-Prod" is invalid`) || !strings.Contains(err.Error(), `use "myapp-prod"`) {
+		t.Errorf("upper-case host id: err = %v", err)
+	}
+	o = opts(map[string]string{"AzureFunctionsWebHost__hostid": "myapp-prod"})
 	o.HostID = ""
 	th := run(t, o, "fn", h, trig(name))
 	waitFor(t, "services", func() bool { return th.HostID() != "" })
 	if got := th.HostID(); got != "myapp-prod" {
 		t.Errorf("HostID from setting = %q, want myapp-prod", got)
+	}
+	// On App Service the default is the site name, as the host derives it
+	// (ScriptHostIdProviderTests.GetDefaultHostId_AzureHost_ReturnsExpectedResult).
+	o = opts(map[string]string{"WEBSITE_INSTANCE_ID": "123123", "WEBSITE_SITE_NAME": "TEST-FUNCTIONS--"})
+	o.HostID = ""
+	th = run(t, o, "fn", h, trig(name))
+	waitFor(t, "services", func() bool { return th.HostID() != "" })
+	if got := th.HostID(); got != "test-functions" {
+		t.Errorf("HostID on App Service = %q, want test-functions", got)
 	}
 	ids := map[string]bool{}
 	for range 2 {

@@ -4,8 +4,11 @@
 // `extensions.queues`).
 //
 // The trigger polls as the Azure Functions queue listener does (checklist C20–C27): it receives
-// batches of up to BatchSize messages (default 16, at most 32) with a 10-minute visibility that is
-// renewed at half-interval while the handler runs, fetches the next batch as soon as no more than
+// batches of up to BatchSize messages (default 16, at most 32) with a 30-second visibility that is
+// renewed at half-interval while the handler runs (Functions uses 10 minutes: azbind's shorter
+// receive visibility means the messages of a host that crashes or is killed mid-handler reach
+// another receiver after about 30 s instead of 10 minutes, measured by TestKilledHostRecoveryTime;
+// a handler that finishes within 15 s costs no renewal request), fetches the next batch as soon as no more than
 // NewBatchThreshold messages are in flight (default BatchSize/2 × processors), backs off
 // exponentially with jitter from 100 ms to maxPollingInterval (default 1 minute) while the queue is
 // empty, deletes a message when its invocation succeeds, makes it visible again after
@@ -19,7 +22,13 @@
 // maxDequeueCount (5), messageEncoding ("base64" or "none", for the trigger and the output), and two
 // keys Functions does not have: failureBackoff (false; when true the visibility after a failure
 // doubles with each dequeue, starting from max(visibilityTimeout, 1 s), as asked for in
-// azure-webjobs-sdk#1040) and maxFailureBackoff ("00:10:00", its cap).
+// azure-webjobs-sdk#1040), maxFailureBackoff ("00:10:00", its cap) and receiveVisibility
+// ("00:00:30", 1 s to 7 days: the receive visibility above).
+//
+// Queue names in bindings are lower-cased, as WebJobs does ("Orders" reads the queue orders;
+// "shipped-{ID}" with ID "A1" writes to shipped-a1), then validated. A message that is not valid
+// UTF-8 does not bind to a string parameter (the attempt fails and the message is poisoned after
+// maxDequeueCount); take []byte or *queue.Message for binary content.
 //
 // While the queue is deep, receives may overlap, always within the Functions bound of batchSize +
 // newBatchThreshold messages in flight per host; this is what lets the trigger keep pace with a

@@ -14,3 +14,6 @@ func ConnString() string { return env.ConnectionString }
 
 // Resolver resolves every connection to the test account.
 type Resolver = testResolver
+
+// TextBindError is textBindError.
+var TextBindError = textBindError

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 	"github.com/azbind/azbind/extension/driver"
@@ -41,7 +42,7 @@ func newInput(ctx context.Context, bc *driver.BindContext) (driver.Input, error)
 			return nil, err
 		}
 		if t.IsLiteral() {
-			if err := ValidQueueName(t.Literal()); err != nil {
+			if err := ValidQueueName(strings.ToLower(t.Literal())); err != nil {
 				return nil, bc.Errorf("queueName", "", "%w", err)
 			}
 		}
@@ -63,6 +64,7 @@ func (in *clientInput) Bind(ctx context.Context, fc *driver.FunctionContext) (an
 	if err != nil {
 		return nil, err
 	}
+	name = strings.ToLower(name)
 	if err := ValidQueueName(name); err != nil {
 		return nil, fmt.Errorf("%s: queueName: evaluated to an invalid name: %w", in.where, err)
 	}

@@ -28,9 +28,13 @@ const (
 	DefaultMaxPollingInterval = time.Minute
 	MinPollingInterval        = 100 * time.Millisecond
 	DefaultMaxDequeueCount    = 5
-	DefaultReceiveVisibility  = 10 * time.Minute
-	DefaultMaxFailureBackoff  = 10 * time.Minute
-	maxVisibility             = 7 * 24 * time.Hour
+	// DefaultReceiveVisibility is how long a received message stays invisible before its
+	// renewal (at half of it, while the handler runs) is due. Functions uses 10 minutes, so a
+	// crashed host's messages wait 10 minutes for another receiver; azbind's 30 s costs a fast
+	// handler no extra request and a crash about 30 s.
+	DefaultReceiveVisibility = 30 * time.Second
+	DefaultMaxFailureBackoff = 10 * time.Minute
+	maxVisibility            = 7 * 24 * time.Hour
 )
 
 // ListenerOptions configure a Listener. The zero value is the Azure Functions default.
@@ -58,7 +62,9 @@ type ListenerOptions struct {
 	// MaxFailureBackoff caps FailureBackoff (default 10 minutes).
 	MaxFailureBackoff time.Duration
 	// ReceiveVisibility is the visibility timeout set at receive and renewed at half-interval while
-	// the handler runs (default 10 minutes, at least 1 second).
+	// the handler runs (default 30 s, at least 1 second): how long a message of a host that dies
+	// mid-handler stays invisible before another receiver can take it. A handler that finishes
+	// within half of it costs no renewal request.
 	ReceiveVisibility time.Duration
 	// SettleTimeout bounds each delete/release/poison request (default 30 s).
 	SettleTimeout time.Duration
@@ -95,8 +101,8 @@ func (o *ListenerOptions) Validate() error {
 	if o.MaxFailureBackoff < 0 || o.MaxFailureBackoff > maxVisibility {
 		errs = append(errs, &driver.ConfigError{Field: "maxFailureBackoff", Problem: fmt.Sprintf("%s is out of range", o.MaxFailureBackoff), Fix: "use up to 7.00:00:00"})
 	}
-	if o.ReceiveVisibility != 0 && o.ReceiveVisibility < time.Second {
-		errs = append(errs, fmt.Errorf("receive visibility %s is below 1 s", o.ReceiveVisibility))
+	if o.ReceiveVisibility < 0 || o.ReceiveVisibility != 0 && o.ReceiveVisibility < time.Second || o.ReceiveVisibility > maxVisibility {
+		errs = append(errs, &driver.ConfigError{Field: "receiveVisibility", Problem: fmt.Sprintf("%s is out of range", o.ReceiveVisibility), Fix: "use 00:00:01 to 7.00:00:00"})
 	}
 	return errors.Join(errs...)
 }

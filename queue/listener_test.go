@@ -501,7 +501,7 @@ func TestListenerOptionsValidate(t *testing.T) {
 		}
 	}
 	d := ListenerOptions{Concurrency: 2}.withDefaults()
-	if d.BatchSize != 16 || *d.NewBatchThreshold != 16 || d.MaxDequeueCount != 5 || d.MaxPollingInterval != time.Minute || d.ReceiveVisibility != 10*time.Minute || d.Encoding != Base64 {
+	if d.BatchSize != 16 || *d.NewBatchThreshold != 16 || d.MaxDequeueCount != 5 || d.MaxPollingInterval != time.Minute || d.ReceiveVisibility != 30*time.Second || d.Encoding != Base64 {
 		t.Errorf("defaults = %+v", d)
 	}
 }

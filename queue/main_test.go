@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(killHelperEnv) != "" {
 		os.Exit(runKillHelper())
 	}
+	if os.Getenv(recoveryHelperEnv) != "" {
+		os.Exit(runRecoveryHelper())
+	}
 	az, err := emulator.LaunchAzurite(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "azurite:", err)

@@ -22,6 +22,9 @@ type hostOptions struct {
 	// Per-message back-off on failure (not in Functions; azure-webjobs-sdk#1040).
 	FailureBackoff    bool          `binding:"failureBackoff"`
 	MaxFailureBackoff time.Duration `binding:"maxFailureBackoff"`
+	// How long a received message stays invisible, renewed while the handler runs (not in
+	// Functions, which uses 10 minutes; azbind's default is 30 s).
+	ReceiveVisibility time.Duration `binding:"receiveVisibility"`
 }
 
 type bindingConfig struct {
@@ -91,6 +94,9 @@ func decodeOptions(bc *driver.BindContext) *options {
 		FailureBackoff:     h.FailureBackoff,
 		MaxFailureBackoff:  h.MaxFailureBackoff,
 		ReceiveVisibility:  time.Duration(receiveVisibility.Load()),
+	}
+	if h.ReceiveVisibility != 0 {
+		l.ReceiveVisibility = h.ReceiveVisibility
 	}
 	var errs []error
 	if present(bc.Config, "batchSize") && h.BatchSize < 1 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -38,7 +39,7 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 		return nil, err
 	}
 	if tmpl.IsLiteral() {
-		if err := ValidQueueName(tmpl.Literal()); err != nil {
+		if err := ValidQueueName(strings.ToLower(tmpl.Literal())); err != nil {
 			return nil, bc.Errorf("queueName", "", "%w", err)
 		}
 	}
@@ -67,6 +68,7 @@ func (o *output) Open(ctx context.Context, fc *driver.FunctionContext) (driver.S
 	if err != nil {
 		return nil, err
 	}
+	name = strings.ToLower(name) // as WebJobs does: "shipped-{ID}" with ID "A1" writes to shipped-a1
 	if err := ValidQueueName(name); err != nil {
 		return nil, fmt.Errorf("%s: queueName: evaluated to an invalid name: %w", o.where, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
@@ -20,6 +21,8 @@ type trigger struct {
 	poison *azqueue.QueueClient
 	opts   ListenerOptions
 	kind   paramKind
+	// text: the handler takes a string, so a body that is not UTF-8 fails to bind (textBindError).
+	text bool
 	// payload: JSON payload properties are binding data (handler takes a struct or map).
 	payload bool
 }
@@ -53,6 +56,8 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err := bc.Decode(&cfg); err != nil {
 		return nil, err
 	}
+	// WebJobs lower-cases queue names before validating them ("coerce here to be nice").
+	cfg.QueueName = strings.ToLower(cfg.QueueName)
 	if strings.ContainsAny(cfg.QueueName, "{}") {
 		return nil, bc.Errorf("queueName", "use a literal name or %setting%", "%q: a trigger's queue name cannot use {…} expressions", cfg.QueueName)
 	}
@@ -88,6 +93,8 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		t.kind = paramMessagePtr
 	case pt == messageType:
 		t.kind = paramMessage
+	case pt != nil && pt.Kind() == reflect.String:
+		t.text = true
 	}
 	return t, nil
 }
@@ -95,6 +102,14 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 // Run implements driver.Trigger.
 func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	l := NewListener(t.client, t.poison, t.opts, func(ctx context.Context, m *Message) driver.Result {
+		if t.text && !utf8.Valid(m.Body) {
+			// As the real binding (CloudQueueMessage.AsString decodes strictly), a message that
+			// is not UTF-8 text does not bind to a string: the attempt fails (and the message
+			// reaches the poison queue after maxDequeueCount) instead of arriving mangled.
+			err := textBindError(m.ID, m.Body)
+			t.opts.Logger.Warn("function not invoked: the message does not bind", "error", err)
+			return driver.Result{Status: driver.Failed, Err: err}
+		}
 		ev := &driver.Event{ID: m.ID, Payload: m.Body, Metadata: &Metadata{Message: m}}
 		switch t.kind {
 		case paramMessagePtr:
@@ -134,4 +149,23 @@ func (t *trigger) Scale(ctx context.Context) (driver.ScaleMetrics, error) {
 		m.Backlog = int64(*resp.ApproximateMessagesCount)
 	}
 	return m, nil
+}
+
+// textBindError is the failure of a message that is not UTF-8 text bound to a string, with the
+// text of .NET's strict decoder (QueueTriggerTests
+// .QueueTrigger_IfBoundToStringAndMessageIsNotUtf8ByteArray_DoesNotBind).
+func textBindError(id string, body []byte) error {
+	i := 0
+	for i < len(body) {
+		r, n := utf8.DecodeRune(body[i:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		i += n
+	}
+	b := byte(0)
+	if i < len(body) {
+		b = body[i]
+	}
+	return fmt.Errorf("queue message %s does not bind to a string parameter: Unable to translate bytes [%02X] at index %d from specified code page to Unicode: take []byte or *queue.Message to read binary messages", id, b, i)
 }

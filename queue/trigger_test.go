@@ -213,15 +213,15 @@ func TestTriggerDataForParamTypes(t *testing.T) {
 func TestTriggerHostJSONOptions(t *testing.T) { // C20–C26 host.json keys
 	tr := newTestTrigger(t, "orders", nil, map[string]any{
 		"BatchSize": 4.0, "newBatchThreshold": 0.0, "maxPollingInterval": "00:00:02", "visibilityTimeout": "00:00:05",
-		"maxDequeueCount": 2.0, "messageEncoding": "None", "failureBackoff": true, "maxFailureBackoff": "00:01:00",
+		"maxDequeueCount": 2.0, "messageEncoding": "None", "failureBackoff": true, "maxFailureBackoff": "00:01:00", "receiveVisibility": "00:00:45",
 	})
 	o := tr.Options()
 	if o.BatchSize != 4 || *o.NewBatchThreshold != 0 || o.MaxPollingInterval != 2*time.Second || o.VisibilityTimeout != 5*time.Second ||
-		o.MaxDequeueCount != 2 || o.Encoding != None || !o.FailureBackoff || o.MaxFailureBackoff != time.Minute {
+		o.MaxDequeueCount != 2 || o.Encoding != None || !o.FailureBackoff || o.MaxFailureBackoff != time.Minute || o.ReceiveVisibility != 45*time.Second {
 		t.Errorf("options = %+v", o)
 	}
 	d := newTestTrigger(t, "orders", nil, map[string]any{}).Options()
-	if d.BatchSize != 16 || *d.NewBatchThreshold != 8 || d.MaxDequeueCount != 5 || d.Encoding != Base64 || d.VisibilityTimeout != 0 || d.ReceiveVisibility != 10*time.Minute {
+	if d.BatchSize != 16 || *d.NewBatchThreshold != 8 || d.MaxDequeueCount != 5 || d.Encoding != Base64 || d.VisibilityTimeout != 0 || d.ReceiveVisibility != 30*time.Second {
 		t.Errorf("defaults with Concurrency 1 = %+v", d)
 	}
 	if tr.poison == nil || !strings.HasSuffix(tr.poison.URL(), "/orders-poison") {
@@ -241,6 +241,7 @@ func TestTriggerConfigErrors(t *testing.T) {
 		{"orders", map[string]any{"maxPollingInterval": "00:00:00.05"}, []string{"extensions.queues.maxPollingInterval", "100 ms"}},
 		{"orders", map[string]any{"maxDequeueCount": 0.0}, []string{"extensions.queues.maxDequeueCount"}},
 		{"orders", map[string]any{"visibilityTimeout": "soon"}, []string{"visibilityTimeout"}},
+		{"orders", map[string]any{"receiveVisibility": "00:00:00.5"}, []string{"host.json: extensions.queues.receiveVisibility", "00:00:01 to 7.00:00:00"}},
 		{"Orders_Q", nil, []string{"Go API: F: bindings[0]: queueName", "lower-case"}},
 		{"ab", nil, []string{"queueName", "3 to 63"}},
 		{"orders-{id}", nil, []string{"queueName", "cannot use {…} expressions"}},
@@ -398,7 +399,7 @@ func TestOutputTemplateEncodingAndErrors(t *testing.T) {
 	if _, err := o.Open(context.Background(), &driver.FunctionContext{Metadata: driver.MapMetadata{"id": "Bad_Name"}}); err == nil || !strings.Contains(err.Error(), "queueName") {
 		t.Errorf("invalid evaluated name: %v", err)
 	}
-	if _, err := newOutput(context.Background(), bindContext(t, Output("out", "Bad"), nil, nil, nil)); !errors.Is(err, driver.ErrInvalidConfig) {
+	if _, err := newOutput(context.Background(), bindContext(t, Output("out", "Bad_Q"), nil, nil, nil)); !errors.Is(err, driver.ErrInvalidConfig) {
 		t.Errorf("invalid literal name: %v", err)
 	}
 }

@@ -35,7 +35,7 @@ func TestValidateConnectionPercentOnce(t *testing.T) {
 		wantCode int
 		want     string
 	}{
-		{"%Empty%", 1, "'%Empty%' does not resolve to a value."},
+		{"%Empty%", 1, "'%Empty%' does not resolve to a value"},
 		{"%Pct%", 0, "OK:"},
 	}
 	for _, tt := range tests {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -71,7 +73,15 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	}
 
 	nerr, nwarn := 0, 0
+	seen := map[string]bool{}
 	for _, p := range problems {
+		// One error, one line: the same problem reached twice (e.g. an option shared by
+		// several bindings) is printed once and counted once.
+		if k := fmt.Sprint(p.Warning, p.String()); seen[k] {
+			continue
+		} else {
+			seen[k] = true
+		}
 		if p.Warning {
 			nwarn++
 			fmt.Fprintln(stdout, "warning: "+p.String())
@@ -80,8 +90,9 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, p.String())
 		}
 	}
-	nfn := 0
-	if app != nil {
+	// Every function folder seen counts, including those whose function.json failed to load.
+	nfn := countFunctionFolders(dir)
+	if app != nil && len(app.Functions) > nfn {
 		nfn = len(app.Functions)
 	}
 	status := "OK"
@@ -121,6 +132,13 @@ func checkConnections(app *extension.AppSpec) []extension.Problem {
 				out = append(out, extension.Problem{File: f.Where, Field: fmt.Sprintf("bindings[%d].connection", i), Problem: "must be a string", Fix: "set \"connection\" to the name of an app setting"})
 				continue
 			}
+			if strings.TrimSpace(raw) == "" {
+				if _, hasDefault := connection.DefaultName(bt.Service); !hasDefault {
+					// No connection and no default name (Event Grid's key form): the connector
+					// itself checks what it needs instead (Verify below).
+					continue
+				}
+			}
 			name, err := expr.ResolveSettings(raw, app.Settings.Get)
 			if err != nil {
 				continue // CheckFunction already reported the %setting% problem
@@ -136,9 +154,18 @@ func checkConnections(app *extension.AppSpec) []extension.Problem {
 				if errors.As(err, &re) {
 					shown = re.Name
 				}
+				problem := connection.ScrubText(strings.TrimRight(err.Error(), "\n"))
 				fix := fmt.Sprintf("define the app setting %q (a connection string) or identity settings such as %s__serviceUri; `azbind connection resolve %s` explains the lookup", shown, shown, shown)
+				if re != nil {
+					// One short line: the real system's message, the keys tried, "did you mean",
+					// then the resolver's fix — the name is not repeated around it.
+					problem = connection.ScrubText(re.Problem())
+					if re.Fix != "" {
+						fix = re.Fix
+					}
+				}
 				switch {
-				case name == "":
+				case name == "" && re == nil:
 					fix = "define AzureWebJobsStorage (the default connection), or set \"connection\" on the binding"
 				case shown == connection.RedactedName:
 					fix = "put the connection string in an app setting and set \"connection\" to that setting's name"
@@ -146,7 +173,7 @@ func checkConnections(app *extension.AppSpec) []extension.Problem {
 				out = append(out, extension.Problem{
 					File:    f.Where,
 					Field:   fmt.Sprintf("bindings[%d].connection", i),
-					Problem: connection.ScrubText(strings.TrimRight(err.Error(), "\n")),
+					Problem: problem,
 					Fix:     fix,
 				})
 			}
@@ -180,6 +207,16 @@ func verifyBindings(dir string, app *extension.AppSpec) []extension.Problem {
 	}
 	var out []extension.Problem
 	for _, e := range flatten(err) {
+		var ce *driver.ConfigError
+		if errors.As(e, &ce) {
+			problem := ce.Problem
+			if problem == "" && ce.Err != nil {
+				problem = ce.Err.Error()
+			}
+			problem = strings.TrimSuffix(strings.TrimSpace(problem), ": "+driver.ErrInvalidConfig.Error())
+			out = append(out, extension.Problem{File: ce.Where, Field: ce.Field, Problem: problem, Fix: ce.Fix})
+			continue
+		}
 		msg := strings.TrimSpace(e.Error())
 		msg = strings.TrimSuffix(msg, ": "+driver.ErrInvalidConfig.Error())
 		out = append(out, extension.Problem{File: msg})
@@ -187,9 +224,29 @@ func verifyBindings(dir string, app *extension.AppSpec) []extension.Problem {
 	return out
 }
 
-// flatten expands errors.Join trees into their leaves.
+// countFunctionFolders counts dir's sub-folders that hold a function.json.
+func countFunctionFolders(dir string) int {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), "function.json")); err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// flatten expands errors.Join trees into their leaves. Only joins are opened: an error with
+// several causes of its own (a *driver.ConfigError wraps ErrInvalidConfig and its cause) is a
+// leaf, so its file and field are kept.
 func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
+	if j, ok := err.(interface{ Unwrap() []error }); ok && isJoin(err, j.Unwrap()) {
 		var out []error
 		for _, e := range j.Unwrap() {
 			if e == driver.ErrInvalidConfig {
@@ -202,4 +259,15 @@ func flatten(err error) []error {
 		}
 	}
 	return []error{err}
+}
+
+// isJoin reports whether err is an errors.Join of errs: its text is theirs, one per line.
+func isJoin(err error, errs []error) bool {
+	texts := make([]string, 0, len(errs))
+	for _, e := range errs {
+		if e != nil {
+			texts = append(texts, e.Error())
+		}
+	}
+	return err.Error() == strings.Join(texts, "\n")
 }

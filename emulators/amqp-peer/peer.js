@@ -133,7 +133,6 @@ function headerSection(p, deliveryCount) {
 // add/replace), opts.ap (application properties to add/replace).
 function encodeMessage(p, opts) {
   const o = opts || {};
-  const w = new types.Writer();
   const parts = [];
   const write = (typed) => {
     if (!typed) return;
@@ -148,7 +147,6 @@ function encodeMessage(p, opts) {
   write(o.ap ? mergeMap(p.ap, 0x74, o.ap, types.wrap_string) : p.ap);
   for (const b of p.body) parts.push(b);
   if (p.footer) parts.push(p.footer);
-  void w;
   return Buffer.concat(parts);
 }
 

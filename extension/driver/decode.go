@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"fmt"
+	"github.com/azbind/azbind/internal/timespan"
 	"math"
 	"reflect"
 	"strconv"
@@ -182,6 +183,10 @@ func toInt(raw any) (int64, error) {
 		if x != math.Trunc(x) {
 			return 0, fmt.Errorf("must be a whole number, got %v", x)
 		}
+		// float64(math.MaxInt64) rounds up to 2^63, which int64 cannot hold.
+		if x >= math.MaxInt64 || x < math.MinInt64 {
+			return 0, fmt.Errorf("number %v is out of range: use a whole number such as 16", x)
+		}
 		return int64(x), nil
 	case int:
 		return int64(x), nil
@@ -200,61 +205,32 @@ func toInt(raw any) (int64, error) {
 func parseDurationAny(raw any) (time.Duration, error) {
 	switch x := raw.(type) {
 	case float64:
-		return time.Duration(x * float64(time.Millisecond)), nil
+		d, err := timespan.FromMilliseconds(x)
+		if err != nil {
+			return 0, fmt.Errorf("%w: use a smaller number of milliseconds or a TimeSpan such as \"00:01:30\"", err)
+		}
+		return d, nil
 	case string:
-		return ParseTimeSpan(x)
+		d, err := ParseTimeSpan(x)
+		if err != nil {
+			return 0, fmt.Errorf("%w: use a TimeSpan such as \"00:01:30\" (hh:mm:ss; d.hh:mm:ss for days)", err)
+		}
+		return d, nil
 	case time.Duration:
 		return x, nil
 	}
 	return 0, fmt.Errorf("must be a duration such as \"00:01:30\", got %s", jsonKind(raw))
 }
 
-// ParseTimeSpan parses a .NET TimeSpan ("[-][d.]hh:mm:ss[.fffffff]") or a Go duration ("90s").
-// "-1" and "-00:00:01"-style negative values parse as negative durations (callers give -1 its
-// meaning, e.g. an unbounded functionTimeout).
+// ParseTimeSpan parses a duration as the host does: a .NET TimeSpan as TimeSpan.Parse reads it
+// with the invariant culture ("00:05:00", "1.02:03:04.5", "5" = 5 days, and — as .NET documents —
+// "24:00:00" = 24 days, hours above 23 being read as days), or a Go duration with units ("90s",
+// azbind's own extension). Values out of range — a component (minutes 60), .NET's own limit, or
+// more than a time.Duration holds (about 292 years) — are an error, never a wrapped or negative
+// value. "-1" is minus one day (the host's "no limit" for functionTimeout). See
+// internal/timespan.
 func ParseTimeSpan(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, fmt.Errorf("empty duration: use \"hh:mm:ss\"")
-	}
-	if s == "-1" {
-		return -1, nil
-	}
-	if !strings.Contains(s, ":") {
-		if d, err := time.ParseDuration(s); err == nil {
-			return d, nil
-		}
-		return 0, fmt.Errorf("invalid duration %q: use \"hh:mm:ss\" (TimeSpan) or a Go duration such as \"90s\"", s)
-	}
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var days int64
-	parts := strings.Split(s, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		return 0, fmt.Errorf("invalid duration %q: use \"hh:mm:ss\"", s)
-	}
-	if d, h, ok := strings.Cut(parts[0], "."); ok {
-		n, err := strconv.ParseInt(d, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q: use \"d.hh:mm:ss\"", s)
-		}
-		days, parts[0] = n, h
-	}
-	h, err1 := strconv.ParseInt(parts[0], 10, 64)
-	m, err2 := strconv.ParseInt(parts[1], 10, 64)
-	var sec float64
-	var err3 error
-	if len(parts) == 3 {
-		sec, err3 = strconv.ParseFloat(parts[2], 64)
-	}
-	if err1 != nil || err2 != nil || err3 != nil || h < 0 || h > 23 && days == 0 && h > 99999 || m < 0 || m > 59 || sec < 0 || sec >= 60 {
-		return 0, fmt.Errorf("invalid duration %q: use \"hh:mm:ss\" with minutes and seconds below 60", s)
-	}
-	d := time.Duration(days)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec*float64(time.Second))
-	if neg {
-		d = -d
-	}
-	return d, nil
+	return timespan.Parse(s)
 }
 
 // Connection resolves the binding's `connection` property for the binding type's service.

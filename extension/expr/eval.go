@@ -46,7 +46,7 @@ func evalBuiltin(e *Expr, opt *Options) (string, error) {
 	name := e.Path[0]
 	switch {
 	case len(e.Path) == 1 && strings.EqualFold(name, "rand-guid"):
-		return formatGUID(newGUID(), e.Format)
+		return formatGUID(newGUID(), guidFormat(e))
 	case len(e.Path) == 1 && strings.EqualFold(name, "DateTime"):
 		return formatTimeExpr(now(opt), e, defaultDateTimeFormat)
 	case len(e.Path) == 2 && (strings.EqualFold(name, "sys") || strings.EqualFold(name, "$sys")):
@@ -54,7 +54,7 @@ func evalBuiltin(e *Expr, opt *Options) (string, error) {
 		case "utcnow":
 			return formatTimeExpr(now(opt), e, defaultDateTimeFormat)
 		case "randguid":
-			return formatGUID(newGUID(), e.Format)
+			return formatGUID(newGUID(), guidFormat(e))
 		case "methodname":
 			return opt.FunctionName, nil
 		}
@@ -180,17 +180,19 @@ func decodeJSON(b []byte) (any, error) {
 
 // render converts a value to its substituted text.
 func render(e *Expr, v any) (string, error) {
+	if g, ok := asGUID(v); ok {
+		return formatGUID(g, guidFormat(e))
+	}
 	switch x := v.(type) {
 	case nil:
-		return "", unresolvedErr("No value for named parameter '%s'.", e.String())
+		// BindingTemplateTests.Bind_DotExpression_With_JObject: a null value is substituted as
+		// the empty string ("a{null}b" is "ab").
+		return "", nil
 	case string:
 		return x, nil
 	case fmt.Stringer:
 		if t, ok := v.(time.Time); ok {
-			if e.HasFormat && e.Format != "" {
-				return FormatTime(t, e.Format)
-			}
-			return t.Format(time.RFC3339Nano), nil
+			return formatTimeExpr(t, e, defaultDateTimeFormat)
 		}
 		if n, ok := v.(json.Number); ok {
 			return formatNumberText(n.String(), e)
@@ -333,6 +335,42 @@ func newGUID() [16]byte {
 	g[6] = g[6]&0x0f | 0x40
 	g[8] = g[8]&0x3f | 0x80
 	return g
+}
+
+// guidFormat returns the expression's GUID format; blank means the default D, as in
+// BindingDataPathHelper (a white-space format is normalized to none).
+func guidFormat(e *Expr) string {
+	if !e.HasFormat || strings.TrimSpace(e.Format) == "" {
+		return ""
+	}
+	return e.Format
+}
+
+// asGUID recognizes GUID values: github.com/google/uuid.UUID and any other [16]byte type whose
+// name is UUID or GUID (such as table.GUID), by value or pointer.
+func asGUID(v any) ([16]byte, bool) {
+	if v == nil {
+		return [16]byte{}, false
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return [16]byte{}, false
+		}
+		rv = rv.Elem()
+	}
+	t := rv.Type()
+	if t.Kind() != reflect.Array || t.Len() != 16 || t.Elem().Kind() != reflect.Uint8 {
+		return [16]byte{}, false
+	}
+	switch strings.ToLower(t.Name()) {
+	case "uuid", "guid":
+	default:
+		return [16]byte{}, false
+	}
+	var g [16]byte
+	reflect.Copy(reflect.ValueOf(&g).Elem(), rv)
+	return g, true
 }
 
 // formatGUID formats a GUID as .NET's Guid.ToString(format): N, D (default), B, P or X.

@@ -3,14 +3,21 @@
 // payloads, the built-ins {rand-guid} and {DateTime} (with .NET-style formats) and sys.*, and blob
 // path patterns whose `{name}` segments capture parts of a blob name.
 //
-// Positions in error messages count UTF-16 code units from 0, as the .NET host does, so they are
-// byte offsets for ASCII text.
+// Positions in error messages count UTF-16 code units, as the .NET host does: from 1 for `{…}`
+// templates (BindingTemplateParser reports m.Index + 1) and from 0 for `%setting%` tokens
+// (NameResolverExtensions reports the index itself), so they are byte positions for ASCII text.
+// Parse errors carry the host's texts ("Invalid template '…'. Missing closing bracket at position
+// N.", "… The parameter name at position N is empty.", "… The parameter name 'a-b' is invalid.").
 //
-// Values substituted into a template are rendered as follows: strings as they are; integers (and
-// integral JSON numbers) in plain decimal without exponent; other numbers in Go's shortest
-// round-trip form; booleans as lowercase "true"/"false" (JSON style, unlike .NET's "True");
-// time.Time with the expression's format, or RFC 3339 by default. JSON objects, arrays and null
-// cannot be substituted and are an error.
+// Values substituted into a template are rendered as follows, after WebJobs'
+// BindingDataPathHelper: strings as they are; integers (and integral JSON numbers) in plain decimal
+// without exponent, or with the .NET formats D[n] and X[n]; other numbers in Go's shortest
+// round-trip form; GUIDs (github.com/google/uuid.UUID, or any [16]byte type named like UUID or
+// GUID) as .NET's Guid.ToString(format) with N, D (default), B, P or X; time.Time with the
+// expression's .NET format, by default "yyyy-MM-ddTHH-mm-ssK" (the host's default for DateTime);
+// null as the empty string (as the host does). Where azbind differs on purpose: booleans are
+// lowercase "true"/"false" (JSON style; the host prints "True" for JSON booleans and nothing for
+// .NET ones), and JSON objects and arrays are an error rather than silently empty text.
 package expr
 
 import (
@@ -78,7 +85,7 @@ type Expr struct {
 	Path      []string // dotted segments, as written
 	Format    string   // text after the first ':' ("" when none)
 	HasFormat bool
-	Pos       int // position of the '{' (UTF-16 units)
+	Pos       int // position of the '{' (UTF-16 units from 0)
 }
 
 // String returns the expression as written, without braces.
@@ -127,11 +134,11 @@ func Parse(s string) (*Template, error) {
 			}
 			end := strings.IndexAny(s[i+1:], "{}")
 			if end < 0 || s[i+1+end] == '{' {
-				return nil, syntaxErr("Invalid template '%s'. Missing closing bracket at position %d.", s, pos(s, i))
+				return nil, syntaxErr("Invalid template '%s'. Missing closing bracket at position %d.", s, pos(s, i)+1)
 			}
 			body := s[i+1 : i+1+end]
 			if body == "" {
-				return nil, syntaxErr("The parameter name at position %d is empty", pos(s, i))
+				return nil, syntaxErr("Invalid template '%s'. The parameter name at position %d is empty.", s, pos(s, i)+1)
 			}
 			e, err := parseExpr(s, body, pos(s, i))
 			if err != nil {
@@ -146,7 +153,7 @@ func Parse(s string) (*Template, error) {
 				i += 2
 				continue
 			}
-			return nil, syntaxErr("Invalid template '%s'. Missing opening bracket at position %d.", s, pos(s, i))
+			return nil, syntaxErr("Invalid template '%s'. Missing opening bracket at position %d.", s, pos(s, i)+1)
 		default:
 			lit.WriteByte(c)
 			i++
@@ -174,15 +181,22 @@ func parseExpr(src, body string, at int) (*Expr, error) {
 	e.Path = strings.Split(name, ".")
 	for i, seg := range e.Path {
 		if err := checkSegment(seg, i == 0, len(e.Path)); err != "" {
-			return nil, syntaxErr("Invalid template '%s'. Invalid parameter name '%s' at position %d: %s", src, name, at, err)
+			if i == 0 && strings.Contains(seg, "-") && !strings.HasPrefix(seg, "-") && !strings.ContainsFunc(seg, func(r rune) bool { return !isIdentRune(r) && r != '-' }) {
+				// The host's text (BindingTemplateToken.NewExpression) for a '-' in the first part.
+				return nil, syntaxErr("Invalid template '%s'. The parameter name '%s' is invalid.", src, seg)
+			}
+			return nil, syntaxErr("Invalid template '%s'. Invalid template expression '%s' at position %d: %s.", src, body, at+1, err)
 		}
 	}
 	return e, nil
 }
 
-// checkSegment returns "" when seg is a valid path segment, else what is wrong. Identifiers are
-// letters, digits, '_' and '-'; the first segment starts with a letter or '_' and may not contain
-// '-' (except the built-in rand-guid); "$sys" is allowed as a first segment.
+// checkSegment returns "" when seg is a valid path segment, else what is wrong. As in the host's
+// identifier pattern (BindingTemplateParser.IsValidIdentifier), names are made of letters
+// (including letter numbers), decimal digits, connector punctuation such as '_', combining marks
+// and format characters, with '-' after the first segment; the first segment starts with a letter
+// or '_' and may not contain '-' (except the built-in rand-guid); "$sys" is allowed as a first
+// segment.
 func checkSegment(seg string, first bool, n int) string {
 	if seg == "" {
 		return "empty name segment"
@@ -197,11 +211,12 @@ func checkSegment(seg string, first bool, n int) string {
 	}
 	for j, r := range seg {
 		switch {
-		case unicode.IsLetter(r) || r == '_':
-		case unicode.IsDigit(r):
-			if first && j == 0 {
+		case first && j == 0 && !(isLetter(r) || r == '_'):
+			if isIdentRune(r) {
 				return "a name must start with a letter or '_'"
 			}
+			return fmt.Sprintf("character %q is not allowed (use letters, digits, '_', '-' and '.')", r)
+		case isIdentRune(r):
 		case r == '-':
 			if first {
 				return "only rand-guid may contain '-' in its first segment"
@@ -211,6 +226,14 @@ func checkSegment(seg string, first bool, n int) string {
 		}
 	}
 	return ""
+}
+
+func isLetter(r rune) bool { return unicode.IsLetter(r) || unicode.Is(unicode.Nl, r) }
+
+// isIdentRune reports whether r may appear in a name (the host's IdentifierPartCharacter without
+// '.' and '-').
+func isIdentRune(r rune) bool {
+	return isLetter(r) || unicode.Is(unicode.Nd, r) || unicode.In(r, unicode.Pc, unicode.Mn, unicode.Mc, unicode.Cf)
 }
 
 // String returns the template's source text.

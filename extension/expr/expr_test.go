@@ -61,14 +61,25 @@ func TestResolveSettings(t *testing.T) { // C17
 
 func TestParseErrors(t *testing.T) {
 	tests := []struct{ in, err string }{
-		{"{}", "The parameter name at position 0 is empty"},
-		{"ab{}", "The parameter name at position 2 is empty"},
-		{"input/{name", "Invalid template 'input/{name'. Missing closing bracket at position 6."},
-		{"input/name}", "Invalid template 'input/name}'. Missing opening bracket at position 10."},
-		{"{a{b}", "Invalid template '{a{b}'. Missing closing bracket at position 0."},
-		{"{a}}", "Invalid template '{a}}'. Missing opening bracket at position 3."},
-		{"{a b}", "Invalid parameter name 'a b'"},
-		{"{my-name}", "only rand-guid may contain '-'"},
+		// BindingTemplateParserTests (azure-webjobs-sdk), exact texts and 1-based positions.
+		{"malformed-{path", "Invalid template 'malformed-{path'. Missing closing bracket at position 11."},                        // ParseTemplate_IfMissingClosingBracket_ThrowsFormat
+		{"malformed}-path", "Invalid template 'malformed}-path'. Missing opening bracket at position 10."},                        // ParseTemplate_IfMissingOpeningBracket_ThrowsFormat
+		{"{}-path", "Invalid template '{}-path'. The parameter name at position 1 is empty."},                                     // ParseTemplate_IfMissingParam_ThrowsFormat
+		{"{malformed-param}-path", "Invalid template '{malformed-param}-path'. The parameter name 'malformed-param' is invalid."}, // ParseTemplate_IfMalformedParam_ThrowsFormat
+		{"}{param}{-path", "Invalid template '}{param}{-path'. Missing opening bracket at position 1."},                           // ParseTemplate_IfUnbalancedBraces_ThrowsFormat
+		{"{a{nested}param}", "Invalid template '{a{nested}param}'. Missing closing bracket at position 1."},                       // ParseTemplate_IfNestedParam_ThrowsFormat
+		// More of the same rules.
+		{"{}", "Invalid template '{}'. The parameter name at position 1 is empty."},
+		{"ab{}", "Invalid template 'ab{}'. The parameter name at position 3 is empty."},
+		{"input/{name", "Invalid template 'input/{name'. Missing closing bracket at position 7."},
+		{"input/name}", "Invalid template 'input/name}'. Missing opening bracket at position 11."},
+		{"{a{b}", "Invalid template '{a{b}'. Missing closing bracket at position 1."},
+		{"{a}}", "Invalid template '{a}}'. Missing opening bracket at position 4."},
+		{"}}}", "Invalid template '}}}'. Missing opening bracket at position 3."},
+		{"é{", "Invalid template 'é{'. Missing closing bracket at position 2."}, // UTF-16 positions
+		{"{a b}", "Invalid template '{a b}'. Invalid template expression 'a b' at position 1: character ' ' is not allowed"},
+		{"{my-name}", "Invalid template '{my-name}'. The parameter name 'my-name' is invalid."},
+		{"{-x}", "Invalid template expression '-x'"},
 		{"{1abc}", "must start with a letter"},
 		{"{a..b}", "empty name segment"},
 		{"{.a}", "empty name segment"},
@@ -80,6 +91,40 @@ func TestParseErrors(t *testing.T) {
 		_, err := Parse(tc.in)
 		if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrSyntax) {
 			t.Errorf("Parse(%q) error = %v; want one containing %q wrapping ErrSyntax", tc.in, err, tc.err)
+		}
+	}
+}
+
+// BindingTemplateParserTests: token streams of valid templates.
+func TestParseTokens(t *testing.T) {
+	tests := []struct {
+		in    string
+		parts []string // literals as written after unescaping; expressions as {name}
+	}{
+		// ParseTemplate_IfValidInput_ReturnsTokens (escapes are merged into the literal next to them).
+		{`{p1}-p2/{{2014}}/{d3}/folder/{name}.{ext}`, []string{"{p1}", "-p2/{2014}/", "{d3}", "/folder/", "{name}", ".", "{ext}"}},
+		{"path-with-no-parameters", []string{"path-with-no-parameters"}},           // ParseTemplate_IfPathWithNoParameters_ReturnsLiteralTokensOnly
+		{"{path}-with-{parameters}", []string{"{path}", "-with-", "{parameters}"}}, // ParseTemplate_IfPathContainsParameters_ReturnsParameterTokens
+		{"", nil}, // ParseTemplate_IfEmptyString_ReturnsEmptySequence
+		{"{{{parameter}}}", []string{"{", "{parameter}", "}"}}, // ParseTemplate_IfTripleBrackets_RecognizesParameter
+		{"{a.x-header}", []string{"{a.x-header}"}},             // BindingTemplateTests.Bind_DotExpression_With_JObject: dashes after the first part
+	}
+	for _, tc := range tests {
+		tp, err := Parse(tc.in)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tc.in, err)
+			continue
+		}
+		var got []string
+		for _, p := range tp.parts {
+			if p.expr != nil {
+				got = append(got, "{"+p.expr.String()+"}")
+			} else {
+				got = append(got, p.lit)
+			}
+		}
+		if strings.Join(got, "|") != strings.Join(tc.parts, "|") {
+			t.Errorf("Parse(%q) = %q; want %q", tc.in, got, tc.parts)
 		}
 	}
 }
@@ -164,7 +209,7 @@ func TestEval(t *testing.T) {
 		{"{f}", "3", ""},
 		{"{half}", "0.5", ""},
 		{"{flag}", "false", ""},
-		{"{when}", "2020-01-02T03:04:05Z", ""},
+		{"{when}", "2020-01-02T03-04-05Z", ""}, // BindingDataPathHelper: DateTime default yyyy-MM-ddTHH-mm-ssK
 		{"{when:yyyyMMdd}", "20200102", ""},
 		{"{order.id}", "7", ""},
 		{"{order.customer.name}", "Ann", ""},
@@ -187,7 +232,7 @@ func TestEval(t *testing.T) {
 		{"{data.items.5}", "", "Error while accessing '5': property doesn't exist."},
 		{"{data.obj}", "", "refers to an object"},
 		{"{data.items}", "", "refers to an array"},
-		{"{data.nul}", "", "No value for named parameter 'data.nul'."},
+		{"{data.nul}", "", ""}, // null is substituted as "" (Bind_DotExpression_With_JObject "a{a.null}b")
 		{"{nested}", "", "refers to an object"},
 		{"{text.x}", "", "is not JSON"},
 		{"{sys.Other}", "", "Error while accessing 'Other'"},
@@ -311,13 +356,12 @@ func TestPattern(t *testing.T) { // C28
 		{"images/{{20140101}}-{name}", "images", "{20140101}-", []string{"name"}, "20140101-cat.png", nil},
 		{"samples/in/{name}", "samples", "in/", []string{"name"}, "in/sub/dir/x.json", map[string]string{"name": "sub/dir/x.json"}},
 		{"samples/in/{name}", "samples", "in/", []string{"name"}, "out/x", nil},
-		{"c/a+b(1)/{n}[x]", "c", "a+b(1)/", []string{"n"}, "a+b(1)/q[x]", map[string]string{"n": "q"}},
-		{"c/exact.txt", "c", "exact.txt", nil, "exact.txt", map[string]string{}},
-		{"c/exact.txt", "c", "exact.txt", nil, "exactXtxt", nil},
-		{"c", "c", "", nil, "anything/at all", map[string]string{}},
-		{"c/", "c", "", nil, "x", map[string]string{}},
-		{"c/{a}{b}", "c", "", []string{"a", "b"}, "xyz", map[string]string{"a": "xyz", "b": ""}},
-		{"c/{name}", "c", "", []string{"name"}, "line1\nline2", map[string]string{"name": "line1\nline2"}},
+		{"ccc/a+b(1)/{n}[x]", "ccc", "a+b(1)/", []string{"n"}, "a+b(1)/q[x]", map[string]string{"n": "q"}},
+		{"ccc/exact.txt", "ccc", "exact.txt", nil, "exact.txt", map[string]string{}},
+		{"ccc/exact.txt", "ccc", "exact.txt", nil, "exactXtxt", nil},
+		{"ccc", "ccc", "", nil, "anything/at all", map[string]string{}},
+		{"ccc/{a}{b}", "ccc", "", []string{"a", "b"}, "xyz", map[string]string{"a": "xyz", "b": ""}},
+		{"ccc/{name}", "ccc", "", []string{"name"}, "line1\nline2", map[string]string{"name": "line1\nline2"}},
 	}
 	for _, tc := range tests {
 		p, err := ParsePattern(tc.pattern)
@@ -338,20 +382,43 @@ func TestPattern(t *testing.T) { // C28
 			}
 		}
 	}
-	bad := []struct{ in, err string }{
-		{"{c}/x", "cannot contain '{' or '}'"},
-		{"/x", "must start with a container name"},
-		{"", "must start with a container name"},
-		{"c/{a.b}", "captures cannot contain '.'"},
-		{"c/{a:x}", "captures cannot contain '.' or ':'"},
-		{"c/{a}-{A}", "used twice"},
-		{"c/{a", "Missing closing bracket"},
-		{"c/a}", "Missing opening bracket"},
-		{"c/{}", "is empty"},
+	bad := []struct {
+		in, err string
+		kind    error
+	}{
+		// BlobPathSourceTests (azure-webjobs-sdk).
+		{`container\blob`, "Invalid blob trigger path 'container\\blob'. Paths must be in the format 'container/blob'.", ErrSyntax}, // BlobPathSource_Throws_OnBackslash
+		{"/", "Paths must be in the format 'container/blob'", ErrSyntax},                                                            // BlobPathSource_Throws_OnEmpty
+		{"container{resolve}/blob", "Container paths cannot contain {resolve} tokens.", ErrSyntax},                                  // BlobPathSource_Throws_OnContainerResolves
+		// The same rules (BlobPathSource.Create): a '/' needs a container before and a blob after.
+		{"container/", "Invalid blob trigger path 'container/'. Paths must be in the format 'container/blob'.", ErrSyntax},
+		{"/x", "Paths must be in the format 'container/blob'", ErrSyntax},
+		{"", "Paths must be in the format 'container/blob'", ErrSyntax},
+		{"{c}/x", "Container paths cannot contain {resolve} tokens.", ErrSyntax},
+		// Container names the service refuses, caught at load (BlobClient.ValidateContainerName's text).
+		{"Samples/{name}", "Invalid container name: Samples (upper-case letters are not allowed: use \"samples\"", ErrInvalidName},
+		{"c/{name}", "Invalid container name: c (it has 1 characters", ErrInvalidName},
+		{"my--files/{name}", "consecutive dashes", ErrInvalidName},
+		{"-files/{name}", "starts or ends with '-'", ErrInvalidName},
+		{"my_files/{name}", "character '_' is not allowed", ErrInvalidName},
+		// Fixed blob names are checked as BlobClient.ValidateBlobName does.
+		{"ccc/a.", "has an invalid suffix", ErrInvalidName},
+		{"ccc/a\\b", "The given blob name 'a\\b' contain illegal characters.", ErrInvalidName}, // the host's text, typo included
+		{"ccc/{a.b}", "captures cannot contain '.'", ErrSyntax},                                // BindingTemplateTests.BuildCapturePattern_Doesnt_Allow_Expressions
+		{"ccc/{a:x}", "captures cannot contain '.' or ':'", ErrSyntax},
+		{"ccc/{a}-{A}", "used twice", ErrSyntax},
+		{"ccc/{a", "Missing closing bracket", ErrSyntax},
+		{"ccc/a}", "Missing opening bracket", ErrSyntax},
+		{"ccc/{}", "is empty", ErrSyntax},
 	}
 	for _, tc := range bad {
-		if _, err := ParsePattern(tc.in); err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrSyntax) {
-			t.Errorf("ParsePattern(%q) = %v; want error containing %q", tc.in, err, tc.err)
+		if _, err := ParsePattern(tc.in); err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, tc.kind) {
+			t.Errorf("ParsePattern(%q) = %v; want error containing %q wrapping %v", tc.in, err, tc.err, tc.kind)
+		}
+	}
+	for _, ok := range []string{"$root/x", "$web/{name}", "a1-b2/{name}", strings.Repeat("a", 63) + "/x"} {
+		if _, err := ParsePattern(ok); err != nil {
+			t.Errorf("ParsePattern(%q): %v", ok, err)
 		}
 	}
 	// A trigger pattern is usable as an output template.

@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -17,19 +18,28 @@ type Pattern struct {
 	tmpl      *Template
 }
 
-// ParsePattern parses a blob path pattern "container/blobPattern"; the container part may not
-// contain captures; capture names may not contain '.'. A path without '/' (or ending in it)
-// names a container and matches every blob in it.
+// ParsePattern parses a blob trigger path pattern "container/blobPattern" as the host's
+// BlobPathSource.Create does: the container part may not contain captures or '\', a '/' must
+// have a container before it and a blob pattern after it, and capture names may not contain '.'.
+// A path without '/' names a container and matches every blob in it. The container name is
+// checked against the storage rules (ValidateContainerName) here, at load, where the host would
+// only meet the storage service's 400 at run time; a fixed blob name is checked as the host does.
 func ParsePattern(s string) (*Pattern, error) {
 	if !utf8.ValidString(s) {
 		return nil, syntaxErr("Invalid blob path %q. The path is not valid UTF-8.", s)
 	}
-	container, blob, _ := strings.Cut(s, "/")
-	if container == "" {
-		return nil, syntaxErr("Invalid blob path '%s'. The path must start with a container name: use \"container/blobPattern\".", s)
+	container, blob, hasBlob := strings.Cut(s, "/")
+	if hasBlob && (container == "" || blob == "") || strings.Contains(container, `\`) || s == "" {
+		return nil, syntaxErr("Invalid blob trigger path '%s'. Paths must be in the format 'container/blob'.", s)
 	}
-	if strings.ContainsAny(container, "{}") {
-		return nil, syntaxErr("Invalid blob path '%s'. The container name '%s' cannot contain '{' or '}': use a literal name or %%setting%%.", s, container)
+	if strings.Contains(container, "{") {
+		return nil, syntaxErr("Invalid blob trigger path '%s'. Container paths cannot contain {resolve} tokens.", s)
+	}
+	if strings.Contains(container, "}") {
+		return nil, syntaxErr("Invalid blob trigger path '%s'. Container paths cannot contain {resolve} tokens.", s)
+	}
+	if err := ValidateContainerName(container); err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("Invalid blob trigger path '%s'. %s.", s, err.Error()), Kind: ErrInvalidName}
 	}
 	t, err := Parse(s)
 	if err != nil {
@@ -65,8 +75,13 @@ func ParsePattern(s string) (*Pattern, error) {
 		re.WriteString(`(.*)`)
 	}
 	re.WriteString(`)$`)
+	if hasBlob && len(p.captures) == 0 {
+		if err := ValidateBlobName(bt.Literal()); err != nil {
+			return nil, &Error{Msg: fmt.Sprintf("Invalid blob trigger path '%s'. %s", s, err.Error()), Kind: ErrInvalidName}
+		}
+	}
 	src := re.String()
-	if blob == "" {
+	if !hasBlob {
 		src = `^(?s:.*)$`
 	}
 	if p.re, err = regexp.Compile(src); err != nil {

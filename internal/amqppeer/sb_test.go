@@ -461,7 +461,7 @@ func TestSBSettleThroughManagementAfterDetach(t *testing.T) {
 func TestSBLockExpiryRedelivers(t *testing.T) {
 	t.Parallel()
 	q := name(t)
-	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, LockDuration: 400 * time.Millisecond}}})
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, LockDuration: time.Second}}})
 	c := sbClient(t)
 	send(t, sender(t, c, q), "m")
 	r := queueReceiver(t, c, q, nil)
@@ -484,14 +484,14 @@ func TestSBLockExpiryRedelivers(t *testing.T) {
 func TestSBRenewLock(t *testing.T) {
 	t.Parallel()
 	q := name(t)
-	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, LockDuration: time.Second}}})
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, LockDuration: 1500 * time.Millisecond}}})
 	c := sbClient(t)
 	send(t, sender(t, c, q), "m")
 	r := queueReceiver(t, c, q, nil)
 	m := receiveN(t, r, 1)[0]
 	first := *m.LockedUntil
 	for range 3 {
-		time.Sleep(450 * time.Millisecond)
+		time.Sleep(600 * time.Millisecond)
 		if err := r.RenewMessageLock(ctx(t), m, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -500,7 +500,7 @@ func TestSBRenewLock(t *testing.T) {
 		t.Errorf("LockedUntil %v not advanced from %v", m.LockedUntil, first)
 	}
 	time.Sleep(300 * time.Millisecond)
-	// 1.65 s after receipt with a 1 s lock: only the renewals kept the lock.
+	// 2.1 s after receipt with a 1.5 s lock: only the renewals kept the lock.
 	if err := r.CompleteMessage(ctx(t), m, nil); err != nil {
 		t.Fatalf("complete after renewals: %v", err)
 	}

@@ -173,7 +173,7 @@ func TestSBSessionsNextAvailable(t *testing.T) {
 func TestSBSessionStateAndLockRenewal(t *testing.T) {
 	t.Parallel()
 	q := name(t)
-	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true, LockDuration: 1200 * time.Millisecond}}})
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true, LockDuration: 2 * time.Second}}})
 	c := sbClient(t)
 	sendSession(t, sender(t, c, q), "S", "m1")
 	r, err := c.AcceptSessionForQueue(ctx(t), q, "S", nil)
@@ -194,9 +194,12 @@ func TestSBSessionStateAndLockRenewal(t *testing.T) {
 		t.Fatalf("state after set %q, %v", st, err)
 	}
 
+	if err := r.RenewSessionLock(ctx(t), nil); err != nil {
+		t.Fatalf("renew session lock: %v", err)
+	}
 	first := r.LockedUntil()
 	for range 3 {
-		time.Sleep(550 * time.Millisecond)
+		time.Sleep(750 * time.Millisecond)
 		if err := r.RenewSessionLock(ctx(t), nil); err != nil {
 			t.Fatalf("renew session lock: %v", err)
 		}
@@ -204,7 +207,7 @@ func TestSBSessionStateAndLockRenewal(t *testing.T) {
 	if !r.LockedUntil().After(first.Add(time.Second)) {
 		t.Errorf("session LockedUntil %v not advanced from %v", r.LockedUntil(), first)
 	}
-	// 1.65 s with a 1.2 s lock: only the renewals kept the session.
+	// 2.25 s after the first renewal with a 2 s lock: only the renewals kept the session.
 	m := receiveSessionN(t, r, 1)[0]
 	if err := r.CompleteMessage(ctx(t), m, nil); err != nil {
 		t.Fatal(err)
@@ -226,7 +229,7 @@ func TestSBSessionStateAndLockRenewal(t *testing.T) {
 func TestSBSessionLockExpiryReleasesSession(t *testing.T) {
 	t.Parallel()
 	q := name(t)
-	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true, LockDuration: 500 * time.Millisecond}}})
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q, RequiresSession: true, LockDuration: time.Second}}})
 	c := sbClient(t)
 	sendSession(t, sender(t, c, q), "S", "m1")
 	r, err := c.AcceptSessionForQueue(ctx(t), q, "S", nil)
@@ -235,7 +238,7 @@ func TestSBSessionLockExpiryReleasesSession(t *testing.T) {
 	}
 	defer r.Close(ctx(t))
 	m := receiveSessionN(t, r, 1)[0]
-	time.Sleep(900 * time.Millisecond) // the session lock expires without renewal
+	time.Sleep(1500 * time.Millisecond) // the session lock expires without renewal
 	short, cancel := contextWithTimeout(t, 2*time.Second)
 	err = r.CompleteMessage(short, m, nil)
 	cancel()

@@ -62,6 +62,9 @@ func launchAzurite(opts *AzuriteOptions) (*Azurite, error) {
 	var p *proc
 	for attempt := 1; ; attempt++ {
 		ports, err := freePorts(3)
+		if opts.Ports != [3]int{} {
+			ports, err = opts.Ports[:], nil
+		}
 		if err != nil {
 			_ = removeDir()
 			return nil, err
@@ -88,7 +91,7 @@ func launchAzurite(opts *AzuriteOptions) (*Azurite, error) {
 			a.BlobPort, a.QueuePort, a.TablePort = ports[0], ports[1], ports[2]
 			break
 		}
-		if errors.Is(err, errPortInUse) && attempt < startTries {
+		if errors.Is(err, errPortInUse) && attempt < startTries && opts.Ports == [3]int{} {
 			continue
 		}
 		_ = removeDir()

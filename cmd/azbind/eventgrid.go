@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/eventgrid"
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
+)
+
+func init() {
+	commands["eventgrid"] = command{
+		summary: "print the Event Grid webhook URL (with its key) of each function of an app folder",
+		run:     runEventGrid,
+	}
+}
+
+const eventGridUsage = `usage: azbind eventgrid url [--base URL] [--function NAME] APPDIR
+
+Prints, for every eventGridTrigger function of the app folder APPDIR, the URL to give an Event
+Grid subscription as its webhook endpoint:
+
+  <base>/runtime/webhooks/eventgrid?functionName=<Name>&code=<eventgrid_extension key>
+
+The key is the host's system key eventgrid_extension: the setting host.systemKey.eventgrid_extension
+when defined, else the key the host keeps in its storage (AzureWebJobsStorage), generated now if
+the host has not generated it yet — exactly the key a running host of this app accepts. Settings
+come from the environment and APPDIR/local.settings.json (the environment wins). --base defaults
+to http://localhost:<port> of AZBIND_HTTP_ADDR, else http://localhost:7071; give the public
+https address of the app when Azure delivers. The URL holds a secret: keep it out of logs.
+`
+
+func runEventGrid(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "url" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprint(stdout, eventGridUsage)
+			return 0
+		}
+		fmt.Fprint(stderr, eventGridUsage)
+		return 2
+	}
+	fs := flag.NewFlagSet("azbind eventgrid url", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	base := fs.String("base", "", "the app's base URL")
+	function := fs.String("function", "", "only this function")
+	var pos []string
+	rest := args[1:]
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, eventGridUsage)
+				return 0
+			}
+			fmt.Fprintf(stderr, "azbind eventgrid url: %v\n%s", err, eventGridUsage)
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "azbind eventgrid url: expected exactly one APPDIR argument\n%s", eventGridUsage)
+		return 2
+	}
+	dir := pos[0]
+	app, err := extension.LoadAppDir(dir, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "azbind eventgrid url: %v (run azbind validate %s)\n", connection.RedactError(err), dir)
+		return 1
+	}
+	var names []string
+	for _, f := range app.Functions {
+		if tr := f.Trigger(); tr != nil && strings.EqualFold(tr.Type, "eventGridTrigger") && (*function == "" || f.Name == *function) {
+			names = append(names, f.Name)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		if *function != "" {
+			fmt.Fprintf(stderr, "azbind eventgrid url: %s has no eventGridTrigger function named %q\n", dir, *function)
+		} else {
+			fmt.Fprintf(stderr, "azbind eventgrid url: %s has no eventGridTrigger function\n", dir)
+		}
+		return 1
+	}
+
+	// The host as it would run: its id and its storage decide where the key is kept.
+	h, err := extension.NewHost(extension.HostOptions{Settings: app.Settings, Logger: slog.New(slog.DiscardHandler)})
+	if err == nil {
+		err = h.LoadAppDir(dir)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "azbind eventgrid url: %v\n", connection.RedactError(err))
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := h.Verify(ctx); err != nil {
+		if storageBroken(err) {
+			// The host could not open its storage: any key printed now would not be the one a
+			// running host reads from there.
+			fmt.Fprintf(stderr, "azbind eventgrid url: %v\n", connection.RedactError(err))
+			return 1
+		}
+		// Problems elsewhere in the app do not change the key; report them and go on.
+		fmt.Fprintf(stderr, "azbind eventgrid url: warning: the app does not verify (run azbind validate %s): %v\n", dir, connection.RedactError(err))
+	}
+	services := h.Services()
+	if services.HostID == "" {
+		fmt.Fprintln(stderr, "azbind eventgrid url: cannot determine the host id (set AzureFunctionsWebHost__hostid)")
+		return 1
+	}
+	key, err := eventgrid.SystemKey(ctx, services, eventgrid.SystemKeyName)
+	if err != nil {
+		fmt.Fprintf(stderr, "azbind eventgrid url: %v\n", connection.RedactError(err))
+		return 1
+	}
+	b := strings.TrimRight(*base, "/")
+	if b == "" {
+		b = "http://localhost:7071"
+		if addr, ok := app.Settings.Get("AZBIND_HTTP_ADDR"); ok {
+			if _, port, err := net.SplitHostPort(strings.TrimSpace(addr)); err == nil && port != "" {
+				b = "http://localhost:" + port
+			}
+		}
+	}
+	for _, n := range names {
+		fmt.Fprintf(stdout, "%s %s/runtime/webhooks/eventgrid?functionName=%s&code=%s\n", n, b, url.QueryEscape(n), url.QueryEscape(key))
+	}
+	return 0
+}
+
+// storageBroken reports whether err holds the host's failure to open AzureWebJobsStorage.
+func storageBroken(err error) bool {
+	var ce *driver.ConfigError
+	if errors.As(err, &ce) && ce.Where == "setting AzureWebJobsStorage" {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if storageBroken(e) {
+				return true
+			}
+		}
+	case interface{ Unwrap() error }:
+		if e := u.Unwrap(); e != nil {
+			return storageBroken(e)
+		}
+	}
+	return false
+}

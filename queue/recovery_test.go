@@ -1,0 +1,131 @@
+package queue
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/queue/queuetest"
+)
+
+const recoveryHelperEnv = "AZBIND_QUEUE_RECOVERY_HELPER"
+
+// runRecoveryHelper is the child process of TestKilledHostRecoveryTime: a queueTrigger built
+// from host.json options (as a host builds it) whose handler announces the message and hangs.
+func runRecoveryHelper() int {
+	var arg struct{ ConnStr, Queue, Visibility string }
+	if err := json.Unmarshal([]byte(os.Getenv(recoveryHelperEnv)), &arg); err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	cfg := map[string]any{"maxPollingInterval": "00:00:00.2"}
+	if arg.Visibility != "" {
+		cfg["receiveVisibility"] = arg.Visibility
+	}
+	res := helperResolver{connStr: arg.ConnStr}
+	bc := &driver.BindContext{
+		Function: "F", Spec: Trigger("msg", arg.Queue), Param: reflect.TypeFor[string](), Config: cfg,
+		Host: &driver.Services{Logger: slogDiscard(), Connections: res, Concurrency: 1, Clock: extension.SystemClock},
+	}
+	bc.Spec.Where = "Go API: F: bindings[0]"
+	tr, err := newTrigger(context.Background(), bc)
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	tr.(*trigger).Run(context.Background(), execFunc(func(ctx context.Context, ev *driver.Event) driver.Result {
+		fmt.Println("started", ev.ID)
+		select {} // hang until killed
+	}))
+	return 0
+}
+
+// How long after a host is SIGKILLed mid-handler does another receiver get its message? The
+// receive visibility (30 s by default, host.json extensions.queues.receiveVisibility) bounds it:
+// nothing renews it once the process is gone. Functions keeps such messages for 10 minutes.
+// Set AZBIND_MEASURE_DEFAULT_VISIBILITY=1 to measure with the default instead of 5 s.
+func TestKilledHostRecoveryTime(t *testing.T) {
+	visibility, setting := 5*time.Second, "00:00:05"
+	if os.Getenv("AZBIND_MEASURE_DEFAULT_VISIBILITY") == "1" {
+		visibility, setting = DefaultReceiveVisibility, ""
+	}
+	q := env.NewQueue(t)
+	id := env.Send(t, q, []byte("survivor"))
+	arg, _ := json.Marshal(map[string]string{"ConnStr": env.ConnectionString, "Queue": q, "Visibility": setting})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), recoveryHelperEnv+"="+string(arg))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 4)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var received time.Time
+	select {
+	case line := <-lines:
+		if line != "started "+id {
+			cmd.Process.Kill()
+			t.Fatalf("helper said %q", line)
+		}
+		received = time.Now() // the message became invisible just before
+	case <-time.After(waitLong):
+		cmd.Process.Kill()
+		t.Fatal("helper did not start handling")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	killed := time.Now()
+
+	got := make(chan time.Time, 1)
+	l := testListener(t, q, ListenerOptions{MaxPollingInterval: 200 * time.Millisecond}, func(ctx context.Context, m *Message) driver.Result {
+		if m.ID == id {
+			select {
+			case got <- time.Now():
+			default:
+			}
+		}
+		return ok
+	})
+	runBG(t, l.Run)
+	select {
+	case at := <-got:
+		recovery := at.Sub(killed)
+		sinceReceive := at.Sub(received)
+		t.Logf("receive visibility %s: message taken over %.1f s after the kill (%.1f s after the dead host received it)", visibility, recovery.Seconds(), sinceReceive.Seconds())
+		// Not before the visibility ends (the dead host's receive holds it), and within the
+		// visibility plus polling and request slack after it.
+		if sinceReceive < visibility-time.Second || sinceReceive > visibility+5*time.Second {
+			t.Errorf("redelivered %.1f s after receive; want about %s", sinceReceive.Seconds(), visibility)
+		}
+	case <-time.After(visibility + waitLong):
+		t.Fatal("the killed host's message was not redelivered")
+	}
+	queuetest.WaitFor(t, waitLong, "message deleted", func() bool { return l.Stats().Deleted == 1 })
+}
+
+// helperResolver resolves every connection to the test account (the child has no env global).
+type helperResolver struct{ connStr string }
+
+func (r helperResolver) Resolve(ctx context.Context, name string, svc connection.Service) (*connection.Connection, error) {
+	return &connection.Connection{Name: name, Service: svc, Source: "test", Key: name, Kind: connection.KindConnectionString, ConnectionString: r.connStr}, nil
+}
