@@ -66,6 +66,10 @@ func TestConfigErrors(t *testing.T) {
 	if err := verify(t, ok, map[string]any{"maxConcurrentCalls": 0}, servicebus.Trigger("s", "q")); !errors.Is(err, driver.ErrInvalidConfig) || !strings.Contains(err.Error(), "maxConcurrentCalls") {
 		t.Errorf("host.json error: %v", err)
 	}
+	// A bad trigger setting does not fail an output (it reads only clientRetryOptions).
+	if err := verify(t, ok, map[string]any{"maxConcurrentCalls": 0}, extension.Binding("memTrigger", "s", extension.DirIn, extension.Props{"queue": "x"}), servicebus.Output("$return", "out")); err != nil {
+		t.Errorf("output failed on a trigger setting: %v", err)
+	}
 	err := verify(t, map[string]string{}, nil, servicebus.Trigger("s", "q"))
 	if err == nil || !strings.Contains(err.Error(), "AzureWebJobsServiceBus") {
 		t.Errorf("missing connection: %v", err)

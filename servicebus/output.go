@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
@@ -40,7 +41,10 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 	if err != nil {
 		return nil, err
 	}
-	opts, err := hostJSONOptions(bc)
+	// An output reads only the client's options: a bad trigger setting does not fail it.
+	only := *bc
+	only.Config = onlyKeys(bc.Config, "clientRetryOptions", "transportType")
+	opts, err := hostJSONOptions(&only)
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +54,18 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 		return nil, err
 	}
 	return &output{where: bc.Spec.Where, field: field, name: tmpl, client: cl, senders: map[string]*azservicebus.Sender{}}, nil
+}
+
+func onlyKeys(m map[string]any, keys ...string) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		for _, want := range keys {
+			if strings.EqualFold(k, want) {
+				out[k] = v
+			}
+		}
+	}
+	return out
 }
 
 // Open implements driver.Output: the entity name is evaluated for this invocation.
