@@ -276,9 +276,10 @@ func (t *trigger) receiveError(err error) {
 	t.log.Log(context.Background(), level, "receiving messages failed; retrying", "error", t.redact(err))
 }
 
-// singleLoop receives and dispatches one message per invocation, at most limit at once. done,
-// when not nil, reports a session that should stop (released or idle): the loop then returns
-// once its invocations ended. idle > 0 ends the loop after that long without a message.
+// singleLoop receives and dispatches one message per invocation, at most limit at once, asking
+// for up to prefetch messages more than it has free slots. For a session (sess not nil) it ends
+// when the handler released the session, when the session lock is lost, or after *idle without a
+// message; it returns once its invocations ended and their messages are settled.
 func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc receiver, s settler,
 	renew func(context.Context, *azservicebus.ReceivedMessage, *azservicebus.RenewMessageLockOptions) error,
 	sess *SessionActions, limit, prefetch int, idle *time.Duration) {
