@@ -35,14 +35,7 @@ const (
 
 var receivedMessageType = reflect.TypeFor[*azservicebus.ReceivedMessage]()
 
-// Stats count what a trigger did (for tests and diagnostics).
-type Stats struct {
-	Received, Invocations                              int64
-	Completed, Abandoned, SettleErrors, HandlerSettled int64
-	Renewals, RenewalErrors, LocksLost                 int64
-	ReceiveErrors, SessionsAccepted, SessionsReleased  int64
-}
-
+// stats count what a trigger did (for debugging).
 type stats struct {
 	received, invocations, completed, abandoned, settleErrors, handlerSettled,
 	renewals, renewalErrors, locksLost, receiveErrors, sessionsAccepted, sessionsReleased atomic.Int64
@@ -87,14 +80,6 @@ func (t *trigger) BindingData() []string {
 		names = append(names, n)
 	}
 	return append(names, "*")
-}
-
-// Stats returns the trigger's counters.
-func (t *trigger) Stats() Stats {
-	return Stats{Received: t.st.received.Load(), Invocations: t.st.invocations.Load(), Completed: t.st.completed.Load(),
-		Abandoned: t.st.abandoned.Load(), SettleErrors: t.st.settleErrors.Load(), HandlerSettled: t.st.handlerSettled.Load(),
-		Renewals: t.st.renewals.Load(), RenewalErrors: t.st.renewalErrors.Load(), LocksLost: t.st.locksLost.Load(),
-		ReceiveErrors: t.st.receiveErrors.Load(), SessionsAccepted: t.st.sessionsAccepted.Load(), SessionsReleased: t.st.sessionsReleased.Load()}
 }
 
 func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, error) {
