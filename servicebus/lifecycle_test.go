@@ -116,9 +116,15 @@ func TestReconnectAfterConnectionDrop(t *testing.T) {
 	}
 	sendMsgs(t, q, msgs...)
 	wantCounts(t, q, amqppeer.Counts{})
+	// Links detached by the service (amqp:link:detach-forced) are recovered too.
+	if err := peer.DetachLinks(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	send(t, q, "c1", "c2")
+	wantCounts(t, q, amqppeer.Counts{})
 	mu.Lock()
 	defer mu.Unlock()
-	for _, b := range []string{"a1", "a2", "a3", "b0", "b1", "b2", "b3", "b4"} {
+	for _, b := range []string{"a1", "a2", "a3", "b0", "b1", "b2", "b3", "b4", "c1", "c2"} {
 		if seen[b] < 1 {
 			t.Errorf("%s was not handled (seen %v)", b, seen)
 		}

@@ -163,6 +163,10 @@ func (t *trigger) batchLoop(ctx context.Context, exec driver.Executor, rc receiv
 					break
 				}
 				t.receiveError(err)
+				if sess == nil && isClosed(err) {
+					stop = true // the caller opens a new receiver
+					break
+				}
 			}
 			bo.wait(ctx) // an error, or the SDK recovered the link: nothing received
 		}

@@ -190,6 +190,21 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 		wg.Wait()
 		return nil
 	}
+	var bo backoff
+	for {
+		if err := t.runReceiver(ctx, exec); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		// The receiver was closed under the loop (a permanent link error): start a new one.
+		bo.wait(ctx)
+	}
+}
+
+// runReceiver runs the receive loop on one receiver until ctx ends or the receiver is closed.
+func (t *trigger) runReceiver(ctx context.Context, exec driver.Executor) error {
 	r, err := t.newReceiver()
 	if err != nil {
 		return t.client.conn.RedactError(fmt.Errorf("%s: %w", t.where, err))
@@ -304,6 +319,9 @@ func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc recei
 				return
 			}
 			t.receiveError(err)
+			if isClosed(err) {
+				return // the caller opens a new receiver
+			}
 			bo.wait(ctx)
 			continue
 		}
@@ -332,6 +350,11 @@ func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc recei
 			})
 		}
 	}
+}
+
+func isClosed(err error) bool {
+	var e *azservicebus.Error
+	return errors.As(err, &e) && e.Code == azservicebus.CodeClosed
 }
 
 func isSessionLost(err error) bool {
