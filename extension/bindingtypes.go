@@ -10,26 +10,27 @@ import (
 // moduleConnectors are the binding types of the connectors in this module, by the package that
 // registers them, for a program that uses a type without linking its connector.
 var moduleConnectors = map[string]string{
-	"queuetrigger":     "github.com/azbind/azbind/queue",
-	"queue":            "github.com/azbind/azbind/queue",
-	"blobtrigger":      "github.com/azbind/azbind/blob",
-	"blob":             "github.com/azbind/azbind/blob",
-	"table":            "github.com/azbind/azbind/table",
-	"cosmosdbtrigger":  "github.com/azbind/azbind/cosmos",
-	"cosmosdb":         "github.com/azbind/azbind/cosmos",
-	"eventgridtrigger": "github.com/azbind/azbind/eventgrid",
-	"eventgrid":        "github.com/azbind/azbind/eventgrid",
-	"eventhubtrigger":  "github.com/azbind/azbind/eventhubs",
-	"eventhub":         "github.com/azbind/azbind/eventhubs",
+	"queuetrigger":      "github.com/azbind/azbind/queue",
+	"queue":             "github.com/azbind/azbind/queue",
+	"blobtrigger":       "github.com/azbind/azbind/blob",
+	"blob":              "github.com/azbind/azbind/blob",
+	"table":             "github.com/azbind/azbind/table",
+	"cosmosdbtrigger":   "github.com/azbind/azbind/cosmos",
+	"cosmosdb":          "github.com/azbind/azbind/cosmos",
+	"eventgridtrigger":  "github.com/azbind/azbind/eventgrid",
+	"eventgrid":         "github.com/azbind/azbind/eventgrid",
+	"eventhubtrigger":   "github.com/azbind/azbind/eventhubs",
+	"eventhub":          "github.com/azbind/azbind/eventhubs",
+	"servicebustrigger": "github.com/azbind/azbind/servicebus",
+	"servicebus":        "github.com/azbind/azbind/servicebus",
 }
 
 // functionsTypes are binding types of Azure Functions (built in or from its extensions) that
 // azbind has no connector for; planned marks those the README says are to follow.
 var functionsTypes = map[string]bool{
 	"httptrigger": false, "http": false, "timertrigger": false, "warmuptrigger": false,
-	"documentdb":        false, // the Functions v1 name of cosmosDB
-	"servicebustrigger": true, "servicebus": true,
-	"signalr": false, "signalrconnectioninfo": false, "signalrtrigger": false,
+	"documentdb": false, // the Functions v1 name of cosmosDB
+	"signalr":    false, "signalrconnectioninfo": false, "signalrtrigger": false,
 	"sendgrid": false, "twiliosms": false, "notificationhub": false, "mobiletable": false,
 	"kafkatrigger": false, "kafka": false, "rabbitmqtrigger": false, "rabbitmq": false,
 	"sqltrigger": false, "sql": false, "mysqltrigger": false, "mysql": false,
@@ -78,7 +79,7 @@ func closestType(typ string) string {
 	t := strings.ToLower(typ)
 	best, bestD := "", 3
 	cands := driver.BindingTypes()
-	for _, k := range []string{"queueTrigger", "queue", "blobTrigger", "blob", "table", "cosmosDBTrigger", "cosmosDB", "eventGridTrigger", "eventGrid", "eventHubTrigger", "eventHub"} {
+	for _, k := range []string{"queueTrigger", "queue", "blobTrigger", "blob", "table", "cosmosDBTrigger", "cosmosDB", "eventGridTrigger", "eventGrid", "eventHubTrigger", "eventHub", "serviceBusTrigger", "serviceBus"} {
 		cands = append(cands, k)
 	}
 	for _, c := range cands {

@@ -7,5 +7,6 @@ import (
 	_ "github.com/azbind/azbind/eventgrid"
 	_ "github.com/azbind/azbind/eventhubs"
 	_ "github.com/azbind/azbind/queue"
+	_ "github.com/azbind/azbind/servicebus"
 	_ "github.com/azbind/azbind/table"
 )
