@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/azbind/azbind/internal/suggest"
+
 	"github.com/azbind/azbind/extension/driver"
 )
 
@@ -83,29 +85,9 @@ func closestType(typ string) string {
 		cands = append(cands, k)
 	}
 	for _, c := range cands {
-		if d := levenshtein(t, strings.ToLower(c)); d > 0 && d < bestD && d*4 <= len(t) {
+		if d := suggest.Distance(t, strings.ToLower(c)); d > 0 && d < bestD && d*4 <= len(t) {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
