@@ -11,10 +11,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/hoststore"
 )
 
 // CheckpointContainer is the AzureWebJobsStorage container holding ownership and checkpoint
@@ -149,21 +149,9 @@ func sharedCheckpointContainer(ctx context.Context, s *driver.Services) (*contai
 // NewCheckpointContainer returns the azure-webjobs-eventhub container client of a storage
 // connection (resolved for the blob service).
 func NewCheckpointContainer(c *connection.Connection) (*container.Client, error) {
-	opts := &service.ClientOptions{ClientOptions: c.SDKOptions()}
-	var (
-		sc  *service.Client
-		err error
-	)
-	switch c.Kind {
-	case connection.KindConnectionString:
-		sc, err = service.NewClientFromConnectionString(c.ConnectionString, opts)
-	case connection.KindIdentity:
-		sc, err = service.NewClient(c.Endpoint, c.Credential, opts)
-	default:
-		err = fmt.Errorf("unsupported connection kind %q", c.Kind)
-	}
+	sc, err := hoststore.ServiceClient(c)
 	if err != nil {
-		return nil, fmt.Errorf("eventhubs: checkpoint store on %s: %w", c.Key, c.RedactError(err))
+		return nil, fmt.Errorf("eventhubs: checkpoint store: %w", err)
 	}
 	return sc.NewContainerClient(CheckpointContainer), nil
 }
