@@ -10,31 +10,14 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/hoststore"
 )
 
 // NewServiceClient builds a blob service client from a resolved connection: from its connection
 // string, or from its endpoint and token credential (identity), with c.SDKOptions(). Bindings and
 // Check both use it.
 func NewServiceClient(c *connection.Connection) (*service.Client, error) {
-	opts := &service.ClientOptions{ClientOptions: c.SDKOptions()}
-	switch c.Kind {
-	case connection.KindConnectionString:
-		sc, err := service.NewClientFromConnectionString(c.ConnectionString, opts)
-		if err != nil {
-			return nil, fmt.Errorf("connection %q (%s): blob client: %w", c.Name, c.Key, c.RedactError(err))
-		}
-		return sc, nil
-	case connection.KindIdentity:
-		if c.Endpoint == "" {
-			return nil, fmt.Errorf("connection %q: no blob endpoint: set %s__blobServiceUri (or __serviceUri / __accountName): %w", c.Name, c.Name, driver.ErrInvalidConfig)
-		}
-		sc, err := service.NewClient(c.Endpoint, c.Credential, opts)
-		if err != nil {
-			return nil, fmt.Errorf("connection %q (%s): blob client for %s: %w", c.Name, c.Key, c.Endpoint, err)
-		}
-		return sc, nil
-	}
-	return nil, fmt.Errorf("connection %q: unsupported connection kind %q for blob storage: %w", c.Name, c.Kind, driver.ErrInvalidConfig)
+	return hoststore.ServiceClient(c)
 }
 
 // accountKey identifies a storage account endpoint (scheme://host/path without query), lower-cased.

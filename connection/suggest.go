@@ -3,6 +3,8 @@ package connection
 import (
 	"sort"
 	"strings"
+
+	"github.com/azbind/azbind/internal/suggest"
 )
 
 // suggestKeys returns the settings whose name is closest (at most two edits) to one of the keys
@@ -34,7 +36,7 @@ func suggestKeys(s *Settings, tried []string) []string {
 		}
 		d := best + 1
 		for _, t := range targets {
-			if e := editDistance(norm, t); e > 0 && e*4 <= len(t) {
+			if e := suggest.Distance(norm, t); e > 0 && e*4 <= len(t) {
 				d = min(d, e)
 			}
 		}
@@ -50,33 +52,4 @@ func suggestKeys(s *Settings, tried []string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// editDistance is the Damerau–Levenshtein (optimal string alignment) distance between a and b,
-// in bytes.
-func editDistance(a, b string) int {
-	if a == b {
-		return 0
-	}
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
 }

@@ -4,28 +4,35 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/azbind/azbind/internal/suggest"
+
 	"github.com/azbind/azbind/extension/driver"
 )
 
 // moduleConnectors are the binding types of the connectors in this module, by the package that
 // registers them, for a program that uses a type without linking its connector.
 var moduleConnectors = map[string]string{
-	"queuetrigger": "github.com/azbind/azbind/queue",
-	"queue":        "github.com/azbind/azbind/queue",
-	"blobtrigger":  "github.com/azbind/azbind/blob",
-	"blob":         "github.com/azbind/azbind/blob",
-	"table":        "github.com/azbind/azbind/table",
+	"queuetrigger":      "github.com/azbind/azbind/queue",
+	"queue":             "github.com/azbind/azbind/queue",
+	"blobtrigger":       "github.com/azbind/azbind/blob",
+	"blob":              "github.com/azbind/azbind/blob",
+	"table":             "github.com/azbind/azbind/table",
+	"cosmosdbtrigger":   "github.com/azbind/azbind/cosmos",
+	"cosmosdb":          "github.com/azbind/azbind/cosmos",
+	"eventgridtrigger":  "github.com/azbind/azbind/eventgrid",
+	"eventgrid":         "github.com/azbind/azbind/eventgrid",
+	"eventhubtrigger":   "github.com/azbind/azbind/eventhubs",
+	"eventhub":          "github.com/azbind/azbind/eventhubs",
+	"servicebustrigger": "github.com/azbind/azbind/servicebus",
+	"servicebus":        "github.com/azbind/azbind/servicebus",
 }
 
 // functionsTypes are binding types of Azure Functions (built in or from its extensions) that
 // azbind has no connector for; planned marks those the README says are to follow.
 var functionsTypes = map[string]bool{
 	"httptrigger": false, "http": false, "timertrigger": false, "warmuptrigger": false,
-	"cosmosdbtrigger": true, "cosmosdb": true, "documentdb": true,
-	"servicebustrigger": true, "servicebus": true,
-	"eventhubtrigger": true, "eventhub": true,
-	"eventgridtrigger": true, "eventgrid": true,
-	"signalr": false, "signalrconnectioninfo": false, "signalrtrigger": false,
+	"documentdb": false, // the Functions v1 name of cosmosDB
+	"signalr":    false, "signalrconnectioninfo": false, "signalrtrigger": false,
 	"sendgrid": false, "twiliosms": false, "notificationhub": false, "mobiletable": false,
 	"kafkatrigger": false, "kafka": false, "rabbitmqtrigger": false, "rabbitmq": false,
 	"sqltrigger": false, "sql": false, "mysqltrigger": false, "mysql": false,
@@ -74,33 +81,13 @@ func closestType(typ string) string {
 	t := strings.ToLower(typ)
 	best, bestD := "", 3
 	cands := driver.BindingTypes()
-	for _, k := range []string{"queueTrigger", "queue", "blobTrigger", "blob", "table"} {
+	for _, k := range []string{"queueTrigger", "queue", "blobTrigger", "blob", "table", "cosmosDBTrigger", "cosmosDB", "eventGridTrigger", "eventGrid", "eventHubTrigger", "eventHub", "serviceBusTrigger", "serviceBus"} {
 		cands = append(cands, k)
 	}
 	for _, c := range cands {
-		if d := levenshtein(t, strings.ToLower(c)); d > 0 && d < bestD && d*4 <= len(t) {
+		if d := suggest.Distance(t, strings.ToLower(c)); d > 0 && d < bestD && d*4 <= len(t) {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

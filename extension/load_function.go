@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/jsonc"
 )
 
 // functionJSONKeys are the function.json top-level keys azbind reads or accepts.
@@ -21,7 +22,7 @@ func parseFunctionJSON(name, file string, data []byte) (*FunctionSpec, []Problem
 	}
 	top, ok := doc.(map[string]any)
 	if !ok {
-		ps.add("", "must be a JSON object, got "+jsonKind(doc), `write {"bindings": [...]}`)
+		ps.add("", "must be a JSON object, got "+jsonc.Kind(doc), `write {"bindings": [...]}`)
 		return nil, ps.list
 	}
 	f := &FunctionSpec{Name: name, Where: file}
@@ -51,19 +52,19 @@ func parseFunctionJSON(name, file string, data []byte) (*FunctionSpec, []Problem
 			}
 		case nil:
 		default:
-			ps.add(k, "must be true or false, got "+jsonKind(v), `use "disabled": true or false`)
+			ps.add(k, "must be true or false, got "+jsonc.Kind(v), `use "disabled": true or false`)
 		}
 	}
 	for _, key := range []string{"scriptFile", "entryPoint", "configurationSource"} {
 		if v, k, ok := getFold(top, key); ok && v != nil {
 			if _, isStr := v.(string); !isStr {
-				ps.add(k, "must be a string, got "+jsonKind(v), "use a string value or remove the key")
+				ps.add(k, "must be a string, got "+jsonc.Kind(v), "use a string value or remove the key")
 			}
 		}
 	}
 	if v, k, ok := getFold(top, "excluded"); ok && v != nil {
 		if _, isBool := v.(bool); !isBool {
-			ps.add(k, "must be true or false, got "+jsonKind(v), `use "excluded": true or false`)
+			ps.add(k, "must be true or false, got "+jsonc.Kind(v), `use "excluded": true or false`)
 		}
 	}
 	if v, k, ok := getFold(top, "retry"); ok && v != nil {
@@ -76,7 +77,7 @@ func parseFunctionJSON(name, file string, data []byte) (*FunctionSpec, []Problem
 	default:
 		arr, isArr := v.([]any)
 		if !isArr {
-			ps.add(k, "must be an array of binding objects, got "+jsonKind(v), `use "bindings": [{"type": ..., "direction": ..., "name": ...}]`)
+			ps.add(k, "must be an array of binding objects, got "+jsonc.Kind(v), `use "bindings": [{"type": ..., "direction": ..., "name": ...}]`)
 			break
 		}
 		for i, e := range arr {
@@ -92,7 +93,7 @@ func parseBinding(ps *problems, file string, i int, e any) *BindingSpec {
 	field := fmt.Sprintf("bindings[%d]", i)
 	m, ok := e.(map[string]any)
 	if !ok {
-		ps.add(field, "must be a binding object, got "+jsonKind(e), `use {"type": ..., "direction": ..., "name": ...}`)
+		ps.add(field, "must be a binding object, got "+jsonc.Kind(e), `use {"type": ..., "direction": ..., "name": ...}`)
 		return nil
 	}
 	b := &BindingSpec{Properties: map[string]any{}, Where: file + ": " + field}
@@ -102,7 +103,7 @@ func parseBinding(ps *problems, file string, i int, e any) *BindingSpec {
 		}
 		s, ok := v.(string)
 		if !ok {
-			ps.add(field+"."+k, "must be a string, got "+jsonKind(v), "use a string value")
+			ps.add(field+"."+k, "must be a string, got "+jsonc.Kind(v), "use a string value")
 		}
 		return s
 	}
@@ -134,7 +135,7 @@ func parseBinding(ps *problems, file string, i int, e any) *BindingSpec {
 func parseRetry(ps *problems, field string, v any) *RetryPolicy {
 	m, ok := v.(map[string]any)
 	if !ok {
-		ps.add(field, "must be an object, got "+jsonKind(v), `use {"strategy": "fixedDelay", "maxRetryCount": 3, "delayInterval": "00:00:05"}`)
+		ps.add(field, "must be an object, got "+jsonc.Kind(v), `use {"strategy": "fixedDelay", "maxRetryCount": 3, "delayInterval": "00:00:05"}`)
 		return nil
 	}
 	n := len(ps.list)
@@ -143,7 +144,7 @@ func parseRetry(ps *problems, field string, v any) *RetryPolicy {
 	if !ok || sv == nil {
 		ps.add(joinField(field, "strategy"), "is required", `set "strategy" to "fixedDelay" or "exponentialBackoff"`)
 	} else if s, isStr := sv.(string); !isStr {
-		ps.add(joinField(field, sk), "must be a string, got "+jsonKind(sv), `use "fixedDelay" or "exponentialBackoff"`)
+		ps.add(joinField(field, sk), "must be a string, got "+jsonc.Kind(sv), `use "fixedDelay" or "exponentialBackoff"`)
 	} else {
 		switch {
 		case strings.EqualFold(s, string(FixedDelay)):
@@ -168,7 +169,7 @@ func parseRetry(ps *problems, field string, v any) *RetryPolicy {
 				r.MaxRetryCount = int(x)
 			}
 		default:
-			ps.add(joinField(field, ck), "must be a number, got "+jsonKind(cv), "use a whole number; -1 retries forever")
+			ps.add(joinField(field, ck), "must be a number, got "+jsonc.Kind(cv), "use a whole number; -1 retries forever")
 		}
 	}
 	interval := func(key string, required bool) time.Duration {
@@ -181,7 +182,7 @@ func parseRetry(ps *problems, field string, v any) *RetryPolicy {
 		}
 		s, isStr := v.(string)
 		if !isStr {
-			ps.add(joinField(field, k), fmt.Sprintf(`must be a TimeSpan string such as "00:00:10", got %s`, jsonKind(v)), "quote the value as \"hh:mm:ss\"")
+			ps.add(joinField(field, k), fmt.Sprintf(`must be a TimeSpan string such as "00:00:10", got %s`, jsonc.Kind(v)), "quote the value as \"hh:mm:ss\"")
 			return 0
 		}
 		d, err := driver.ParseTimeSpan(s)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/jsonc"
 
 	"github.com/azbind/azbind/connection"
 )
@@ -32,7 +33,7 @@ func parseHostJSON(file string, data []byte, settings *connection.Settings) (*Ho
 	}
 	top, ok := doc.(map[string]any)
 	if !ok {
-		ps.add("", "must be a JSON object, got "+jsonKind(doc), `write {"version": "2.0"}`)
+		ps.add("", "must be a JSON object, got "+jsonc.Kind(doc), `write {"version": "2.0"}`)
 		return nil, ps.list
 	}
 	if len(top) == 0 {
@@ -54,7 +55,7 @@ func parseHostJSON(file string, data []byte, settings *connection.Settings) (*Ho
 			if s != "2.0" {
 				got := fmt.Sprintf("%q", s)
 				if _, isStr := v.(string); !isStr {
-					got = jsonKind(v)
+					got = jsonc.Kind(v)
 				}
 				ps.add(field, fmt.Sprintf("%s is an invalid value for host.json 'version' property; azbind supports only \"2.0\" (the Functions v2+ schema)", got),
 					`set "version": "2.0" and migrate the file (https://aka.ms/functions-hostjson)`)
@@ -114,7 +115,7 @@ func parseFunctionTimeout(ps *problems, field string, v any) time.Duration {
 		}
 		return d
 	default:
-		ps.add(field, fmt.Sprintf(`must be a TimeSpan string such as "00:05:00", got %s`, jsonKind(v)), "fix the value")
+		ps.add(field, fmt.Sprintf(`must be a TimeSpan string such as "00:05:00", got %s`, jsonc.Kind(v)), "fix the value")
 		return 0
 	}
 }
@@ -125,7 +126,7 @@ func parseExtensions(ps *problems, field string, v any, h *HostConfig, overridde
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		ps.add(field, "must be an object of extension sections, got "+jsonKind(v), `use "extensions": {"queues": {...}}`)
+		ps.add(field, "must be an object of extension sections, got "+jsonc.Kind(v), `use "extensions": {"queues": {...}}`)
 		return
 	}
 	for _, name := range sortedKeys(m) {
@@ -134,7 +135,7 @@ func parseExtensions(ps *problems, field string, v any, h *HostConfig, overridde
 			if m[name] == nil {
 				continue
 			}
-			ps.add(field+"."+name, "must be an object, got "+jsonKind(m[name]), fmt.Sprintf(`use "%s": { ... }`, name))
+			ps.add(field+"."+name, "must be an object, got "+jsonc.Kind(m[name]), fmt.Sprintf(`use "%s": { ... }`, name))
 			continue
 		}
 		h.Extensions[name] = sec
@@ -147,7 +148,7 @@ func parseLogging(ps *problems, field string, v any, h *HostConfig) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		ps.add(field, "must be an object, got "+jsonKind(v), `use "logging": {"logLevel": {"default": "Information"}}`)
+		ps.add(field, "must be an object, got "+jsonc.Kind(v), `use "logging": {"logLevel": {"default": "Information"}}`)
 		return
 	}
 	lv, lk, ok := getFold(m, "logLevel")
@@ -156,7 +157,7 @@ func parseLogging(ps *problems, field string, v any, h *HostConfig) {
 	}
 	levels, ok := lv.(map[string]any)
 	if !ok {
-		ps.add(field+"."+lk, "must be an object mapping categories to levels, got "+jsonKind(lv), `use "logLevel": {"default": "Information", "Function": "Warning"}`)
+		ps.add(field+"."+lk, "must be an object mapping categories to levels, got "+jsonc.Kind(lv), `use "logLevel": {"default": "Information", "Function": "Warning"}`)
 		return
 	}
 	for _, cat := range sortedKeys(levels) {
@@ -168,7 +169,7 @@ func parseLogging(ps *problems, field string, v any, h *HostConfig) {
 			}
 		}
 		if canon == "" {
-			got := jsonKind(levels[cat])
+			got := jsonc.Kind(levels[cat])
 			if isStr {
 				got = strconv.Quote(s)
 			}

@@ -88,22 +88,3 @@ func joinField(parent, child string) string {
 	}
 	return parent + "." + child
 }
-
-// jsonKind names a decoded JSON value's kind for messages.
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case float64, int, int64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	}
-	return fmt.Sprintf("%T", v)
-}

@@ -157,7 +157,7 @@ func TestCheckFunction(t *testing.T) { // C14, C16, C17
 		{"unknown type", "F", trig + `, {"type": "nosuch", "direction": "in", "name": "x"}`, []string{`bindings[1].type: "nosuch" is not a known binding type: use a supported type (`, "loadTestIn, loadTestInOut"}},
 		{"functions type", "F", trig + `, {"type": "sendGrid", "direction": "out", "name": "x"}`, []string{`bindings[1].type: "sendGrid" is an Azure Functions binding type that is not supported by azbind: azbind supports `}},
 		{"functions trigger", "F", `{"type": "httpTrigger", "name": "req"}`, []string{`bindings[0].type: "httpTrigger" is an Azure Functions trigger type that is not supported by azbind: azbind supports `}},
-		{"planned trigger", "F", `{"type": "serviceBusTrigger", "name": "m"}`, []string{`"serviceBusTrigger" is an Azure Functions trigger type that is not supported by azbind yet`}},
+		{"module trigger not linked", "F", `{"type": "serviceBusTrigger", "name": "m"}`, []string{`"serviceBusTrigger" is a trigger type of the azbind connector github.com/azbind/azbind/servicebus, which this program does not link: add ` + "`import _ \"github.com/azbind/azbind/servicebus\"`"}},
 		{"module connector not linked", "F", `{"type": "blobTrigger", "name": "b", "path": "c/{n}"}`, []string{`"blobTrigger" is a trigger type of the azbind connector github.com/azbind/azbind/blob, which this program does not link: add ` + "`import _ \"github.com/azbind/azbind/blob\"`"}},
 		{"typo", "F", `{"type": "loadTestTriger", "name": "m"}`, []string{`"loadTestTriger" is not a known binding type (did you mean loadTestTrigger?)`}},
 		{"unknown trigger type", "F", `{"type": "nosuchTrigger", "name": "x"}`, []string{`bindings[0].type: "nosuchTrigger" is not a known trigger type: use a supported type (`}},

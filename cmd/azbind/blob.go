@@ -46,22 +46,14 @@ func runBlob(args []string, stdout, stderr io.Writer) int {
 	function := fs.String("function", "", "the blob-triggered function")
 	conn := fs.String("connection", "", "the trigger's connection setting")
 	settingsPath := fs.String("settings", "", "path of local.settings.json")
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, blobUsage)
-				return 0
-			}
-			fmt.Fprintf(stderr, "azbind blob reprocess: %v\n%s", err, blobUsage)
-			return 2
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, blobUsage)
+			return 0
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+		fmt.Fprintf(stderr, "azbind blob reprocess: %v\n%s", err, blobUsage)
+		return 2
 	}
 	container, name, ok := strings.Cut(strings.Join(pos, ""), "/")
 	if len(pos) != 1 || !ok || container == "" || name == "" || *hostID == "" || *function == "" {

@@ -61,22 +61,14 @@ func runConnection(args []string, stdout, stderr io.Writer) int {
 	jsonOut := fs.Bool("json", false, "print one JSON object")
 	check := fs.Bool("check", false, "make one authenticated call to the service")
 	// Flags may come before or after NAME.
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, connectionUsage())
-				return 0
-			}
-			fmt.Fprintf(stderr, "azbind connection resolve: %v\n%s", err, connectionUsage())
-			return 2
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, connectionUsage())
+			return 0
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+		fmt.Fprintf(stderr, "azbind connection resolve: %v\n%s", err, connectionUsage())
+		return 2
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "azbind connection resolve: expected exactly one NAME (use \"\" for the service's default connection)\n%s", connectionUsage())

@@ -69,6 +69,7 @@ var cliValues = map[string]string{
 	"AzbBadSeg":                              "AccountName=a;" + tSecret,
 	"AzbSB":                                  "Endpoint=sb://azbns.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=" + tSBKey + ";EntityPath=orders",
 	"AzureWebJobsAzbSB":                      "Endpoint=sb://prefixed.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=" + tSBKey,
+	"AzbSBLoopback":                          "Endpoint=sb://127.0.0.1:1/;SharedAccessKeyName=Root;SharedAccessKey=" + tSBKey + ";EntityPath=orders;UseDevelopmentEmulator=true",
 	"AzbEH__fullyQualifiedNamespace":         "azbeh.servicebus.windows.net",
 	"AzbCos":                                 "AccountEndpoint=https://azbcos.documents.azure.com:443/;AccountKey=" + tCosKey + ";",
 	"AzbEG":                                  "Endpoint=https://azbtopic.westus-1.eventgrid.azure.net/api/events;AccessKey=" + tEGKey,
@@ -139,7 +140,9 @@ func TestConnectionResolveFailures(t *testing.T) {
 		{[]string{"%AzbHoldsCS%"}, []string{connection.RedactedName}},
 		{[]string{"AccountName=x;AccountKey=" + tKey}, []string{connection.RedactedName}},
 		{[]string{"AzbStor", "--service", "files"}, []string{"unknown service"}},
-		{[]string{"AzbSB", "--service", "servicebus", "--check"}, []string{"--check is not supported for servicebus yet"}},
+		// Every service has a Check now (through driver.CheckFor); a closed loopback port fails it
+		// in one line without the key.
+		{[]string{"AzbSBLoopback", "--service", "servicebus", "--check"}, []string{"connection refused", "--check failed"}},
 	}
 	for _, tt := range tests {
 		// Subtest names must not carry the secrets some arguments hold (a test's name is output).

@@ -54,22 +54,14 @@ func runEventGrid(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	base := fs.String("base", "", "the app's base URL")
 	function := fs.String("function", "", "only this function")
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, eventGridUsage)
-				return 0
-			}
-			fmt.Fprintf(stderr, "azbind eventgrid url: %v\n%s", err, eventGridUsage)
-			return 2
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, eventGridUsage)
+			return 0
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+		fmt.Fprintf(stderr, "azbind eventgrid url: %v\n%s", err, eventGridUsage)
+		return 2
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "azbind eventgrid url: expected exactly one APPDIR argument\n%s", eventGridUsage)

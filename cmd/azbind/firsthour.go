@@ -129,22 +129,14 @@ func runPut(args []string, stdout, stderr io.Writer) int {
 	conn := fs.String("connection", "", "")
 	settingsPath := fs.String("settings", "local.settings.json", "")
 	encoding := fs.String("encoding", "base64", "")
-	var pos []string
-	rest := args[1:]
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, putUsage)
-				return 0
-			}
-			fmt.Fprintf(stderr, "azbind put %s: %v\n%s", what, err, putUsage)
-			return 2
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, putUsage)
+			return 0
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+		fmt.Fprintf(stderr, "azbind put %s: %v\n%s", what, err, putUsage)
+		return 2
 	}
 	if len(pos) != 2 {
 		fmt.Fprintf(stderr, "azbind put %s: need two arguments\n%s", what, putUsage)

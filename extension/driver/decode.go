@@ -3,12 +3,14 @@ package driver
 import (
 	"context"
 	"fmt"
-	"github.com/azbind/azbind/internal/timespan"
 	"math"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/azbind/azbind/internal/jsonc"
+	"github.com/azbind/azbind/internal/timespan"
 
 	"github.com/azbind/azbind/connection"
 )
@@ -100,7 +102,7 @@ func setField(fv reflect.Value, raw any) error {
 		case float64, bool:
 			fv.SetString(fmt.Sprint(x))
 		default:
-			return fmt.Errorf("must be a string, got %s", jsonKind(raw))
+			return fmt.Errorf("must be a string, got %s", jsonc.Kind(raw))
 		}
 	case reflect.Bool:
 		switch x := raw.(type) {
@@ -113,7 +115,7 @@ func setField(fv reflect.Value, raw any) error {
 			}
 			fv.SetBool(b)
 		default:
-			return fmt.Errorf("must be a boolean, got %s", jsonKind(raw))
+			return fmt.Errorf("must be a boolean, got %s", jsonc.Kind(raw))
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, err := toInt(raw)
@@ -135,7 +137,7 @@ func setField(fv reflect.Value, raw any) error {
 			}
 			fv.SetFloat(f)
 		default:
-			return fmt.Errorf("must be a number, got %s", jsonKind(raw))
+			return fmt.Errorf("must be a number, got %s", jsonc.Kind(raw))
 		}
 	case reflect.Slice:
 		if fv.Type().Elem().Kind() != reflect.String {
@@ -147,20 +149,20 @@ func setField(fv reflect.Value, raw any) error {
 			for _, e := range x {
 				s, ok := e.(string)
 				if !ok {
-					return fmt.Errorf("must be an array of strings, got an element that is %s", jsonKind(e))
+					return fmt.Errorf("must be an array of strings, got an element that is %s", jsonc.Kind(e))
 				}
 				out = append(out, s)
 			}
 		case string:
 			out = []string{x}
 		default:
-			return fmt.Errorf("must be an array of strings, got %s", jsonKind(raw))
+			return fmt.Errorf("must be an array of strings, got %s", jsonc.Kind(raw))
 		}
 		fv.Set(reflect.ValueOf(out).Convert(fv.Type()))
 	case reflect.Map:
 		x, ok := raw.(map[string]any)
 		if !ok {
-			return fmt.Errorf("must be an object, got %s", jsonKind(raw))
+			return fmt.Errorf("must be an object, got %s", jsonc.Kind(raw))
 		}
 		if !reflect.TypeOf(x).AssignableTo(fv.Type()) {
 			return fmt.Errorf("unsupported field type %s (use map[string]any)", fv.Type())
@@ -168,7 +170,7 @@ func setField(fv reflect.Value, raw any) error {
 		fv.Set(reflect.ValueOf(x))
 	case reflect.Interface:
 		if !reflect.TypeOf(raw).AssignableTo(fv.Type()) {
-			return fmt.Errorf("cannot store %s in a field of type %s", jsonKind(raw), fv.Type())
+			return fmt.Errorf("cannot store %s in a field of type %s", jsonc.Kind(raw), fv.Type())
 		}
 		fv.Set(reflect.ValueOf(raw))
 	default:
@@ -199,7 +201,7 @@ func toInt(raw any) (int64, error) {
 		}
 		return n, nil
 	}
-	return 0, fmt.Errorf("must be a number, got %s", jsonKind(raw))
+	return 0, fmt.Errorf("must be a number, got %s", jsonc.Kind(raw))
 }
 
 func parseDurationAny(raw any) (time.Duration, error) {
@@ -219,7 +221,7 @@ func parseDurationAny(raw any) (time.Duration, error) {
 	case time.Duration:
 		return x, nil
 	}
-	return 0, fmt.Errorf("must be a duration such as \"00:01:30\", got %s", jsonKind(raw))
+	return 0, fmt.Errorf("must be a duration such as \"00:01:30\", got %s", jsonc.Kind(raw))
 }
 
 // ParseTimeSpan parses a duration as the host does: a .NET TimeSpan as TimeSpan.Parse reads it

@@ -70,7 +70,8 @@
 //   - table: Input and Output only; conformance drives the output with the in-memory trigger.
 //   - cosmos (stream with leases): a lease per feed range in the lease container (ETag-
 //     conditional writes), Execute a batch (cardinality many gives Event.Batch), store the
-//     continuation after it; never after Cancelled.
+//     continuation after Succeeded, or after a batch that failed past its retries has been
+//     written to host storage as a dead letter (logged at ERROR); never after Cancelled.
 //   - eventhubs (stream with checkpoints): the SDK's Processor with its blob checkpoint store,
 //     one partition client per owned partition. Functions checkpoints past a batch that failed
 //     after its retries, and the events are gone; azbind checkpoints past it only once it is

@@ -4,10 +4,11 @@ import (
 	"context"
 
 	"fmt"
-	"github.com/azbind/azbind/connection"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/azbind/azbind/connection"
 )
 
 var (

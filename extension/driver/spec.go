@@ -1,8 +1,9 @@
 package driver
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/azbind/azbind/internal/jsonc"
 )
 
 // Direction of a binding.
@@ -65,7 +66,7 @@ func (b *BindingSpec) String(key string) (string, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", &ConfigError{Where: b.Where, Field: key, Problem: "must be a string, got " + jsonKind(v)}
+		return "", &ConfigError{Where: b.Where, Field: key, Problem: "must be a string, got " + jsonc.Kind(v)}
 	}
 	return s, nil
 }
@@ -83,24 +84,6 @@ func (b *BindingSpec) connectionName() string {
 		return b.RawConnection
 	}
 	return b.Connection()
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case float64, int, int64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // Props are binding properties for the Go API.

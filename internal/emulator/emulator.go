@@ -27,7 +27,7 @@ const (
 	// DevAccountKey is Azurite's well-known key for DevAccountName.
 	DevAccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 	// CosmosEmulatorKey is the Cosmos DB emulator's well-known key (cosmosdb-server checks no key).
-	CosmosEmulatorKey = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XyHtIlCw=="
+	CosmosEmulatorKey = CosmosFeedKey
 )
 
 // EnvDir names the environment variable that overrides where the npm install lives: a directory

@@ -196,21 +196,34 @@ const Container = "azure-webjobs-hosts"
 // Open returns the Store in the azure-webjobs-hosts container of the resolved AzureWebJobsStorage
 // connection (resolved for the blob service). Nothing is sent to the service until first use.
 func Open(c *connection.Connection) (*Store, error) {
-	opts := &service.ClientOptions{ClientOptions: c.SDKOptions()}
-	var (
-		sc  *service.Client
-		err error
-	)
-	switch c.Kind {
-	case connection.KindConnectionString:
-		sc, err = service.NewClientFromConnectionString(c.ConnectionString, opts)
-	case connection.KindIdentity:
-		sc, err = service.NewClient(c.Endpoint, c.Credential, opts)
-	default:
-		err = fmt.Errorf("unsupported connection kind %q", c.Kind)
-	}
+	sc, err := ServiceClient(c)
 	if err != nil {
-		return nil, fmt.Errorf("host storage: blob client for %s: %w", c.Key, c.RedactError(err))
+		return nil, fmt.Errorf("host storage: %w", err)
 	}
 	return New(sc.NewContainerClient(Container)), nil
+}
+
+// ServiceClient builds the blob service client of a connection resolved for the blob service:
+// the one place a storage connection becomes an azblob client (the blob connector, host storage
+// and the Event Hubs checkpoint store use it). Errors never carry the connection's secrets.
+func ServiceClient(c *connection.Connection) (*service.Client, error) {
+	opts := &service.ClientOptions{ClientOptions: c.SDKOptions()}
+	switch c.Kind {
+	case connection.KindConnectionString:
+		sc, err := service.NewClientFromConnectionString(c.ConnectionString, opts)
+		if err != nil {
+			return nil, fmt.Errorf("connection %q (%s): blob client: %w", c.Name, c.Key, c.RedactError(err))
+		}
+		return sc, nil
+	case connection.KindIdentity:
+		if c.Endpoint == "" {
+			return nil, &driver.ConfigError{Where: "connection " + c.Name, Problem: "no blob endpoint", Fix: fmt.Sprintf("set %s__blobServiceUri (or __serviceUri / __accountName)", c.Name)}
+		}
+		sc, err := service.NewClient(c.Endpoint, c.Credential, opts)
+		if err != nil {
+			return nil, fmt.Errorf("connection %q (%s): blob client for %s: %w", c.Name, c.Key, c.Endpoint, err)
+		}
+		return sc, nil
+	}
+	return nil, &driver.ConfigError{Where: "connection " + c.Name, Problem: fmt.Sprintf("unsupported connection kind %q for blob storage", c.Kind)}
 }

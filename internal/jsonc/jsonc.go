@@ -381,3 +381,22 @@ func mapError(src, std []byte, m *Map, err error, fallback int64) error {
 	_ = fallback
 	return err
 }
+
+// Kind names a decoded JSON value's kind for messages ("a string", "a number", "an object", …).
+func Kind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case float64, int, int64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,102 @@
+package cosmos
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
+)
+
+const killHelperEnv = "AZBIND_COSMOS_KILL_HELPER"
+
+// runKillHelper is the child process of TestKilledHostLosesNothing: a host whose handler
+// announces its batch and then hangs, until the parent kills the process.
+func runKillHelper() int {
+	var cfg struct{ ConnStr, CertPEM, DB string }
+	if err := json.Unmarshal([]byte(os.Getenv(killHelperEnv)), &cfg); err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	s := connection.NewSettings(connection.FromMap("test", map[string]string{"CosmosDB": cfg.ConnStr}))
+	r := connection.NewResolver(s, &connection.ResolverOptions{ClientOptions: azcore.ClientOptions{Transport: transportFromPEM([]byte(cfg.CertPEM))}})
+	h, err := extension.NewHost(extension.HostOptions{Settings: s, Connections: r, HostID: "doomed", Storage: extension.NewMemoryStorage()})
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	err = h.Func("Watch", extension.Action(func(ctx context.Context, batch []testDoc) error {
+		fmt.Println("started", len(batch))
+		select {} // hang until killed
+	}), Trigger("docs", cfg.DB, "items", fast(map[string]any{"startFromBeginning": true})))
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	if err := h.Run(context.Background()); err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	return 0
+}
+
+// A host killed mid-batch loses nothing: its leases expire (no renewal from a dead process), and
+// another host takes them over from the stored continuations, the batches in flight included.
+func TestKilledHostLosesNothing(t *testing.T) {
+	e := newEnv(t)
+	before := docs(0, 20)
+	e.write(before...)
+	cfg, _ := json.Marshal(map[string]string{"ConnStr": feed.ConnectionString, "CertPEM": string(feed.CertPEM), "DB": e.db})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), killHelperEnv+"="+string(cfg))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	select {
+	case line := <-lines:
+		if !strings.HasPrefix(line, "started ") {
+			cmd.Process.Kill()
+			t.Fatalf("helper said %q", line)
+		}
+	case <-time.After(waitLong):
+		cmd.Process.Kill()
+		t.Fatal("helper did not start a batch")
+	}
+	eventually(t, "the helper to own the 4 leases", func() bool { return ownersOf(e.leaseDocs())["doomed"] == 4 })
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	later := docs(20, 10)
+	e.write(later...)
+
+	rec := newRecorder()
+	h := newHost(t, hostOpts{id: "heir"})
+	recordingFunc(t, h, e, "Watch", "heir", rec, fast(map[string]any{"startFromBeginning": true}))
+	run(t, h)
+	eventually(t, "30 documents", func() bool { return rec.count() == 30 })
+	rec.exactlyOnce(t, append(before, later...))
+	if o := ownersOf(e.leaseDocs()); o["heir"] != 4 {
+		t.Errorf("owners after the takeover %v", o)
+	}
+}

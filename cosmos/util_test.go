@@ -1,0 +1,72 @@
+package cosmos
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
+)
+
+// newTestTrigger builds the trigger of spec outside a host (for Run and configuration checks).
+func newTestTrigger(t testing.TB, spec *driver.BindingSpec) (*trigger, error) {
+	t.Helper()
+	s := settings()
+	spec.Where = "test: " + t.Name()
+	bc := &driver.BindContext{Function: "Direct", Spec: spec, Host: &driver.Services{Logger: slog.New(slog.DiscardHandler), HostID: "direct",
+		Settings: s, Connections: resolver(s), Storage: extension.NewMemoryStorage(), Clock: driver.SystemClock}}
+	tr, err := newTrigger(context.Background(), bc)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { _ = bc.Host.Close() })
+	return tr.(*trigger), nil
+}
+
+// logCapture is a slog.Handler that keeps every record.
+type logCapture struct {
+	mu   sync.Mutex
+	recs []string
+	lvls []slog.Level
+}
+
+func (l *logCapture) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logCapture) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		return true
+	})
+	l.mu.Lock()
+	l.recs = append(l.recs, b.String())
+	l.lvls = append(l.lvls, r.Level)
+	l.mu.Unlock()
+	return nil
+}
+func (l *logCapture) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logCapture) WithGroup(string) slog.Handler      { return l }
+
+func (l *logCapture) has(level slog.Level, substr string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, r := range l.recs {
+		if l.lvls[i] == level && strings.Contains(r, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *logCapture) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.recs...)
+}
+
+func policyNoRetry() policy.RetryOptions { return policy.RetryOptions{MaxRetries: -1} }

@@ -1,0 +1,186 @@
+package eventhubs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2/checkpoints"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+)
+
+// store is the SDK's checkpoints.BlobStore with the names Functions writes and KEDA reads: the
+// namespace, hub and consumer group are lower-cased in blob names
+// (<fqns>/<hub>/<group>/checkpoint/<partition>, …/ownership/<partition>), and a partition without a
+// current checkpoint falls back to the v4 extension's checkpoint <fqns>/<hub>/<group>/<partition>
+// (a JSON body with Offset and SequenceNumber), so that a host moved from Azure Functions
+// continues where Functions stopped. Ownership, claims and load balancing stay the SDK's.
+type store struct {
+	inner *checkpoints.BlobStore
+	cc    *container.Client
+}
+
+var _ azeventhubs.CheckpointStore = (*store)(nil)
+
+func newStore(cc *container.Client) (*store, error) {
+	bs, err := checkpoints.NewBlobStore(cc, nil)
+	if err != nil {
+		return nil, fmt.Errorf("eventhubs: checkpoint store: %w", err)
+	}
+	return &store{inner: bs, cc: cc}, nil
+}
+
+func lower(fqns, hub, group string) (string, string, string) {
+	return strings.ToLower(fqns), strings.ToLower(hub), strings.ToLower(group)
+}
+
+// ClaimOwnership implements azeventhubs.CheckpointStore.
+func (s *store) ClaimOwnership(ctx context.Context, owns []azeventhubs.Ownership, opts *azeventhubs.ClaimOwnershipOptions) ([]azeventhubs.Ownership, error) {
+	if len(owns) == 0 {
+		return nil, nil
+	}
+	orig := owns[0]
+	low := make([]azeventhubs.Ownership, len(owns))
+	for i, o := range owns {
+		o.FullyQualifiedNamespace, o.EventHubName, o.ConsumerGroup = lower(o.FullyQualifiedNamespace, o.EventHubName, o.ConsumerGroup)
+		low[i] = o
+	}
+	got, err := s.inner.ClaimOwnership(ctx, low, opts)
+	for i := range got {
+		got[i].FullyQualifiedNamespace, got[i].EventHubName, got[i].ConsumerGroup = orig.FullyQualifiedNamespace, orig.EventHubName, orig.ConsumerGroup
+	}
+	return got, err
+}
+
+// ListOwnership implements azeventhubs.CheckpointStore.
+func (s *store) ListOwnership(ctx context.Context, fqns, hub, group string, opts *azeventhubs.ListOwnershipOptions) ([]azeventhubs.Ownership, error) {
+	lf, lh, lg := lower(fqns, hub, group)
+	got, err := s.inner.ListOwnership(ctx, lf, lh, lg, opts)
+	for i := range got {
+		got[i].FullyQualifiedNamespace, got[i].EventHubName, got[i].ConsumerGroup = fqns, hub, group
+	}
+	return got, err
+}
+
+// SetCheckpoint implements azeventhubs.CheckpointStore.
+func (s *store) SetCheckpoint(ctx context.Context, cp azeventhubs.Checkpoint, opts *azeventhubs.SetCheckpointOptions) error {
+	cp.FullyQualifiedNamespace, cp.EventHubName, cp.ConsumerGroup = lower(cp.FullyQualifiedNamespace, cp.EventHubName, cp.ConsumerGroup)
+	return s.inner.SetCheckpoint(ctx, cp, opts)
+}
+
+// ListCheckpoints implements azeventhubs.CheckpointStore: current checkpoints, then legacy v4 ones
+// for partitions that have no current checkpoint.
+func (s *store) ListCheckpoints(ctx context.Context, fqns, hub, group string, opts *azeventhubs.ListCheckpointsOptions) ([]azeventhubs.Checkpoint, error) {
+	lf, lh, lg := lower(fqns, hub, group)
+	got, err := s.inner.ListCheckpoints(ctx, lf, lh, lg, opts)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for i := range got {
+		got[i].FullyQualifiedNamespace, got[i].EventHubName, got[i].ConsumerGroup = fqns, hub, group
+		if got[i].Offset != nil && *got[i].Offset == "" {
+			// Functions writes offset "" when it positions by sequence number only (geo-replicated
+			// namespaces); the Processor must then start from the sequence number.
+			got[i].Offset = nil
+		}
+		have[got[i].PartitionID] = true
+	}
+	legacy, err := s.legacyCheckpoints(ctx, fqns, hub, group, have)
+	if err != nil {
+		return nil, err
+	}
+	return append(got, legacy...), nil
+}
+
+// legacyCheckpoint is the body of a v4 (EventProcessorHost) checkpoint blob.
+type legacyCheckpoint struct {
+	PartitionID    string  `json:"PartitionId"`
+	Offset         *string `json:"Offset"`
+	SequenceNumber *int64  `json:"SequenceNumber"`
+}
+
+// legacyCheckpoints reads <fqns>/<hub>/<group>/<partition> blobs (names as given, as the v4
+// extension wrote them) for partitions not in have. Unreadable ones are ignored, as Functions does.
+func (s *store) legacyCheckpoints(ctx context.Context, fqns, hub, group string, have map[string]bool) ([]azeventhubs.Checkpoint, error) {
+	prefix := fmt.Sprintf("%s/%s/%s/", fqns, hub, group)
+	pager := s.cc.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: &prefix})
+	var out []azeventhubs.Checkpoint
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			if bloberror.HasCode(err, bloberror.ContainerNotFound) {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("eventhubs: listing legacy checkpoints: %w", err)
+		}
+		for _, b := range page.Segment.BlobItems {
+			if b.Name == nil {
+				continue
+			}
+			pid := strings.TrimPrefix(*b.Name, prefix)
+			if pid == "" || strings.Contains(pid, "/") || have[pid] {
+				continue
+			}
+			cp, ok := s.readLegacy(ctx, *b.Name)
+			if !ok {
+				continue
+			}
+			out = append(out, azeventhubs.Checkpoint{FullyQualifiedNamespace: fqns, EventHubName: hub, ConsumerGroup: group, PartitionID: pid,
+				Offset: cp.Offset, SequenceNumber: cp.SequenceNumber})
+		}
+	}
+	return out, nil
+}
+
+func (s *store) readLegacy(ctx context.Context, name string) (legacyCheckpoint, bool) {
+	resp, err := s.cc.NewBlobClient(name).DownloadStream(ctx, nil)
+	if err != nil {
+		return legacyCheckpoint{}, false
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return legacyCheckpoint{}, false
+	}
+	var cp legacyCheckpoint
+	if json.Unmarshal(raw, &cp) != nil || cp.Offset == nil || *cp.Offset == "" || cp.SequenceNumber == nil {
+		return legacyCheckpoint{}, false
+	}
+	return cp, true
+}
+
+// owns reports whether ownerID still owns partition pid: one HEAD of its ownership blob.
+func (s *store) owns(ctx context.Context, fqns, hub, group, pid, ownerID string) (bool, error) {
+	lf, lh, lg := lower(fqns, hub, group)
+	props, err := s.cc.NewBlobClient(fmt.Sprintf("%s/%s/%s/ownership/%s", lf, lh, lg, pid)).GetProperties(ctx, nil)
+	if err != nil {
+		if bloberror.HasCode(err, bloberror.BlobNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	for k, v := range props.Metadata {
+		if strings.EqualFold(k, "ownerid") {
+			return v != nil && *v == ownerID, nil
+		}
+	}
+	return false, nil
+}
+
+// checkpointMap returns the checkpoints by partition.
+func (s *store) checkpointMap(ctx context.Context, fqns, hub, group string) (map[string]azeventhubs.Checkpoint, error) {
+	list, err := s.ListCheckpoints(ctx, fqns, hub, group, nil)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]azeventhubs.Checkpoint, len(list))
+	for _, cp := range list {
+		m[cp.PartitionID] = cp
+	}
+	return m, nil
+}

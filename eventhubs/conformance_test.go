@@ -1,0 +1,132 @@
+package eventhubs_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
+
+	"github.com/azbind/azbind/conformance"
+	"github.com/azbind/azbind/eventhubs"
+	"github.com/azbind/azbind/extension/driver"
+)
+
+// harness runs the conformance suite against the amqp-peer, with checkpoints and dead letters
+// on Azurite (AzureWebJobsStorage).
+type harness struct{ t *testing.T }
+
+func (h harness) Settings() map[string]string {
+	return map[string]string{"AzureWebJobsStorage": azurite.ConnectionString, "EventHubConn": peer.ConnectionString}
+}
+
+// singleMetadata are the binding-data names of a single-dispatch event.
+var singleMetadata = []string{"PartitionContext", "PartitionKey", "Offset", "SequenceNumber", "EnqueuedTimeUtc", "Properties", "SystemProperties"}
+
+func (h harness) Capabilities() conformance.Capabilities {
+	return conformance.Capabilities{
+		// A failed event is not redelivered: it is dead-lettered (the "poison" destination) after
+		// the retry policy, at its first failed delivery, and the partition moves on.
+		Redelivery:         false,
+		PoisonAfter:        1,
+		Metadata:           singleMetadata,
+		Batch:              true,
+		MaxBatchSize:       5,
+		OrderedPerKey:      true,
+		CompetingConsumers: true,
+		Checkpoints:        true,
+		HostConfig:         map[string]map[string]any{"eventHubs": fastLB(map[string]any{"maxEventBatchSize": 5})},
+		Timeout:            60 * time.Second,
+	}
+}
+
+type source struct {
+	h   harness
+	t   *testing.T
+	hub string
+	fn  string
+}
+
+func (h harness) NewSource(ctx context.Context, t *testing.T) conformance.Source {
+	return &source{h: h, t: t, hub: newHub(t, 2)}
+}
+
+func (s *source) Trigger(name string) *driver.BindingSpec {
+	return eventhubs.Trigger(name, s.hub, map[string]any{"connection": "EventHubConn"})
+}
+
+func (s *source) Send(ctx context.Context, payload []byte) error {
+	return eventhubs.Send(ctx, producerFor(s.t, s.hub), nil, []*azeventhubs.EventData{{Body: payload}})
+}
+
+func (s *source) SendKeyed(ctx context.Context, key string, payload []byte) error {
+	return eventhubs.Send(ctx, producerFor(s.t, s.hub), to.Ptr(key), []*azeventhubs.EventData{{Body: payload}})
+}
+
+// Pending is the number of events after each partition's checkpoint.
+func (s *source) Pending(ctx context.Context) (int, error) {
+	p := producerFor(s.t, s.hub)
+	n := 0
+	for _, pid := range []string{"0", "1"} {
+		pp, err := p.GetPartitionProperties(ctx, pid, nil)
+		if err != nil {
+			return 0, err
+		}
+		if pp.IsEmpty {
+			continue
+		}
+		cp := checkpointSeq(s.t, s.hub, "$Default", pid)
+		n += int(pp.LastEnqueuedSequenceNumber - cp)
+	}
+	return n, nil
+}
+
+// Poisoned returns the bodies of the dead-lettered events of this hub.
+func (s *source) Poisoned(ctx context.Context) ([][]byte, error) {
+	hs := hostStorage(s.t)
+	keys, err := eventhubs.ListDeadLetters(ctx, hs, "")
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, k := range keys {
+		if !strings.Contains(k, "/"+s.hub+"/") {
+			continue
+		}
+		dl, err := eventhubs.ReadDeadLetter(ctx, hs, k)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range dl.Events {
+			out = append(out, e.Body)
+		}
+	}
+	return out, nil
+}
+
+type destination struct {
+	t   *testing.T
+	hub string
+}
+
+func (h harness) NewDestination(ctx context.Context, t *testing.T) conformance.Destination {
+	return destination{t: t, hub: newHub(t, 2)}
+}
+
+func (d destination) Output(name string) *driver.BindingSpec {
+	return eventhubs.Output(name, d.hub, map[string]any{"connection": "EventHubConn"})
+}
+
+func (d destination) Received(ctx context.Context) ([][]byte, error) {
+	var out [][]byte
+	for _, e := range readAll(d.t, d.hub, 1<<30, 300*time.Millisecond) {
+		out = append(out, e.Body)
+	}
+	return out, nil
+}
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, func(t *testing.T) conformance.Harness { return harness{t: t} })
+}

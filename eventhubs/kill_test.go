@@ -1,0 +1,205 @@
+package eventhubs_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/eventhubs"
+	"github.com/azbind/azbind/extension"
+)
+
+const killHelperEnv = "AZBIND_EVENTHUBS_KILL_HELPER"
+
+type killConfig struct {
+	Storage, EventHubs, Hub string
+}
+
+// runKillHelper is the child process of TestKilledHostPartitionsTakenOver: a host whose handler
+// prints "done <body>" for each event and hangs on events starting with "hang" (after printing
+// "started <body>"), until the parent kills the process.
+func runKillHelper() int {
+	var cfg killConfig
+	if err := json.Unmarshal([]byte(os.Getenv(killHelperEnv)), &cfg); err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	var out sync.Mutex
+	say := func(s string) {
+		out.Lock()
+		fmt.Println(s)
+		out.Unlock()
+	}
+	h, err := extension.NewHost(extension.HostOptions{
+		Settings:   connection.NewSettings(connection.FromMap("child", map[string]string{"AzureWebJobsStorage": cfg.Storage, "EventHubConn": cfg.EventHubs})),
+		Logger:     slog.New(slog.DiscardHandler),
+		HostConfig: &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"eventHubs": fastLB(nil)}},
+		HostID:     "ehchild",
+	})
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	err = h.Func("Victim", extension.Action(func(ctx context.Context, body string) error {
+		if strings.HasPrefix(body, "hang") {
+			say("started " + body)
+			select {}
+		}
+		say("done " + body)
+		return nil
+	}), eventhubs.Trigger("body", cfg.Hub, map[string]any{"connection": "EventHubConn"}))
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	say("running")
+	if err := h.Run(context.Background()); err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	return 0
+}
+
+// owners returns the owner id of each partition's ownership blob.
+func owners(t *testing.T, hub string) map[string]string {
+	t.Helper()
+	prefix := strings.ToLower(fmt.Sprintf("%s/%s/$default/ownership/", fqns(), hub))
+	pager := checkpointContainer(t).NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: &prefix, Include: container.ListBlobsInclude{Metadata: true}})
+	m := map[string]string{}
+	for pager.More() {
+		page, err := pager.NextPage(tctx(t))
+		if err != nil {
+			return m
+		}
+		for _, b := range page.Segment.BlobItems {
+			if v := b.Metadata["ownerid"]; v != nil && *v != "" {
+				m[strings.TrimPrefix(*b.Name, prefix)] = *v
+			}
+		}
+	}
+	return m
+}
+
+// A host killed (SIGKILL) mid-invocation: another host takes its partitions once their ownership
+// expires, and every event is processed — duplicates only since the last checkpoint.
+func TestKilledHostPartitionsTakenOver(t *testing.T) {
+	t.Parallel()
+	hub := newHub(t, 4)
+	raw, _ := json.Marshal(killConfig{Storage: azurite.ConnectionString, EventHubs: peer.ConnectionString, Hub: hub})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), killHelperEnv+"="+string(raw))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	defer func() {
+		if !killed {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	var mu sync.Mutex
+	childDone := map[string]bool{}
+	started := make(chan string, 4)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "done "):
+				mu.Lock()
+				childDone[strings.TrimPrefix(line, "done ")] = true
+				mu.Unlock()
+			case strings.HasPrefix(line, "started "):
+				started <- strings.TrimPrefix(line, "started ")
+			case strings.HasPrefix(line, "error"):
+				t.Errorf("child: %s", line)
+			}
+		}
+	}()
+	waitFor(t, 30*time.Second, "child owns all 4 partitions", func() bool { return len(owners(t, hub)) == 4 })
+	var all []string
+	for p := range 4 {
+		var bodies []string
+		for i := range 5 {
+			bodies = append(bodies, fmt.Sprintf("p%d-%d", p, i))
+		}
+		if p == 0 {
+			bodies = append(bodies, "hang-0", "p0-after")
+		}
+		send(t, hub, fmt.Sprint(p), bodies...)
+		all = append(all, bodies...)
+	}
+	select {
+	case b := <-started:
+		if b != "hang-0" {
+			t.Fatalf("child started %q", b)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("child did not reach the hanging event")
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	killed = true
+	killedAt := time.Now()
+
+	rec := &recorder{}
+	startHost(t, hostOpts{hostID: "ehsurvivor"}, func(h *extension.Host) error {
+		return h.Func("Victim", extension.Action(func(ctx context.Context, body string) error {
+			rec.add(body)
+			return nil
+		}), eventhubs.Trigger("body", hub, map[string]any{"connection": "EventHubConn"}))
+	})
+	missing := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		seen := map[string]bool{}
+		for _, b := range rec.all() {
+			seen[b] = true
+		}
+		var out []string
+		for _, b := range all {
+			if !childDone[b] && !seen[b] {
+				out = append(out, b)
+			}
+		}
+		// The event in flight when the child died must be processed again.
+		if !seen["hang-0"] {
+			out = append(out, "hang-0 (in flight at the kill)")
+		}
+		sort.Strings(out)
+		return out
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(missing()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(25 * time.Millisecond)
+	}
+	if m := missing(); len(m) > 0 {
+		t.Fatalf("lost events: %v (child did %d, survivor %d)", m, len(childDone), rec.len())
+	}
+	// Ownership expiry is 3 s and rounds 0.5 s: the takeover comes well within 15 s.
+	if took := time.Since(killedAt); took > 15*time.Second {
+		t.Errorf("takeover took %v", took)
+	}
+	if o := owners(t, hub); len(o) != 4 {
+		t.Errorf("survivor owns %d partitions, want 4", len(o))
+	}
+}

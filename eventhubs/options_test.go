@@ -1,0 +1,88 @@
+package eventhubs
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
+
+	"github.com/azbind/azbind/extension/driver"
+)
+
+func decode(t *testing.T, raw map[string]any) (Options, error) {
+	t.Helper()
+	return decodeOptions(&driver.BindContext{Config: raw, Spec: &driver.BindingSpec{Type: "eventHubTrigger"}})
+}
+
+func TestOptionsDefaults(t *testing.T) {
+	o, err := decode(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.MaxEventBatchSize != 100 || o.MinEventBatchSize != 1 || o.MaxWaitTime != time.Minute || o.BatchCheckpointFrequency != 1 ||
+		o.PrefetchCount != 300 || o.prefetch() != 300 || o.PartitionOwnershipExpirationInterval != 30*time.Second ||
+		o.LoadBalancingUpdateInterval != 10*time.Second || o.LoadBalancingStrategy != "greedy" || o.target() != 100 {
+		t.Errorf("defaults %+v", o)
+	}
+	if sp := o.startPosition(); sp.Earliest == nil || !*sp.Earliest {
+		t.Errorf("default start %+v, want earliest (fromStart)", sp)
+	}
+	if o.retry != (azeventhubs.RetryOptions{}) {
+		t.Errorf("retry %+v, want SDK defaults", o.retry)
+	}
+}
+
+func TestOptionsMapping(t *testing.T) {
+	o, err := decode(t, map[string]any{"prefetchCount": float64(0), "targetUnprocessedEventThreshold": float64(7), "maxWaitTime": "00:00:05",
+		"clientRetryOptions":   map[string]any{"mode": "fixed", "delay": "00:00:02", "maximumRetries": float64(0)},
+		"initialOffsetOptions": map[string]any{"type": "FromEnqueuedTime", "enqueuedTimeUtc": "2026-01-31T12:00:00Z"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.prefetch() != -1 || o.target() != 7 || o.MaxWaitTime != 5*time.Second {
+		t.Errorf("mapped %+v", o)
+	}
+	if o.retry.MaxRetries != -1 || o.retry.RetryDelay != 2*time.Second || o.retry.MaxRetryDelay != 2*time.Second {
+		t.Errorf("retry %+v", o.retry)
+	}
+	sp := o.startPosition()
+	if sp.EnqueuedTime == nil || !sp.EnqueuedTime.Equal(time.Date(2026, 1, 31, 12, 0, 0, 0, time.UTC)) || !sp.Inclusive {
+		t.Errorf("start %+v", sp)
+	}
+	o, _ = decode(t, map[string]any{"initialOffsetOptions": map[string]any{"type": "fromEnd"}})
+	if sp := o.startPosition(); sp.Latest == nil || !*sp.Latest {
+		t.Errorf("fromEnd start %+v", sp)
+	}
+	if _, err := decode(t, map[string]any{"prefetchCount": float64(-1)}); !errors.Is(err, driver.ErrInvalidConfig) {
+		t.Errorf("negative prefetch: %v", err)
+	}
+	if _, err := decode(t, map[string]any{"loadBalancingStrategy": "random"}); !errors.Is(err, driver.ErrInvalidConfig) {
+		t.Errorf("strategy: %v", err)
+	}
+}
+
+func TestUnprocessed(t *testing.T) {
+	pp := azeventhubs.PartitionProperties{BeginningSequenceNumber: 10, LastEnqueuedSequenceNumber: 19}
+	if n := unprocessed(pp, azeventhubs.Checkpoint{}); n != 10 {
+		t.Errorf("no checkpoint: %d", n)
+	}
+	if n := unprocessed(pp, azeventhubs.Checkpoint{SequenceNumber: to.Ptr(int64(15))}); n != 4 {
+		t.Errorf("checkpoint at 15: %d", n)
+	}
+	if n := unprocessed(pp, azeventhubs.Checkpoint{SequenceNumber: to.Ptr(int64(25))}); n != 0 {
+		t.Errorf("checkpoint beyond (hub recreated): %d", n)
+	}
+	if n := unprocessed(azeventhubs.PartitionProperties{IsEmpty: true}, azeventhubs.Checkpoint{}); n != 0 {
+		t.Errorf("empty: %d", n)
+	}
+}
+
+func TestDeadLetterKeySortsByPosition(t *testing.T) {
+	a := deadLetterKey("F", "NS.servicebus.windows.net", "Hub", "$Default", "3", 9, 10)
+	b := deadLetterKey("F", "NS.servicebus.windows.net", "Hub", "$Default", "3", 100, 120)
+	if a != "eventhubs-deadletters/F/ns.servicebus.windows.net/hub/$default/3/00000000000000000009-00000000000000000010" || a >= b {
+		t.Errorf("keys %s, %s", a, b)
+	}
+}

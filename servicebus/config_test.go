@@ -1,0 +1,108 @@
+package servicebus_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/servicebus"
+)
+
+func verify(t *testing.T, settings map[string]string, hostJSON map[string]any, bindings ...*driver.BindingSpec) error {
+	t.Helper()
+	ext := map[string]map[string]any{}
+	if hostJSON != nil {
+		ext["serviceBus"] = hostJSON
+	}
+	h, err := extension.NewHost(extension.HostOptions{
+		Settings:   connection.NewSettings(connection.FromMap("test", settings)),
+		Logger:     slog.New(slog.DiscardHandler),
+		HostConfig: &extension.HostConfig{Version: "2.0", Extensions: ext},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := extension.Action(func(ctx context.Context, s string) error { return nil })
+	for _, b := range bindings {
+		if b.Name == "$return" {
+			handler = extension.Func(func(ctx context.Context, s string) (string, error) { return s, nil })
+		}
+	}
+	if err := h.Func("F", handler, bindings...); err != nil {
+		return err
+	}
+	return h.Verify(context.Background())
+}
+
+// Declaration mistakes are typed configuration errors naming the field; %setting% works in the
+// entity names; the connection defaults to AzureWebJobsServiceBus.
+func TestConfigErrors(t *testing.T) {
+	ok := map[string]string{"AzureWebJobsServiceBus": peer.ConnectionString, "QueueSetting": "orders"}
+	for _, c := range []struct {
+		name  string
+		b     *driver.BindingSpec
+		field string
+	}{
+		{"no entity", driver.Binding("serviceBusTrigger", "s", driver.DirIn, nil), "queueName"},
+		{"queue and topic", servicebus.Trigger("s", "q", driver.Props{"topicName": "t"}), "queueName"},
+		{"topic without subscription", driver.Binding("serviceBusTrigger", "s", driver.DirIn, driver.Props{"topicName": "t"}), "subscriptionName"},
+		{"expression in trigger", servicebus.Trigger("s", "q-{x}"), "queueName"},
+		{"autoComplete not bool", servicebus.Trigger("s", "q", driver.Props{"autoCompleteMessages": "no"}), "autoCompleteMessages"},
+	} {
+		err := verify(t, ok, nil, c.b)
+		var ce *driver.ConfigError
+		if !errors.Is(err, driver.ErrInvalidConfig) || !errors.As(err, &ce) || ce.Field != c.field {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if err := verify(t, ok, nil, servicebus.Trigger("s", "%QueueSetting%"), servicebus.Output("$return", "out-{MessageId}")); err != nil {
+		t.Errorf("valid declaration: %v", err)
+	}
+	if err := verify(t, ok, map[string]any{"maxConcurrentCalls": 0}, servicebus.Trigger("s", "q")); !errors.Is(err, driver.ErrInvalidConfig) || !strings.Contains(err.Error(), "maxConcurrentCalls") {
+		t.Errorf("host.json error: %v", err)
+	}
+	// A bad trigger setting does not fail an output (it reads only clientRetryOptions).
+	if err := verify(t, ok, map[string]any{"maxConcurrentCalls": 0}, extension.Binding("memTrigger", "s", extension.DirIn, extension.Props{"queue": "x"}), servicebus.Output("$return", "out")); err != nil {
+		t.Errorf("output failed on a trigger setting: %v", err)
+	}
+	err := verify(t, map[string]string{}, nil, servicebus.Trigger("s", "q"))
+	if err == nil || !strings.Contains(err.Error(), "AzureWebJobsServiceBus") {
+		t.Errorf("missing connection: %v", err)
+	}
+	if err := verify(t, map[string]string{"MySB": peer.ConnectionString}, nil, servicebus.Trigger("s", "q", driver.Props{"connection": "MySB"})); err != nil {
+		t.Errorf("named connection: %v", err)
+	}
+}
+
+// Check (azbind connection resolve --check) accepts the peer's key and refuses a wrong one,
+// without the key in the error.
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	resolve := func(cs string) *connection.Connection {
+		r := connection.NewResolver(connection.NewSettings(connection.FromMap("t", map[string]string{"AzureWebJobsServiceBus": cs})), nil)
+		c, err := r.Resolve(context.Background(), "", connection.ServiceBus)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if err := servicebus.Check(testCtx(t), resolve(peer.ConnectionString)); err != nil {
+		t.Errorf("Check with the right key: %v", err)
+	}
+	check, ok := driver.CheckFor(connection.ServiceBus)
+	if !ok {
+		t.Fatal("no Check registered for Service Bus")
+	}
+	err := check(testCtx(t), resolve(peer.WrongKeyConnectionString()))
+	if err == nil {
+		t.Fatal("Check with a wrong key succeeded")
+	}
+	if strings.Contains(err.Error(), peer.Key) || strings.Contains(err.Error(), "d3Jvbmcta2V5") {
+		t.Errorf("the error shows the key: %v", err)
+	}
+}

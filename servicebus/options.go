@@ -1,0 +1,268 @@
+package servicebus
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
+	"github.com/azbind/azbind/extension/driver"
+)
+
+// Defaults of host.json `extensions.serviceBus` (reference §3.5, ServiceBusOptions).
+const (
+	DefaultMaxAutoLockRenewalDuration   = 5 * time.Minute
+	DefaultMaxConcurrentCallsPerCPU     = 16
+	DefaultMaxConcurrentSessions        = 8
+	DefaultMaxConcurrentCallsPerSession = 1
+	DefaultMaxMessageBatchSize          = 1000
+	DefaultMinMessageBatchSize          = 1
+	DefaultMaxBatchWaitTime             = 30 * time.Second
+	maxBatchWaitTimeLimit               = 150 * time.Second // 2.5 min
+	DefaultTryTimeout                   = 60 * time.Second
+	DefaultRetryDelay                   = 800 * time.Millisecond
+	DefaultMaxRetryDelay                = 60 * time.Second
+	DefaultMaxRetries                   = 3
+)
+
+// RetryOptions is host.json `extensions.serviceBus.clientRetryOptions` (the .NET SDK's
+// ServiceBusRetryOptions), mapped onto azservicebus.RetryOptions by SDK.
+type RetryOptions struct {
+	// Mode is "exponential" (default) or "fixed".
+	Mode string `binding:"mode"`
+	// TryTimeout bounds one service operation (default 60 s): settlement, lock renewal, session
+	// acceptance and, unless SessionIdleTimeout is set, the wait for a session's next message.
+	TryTimeout time.Duration `binding:"tryTimeout"`
+	// Delay is the first back-off (default 0.8 s); MaxDelay caps it (default 60 s).
+	Delay    time.Duration `binding:"delay"`
+	MaxDelay time.Duration `binding:"maxDelay"`
+	// MaxRetries is the number of retries of a failed operation (default 3); -1 = none.
+	MaxRetries int `binding:"maxRetries"`
+
+	set map[string]bool
+}
+
+// SDK returns the azservicebus retry options: exponential back-off from Delay capped at
+// MaxDelay, MaxRetries retries; "fixed" waits Delay every time.
+func (r RetryOptions) SDK() azservicebus.RetryOptions {
+	r = r.withDefaults()
+	o := azservicebus.RetryOptions{MaxRetries: int32(r.MaxRetries), RetryDelay: r.Delay, MaxRetryDelay: r.MaxDelay}
+	if strings.EqualFold(r.Mode, "fixed") {
+		o.MaxRetryDelay = r.Delay
+	}
+	if r.MaxRetries == 0 && r.set["maxRetries"] {
+		o.MaxRetries = -1 // the SDK reads 0 as "default"; explicit 0 means one try
+	}
+	return o
+}
+
+func (r RetryOptions) withDefaults() RetryOptions {
+	if r.Mode == "" {
+		r.Mode = "exponential"
+	}
+	if r.TryTimeout <= 0 {
+		r.TryTimeout = DefaultTryTimeout
+	}
+	if r.Delay <= 0 && !r.set["delay"] {
+		r.Delay = DefaultRetryDelay
+	}
+	if r.MaxDelay <= 0 {
+		r.MaxDelay = DefaultMaxRetryDelay
+	}
+	if r.MaxRetries == 0 && !r.set["maxRetries"] {
+		r.MaxRetries = DefaultMaxRetries
+	}
+	return r
+}
+
+// Options is host.json `extensions.serviceBus`. The zero value is the Functions default; every
+// field is read once per binding and shared by the trigger and the output.
+type Options struct {
+	// PrefetchCount: messages received ahead of free handler slots (default 0). The Go SDK has
+	// no prefetch buffer of its own: the trigger asks for up to PrefetchCount more messages than
+	// it has free slots and holds them, their locks running, until a slot frees.
+	PrefetchCount int `binding:"prefetchCount"`
+	// AutoCompleteMessages completes a message whose invocation succeeded (default true); a
+	// binding's autoCompleteMessages overrides it.
+	AutoCompleteMessages *bool `binding:"-"`
+	// MaxAutoLockRenewalDuration: how long the lock of a message being handled is renewed, single
+	// dispatch only (default 5 min; negative = without limit, as "-00:00:00.0010000"; 0 after an
+	// explicit "00:00:00" = no renewal).
+	MaxAutoLockRenewalDuration time.Duration `binding:"maxAutoLockRenewalDuration"`
+	// MaxConcurrentCalls: messages handled at once per function, single dispatch without sessions
+	// (default 16 × processors).
+	MaxConcurrentCalls int `binding:"maxConcurrentCalls"`
+	// MaxConcurrentSessions: sessions held at once (default 8).
+	MaxConcurrentSessions int `binding:"maxConcurrentSessions"`
+	// MaxConcurrentCallsPerSession: messages of one session handled at once (default 1: FIFO).
+	MaxConcurrentCallsPerSession int `binding:"maxConcurrentCallsPerSession"`
+	// MaxMessageBatchSize: most messages per batch invocation (default 1000).
+	MaxMessageBatchSize int `binding:"maxMessageBatchSize"`
+	// MinMessageBatchSize: a batch waits for this many messages (default 1), up to MaxBatchWaitTime.
+	MinMessageBatchSize int `binding:"minMessageBatchSize"`
+	// MaxBatchWaitTime: how long a batch below MinMessageBatchSize waits (default 30 s, at most 2.5 min).
+	MaxBatchWaitTime time.Duration `binding:"maxBatchWaitTime"`
+	// SessionIdleTimeout: a session is released after this long without a message
+	// (default clientRetryOptions.tryTimeout).
+	SessionIdleTimeout time.Duration `binding:"sessionIdleTimeout"`
+	// TransportType: "amqpTcp" (the only one supported).
+	TransportType string `binding:"transportType"`
+	// EnableCrossEntityTransactions is accepted for compatibility; it must stay false.
+	EnableCrossEntityTransactions bool `binding:"enableCrossEntityTransactions"`
+	// ClientRetryOptions are the SDK's retry options.
+	ClientRetryOptions RetryOptions `binding:"-"`
+	// Concurrency is the processor count for the MaxConcurrentCalls default (default GOMAXPROCS).
+	Concurrency int `binding:"-"`
+
+	set map[string]bool // host.json keys present
+}
+
+// hostJSONOptions decodes host.json extensions.serviceBus; errors name the field.
+func hostJSONOptions(bc *driver.BindContext) (Options, error) {
+	var o Options
+	if err := bc.DecodeConfig(&o); err != nil {
+		return Options{}, err
+	}
+	o.set = map[string]bool{}
+	for k, v := range bc.Config {
+		if v != nil && v != "" {
+			o.set[strings.ToLower(k)] = true
+		}
+	}
+	if v, ok := lookupFold(bc.Config, "autoCompleteMessages"); ok && v != nil {
+		b, ok := v.(bool)
+		if !ok {
+			return Options{}, &driver.ConfigError{Where: "host.json", Field: "extensions.serviceBus.autoCompleteMessages", Problem: "must be true or false", Fix: "use true or false"}
+		}
+		o.AutoCompleteMessages = &b
+	}
+	if v, ok := lookupFold(bc.Config, "clientRetryOptions"); ok && v != nil {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return Options{}, &driver.ConfigError{Where: "host.json", Field: "extensions.serviceBus.clientRetryOptions", Problem: "must be an object", Fix: "use {\"mode\": \"exponential\", \"tryTimeout\": \"00:01:00\", …}"}
+		}
+		if err := driver.DecodeMap(m, &o.ClientRetryOptions, "host.json: extensions.serviceBus.clientRetryOptions"); err != nil {
+			return Options{}, err
+		}
+		o.ClientRetryOptions.set = map[string]bool{}
+		for k := range m {
+			for _, f := range []string{"mode", "tryTimeout", "delay", "maxDelay", "maxRetries"} {
+				if strings.EqualFold(k, f) {
+					o.ClientRetryOptions.set[f] = true
+				}
+			}
+		}
+	}
+	if bc.Host != nil {
+		o.Concurrency = bc.Host.Concurrency
+	}
+	if err := o.Validate(); err != nil {
+		return Options{}, err
+	}
+	return o, nil
+}
+
+func lookupFold(m map[string]any, key string) (any, bool) {
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+func (o *Options) isSet(key string) bool { return o.set[strings.ToLower(key)] }
+
+// Validate reports options out of range: one *driver.ConfigError per field (Where "host.json",
+// Field "extensions.serviceBus.<key>"), joined.
+func (o *Options) Validate() error {
+	var errs []error
+	bad := func(field, fix, format string, args ...any) {
+		errs = append(errs, &driver.ConfigError{Where: "host.json", Field: "extensions.serviceBus." + field, Problem: fmt.Sprintf(format, args...), Fix: fix})
+	}
+	if o.PrefetchCount < 0 {
+		bad("prefetchCount", "use 0 or more", "%d is negative", o.PrefetchCount)
+	}
+	if o.MaxConcurrentCalls < 0 || o.MaxConcurrentCalls == 0 && o.isSet("maxConcurrentCalls") {
+		bad("maxConcurrentCalls", "use 1 or more", "%d is out of range", o.MaxConcurrentCalls)
+	}
+	if o.MaxConcurrentSessions < 0 || o.MaxConcurrentSessions == 0 && o.isSet("maxConcurrentSessions") {
+		bad("maxConcurrentSessions", "use 1 or more", "%d is out of range", o.MaxConcurrentSessions)
+	}
+	if o.MaxConcurrentCallsPerSession < 0 || o.MaxConcurrentCallsPerSession == 0 && o.isSet("maxConcurrentCallsPerSession") {
+		bad("maxConcurrentCallsPerSession", "use 1 or more", "%d is out of range", o.MaxConcurrentCallsPerSession)
+	}
+	if o.MaxMessageBatchSize < 0 || o.MaxMessageBatchSize == 0 && o.isSet("maxMessageBatchSize") {
+		bad("maxMessageBatchSize", "use 1 or more", "%d is out of range", o.MaxMessageBatchSize)
+	}
+	if o.MinMessageBatchSize < 0 || o.MinMessageBatchSize == 0 && o.isSet("minMessageBatchSize") {
+		bad("minMessageBatchSize", "use 1 or more", "%d is out of range", o.MinMessageBatchSize)
+	}
+	if o.MinMessageBatchSize > 0 && o.MaxMessageBatchSize > 0 && o.MinMessageBatchSize > o.MaxMessageBatchSize {
+		bad("minMessageBatchSize", "", "%d is above maxMessageBatchSize %d", o.MinMessageBatchSize, o.MaxMessageBatchSize)
+	}
+	if o.MaxBatchWaitTime < 0 || o.MaxBatchWaitTime > maxBatchWaitTimeLimit {
+		bad("maxBatchWaitTime", "use up to 00:02:30", "%s is out of range", o.MaxBatchWaitTime)
+	}
+	if o.SessionIdleTimeout < 0 {
+		bad("sessionIdleTimeout", "", "%s is negative", o.SessionIdleTimeout)
+	}
+	if o.TransportType != "" && !strings.EqualFold(o.TransportType, "amqpTcp") {
+		bad("transportType", "use \"amqpTcp\" (AMQP over WebSockets is not implemented)", "%q is not supported", o.TransportType)
+	}
+	if o.EnableCrossEntityTransactions {
+		bad("enableCrossEntityTransactions", "remove it or set it to false", "transactions are not supported")
+	}
+	r := o.ClientRetryOptions
+	if r.Mode != "" && !strings.EqualFold(r.Mode, "exponential") && !strings.EqualFold(r.Mode, "fixed") {
+		bad("clientRetryOptions.mode", "use \"exponential\" or \"fixed\"", "%q is not supported", r.Mode)
+	}
+	if r.TryTimeout < 0 || r.Delay < 0 || r.MaxDelay < 0 {
+		bad("clientRetryOptions", "", "tryTimeout, delay and maxDelay must not be negative")
+	}
+	if r.MaxRetries < -1 {
+		bad("clientRetryOptions.maxRetries", "use -1 or more", "%d is out of range", r.MaxRetries)
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns o with every zero value replaced by its Functions default.
+func (o Options) withDefaults() Options {
+	if o.Concurrency <= 0 {
+		o.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if o.AutoCompleteMessages == nil {
+		t := true
+		o.AutoCompleteMessages = &t
+	}
+	if o.MaxAutoLockRenewalDuration == 0 && !o.isSet("maxAutoLockRenewalDuration") {
+		o.MaxAutoLockRenewalDuration = DefaultMaxAutoLockRenewalDuration
+	}
+	if o.MaxConcurrentCalls <= 0 {
+		o.MaxConcurrentCalls = DefaultMaxConcurrentCallsPerCPU * o.Concurrency
+	}
+	if o.MaxConcurrentSessions <= 0 {
+		o.MaxConcurrentSessions = DefaultMaxConcurrentSessions
+	}
+	if o.MaxConcurrentCallsPerSession <= 0 {
+		o.MaxConcurrentCallsPerSession = DefaultMaxConcurrentCallsPerSession
+	}
+	if o.MaxMessageBatchSize <= 0 {
+		o.MaxMessageBatchSize = DefaultMaxMessageBatchSize
+	}
+	if o.MinMessageBatchSize <= 0 {
+		o.MinMessageBatchSize = DefaultMinMessageBatchSize
+	}
+	o.MinMessageBatchSize = min(o.MinMessageBatchSize, o.MaxMessageBatchSize)
+	if o.MaxBatchWaitTime <= 0 {
+		o.MaxBatchWaitTime = DefaultMaxBatchWaitTime
+	}
+	o.ClientRetryOptions = o.ClientRetryOptions.withDefaults()
+	if o.SessionIdleTimeout <= 0 {
+		o.SessionIdleTimeout = o.ClientRetryOptions.TryTimeout
+	}
+	return o
+}

@@ -1,0 +1,571 @@
+package servicebus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
+	"github.com/azbind/azbind/extension/driver"
+)
+
+// bindingConfig is the serviceBusTrigger / serviceBus binding as declared.
+type bindingConfig struct {
+	QueueName           string `binding:"queueName"`
+	TopicName           string `binding:"topicName"`
+	SubscriptionName    string `binding:"subscriptionName"`
+	IsSessionsEnabled   bool   `binding:"isSessionsEnabled"`
+	MaxMessageBatchSize int    `binding:"maxMessageBatchSize"`
+}
+
+type paramKind int
+
+const (
+	paramBody paramKind = iota
+	paramMessage
+)
+
+var receivedMessageType = reflect.TypeFor[*azservicebus.ReceivedMessage]()
+
+// stats count what a trigger did (for debugging).
+type stats struct {
+	received, invocations, completed, abandoned, settleErrors, handlerSettled,
+	renewals, renewalErrors, locksLost, receiveErrors, sessionsAccepted, sessionsReleased atomic.Int64
+}
+
+// trigger is the serviceBusTrigger binding.
+type trigger struct {
+	fn, where    string
+	queue        string
+	topic, sub   string
+	sessions     bool
+	batch        bool
+	autoComplete bool
+	opts         Options // with defaults
+	client       *sharedClient
+	kind         paramKind
+	log          *slog.Logger
+	st           stats
+	runCtx       atomic.Pointer[context.Context]
+	// shutdownAbandons counts messages abandoned after Run's context ended.
+	shutdownAbandons atomic.Int64
+	// count reads the active message count for Scale (tests replace it).
+	count func(ctx context.Context) (int64, error)
+}
+
+var (
+	_ driver.BindingDataContract = (*trigger)(nil)
+	_ driver.Scaler              = (*trigger)(nil)
+)
+
+// BindingData implements driver.BindingDataContract.
+func (t *trigger) BindingData() []string {
+	names := make([]string, 0, len(MetadataNames)+1)
+	for _, n := range MetadataNames {
+		if t.batch {
+			switch n {
+			case "MessageActions", "SessionActions", "Client":
+			default:
+				n += "Array"
+			}
+		}
+		names = append(names, n)
+	}
+	return append(names, "*")
+}
+
+func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, error) {
+	var cfg bindingConfig
+	if err := bc.Decode(&cfg); err != nil {
+		return nil, err
+	}
+	if err := checkEntityNames(bc, cfg, true); err != nil {
+		return nil, err
+	}
+	opts, err := hostJSONOptions(bc)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := bc.Spec.Prop("autoCompleteMessages"); ok && v != nil {
+		b, ok := v.(bool)
+		if !ok {
+			return nil, bc.Errorf("autoCompleteMessages", "use true or false", "must be a boolean")
+		}
+		opts.AutoCompleteMessages = &b
+	}
+	if cfg.MaxMessageBatchSize < 0 {
+		return nil, bc.Errorf("maxMessageBatchSize", "use 1 or more", "%d is out of range", cfg.MaxMessageBatchSize)
+	}
+	if cfg.MaxMessageBatchSize > 0 {
+		opts.MaxMessageBatchSize = cfg.MaxMessageBatchSize
+	}
+	opts = opts.withDefaults()
+	cl, err := bindingClient(ctx, bc, opts.ClientRetryOptions)
+	if err != nil {
+		return nil, err
+	}
+	t := &trigger{
+		fn: bc.Function, where: bc.Spec.Where,
+		queue: cfg.QueueName, topic: cfg.TopicName, sub: cfg.SubscriptionName,
+		sessions: cfg.IsSessionsEnabled, batch: bc.Spec.Many(),
+		autoComplete: *opts.AutoCompleteMessages, opts: opts, client: cl,
+	}
+	if bc.Param == receivedMessageType {
+		t.kind = paramMessage
+	}
+	logger := slog.Default()
+	if bc.Host != nil && bc.Host.Logger != nil {
+		logger = bc.Host.Logger
+	}
+	t.log = logger.With("function", bc.Function, "trigger", "serviceBusTrigger", "entity", t.entity())
+	t.count = t.activeMessageCount
+	return t, nil
+}
+
+// checkEntityNames checks queueName / topicName (+ subscriptionName).
+func checkEntityNames(bc *driver.BindContext, cfg bindingConfig, trigger bool) error {
+	switch {
+	case cfg.QueueName != "" && cfg.TopicName != "":
+		return bc.Errorf("queueName", "declare either queueName or topicName", "queueName and topicName are both set")
+	case cfg.QueueName == "" && cfg.TopicName == "":
+		if trigger {
+			return bc.Errorf("queueName", "add \"queueName\", or \"topicName\" and \"subscriptionName\"", "is required")
+		}
+		return bc.Errorf("queueName", "add \"queueName\" or \"topicName\"", "is required")
+	}
+	if !trigger {
+		return nil
+	}
+	if cfg.TopicName != "" && cfg.SubscriptionName == "" {
+		return bc.Errorf("subscriptionName", "add the subscription to receive from", "is required with topicName")
+	}
+	if cfg.QueueName != "" && cfg.SubscriptionName != "" {
+		return bc.Errorf("subscriptionName", "remove it, or use topicName instead of queueName", "is set with queueName")
+	}
+	for _, f := range []struct{ field, v string }{{"queueName", cfg.QueueName}, {"topicName", cfg.TopicName}, {"subscriptionName", cfg.SubscriptionName}} {
+		if strings.ContainsAny(f.v, "{}") {
+			return bc.Errorf(f.field, "use a literal name or %setting%", "%q: a trigger's entity cannot use {…} expressions", f.v)
+		}
+	}
+	return nil
+}
+
+func (t *trigger) entity() string {
+	if t.queue != "" {
+		return t.queue
+	}
+	return t.topic + "/Subscriptions/" + t.sub
+}
+
+func (t *trigger) newReceiver() (*azservicebus.Receiver, error) {
+	if t.queue != "" {
+		return t.client.NewReceiverForQueue(t.queue, nil)
+	}
+	return t.client.NewReceiverForSubscription(t.topic, t.sub, nil)
+}
+
+func (t *trigger) acceptNextSession(ctx context.Context) (*azservicebus.SessionReceiver, error) {
+	if t.queue != "" {
+		return t.client.AcceptNextSessionForQueue(ctx, t.queue, nil)
+	}
+	return t.client.AcceptNextSessionForSubscription(ctx, t.topic, t.sub, nil)
+}
+
+// Run implements driver.Trigger.
+func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
+	t.runCtx.Store(&ctx)
+	if t.sessions {
+		var wg sync.WaitGroup
+		for range t.opts.MaxConcurrentSessions {
+			wg.Go(func() { t.sessionWorker(ctx, exec) })
+		}
+		wg.Wait()
+		return nil
+	}
+	var bo backoff
+	for {
+		if err := t.runReceiver(ctx, exec); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		// The receiver was closed under the loop (a permanent link error): start a new one.
+		bo.wait(ctx)
+	}
+}
+
+// runReceiver runs the receive loop on one receiver until ctx ends or the receiver is closed.
+func (t *trigger) runReceiver(ctx context.Context, exec driver.Executor) error {
+	r, err := t.newReceiver()
+	if err != nil {
+		return t.client.conn.RedactError(fmt.Errorf("%s: %w", t.where, err))
+	}
+	defer func() {
+		// A message abandoned at shutdown may be offered again at once on this receiver's
+		// remaining link credit, and a message in flight when the link closes stays locked until
+		// its lock expires. The SDK releases (without counting a delivery) what arrives between
+		// receives: give it a moment to return those before the link closes.
+		if t.shutdownAbandons.Load() > 0 {
+			time.Sleep(releaseGrace)
+		}
+		t.closeReceiver(r)
+	}()
+	if t.batch {
+		t.batchLoop(ctx, exec, r, r, r.RenewMessageLock, nil, nil)
+		return nil
+	}
+	t.singleLoop(ctx, exec, r, r, r.RenewMessageLock, nil, t.opts.MaxConcurrentCalls, t.opts.PrefetchCount, nil)
+	return nil
+}
+
+func (t *trigger) closeReceiver(r interface{ Close(context.Context) error }) {
+	ctx, cancel := context.WithTimeout(context.Background(), t.opts.ClientRetryOptions.TryTimeout)
+	defer cancel()
+	if err := r.Close(ctx); err != nil {
+		t.log.Debug("closing the receiver", "error", t.redact(err))
+	}
+}
+
+func (t *trigger) stopping() bool {
+	c := t.runCtx.Load()
+	return c != nil && (*c).Err() != nil
+}
+
+func (t *trigger) redact(err error) string { return t.client.conn.RedactError(err).Error() }
+
+// receiver is what the loops need of *Receiver and *SessionReceiver.
+type receiver interface {
+	ReceiveMessages(ctx context.Context, maxMessages int, o *azservicebus.ReceiveMessagesOptions) ([]*azservicebus.ReceivedMessage, error)
+}
+
+// backoff is the wait after a receive error: 100 ms doubling to 30 s.
+type backoff struct{ d time.Duration }
+
+func (b *backoff) wait(ctx context.Context) {
+	if b.d == 0 {
+		b.d = 100 * time.Millisecond
+	} else {
+		b.d = min(2*b.d, 30*time.Second)
+	}
+	tm := time.NewTimer(b.d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+	case <-ctx.Done():
+	}
+}
+
+func (b *backoff) reset() { b.d = 0 }
+
+func (t *trigger) receiveError(err error) {
+	t.st.receiveErrors.Add(1)
+	level := slog.LevelWarn
+	var e *azservicebus.Error
+	if errors.As(err, &e) && (e.Code == azservicebus.CodeNotFound || e.Code == azservicebus.CodeUnauthorizedAccess) {
+		level = slog.LevelError
+	}
+	t.log.Log(context.Background(), level, "receiving messages failed; retrying", "error", t.redact(err))
+}
+
+// singleLoop receives and dispatches one message per invocation, at most limit at once, asking
+// for up to prefetch messages more than it has free slots. For a session (sess not nil) it ends
+// when the handler released the session, when the session lock is lost, or after *idle without a
+// message; it returns once its invocations ended and their messages are settled.
+func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc receiver, s settler,
+	renew func(context.Context, *azservicebus.ReceivedMessage, *azservicebus.RenewMessageLockOptions) error,
+	sess *SessionActions, limit, prefetch int, idle *time.Duration) {
+	slots := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var bo backoff
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		if sess != nil && sess.isReleased() {
+			<-slots
+			return
+		}
+		free := cap(slots) - len(slots) + 1
+		rctx, cancel := ctx, context.CancelFunc(func() {})
+		if idle != nil {
+			rctx, cancel = context.WithTimeout(ctx, *idle)
+		}
+		msgs, err := rc.ReceiveMessages(rctx, free+prefetch, nil)
+		cancel()
+		if len(msgs) == 0 {
+			<-slots
+		}
+		if err != nil && len(msgs) == 0 {
+			if ctx.Err() != nil {
+				return
+			}
+			if idle != nil && rctx.Err() != nil {
+				return // the session is idle
+			}
+			if sess != nil && isSessionLost(err) {
+				t.log.Warn("session lock lost; releasing the session", "session_id", sess.SessionID(), "error", t.redact(err))
+				return
+			}
+			t.receiveError(err)
+			if isClosed(err) {
+				return // the caller opens a new receiver
+			}
+			bo.wait(ctx)
+			continue
+		}
+		if len(msgs) == 0 {
+			if idle != nil && rctx.Err() != nil {
+				return
+			}
+			bo.wait(ctx) // the SDK recovered the link or connection: nothing received
+			continue
+		}
+		bo.reset()
+		t.st.received.Add(int64(len(msgs)))
+		for i, m := range msgs {
+			if i > 0 {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					// Shutting down with messages not yet dispatched: give them back at once.
+					t.abandonAll(s, msgs[i:])
+					return
+				}
+			}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				t.handleOne(ctx, exec, s, renew, sess, m)
+			})
+		}
+	}
+}
+
+func isClosed(err error) bool {
+	var e *azservicebus.Error
+	return errors.As(err, &e) && e.Code == azservicebus.CodeClosed
+}
+
+func isSessionLost(err error) bool {
+	var e *azservicebus.Error
+	return errors.As(err, &e) && (e.Code == azservicebus.CodeLockLost || e.Code == azservicebus.CodeClosed)
+}
+
+// handleOne runs one invocation for m and settles it from the Result.
+func (t *trigger) handleOne(ctx context.Context, exec driver.Executor, s settler,
+	renew func(context.Context, *azservicebus.ReceivedMessage, *azservicebus.RenewMessageLockOptions) error,
+	sess *SessionActions, m *azservicebus.ReceivedMessage) {
+	var renewFn func(context.Context, *azservicebus.ReceivedMessage) error
+	if sess == nil && renew != nil {
+		renewFn = func(ctx context.Context, m *azservicebus.ReceivedMessage) error {
+			err := renew(ctx, m, nil)
+			if err == nil {
+				t.st.renewals.Add(1)
+			}
+			return err
+		}
+	}
+	acts := newActions(s, renewFn, t.opts.ClientRetryOptions.TryTimeout, []*azservicebus.ReceivedMessage{m})
+	stop := func() {}
+	if renewFn != nil && t.opts.MaxAutoLockRenewalDuration != 0 {
+		stop = t.autoRenew(acts, m)
+	}
+	res := t.execute(ctx, exec, []*azservicebus.ReceivedMessage{m}, acts, sess)
+	stop()
+	t.settle(s, acts, res)
+}
+
+func (t *trigger) execute(ctx context.Context, exec driver.Executor, msgs []*azservicebus.ReceivedMessage, acts *MessageActions, sess *SessionActions) driver.Result {
+	md := &metadata{msgs: msgs, batch: t.batch, actions: acts, session: sess, client: t.client.Client}
+	ev := &driver.Event{Metadata: md}
+	if t.batch {
+		ev.Batch = make([]any, len(msgs))
+		for i, m := range msgs {
+			ev.Batch[i] = t.data(m)
+		}
+	} else {
+		m := msgs[0]
+		ev.Data, ev.Payload, ev.ID = t.data(m), m.Body, m.MessageID
+	}
+	setExtras(ev, acts, sess)
+	ctx = context.WithValue(ctx, actionsKey, acts)
+	if sess != nil {
+		ctx = context.WithValue(ctx, sessionKey, sess)
+	}
+	t.st.invocations.Add(1)
+	return exec.Execute(ctx, ev)
+}
+
+func (t *trigger) data(m *azservicebus.ReceivedMessage) any {
+	if t.kind == paramMessage {
+		return m
+	}
+	if m.Body == nil {
+		return []byte{}
+	}
+	return m.Body
+}
+
+// settle settles what the handler did not: Succeeded ⇒ complete when autoCompleteMessages;
+// Failed or Cancelled ⇒ abandon (delivered again at once; the service dead-letters at its
+// maxDeliveryCount). Settlement does not depend on the Run context (it runs at shutdown too).
+func (t *trigger) settle(s settler, acts *MessageActions, res driver.Result) {
+	rest := acts.end()
+	t.st.handlerSettled.Add(int64(len(acts.msgs) - len(rest)))
+	// A message whose lock was lost cannot be settled (as the Functions processor, do not try):
+	// Service Bus delivers it again.
+	rest = slices.DeleteFunc(rest, acts.lockLost)
+	if len(rest) == 0 {
+		return
+	}
+	switch res.Status {
+	case driver.Succeeded:
+		if !t.autoComplete {
+			return
+		}
+		t.forEach(rest, func(ctx context.Context, m *azservicebus.ReceivedMessage) {
+			if err := s.CompleteMessage(ctx, m, nil); err != nil {
+				t.settleError("complete", acts, m, err)
+				return
+			}
+			t.st.completed.Add(1)
+		})
+	default:
+		if res.Status == driver.Failed {
+			t.log.Debug("invocation failed; abandoning", "count", len(rest), "error", res.Err)
+		}
+		t.abandonAll(s, rest)
+	}
+}
+
+// releaseGrace is how long a receiver stays open after messages were abandoned at shutdown.
+const releaseGrace = 500 * time.Millisecond
+
+func (t *trigger) abandonAll(s settler, msgs []*azservicebus.ReceivedMessage) {
+	if t.stopping() {
+		t.shutdownAbandons.Add(int64(len(msgs)))
+	}
+	t.forEach(msgs, func(ctx context.Context, m *azservicebus.ReceivedMessage) {
+		if err := s.AbandonMessage(ctx, m, nil); err != nil {
+			t.settleError("abandon", nil, m, err)
+			return
+		}
+		t.st.abandoned.Add(1)
+	})
+}
+
+// forEach runs fn for every message, up to 32 at once, each with a TryTimeout context.
+func (t *trigger) forEach(msgs []*azservicebus.ReceivedMessage, fn func(context.Context, *azservicebus.ReceivedMessage)) {
+	run := func(m *azservicebus.ReceivedMessage) {
+		ctx, cancel := context.WithTimeout(context.Background(), t.opts.ClientRetryOptions.TryTimeout)
+		defer cancel()
+		fn(ctx, m)
+	}
+	if len(msgs) == 1 {
+		run(msgs[0])
+		return
+	}
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for _, m := range msgs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			run(m)
+		})
+	}
+	wg.Wait()
+}
+
+func (t *trigger) settleError(op string, acts *MessageActions, m *azservicebus.ReceivedMessage, err error) {
+	t.st.settleErrors.Add(1)
+	if isLockLost(err) || (acts != nil && acts.lockLost(m)) {
+		t.log.Warn("cannot "+op+" the message: its lock was lost; Service Bus delivers it again", "message_id", m.MessageID,
+			"delivery_count", m.DeliveryCount, "error", t.redact(err))
+		return
+	}
+	t.log.Error("cannot "+op+" the message; Service Bus delivers it again once its lock expires", "message_id", m.MessageID,
+		"delivery_count", m.DeliveryCount, "error", t.redact(err))
+}
+
+// autoRenew renews m's lock while the handler runs, up to MaxAutoLockRenewalDuration (negative:
+// without limit), as the Functions processor does. The returned stop ends it.
+func (t *trigger) autoRenew(acts *MessageActions, m *azservicebus.ReceivedMessage) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var until time.Time
+	if t.opts.MaxAutoLockRenewalDuration > 0 {
+		until = time.Now().Add(t.opts.MaxAutoLockRenewalDuration)
+	}
+	go func() {
+		defer close(done)
+		for {
+			acts.renewMu.Lock()
+			lu := m.LockedUntil
+			acts.renewMu.Unlock()
+			if lu == nil {
+				return
+			}
+			remaining := time.Until(*lu)
+			wait := remaining - min(10*time.Second, remaining/2)
+			if wait < 0 {
+				wait = 0
+			}
+			if !until.IsZero() && time.Now().Add(wait).After(until) {
+				return
+			}
+			tm := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				tm.Stop()
+				return
+			case <-tm.C:
+			}
+			if acts.Settled(m) != "" {
+				return
+			}
+			rctx, rcancel := context.WithTimeout(ctx, t.opts.ClientRetryOptions.TryTimeout)
+			_, err := acts.RenewLock(rctx, m)
+			rcancel()
+			if ctx.Err() != nil {
+				return
+			}
+			switch {
+			case err == nil:
+			case errors.Is(err, ErrInvocationEnded), errors.Is(err, ErrAlreadySettled):
+				return
+			case errors.Is(err, ErrLockLost):
+				t.st.locksLost.Add(1)
+				t.log.Error("message lock lost while the handler ran: Service Bus delivers the message again, and settling it will fail",
+					"message_id", m.MessageID, "delivery_count", m.DeliveryCount, "error", t.redact(err))
+				return
+			default:
+				t.st.renewalErrors.Add(1)
+				t.log.Warn("renewing the message lock failed; retrying", "message_id", m.MessageID, "error", t.redact(err))
+				if time.Until(*lu) <= 0 {
+					t.st.locksLost.Add(1)
+					t.log.Error("message lock expired while the handler ran: Service Bus delivers the message again, and settling it will fail",
+						"message_id", m.MessageID, "delivery_count", m.DeliveryCount)
+					return
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(min(time.Second, time.Until(*lu)/2)):
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
