@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,6 +92,9 @@ func TestListPageSize(t *testing.T) {
 	st := s.stats()
 	if st.ListCalls != st.Sweeps && st.ListCalls != st.Sweeps+1 { // a sweep may be listing right now
 		t.Fatalf("%d list calls for %d sweeps of 1,200 blobs, want one per sweep", st.ListCalls, st.Sweeps)
+	}
+	if n := s.streamed.Load(); n == 0 || n > st.ListCalls {
+		t.Fatalf("%d of %d list pages were decoded as they streamed in, want all", n, st.ListCalls)
 	}
 }
 
@@ -179,4 +183,38 @@ func newestLastModified(t *testing.T, c string) time.Time {
 		}
 	}
 	return lm
+}
+
+// The streaming decoder reads what the SDK reads: names (URL-encoded when Encoded="true", XML
+// entities), LastModified, quoted ETags, blob types, the NextMarker; prefixes and other
+// elements are ignored.
+func TestDecodeBlobList(t *testing.T) {
+	const body = `<?xml version="1.0" encoding="utf-8"?>
+<EnumerationResults ServiceEndpoint="http://x/" ContainerName="c"><Prefix>a</Prefix><MaxResults>5000</MaxResults>
+<Blobs>
+<Blob><Name>a/one &amp; two.json</Name><Properties><Creation-Time>Mon, 30 Nov 2026 07:00:00 GMT</Creation-Time><Last-Modified>Mon, 30 Nov 2026 08:00:01 GMT</Last-Modified><Etag>0x8DC1</Etag><Content-Length>7</Content-Length><BlobType>AppendBlob</BlobType></Properties><Metadata><Name>not-a-blob-name</Name></Metadata></Blob>
+<Blob><Name Encoded="true">a%2Fb%EF%BF%BE</Name><Properties><Last-Modified>Mon, 30 Nov 2026 08:00:02 GMT</Last-Modified><Etag>"0x8DC2"</Etag></Properties></Blob>
+</Blobs>
+<NextMarker>2!72!MDAwMDA&lt;</NextMarker></EnumerationResults>`
+	type got struct {
+		name, etag, typ string
+		lm              time.Time
+	}
+	var items []got
+	next, err := decodeBlobList(strings.NewReader(body), func(name string, lm time.Time, etag, typ string) {
+		items = append(items, got{name, etag, typ, lm})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []got{
+		{"a/one & two.json", `"0x8DC1"`, "AppendBlob", time.Date(2026, 11, 30, 8, 0, 1, 0, time.UTC)},
+		{"a/b\uFFFE", `"0x8DC2"`, "BlockBlob", time.Date(2026, 11, 30, 8, 0, 2, 0, time.UTC)},
+	}
+	if fmt.Sprint(items) != fmt.Sprint(want) || next != "2!72!MDAwMDA<" {
+		t.Fatalf("decoded %v, next %q\nwant    %v, next %q", items, next, want, "2!72!MDAwMDA<")
+	}
+	if _, err := decodeBlobList(strings.NewReader(`<EnumerationResults><Blobs><Blob>`), func(string, time.Time, string, string) {}); err == nil {
+		t.Fatal("a truncated body decoded without error")
+	}
 }

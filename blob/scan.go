@@ -92,6 +92,7 @@ type scanner struct {
 	listCalls  atomic.Int64
 	sweeps     atomic.Int64
 	infoWrites atomic.Int64
+	streamed   atomic.Int64 // list pages decoded as they streamed in (liststream.go)
 	lastSweep  atomic.Int64 // duration in ns
 	curWait    atomic.Int64 // scan interval chosen after the last sweep, in ns
 }
@@ -439,10 +440,49 @@ func (s *scanner) sweep(ctx context.Context) (active bool) {
 		}()
 	}
 	var serverStart time.Time
+	begin := func(date time.Time) {
+		if serverStart.IsZero() {
+			serverStart = date
+			if serverStart.IsZero() {
+				serverStart = t0
+			}
+			s.startUnloaded(watches, serverStart)
+		}
+	}
+	item := func(name string, lm time.Time, etag, btype string) {
+		if isHostsPath(s.key.container, name) {
+			return
+		}
+		for _, w := range watches {
+			s.mu.Lock()
+			wm := w.watermark
+			s.mu.Unlock()
+			if lm.Before(wm) {
+				continue
+			}
+			if _, ok := w.pattern.Match(name); !ok {
+				continue
+			}
+			fresh := !w.persisted.IsZero() && lm.After(w.persisted)
+			c := candidate{fresh: fresh, w: w, name: name, etag: etag, btype: btype, lastMod: lm}
+			candidates++
+			s.pending.Add(1)
+			select {
+			case jobs <- c:
+			case <-ctx.Done():
+				s.pending.Add(-1)
+			}
+		}
+	}
+	// The listing is decoded item by item as it arrives (streamListPolicy), not as a page of
+	// 5,000 decoded items at once: that page was most of an idle host's memory.
+	sink := &listSink{begin: begin, item: item}
+	defer func() { s.streamed.Add(int64(sink.streamed)) }()
+	lctx := context.WithValue(ctx, listSinkKey{}, sink)
 	complete := true
 	pager := s.cc.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: nilIfEmpty(prefix), MaxResults: to.Ptr(int32(listPageSize))})
 	for pager.More() {
-		page, err := pager.NextPage(ctx)
+		page, err := pager.NextPage(lctx)
 		s.listCalls.Add(1)
 		if err != nil {
 			complete = false
@@ -473,41 +513,13 @@ func (s *scanner) sweep(ctx context.Context) (active bool) {
 			}
 			break
 		}
-		if serverStart.IsZero() {
-			serverStart = deref(page.Date)
-			if serverStart.IsZero() {
-				serverStart = t0
-			}
-			s.startUnloaded(watches, serverStart)
-		}
+		begin(deref(page.Date))
+		// Items decoded by the SDK (a client built without streamListPolicy).
 		for _, it := range page.Segment.BlobItems {
 			if it.Name == nil || it.Properties == nil {
 				continue
 			}
-			if isHostsPath(s.key.container, *it.Name) {
-				continue
-			}
-			lm := deref(it.Properties.LastModified)
-			for _, w := range watches {
-				s.mu.Lock()
-				wm := w.watermark
-				s.mu.Unlock()
-				if lm.Before(wm) {
-					continue
-				}
-				if _, ok := w.pattern.Match(*it.Name); !ok {
-					continue
-				}
-				fresh := !w.persisted.IsZero() && lm.After(w.persisted)
-				c := candidate{fresh: fresh, w: w, name: *it.Name, etag: etagString(it.Properties.ETag), btype: blobTypeName(it.Properties.BlobType), lastMod: lm}
-				candidates++
-				s.pending.Add(1)
-				select {
-				case jobs <- c:
-				case <-ctx.Done():
-					s.pending.Add(-1)
-				}
-			}
+			item(*it.Name, deref(it.Properties.LastModified), etagString(it.Properties.ETag), blobTypeName(it.Properties.BlobType))
 		}
 		if ctx.Err() != nil {
 			complete = false

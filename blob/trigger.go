@@ -19,6 +19,7 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/extension/expr"
+	"github.com/azbind/azbind/internal/hoststore"
 	"github.com/azbind/azbind/queue"
 )
 
@@ -152,8 +153,14 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	}, fail: make(chan error, 1)}
 	_, releaseS := acquireScanner(t.state, key, func() *scanner {
 		hosts := t.svc.NewContainerClient(HostsContainer)
+		// The listing client decodes pages as they stream in (liststream.go); the same
+		// connection gave t.svc, so this cannot fail where that did not.
+		lsvc, err := hoststore.ServiceClient(t.bconn, streamListPolicy{})
+		if err != nil {
+			lsvc = t.svc
+		}
 		return &scanner{
-			cc: t.svc.NewContainerClient(t.pattern.Container()), hosts: hosts, rc: &receipts{hosts: hosts},
+			cc: lsvc.NewContainerClient(t.pattern.Container()), hosts: hosts, rc: &receipts{hosts: hosts},
 			interval: t.opts.PollingInterval, idle: t.opts.MaxScanInterval, workers: 16, log: t.hostLog.With("trigger", "blobTrigger", "container", t.pattern.Container()),
 		}
 	}, w)

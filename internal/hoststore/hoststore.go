@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync/atomic"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	sdkblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
@@ -206,8 +208,13 @@ func Open(c *connection.Connection) (*Store, error) {
 // ServiceClient builds the blob service client of a connection resolved for the blob service:
 // the one place a storage connection becomes an azblob client (the blob connector, host storage
 // and the Event Hubs checkpoint store use it). Errors never carry the connection's secrets.
-func ServiceClient(c *connection.Connection) (*service.Client, error) {
-	opts := &service.ClientOptions{ClientOptions: c.SDKOptions()}
+// perCall policies are added after the connection's own (the blob scanner's streaming listing).
+func ServiceClient(c *connection.Connection, perCall ...policy.Policy) (*service.Client, error) {
+	co := c.SDKOptions()
+	if len(perCall) > 0 {
+		co.PerCallPolicies = append(slices.Clip(co.PerCallPolicies), perCall...)
+	}
+	opts := &service.ClientOptions{ClientOptions: co}
 	switch c.Kind {
 	case connection.KindConnectionString:
 		sc, err := service.NewClientFromConnectionString(c.ConnectionString, opts)
