@@ -145,7 +145,7 @@ func run(nBlobs, samples int) error {
 	}
 	sweeps := st1.Sweeps - st0.Sweeps
 	calls := st1.ListCalls - st0.ListCalls
-	fmt.Printf("settings: defaults (pollingInterval %s, list page %d)\n", blob.DefaultPollingInterval, 1000)
+	fmt.Printf("settings: defaults (pollingInterval %s, maxScanInterval %s, list page 5000)\n", blob.DefaultPollingInterval, blob.DefaultMaxScanInterval)
 	fmt.Printf("scan path  (upload → invocation, %d samples): p50 %s  p95 %s  max %s\n", len(scanLat), pct(scanLat, 50), pct(scanLat, 95), pct(scanLat, 100))
 	fmt.Printf("fast path  (output write → invocation, %d samples): p50 %s  p95 %s  max %s\n", len(fastLat), pct(fastLat, 50), pct(fastLat, 95), pct(fastLat, 100))
 	if sweeps > 0 {
