@@ -16,7 +16,7 @@ import (
 // The scanner's listings are decoded as they stream in. The SDK decodes a List Blobs page into
 // 5,000 BlobItem values (some 30 pointers each) from a body it first reads whole (3 MB from
 // Azurite): at a 10 s idle cadence that page was most of an idle host's heap. streamListPolicy
-// (on every blob client, inert unless the request's context carries a *listSink) reads the
+// (on the scanner's own client, inert unless the request's context carries a *listSink) reads the
 // response body token by token, hands each blob's name, LastModified, ETag and type to the sink,
 // and gives the SDK an empty page that carries only the NextMarker, so the pager goes on as
 // usual.
