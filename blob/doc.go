@@ -67,7 +67,8 @@
 // answers and the key handling described there: the host system key blobs_extension is the
 // setting host.systemKey.blobs_extension, else generated once and kept in host storage; with
 // neither the function does not load. As in Functions, functionName is the function id
-// (Host.Functions.<name>); the bare name gets 404.
+// (Host.Functions.<name>); the bare name gets 404. `azbind eventgrid url APPDIR` prints the URL
+// with its key.
 //
 // For every event whose data.url names a blob of the trigger's container that matches its path
 // pattern (path-style URLs of the emulator and IP endpoints included; the name is URL-decoded),
