@@ -255,6 +255,30 @@ func TestEventGridSourceEndToEnd(t *testing.T) {
 	fn := FunctionID("Resize")
 	waitWebhook(t, srv.URL, fn, key)
 
+	// The subscription handshakes of both schemas.
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/runtime/webhooks/blobs?functionName="+fn+"&code="+key,
+		strings.NewReader(`[{"id":"v","eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","subject":"","eventTime":"2026-01-01T00:00:00Z","data":{"validationCode":"abc-123"},"dataVersion":"2","metadataVersion":"1"}]`))
+	req.Header.Set("aeg-event-type", "SubscriptionValidation")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal("validation request failed")
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"validationResponse":"abc-123"`) {
+			t.Fatalf("SubscriptionValidation: %d %s", resp.StatusCode, b)
+		}
+	}
+	req, _ = http.NewRequest(http.MethodOptions, srv.URL+"/runtime/webhooks/blobs?functionName="+fn+"&code="+key, nil)
+	req.Header.Set("WebHook-Request-Origin", "eventgrid.azure.net")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal("OPTIONS request failed")
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("WebHook-Allowed-Origin") != "eventgrid.azure.net" {
+			t.Fatalf("CloudEvents OPTIONS: %d, WebHook-Allowed-Origin %q", resp.StatusCode, resp.Header.Get("WebHook-Allowed-Origin"))
+		}
+	}
+
 	next := func(what string) egCall {
 		t.Helper()
 		select {
