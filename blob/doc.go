@@ -56,8 +56,39 @@
 //   - Reprocess hands a blob over again on demand (deleting its receipt alone, as the real
 //     system documents, does nothing while the watermark is past the blob).
 //
-// source: EventGrid is accepted in function.json but is rejected at load time with
-// ErrEventGridNotSupported until the Event Grid connector exists.
+// # Source EventGrid (checklist C35)
+//
+// With "source": "EventGrid" the trigger does not scan its container (no scanner, no list
+// requests, no watermark). Event Grid delivers Microsoft.Storage.BlobCreated events of the
+// storage account to the host's webhook
+//
+//	https://<host>/runtime/webhooks/blobs?functionName=Host.Functions.<name>&code=<blobs_extension key>
+//
+// served by the eventgrid package's router with the Event Grid extension's handshakes
+// (SubscriptionValidation, the CloudEvents OPTIONS request), both schemas, the 401/404/503
+// answers and the key handling described there: the host system key blobs_extension is the
+// setting host.systemKey.blobs_extension, else generated once and kept in host storage; with
+// neither the function does not load. As in Functions, functionName is the function id
+// (Host.Functions.<name>); the bare name gets 404. `azbind eventgrid url APPDIR` prints the URL
+// with its key.
+//
+// For every event whose data.url names a blob of the trigger's container that matches its path
+// pattern (path-style URLs of the emulator and IP endpoints included; the name is URL-decoded),
+// the blob version (data.eTag, data.blobType) is handed over exactly as a scan hands a blob
+// over: receipt, internal queue, dispatcher, retries and poison queue are the same, so each blob
+// version runs once per function and host ID, and the binding data are those of scanned blobs.
+// Events of other containers, of blobs outside the pattern and of other types (BlobDeleted…) are
+// ignored (202). A hand-over that fails, or that another host is doing at that moment, makes the
+// webhook answer 500, so that Event Grid delivers the request again (the receipts make the
+// redelivery of events already handed over harmless). pollingInterval and startFrom do not
+// apply; the fast path (blobs written by this host's outputs) does not either: every blob comes
+// from its event.
+//
+// Differences from the real extension, which queues every event's blob as it comes: azbind
+// keeps receipts (the real one queues every delivery of an event), ignores events it cannot use
+// instead of failing the request with them forever, and keeps the check that drops a message
+// whose blob has changed since (the newer version has its own event), so the content a function
+// sees is always the version its event announced.
 //
 // # Input and output
 //

@@ -17,15 +17,12 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
 
 	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/eventgrid"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/extension/expr"
 	"github.com/azbind/azbind/internal/hoststore"
 	"github.com/azbind/azbind/queue"
 )
-
-// ErrEventGridNotSupported is returned for a blobTrigger with source "EventGrid" (checklist C35)
-// until azbind has an Event Grid connector.
-var ErrEventGridNotSupported = errors.New("blobTrigger source EventGrid is not yet supported")
 
 type trigger struct {
 	fnName  string
@@ -44,6 +41,14 @@ type trigger struct {
 	hostLog *slog.Logger
 	bconn   *connection.Connection
 	qconnC  *connection.Connection
+
+	// eventGrid: source EventGrid — Event Grid BlobCreated events posted to the host's blobs
+	// webhook hand blobs over instead of container scans (eventgrid.go).
+	eventGrid bool
+	host      *driver.Services
+	// handOverHook, when set (tests), runs before each Event Grid hand-over's enqueue; its
+	// error fails the hand-over.
+	handOverHook func(ctx context.Context, m *Message) error
 }
 
 func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, error) {
@@ -55,10 +60,11 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err := bc.Decode(&cfg); err != nil {
 		return nil, err
 	}
+	eventGrid := false
 	switch strings.ToLower(cfg.Source) {
 	case "", "logsandcontainerscan":
 	case "eventgrid":
-		return nil, bc.Errorf("source", `azbind has no Event Grid connector yet; remove "source" to use container scans`, "%w", ErrEventGridNotSupported)
+		eventGrid = true
 	default:
 		return nil, bc.Errorf("source", `use "LogsAndContainerScan" (default) or "EventGrid"`, "%q is not valid", cfg.Source)
 	}
@@ -89,6 +95,11 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if bc.Host == nil || bc.Host.HostID == "" {
 		return nil, bc.Errorf("", "", "the blob trigger needs the host ID (receipts and its internal queue are per host ID)")
 	}
+	if eventGrid {
+		if err := eventgrid.CheckSystemKey(bc.Host, blobsKeyName); err != nil {
+			return nil, err
+		}
+	}
 	c, err := bc.Connection(ctx, connection.Blob)
 	if err != nil {
 		return nil, err
@@ -118,7 +129,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		pattern: pat, svc: svc, qsvc: qsvc, account: accountKey(svc.URL()), kind: kindOf(bc.Param, bc.Spec),
 		opts: opts, start: start, state: state,
 		log: log.With("function", bc.Function, "trigger", "blobTrigger"), hostLog: log,
-		bconn: c, qconnC: qc,
+		bconn: c, qconnC: qc, eventGrid: eventGrid, host: bc.Host,
 	}
 	return t, nil
 }
@@ -146,6 +157,9 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	}
 	_, releaseD := acquireDispatcher(t, iq, exec)
 	defer releaseD()
+	if t.eventGrid {
+		return t.runEventGrid(ctx, iq)
+	}
 
 	key := t.scanKey()
 	w := &watch{fnID: t.fnID, pattern: t.pattern, start: t.start, enqueue: func(ctx context.Context, m *Message) error {
@@ -310,11 +324,11 @@ var _ driver.Scaler = (*trigger)(nil)
 
 // Scale implements driver.Scaler: the backlog is the blobs waiting in the host's internal
 // hand-over queue (approximate message count; the queue is shared by the host's blob-triggered
-// functions) plus the blobs the running sweep of this trigger's container found and has not yet
-// handed over. One instance is sized for the internal queue's batch size (min(32, MDOP/2+1)).
+// functions) plus, for container scans, the blobs the running sweep of this trigger's container
+// found and has not yet handed over. One instance is sized for the internal queue's batch size (min(32, MDOP/2+1)).
 func (t *trigger) Scale(ctx context.Context) (driver.ScaleMetrics, error) {
 	m := driver.ScaleMetrics{TargetPerInstance: int64(t.opts.batchSize())}
-	if s, ok := t.state.scanners.get(t.scanKey()); ok {
+	if s, ok := t.state.scanners.get(t.scanKey()); ok && !t.eventGrid {
 		m.Backlog += s.pending.Load()
 	}
 	resp, err := t.qsvc.NewQueueClient(InternalQueueName(t.hostID)).GetProperties(ctx, nil)

@@ -343,15 +343,6 @@ func waitScanner(t *testing.T, host *driver.Services, c string, sweeps int64) *s
 	return s
 }
 
-// C35: source EventGrid is rejected clearly until the Event Grid connector exists.
-func TestTriggerEventGridNotSupported(t *testing.T) {
-	spec := Trigger("input", "ccc/{name}", driver.Props{"source": "EventGrid"})
-	_, err := newTrigger(context.Background(), bindContext("EG", spec, newServices(t, "h"), nil, nil))
-	if !errors.Is(err, ErrEventGridNotSupported) || !strings.Contains(err.Error(), "EG/function.json") {
-		t.Fatalf("err = %v, want ErrEventGridNotSupported naming the binding", err)
-	}
-}
-
 func TestTriggerBadConfig(t *testing.T) {
 	for _, tc := range []struct {
 		path  string

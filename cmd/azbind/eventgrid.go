@@ -33,12 +33,18 @@ Grid subscription as its webhook endpoint:
 
   <base>/runtime/webhooks/eventgrid?functionName=<Name>&code=<eventgrid_extension key>
 
-The key is the host's system key eventgrid_extension: the setting host.systemKey.eventgrid_extension
-when defined, else the key the host keeps in its storage (AzureWebJobsStorage), generated now if
-the host has not generated it yet — exactly the key a running host of this app accepts. Settings
-come from the environment and APPDIR/local.settings.json (the environment wins). --base defaults
-to http://localhost:<port> of AZBIND_HTTP_ADDR, else http://localhost:7071; give the public
-https address of the app when Azure delivers. The URL holds a secret: keep it out of logs.
+and for every blobTrigger function with "source": "EventGrid" the endpoint of a subscription to
+the storage account's Microsoft.Storage.BlobCreated events:
+
+  <base>/runtime/webhooks/blobs?functionName=Host.Functions.<Name>&code=<blobs_extension key>
+
+The key is the host's system key eventgrid_extension (blobs_extension): the setting
+host.systemKey.eventgrid_extension (host.systemKey.blobs_extension) when defined, else the key the
+host keeps in its storage (AzureWebJobsStorage), generated now if the host has not generated it
+yet — exactly the key a running host of this app accepts. Settings come from the environment and
+APPDIR/local.settings.json (the environment wins). --base defaults to http://localhost:<port> of
+AZBIND_HTTP_ADDR, else http://localhost:7071; give the public https address of the app when
+Azure delivers. The URL holds a secret: keep it out of logs.
 `
 
 func runEventGrid(args []string, stdout, stderr io.Writer) int {
@@ -73,18 +79,21 @@ func runEventGrid(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "azbind eventgrid url: %v (run azbind validate %s)\n", connection.RedactError(err), dir)
 		return 1
 	}
-	var names []string
+	var hooks []webhookFn
 	for _, f := range app.Functions {
-		if tr := f.Trigger(); tr != nil && strings.EqualFold(tr.Type, "eventGridTrigger") && (*function == "" || f.Name == *function) {
-			names = append(names, f.Name)
+		if *function != "" && f.Name != *function {
+			continue
+		}
+		if h, ok := webhookOf(f); ok {
+			hooks = append(hooks, h)
 		}
 	}
-	sort.Strings(names)
-	if len(names) == 0 {
+	sort.Slice(hooks, func(i, j int) bool { return hooks[i].name < hooks[j].name })
+	if len(hooks) == 0 {
 		if *function != "" {
-			fmt.Fprintf(stderr, "azbind eventgrid url: %s has no eventGridTrigger function named %q\n", dir, *function)
+			fmt.Fprintf(stderr, "azbind eventgrid url: %s has no eventGridTrigger function named %q (nor a blobTrigger with source EventGrid)\n", dir, *function)
 		} else {
-			fmt.Fprintf(stderr, "azbind eventgrid url: %s has no eventGridTrigger function\n", dir)
+			fmt.Fprintf(stderr, "azbind eventgrid url: %s has no eventGridTrigger function (nor a blobTrigger with source EventGrid)\n", dir)
 		}
 		return 1
 	}
@@ -115,10 +124,17 @@ func runEventGrid(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "azbind eventgrid url: cannot determine the host id (set AzureFunctionsWebHost__hostid)")
 		return 1
 	}
-	key, err := eventgrid.SystemKey(ctx, services, eventgrid.SystemKeyName)
-	if err != nil {
-		fmt.Fprintf(stderr, "azbind eventgrid url: %v\n", connection.RedactError(err))
-		return 1
+	keys := map[string]string{}
+	for _, h := range hooks {
+		if _, ok := keys[h.keyName]; ok {
+			continue
+		}
+		key, err := eventgrid.SystemKey(ctx, services, h.keyName)
+		if err != nil {
+			fmt.Fprintf(stderr, "azbind eventgrid url: %v\n", connection.RedactError(err))
+			return 1
+		}
+		keys[h.keyName] = key
 	}
 	b := strings.TrimRight(*base, "/")
 	if b == "" {
@@ -129,10 +145,34 @@ func runEventGrid(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	for _, n := range names {
-		fmt.Fprintf(stdout, "%s %s/runtime/webhooks/eventgrid?functionName=%s&code=%s\n", n, b, url.QueryEscape(n), url.QueryEscape(key))
+	for _, h := range hooks {
+		fmt.Fprintf(stdout, "%s %s%s%s?functionName=%s&code=%s\n", h.name, b, eventgrid.WebhookPrefix, h.extension, url.QueryEscape(h.functionName), url.QueryEscape(keys[h.keyName]))
 	}
 	return 0
+}
+
+// webhookFn is a function served on an extension webhook.
+type webhookFn struct {
+	name         string // the function's name
+	extension    string // the webhook's segment: eventgrid, blobs
+	functionName string // the functionName query value
+	keyName      string // the system key callers present
+}
+
+// webhookOf reports the webhook of an eventGridTrigger function, or of a blobTrigger with source
+// EventGrid (functionName is then the function id, Host.Functions.<Name>, as in Functions).
+func webhookOf(f *extension.FunctionSpec) (webhookFn, bool) {
+	tr := f.Trigger()
+	switch {
+	case tr == nil:
+	case strings.EqualFold(tr.Type, "eventGridTrigger"):
+		return webhookFn{f.Name, "eventgrid", f.Name, eventgrid.SystemKeyName}, true
+	case strings.EqualFold(tr.Type, "blobTrigger"):
+		if src, _ := tr.String("source"); strings.EqualFold(src, "EventGrid") {
+			return webhookFn{f.Name, "blobs", "Host.Functions." + f.Name, "blobs_extension"}, true
+		}
+	}
+	return webhookFn{}, false
 }
 
 // storageBroken reports whether err holds the host's failure to open AzureWebJobsStorage.

@@ -129,3 +129,29 @@ func TestEventGridURLWithHostStorage(t *testing.T) {
 		t.Fatalf("handler got %q", s)
 	}
 }
+
+// A blobTrigger with source EventGrid is served on the blobs webhook with its own key and the
+// function id as functionName; a scanning blobTrigger has no webhook.
+func TestEventGridURLBlobSource(t *testing.T) {
+	const egKey, blobsKey = "eg-key", "blobs+key"
+	dir := t.TempDir()
+	w := appWriter(t, dir)
+	w("host.json", `{"version": "2.0"}`)
+	w("OnEvent/function.json", `{"bindings": [{"type": "eventGridTrigger", "direction": "in", "name": "ev"}]}`)
+	w("Thumb/function.json", `{"bindings": [{"type": "blobTrigger", "direction": "in", "name": "b", "path": "images/{name}", "source": "EventGrid"}]}`)
+	w("Scan/function.json", `{"bindings": [{"type": "blobTrigger", "direction": "in", "name": "b", "path": "images/{name}"}]}`)
+	w("local.settings.json", `{"IsEncrypted": false, "Values": {"AzureFunctionsWebHost__hostid": "egcli", `+
+		`"host.systemKey.eventgrid_extension": "`+egKey+`", "host.systemKey.blobs_extension": "`+blobsKey+`"}}`)
+	code, out, errs := runCmd(t, "eventgrid", "url", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	want := "OnEvent http://localhost:7071/runtime/webhooks/eventgrid?functionName=OnEvent&code=" + url.QueryEscape(egKey) + "\n" +
+		"Thumb http://localhost:7071/runtime/webhooks/blobs?functionName=Host.Functions.Thumb&code=" + url.QueryEscape(blobsKey) + "\n"
+	if out != want {
+		t.Fatalf("output\n%s\nwant\n%s", out, want)
+	}
+	if code, _, errs := runCmd(t, "eventgrid", "url", "--function", "Scan", dir); code != 1 || !strings.Contains(errs, `no eventGridTrigger function named "Scan"`) {
+		t.Fatalf("scanning blob trigger: exit %d %q", code, errs)
+	}
+}
