@@ -1,12 +1,10 @@
 package cosmos
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/internal/subproc"
 )
 
 const killHelperEnv = "AZBIND_COSMOS_KILL_HELPER"
@@ -55,23 +54,8 @@ func TestKilledHostLosesNothing(t *testing.T) {
 	before := docs(0, 20)
 	e.write(before...)
 	cfg, _ := json.Marshal(map[string]string{"ConnStr": feed.ConnectionString, "CertPEM": string(feed.CertPEM), "DB": e.db})
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), killHelperEnv+"="+string(cfg))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	child := subproc.Start(t, killHelperEnv, string(cfg))
+	cmd, lines := child.Cmd, child.Lines
 	select {
 	case line := <-lines:
 		if !strings.HasPrefix(line, "started ") {

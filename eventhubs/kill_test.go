@@ -1,13 +1,11 @@
 package eventhubs_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/eventhubs"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/internal/subproc"
 )
 
 const killHelperEnv = "AZBIND_EVENTHUBS_KILL_HELPER"
@@ -98,29 +97,12 @@ func TestKilledHostPartitionsTakenOver(t *testing.T) {
 	t.Parallel()
 	hub := newHub(t, 4)
 	raw, _ := json.Marshal(killConfig{Storage: azurite.ConnectionString, EventHubs: peer.ConnectionString, Hub: hub})
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), killHelperEnv+"="+string(raw))
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	killed := false
-	defer func() {
-		if !killed {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}()
+	child := subproc.Start(t, killHelperEnv, string(raw))
 	var mu sync.Mutex
 	childDone := map[string]bool{}
 	started := make(chan string, 4)
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
+		for line := range child.Lines {
 			switch {
 			case strings.HasPrefix(line, "done "):
 				mu.Lock()
@@ -154,11 +136,7 @@ func TestKilledHostPartitionsTakenOver(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("child did not reach the hanging event")
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	killed = true
+	child.Kill()
 	killedAt := time.Now()
 
 	rec := &recorder{}

@@ -1,16 +1,15 @@
 package queue
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/subproc"
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
@@ -39,23 +38,8 @@ func runKillHelper() int {
 func TestKilledHostLosesNothing(t *testing.T) {
 	q := env.NewQueue(t)
 	id := env.Send(t, q, []byte("survivor"))
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), killHelperEnv+"="+env.ConnectionString+"|"+q)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			started <- sc.Text()
-		}
-		close(started)
-	}()
+	child := subproc.Start(t, killHelperEnv, env.ConnectionString+"|"+q)
+	cmd, started := child.Cmd, child.Lines
 	select {
 	case line := <-started:
 		if line != "started "+id {

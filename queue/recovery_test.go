@@ -1,12 +1,10 @@
 package queue
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"reflect"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/subproc"
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
@@ -61,23 +60,8 @@ func TestKilledHostRecoveryTime(t *testing.T) {
 	q := env.NewQueue(t)
 	id := env.Send(t, q, []byte("survivor"))
 	arg, _ := json.Marshal(map[string]string{"ConnStr": env.ConnectionString, "Queue": q, "Visibility": setting})
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), recoveryHelperEnv+"="+string(arg))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 4)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	child := subproc.Start(t, recoveryHelperEnv, string(arg))
+	cmd, lines := child.Cmd, child.Lines
 	var received time.Time
 	select {
 	case line := <-lines:

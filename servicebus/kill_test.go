@@ -1,11 +1,9 @@
 package servicebus_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/internal/amqppeer"
+	"github.com/azbind/azbind/internal/subproc"
 	"github.com/azbind/azbind/servicebus"
 )
 
@@ -48,23 +47,8 @@ func TestKilledHostLosesNothing(t *testing.T) {
 	t.Parallel()
 	q := newQueue(t, amqppeer.Queue{LockDuration: 2 * time.Second})
 	send(t, q, "survivor")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), killHelperEnv+"="+peer.ConnectionString+"|"+q)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 8)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	child := subproc.Start(t, killHelperEnv, peer.ConnectionString+"|"+q)
+	cmd, lines := child.Cmd, child.Lines
 	select {
 	case line := <-lines:
 		if line != "started survivor" {
