@@ -14,12 +14,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
+	"github.com/azbind/azbind/bench/internal/benchutil"
 	"github.com/azbind/azbind/blob"
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
@@ -53,7 +53,7 @@ func run(nBlobs, samples int) error {
 		}
 	}
 	t0 := time.Now()
-	if err := fill(ctx, svc, nBlobs); err != nil {
+	if err := benchutil.FillContainer(ctx, svc, "bench", nBlobs); err != nil {
 		return err
 	}
 	fmt.Printf("container bench: %d blobs uploaded in %s\n", nBlobs, time.Since(t0).Round(time.Millisecond))
@@ -107,7 +107,7 @@ func run(nBlobs, samples int) error {
 		return blob.ScannerStat{}
 	}
 	// Wait for the first complete sweep.
-	if err := waitUntil(60*time.Second, func() bool { return stat().Sweeps >= 1 }); err != nil {
+	if err := benchutil.WaitUntil(60*time.Second, func() bool { return stat().Sweeps >= 1 }); err != nil {
 		return fmt.Errorf("first sweep: %w", err)
 	}
 	st0 := stat()
@@ -120,7 +120,7 @@ func run(nBlobs, samples int) error {
 			return err
 		}
 		up := time.Now()
-		if err := waitUntil(30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); _, ok := invoked[name]; return ok }); err != nil {
+		if err := benchutil.WaitUntil(30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); _, ok := invoked[name]; return ok }); err != nil {
 			return fmt.Errorf("scan sample %s: %w", name, err)
 		}
 		mu.Lock()
@@ -136,7 +136,7 @@ func run(nBlobs, samples int) error {
 			return err
 		}
 		key := "fast-" + name
-		if err := waitUntil(30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); _, ok := invoked[key]; return ok }); err != nil {
+		if err := benchutil.WaitUntil(30*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); _, ok := invoked[key]; return ok }); err != nil {
 			return fmt.Errorf("fast-path sample %s: %w", key, err)
 		}
 		mu.Lock()
@@ -146,66 +146,11 @@ func run(nBlobs, samples int) error {
 	sweeps := st1.Sweeps - st0.Sweeps
 	calls := st1.ListCalls - st0.ListCalls
 	fmt.Printf("settings: defaults (pollingInterval %s, maxScanInterval %s, list page 5000)\n", blob.DefaultPollingInterval, blob.DefaultMaxScanInterval)
-	fmt.Printf("scan path  (upload → invocation, %d samples): p50 %s  p95 %s  max %s\n", len(scanLat), pct(scanLat, 50), pct(scanLat, 95), pct(scanLat, 100))
-	fmt.Printf("fast path  (output write → invocation, %d samples): p50 %s  p95 %s  max %s\n", len(fastLat), pct(fastLat, 50), pct(fastLat, 95), pct(fastLat, 100))
+	fmt.Printf("scan path  (upload → invocation, %d samples): p50 %s  p95 %s  max %s\n", len(scanLat), benchutil.Pct(scanLat, 50), benchutil.Pct(scanLat, 95), benchutil.Pct(scanLat, 100))
+	fmt.Printf("fast path  (output write → invocation, %d samples): p50 %s  p95 %s  max %s\n", len(fastLat), benchutil.Pct(fastLat, 50), benchutil.Pct(fastLat, 95), benchutil.Pct(fastLat, 100))
 	if sweeps > 0 {
 		fmt.Printf("scans: %d sweeps of %d+ blobs, %d list calls (%.1f per poll), last sweep took %s\n",
 			sweeps, nBlobs, calls, float64(calls)/float64(sweeps), stat().LastSweep.Round(time.Millisecond))
 	}
 	return nil
-}
-
-func fill(ctx context.Context, svc *service.Client, n int) error {
-	cc := svc.NewContainerClient("bench")
-	ch := make(chan int)
-	errs := make(chan error, 8)
-	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range ch {
-				name := fmt.Sprintf("data/%05d.json", i)
-				if _, err := cc.NewBlockBlobClient(name).UploadBuffer(ctx, []byte(`{"i":1}`), nil); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		ch <- i
-	}
-	close(ch)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
-	}
-}
-
-func waitUntil(d time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s", d)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return nil
-}
-
-func pct(d []time.Duration, p int) string {
-	if len(d) == 0 {
-		return "n/a"
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	i = min(max(i-1, 0), len(s)-1)
-	return s[i].Round(time.Millisecond).String()
 }

@@ -32,7 +32,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -41,6 +40,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
+	"github.com/azbind/azbind/bench/internal/benchutil"
 	"github.com/azbind/azbind/blob"
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
@@ -99,7 +99,7 @@ func run() error {
 		return err
 	}
 	t0 := time.Now()
-	if err := fill(ctx, svc, *nBlobs); err != nil {
+	if err := benchutil.FillContainer(ctx, svc, contName, *nBlobs); err != nil {
 		return err
 	}
 	fmt.Printf("container %s: %d blobs uploaded in %s\n", contName, *nBlobs, time.Since(t0).Round(time.Millisecond))
@@ -178,7 +178,7 @@ func run() error {
 		}
 		return blob.ScannerStat{}
 	}
-	if err := waitUntil(120*time.Second, func() bool { return stat().Sweeps >= 1 }); err != nil {
+	if err := benchutil.WaitUntil(120*time.Second, func() bool { return stat().Sweeps >= 1 }); err != nil {
 		return fmt.Errorf("first sweep: %w", err)
 	}
 	fmt.Printf("host started; first sweep of %d blobs took %s; quiet for %s, then counting for %s\n",
@@ -245,7 +245,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if err := waitUntil(3*time.Minute, func() bool {
+	if err := benchutil.WaitUntil(3*time.Minute, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		_, a := gotMsg["first"]
@@ -269,7 +269,7 @@ func run() error {
 		}
 	}
 	tick.Stop()
-	if err := waitUntil(time.Minute, func() bool {
+	if err := benchutil.WaitUntil(time.Minute, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for i := 0; i < *steady; i++ {
@@ -287,7 +287,7 @@ func run() error {
 		lat = append(lat, gotMsg[fmt.Sprintf("m%d", i)].Sub(sent[i]))
 	}
 	mu.Unlock()
-	fmt.Printf("  queue, one message every %s (%d): p50 %s  p95 %s  p99 %s\n", *every, len(lat), pct(lat, 50), pct(lat, 95), pct(lat, 99))
+	fmt.Printf("  queue, one message every %s (%d): p50 %s  p95 %s  p99 %s\n", *every, len(lat), benchutil.Pct(lat, 50), benchutil.Pct(lat, 95), benchutil.Pct(lat, 99))
 
 	// Blob detection while a burst arrives: a first blob wakes the scanner from its idle interval
 	// (not counted), then blobs arrive 0–1 s apart; they alternate between the start and the end
@@ -295,7 +295,7 @@ func run() error {
 	if _, err := putBlob("burst-wake"); err != nil {
 		return err
 	}
-	if err := waitUntil(time.Minute, func() bool { mu.Lock(); defer mu.Unlock(); _, ok := gotBlob["burst-wake"]; return ok }); err != nil {
+	if err := benchutil.WaitUntil(time.Minute, func() bool { mu.Lock(); defer mu.Unlock(); _, ok := gotBlob["burst-wake"]; return ok }); err != nil {
 		return fmt.Errorf("burst: %w", err)
 	}
 	var blat []time.Duration
@@ -309,7 +309,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		if err := waitUntil(time.Minute, func() bool { mu.Lock(); defer mu.Unlock(); _, ok := gotBlob[name]; return ok }); err != nil {
+		if err := benchutil.WaitUntil(time.Minute, func() bool { mu.Lock(); defer mu.Unlock(); _, ok := gotBlob[name]; return ok }); err != nil {
 			return fmt.Errorf("burst blob %s: %w", name, err)
 		}
 		mu.Lock()
@@ -318,7 +318,7 @@ func run() error {
 	}
 	st := stat()
 	fmt.Printf("  blob scan during a burst (%d blobs, 0–1 s apart, %d-blob container): p50 %s  p95 %s  max %s (last sweep %s)\n",
-		len(blat), *nBlobs, pct(blat, 50), pct(blat, 95), pct(blat, 100), st.LastSweep.Round(time.Millisecond))
+		len(blat), *nBlobs, benchutil.Pct(blat, 50), benchutil.Pct(blat, 95), benchutil.Pct(blat, 100), st.LastSweep.Round(time.Millisecond))
 	return nil
 }
 
@@ -407,59 +407,4 @@ func proxy(target, svc string, c *counter) (string, func(), error) {
 	srv := &http.Server{Handler: rp}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String() + u.Path, func() { _ = srv.Close() }, nil
-}
-
-func fill(ctx context.Context, svc *service.Client, n int) error {
-	cc := svc.NewContainerClient(contName)
-	ch := make(chan int)
-	errs := make(chan error, 8)
-	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range ch {
-				name := fmt.Sprintf("data/%05d.json", i)
-				if _, err := cc.NewBlockBlobClient(name).UploadBuffer(ctx, []byte(`{"i":1}`), nil); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		ch <- i
-	}
-	close(ch)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return nil
-	}
-}
-
-func waitUntil(d time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s", d)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return nil
-}
-
-func pct(d []time.Duration, p int) string {
-	if len(d) == 0 {
-		return "n/a"
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	i = min(max(i-1, 0), len(s)-1)
-	return s[i].Round(time.Millisecond).String()
 }
