@@ -134,7 +134,11 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err != nil {
 		return nil, &driver.ConfigError{Where: bc.Spec.Where, Field: "connection", Err: err}
 	}
-	t.deadMetric, _ = otel.Meter("github.com/azbind/azbind/eventhubs").Int64Counter("azbind.eventhubs.deadlettered",
+	meter := otel.GetMeterProvider()
+	if bc.Host != nil && bc.Host.Meter != nil {
+		meter = bc.Host.Meter
+	}
+	t.deadMetric, _ = meter.Meter("github.com/azbind/azbind/eventhubs").Int64Counter("azbind.eventhubs.deadlettered",
 		metric.WithDescription("Event Hubs batches that failed after the retry policy and were written to the dead-letter location"))
 	return t, nil
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	noopmetric "go.opentelemetry.io/otel/metric/noop"
+
 	"github.com/azbind/azbind/connection"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -237,7 +239,10 @@ func (h *Host) initServices() {
 		}
 		h.settings = s
 	}
-	s := &Services{Logger: h.logger, Settings: h.settings, Clock: h.clock}
+	s := &Services{Logger: h.logger, Settings: h.settings, Clock: h.clock, Meter: h.opts.MeterProvider}
+	if s.Meter == nil {
+		s.Meter = noopmetric.NewMeterProvider()
+	}
 	s.Connections = h.opts.Connections
 	if s.Connections == nil {
 		s.Connections = connection.NewResolver(h.settings, nil)

@@ -21,6 +21,7 @@ import (
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/storagetest"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
 // A connector that holds what real ones hold: a shared per-host client with a goroutine of its
@@ -372,3 +373,17 @@ func TestHostServesHTTP(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// Connectors record their metrics on the host's MeterProvider (Services.Meter), never nil.
+func TestServicesMeter(t *testing.T) {
+	h, _ := extension.NewHost(opts(nil))
+	if h.Services().Meter == nil {
+		t.Fatal("Services.Meter is nil without a MeterProvider")
+	}
+	o := opts(nil)
+	o.MeterProvider = sdkmetric.NewMeterProvider()
+	h2, _ := extension.NewHost(o)
+	if h2.Services().Meter != o.MeterProvider {
+		t.Errorf("Services.Meter = %v, want HostOptions.MeterProvider", h2.Services().Meter)
+	}
+}

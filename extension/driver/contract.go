@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/azbind/azbind/connection"
 )
 
@@ -224,6 +226,10 @@ type Services struct {
 	// Concurrency is the number of processors the host plans for (runtime.GOMAXPROCS unless set;
 	// 1 when WEBSITE_SKU=Dynamic, as Functions does).
 	Concurrency int
+	// Meter is where connectors record their own metrics (dead letters, backlog, …): the host's
+	// HostOptions.MeterProvider, or a no-op one when the host records no metrics. Never nil
+	// inside the runtime.
+	Meter metric.MeterProvider
 	// StorageVolatile is true when Storage is in memory because no AzureWebJobsStorage is
 	// configured (not by the host's explicit choice): see DurableStorage.
 	StorageVolatile bool
