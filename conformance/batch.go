@@ -20,9 +20,9 @@ func testBatch(t *testing.T, e *env) {
 	var mu sync.Mutex
 	var sizes []int
 	var failed [][]byte // the items of the batch that failed
-	spec := src.Trigger("items")
-	spec.Cardinality = "many"
+	spec := manyTrigger(src, "items")
 	handler := extension.Action(func(ctx context.Context, items [][]byte) error {
+		items = e.sentAll(items)
 		mu.Lock()
 		sizes = append(sizes, len(items))
 		fail := e.caps.Redelivery && failed == nil

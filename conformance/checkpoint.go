@@ -45,20 +45,19 @@ func checkpointResume(t *testing.T, e *env, many bool) {
 		if many {
 			return extension.Action(func(ctx context.Context, items [][]byte) error {
 				var errs []error
-				for _, b := range items {
+				for _, b := range e.sentAll(items) {
 					errs = append(errs, each(ctx, b))
 				}
 				return errors.Join(errs...)
 			})
 		}
-		return extension.Action(each)
+		return extension.Action(func(ctx context.Context, b []byte) error { return each(ctx, e.sent(b)) })
 	}
 	spec := func() *driver.BindingSpec {
-		s := src.Trigger("item")
 		if many {
-			s.Cardinality = "many"
+			return manyTrigger(src, "item")
 		}
-		return s
+		return src.Trigger("item")
 	}
 
 	// First host: completes `before` items, then is stopped while it runs the blocker.

@@ -19,10 +19,17 @@
 //	Capability          Hooks                                     Example connectors
 //	Redelivery          —                                         queue, Service Bus
 //	HandlerSettlement   SettlementHarness, SettlementSource       Service Bus
-//	Batch               (BatchSender for pushed batches)          Service Bus, Event Hubs, Cosmos DB, Event Grid
+//	Batch               (BatchSender for pushed batches,          Service Bus, Event Hubs, Cosmos DB, Event Grid
+//	                    BatchTriggerSource for a batch binding)
 //	OrderedPerKey       KeyedSource                               Event Hubs (partitions), Service Bus (sessions)
 //	Checkpoints         (StorageHarness, or AzureWebJobsStorage)  Event Hubs, Cosmos DB
 //	Push                PushSource                                Event Grid
+//
+// A trigger that does not hand the handler the bytes its source sent — it wraps them in a
+// document, an envelope, a one-item array — is tested all the same: its harness (or source)
+// implements PayloadMapper, and the suite maps every payload a handler receives, single items and
+// each item of a batch, before comparing it with what was sent (Cosmos DB: the payload is a
+// property of a document the change feed delivers with its system properties).
 //
 // Every host a test starts shares one host storage: the harness's (StorageHarness), else the
 // account of the AzureWebJobsStorage setting, else one in-memory storage per test. A host
@@ -216,6 +223,35 @@ type PushSource interface {
 	Request(ctx context.Context, baseURL, function string, payload []byte) (*http.Request, error)
 }
 
+// PayloadMapper is implemented by a TriggerHarness, or by a Source, whose trigger delivers the
+// payloads sent through Source.Send wrapped (a document with system properties, an envelope):
+// Payload returns the bytes that were sent, given what one handler received — a single item
+// (`cardinality: one`) or one element of a batch (`cardinality: many`). The suite applies it to
+// every payload its handlers receive before comparing it or recording it; an error fails the
+// test. A source's mapper applies to the test that created the source, else the harness's.
+// Source.Poisoned (and SettlementSource's lists) must still return the payloads as sent.
+type PayloadMapper interface {
+	Payload(delivered []byte) ([]byte, error)
+}
+
+// BatchTriggerSource is implemented by sources whose trigger binding for `cardinality: many`
+// differs in more than the cardinality from the one Trigger returns (e.g. single items need a
+// batch size of 1, batches a larger one). The batch tests then use TriggerMany's spec as it is;
+// without it they set Cardinality "many" on Trigger's.
+type BatchTriggerSource interface {
+	TriggerMany(name string) *driver.BindingSpec
+}
+
+// manyTrigger returns src's trigger binding with `cardinality: many`.
+func manyTrigger(src Source, name string) *driver.BindingSpec {
+	if bs, ok := src.(BatchTriggerSource); ok {
+		return bs.TriggerMany(name)
+	}
+	s := src.Trigger(name)
+	s.Cardinality = "many"
+	return s
+}
+
 // StorageHarness is implemented by harnesses whose sources read host storage themselves (to
 // count the items beyond the checkpoints): every host of a test uses the storage it returns.
 // newHarness is called once per test, so one harness value may hold one test's storage.
@@ -271,6 +307,7 @@ type env struct {
 	wait    time.Duration
 	storage driver.HostStorage // shared by every host of the test (nil: the host's default)
 	pushes  []PushSource       // sources to point at each host started
+	mapper  PayloadMapper      // maps delivered payloads back to the sent ones (nil: identity)
 }
 
 func newEnv(t *testing.T, h TriggerHarness) *env {
@@ -282,6 +319,9 @@ func newEnv(t *testing.T, h TriggerHarness) *env {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*wait)
 	t.Cleanup(cancel)
 	e := &env{t: t, h: h, caps: caps, ctx: ctx, wait: wait}
+	if m, ok := h.(PayloadMapper); ok {
+		e.mapper = m
+	}
 	if sh, ok := h.(StorageHarness); ok {
 		e.storage = sh.HostStorage()
 	} else if _, ok := h.Settings()["AzureWebJobsStorage"]; !ok {
@@ -296,7 +336,36 @@ func (e *env) newSource() Source {
 	if ps, ok := src.(PushSource); ok {
 		e.pushes = append(e.pushes, ps)
 	}
+	if m, ok := src.(PayloadMapper); ok {
+		e.mapper = m
+	}
 	return src
+}
+
+// sent maps a payload a handler received to the one its source sent (PayloadMapper). A payload
+// that cannot be mapped fails the test and is returned as received.
+func (e *env) sent(delivered []byte) []byte {
+	if e.mapper == nil {
+		return delivered
+	}
+	p, err := e.mapper.Payload(delivered)
+	if err != nil {
+		e.t.Errorf("conformance: PayloadMapper: %q: %v", delivered, err)
+		return delivered
+	}
+	return p
+}
+
+// sentAll maps each item of a batch (PayloadMapper).
+func (e *env) sentAll(items [][]byte) [][]byte {
+	if e.mapper == nil {
+		return items
+	}
+	out := make([][]byte, len(items))
+	for i, it := range items {
+		out[i] = e.sent(it)
+	}
+	return out
 }
 
 // host is a running extension.Host.
@@ -507,6 +576,7 @@ func testDelivery(t *testing.T, e *env) {
 	src := e.newSource()
 	var rec recorder
 	e.start("delivery", extension.Action(func(ctx context.Context, b []byte) error {
+		b = e.sent(b)
 		rec.add(b, nil)
 		return nil
 	}), e.hostOptions(), src.Trigger("item"))
@@ -543,6 +613,7 @@ func testMetadata(t *testing.T, e *env) {
 	var rec recorder
 	var fcOK atomic.Bool
 	e.start("metadata", extension.Action(func(ctx context.Context, b []byte) error {
+		b = e.sent(b)
 		fc := extension.FromContext(ctx)
 		if fc != nil && fc.FunctionName == "metadata" && fc.InvocationID() != "" && fc.TriggerType != "" {
 			fcOK.Store(true)
@@ -592,6 +663,7 @@ func failOnceThenSucceed(t *testing.T, e *env, what string, fail func() error) {
 	src := e.newSource()
 	var rec recorder
 	e.start("failonce", extension.Action(func(ctx context.Context, b []byte) error {
+		b = e.sent(b)
 		if rec.add(b, nil) == 1 {
 			return fail()
 		}
@@ -650,6 +722,7 @@ func testPoison(t *testing.T, e *env) {
 	src := e.newSource()
 	var rec recorder
 	e.start("poison", extension.Action(func(ctx context.Context, b []byte) error {
+		b = e.sent(b)
 		rec.add(b, nil)
 		return errInjected
 	}), e.hostOptions(), src.Trigger("item"))
@@ -733,6 +806,7 @@ func testFunctionTimeout(t *testing.T, e *env) {
 	var rec recorder
 	var sawDeadline atomic.Bool
 	e.start("timeout", extension.Action(func(ctx context.Context, b []byte) error {
+		b = e.sent(b)
 		if rec.add(b, nil) == 1 {
 			if _, ok := ctx.Deadline(); !ok {
 				return errors.New("no deadline on ctx")
@@ -769,6 +843,7 @@ func testGracefulDrain(t *testing.T, e *env) {
 	var completed atomic.Int32
 	var rec recorder
 	hh := e.start("drain", extension.Action(func(ctx context.Context, b []byte) error {
+		b = e.sent(b)
 		rec.add(b, nil)
 		select {
 		case started <- struct{}{}:
@@ -913,6 +988,7 @@ func testCompetingConsumers(t *testing.T, e *env) {
 	src := e.newSource()
 	var rec recorder
 	handler := extension.Action(func(ctx context.Context, b []byte) error {
+		b = e.sent(b)
 		rec.add(b, nil)
 		return nil
 	})
@@ -932,6 +1008,7 @@ func testOutputRoundTrip(t *testing.T, e *env) {
 	dst := oh.NewDestination(e.ctx, t)
 	var rec recorder
 	e.start("roundtrip", extension.Func(func(ctx context.Context, b []byte) ([]byte, error) {
+		b = e.sent(b)
 		if bytes.Contains(b, []byte(`"n":1,`)) && rec.add(b, nil) == 1 {
 			return []byte("must not be written"), errInjected
 		}

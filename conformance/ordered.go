@@ -30,6 +30,7 @@ func testOrderedPerKey(t *testing.T, e *env) {
 	seen := map[string][]int{}  // sequence numbers handled, by key, in order
 	var violations []string
 	e.start("ordered", extension.Action(func(ctx context.Context, b []byte) error {
+		b = e.sent(b)
 		var it item
 		if err := json.Unmarshal(b, &it); err != nil || it.Test != t.Name() {
 			return fmt.Errorf("unexpected payload %q (%v)", b, err)

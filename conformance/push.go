@@ -24,6 +24,7 @@ func testPush(t *testing.T, e *env) {
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
 	hh := e.start("push", extension.Action(func(ctx context.Context, b []byte) error {
+		b = e.sent(b)
 		rec.add(b, nil)
 		switch {
 		case bytes.Equal(b, fail):
