@@ -21,7 +21,8 @@
 //	HandlerSettlement   SettlementHarness, SettlementSource       Service Bus
 //	Batch               (BatchSender for pushed batches,          Service Bus, Event Hubs, Cosmos DB, Event Grid
 //	                    BatchTriggerSource for a batch binding)
-//	OrderedPerKey       KeyedSource                               Event Hubs (partitions), Service Bus (sessions)
+//	OrderedPerKey       KeyedSource                               Event Hubs (partitions), Service Bus (sessions),
+//	                                                              Cosmos DB (feed ranges)
 //	Checkpoints         (StorageHarness, or AzureWebJobsStorage)  Event Hubs, Cosmos DB
 //	Push                PushSource                                Event Grid
 //
@@ -140,10 +141,11 @@ type Capabilities struct {
 	// OrderedPerKey: the items sent with one key (partition key, session id) are handled one at a
 	// time, in the order sent, while different keys may run in parallel. Sources implement KeyedSource.
 	OrderedPerKey bool
-	// Checkpoints: the trigger records its progress in host storage, so that a host restarted on
-	// the same storage resumes where the last one stopped: nothing lost, and nothing delivered
-	// again but the batch that was in flight (cancelled) at shutdown. Pending counts the items
-	// beyond the checkpoints.
+	// Checkpoints: the trigger records its progress in host storage (or in a store of the
+	// service's that outlives the host, such as Cosmos DB's lease container), so that a host
+	// restarted on the same storage resumes where the last one stopped: nothing lost, and nothing
+	// delivered again but the batch that was in flight (cancelled) at shutdown. Pending counts the
+	// items beyond the checkpoints.
 	Checkpoints bool
 	// Push: the service pushes items to the host over HTTP (Host.Handler): 2xx when the invocation
 	// succeeded, 5xx when it failed, 503 once the host has begun to drain. Sources implement PushSource.
