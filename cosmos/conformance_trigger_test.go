@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,6 +131,7 @@ type cosmosSource struct {
 	items   *azcosmos.ContainerClient
 	leases  *azcosmos.ContainerClient
 	storage driver.HostStorage
+	sent    atomic.Int64
 }
 
 var (
@@ -151,9 +153,11 @@ func (s *cosmosSource) TriggerMany(name string) *driver.BindingSpec {
 	return spec
 }
 
-// Send writes the payload with one partition key, so that a batch gathers several items.
+// Send writes the payload with one of 8 partition keys in turn, so that the items spread over
+// the feed ranges (and the hosts of CompetingConsumers); 12 items sent before a host starts put
+// at least 3 in one range, for Batch.
 func (s *cosmosSource) Send(ctx context.Context, payload []byte) error {
-	return s.SendKeyed(ctx, "conformance", payload)
+	return s.SendKeyed(ctx, fmt.Sprintf("p%d", s.sent.Add(1)%8), payload)
 }
 
 // SendKeyed writes the payload as a document with key as its partition key.
