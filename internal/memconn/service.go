@@ -316,6 +316,9 @@ func (s *Stream) Unprocessed(ctx context.Context, store driver.HostStorage, grou
 // host at all) is retried without counting.
 type Publisher struct {
 	MaxAttempts int // dead-letter after this many failed invocations (0: never)
+	// Request builds one delivery's HTTP request (default: a JSON POST carrying Memory-Item-Id),
+	// so that a simulated service of another kind (an Event Grid subscription) reuses the loop.
+	Request func(ctx context.Context, url string, id int, body []byte) (*http.Request, error)
 
 	mu      sync.Mutex
 	target  string
@@ -410,12 +413,17 @@ func (p *Publisher) deliver(id int, body []byte) {
 }
 
 func (p *Publisher) post(url string, id int, body []byte) int {
-	req, err := http.NewRequestWithContext(p.ctx, http.MethodPost, url, bytes.NewReader(body))
+	var req *http.Request
+	var err error
+	if p.Request != nil {
+		req, err = p.Request(p.ctx, url, id, body)
+	} else if req, err = http.NewRequestWithContext(p.ctx, http.MethodPost, url, bytes.NewReader(body)); err == nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Memory-Item-Id", fmt.Sprint(id))
+	}
 	if err != nil {
 		return 0
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Memory-Item-Id", fmt.Sprint(id))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0
