@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 )
 
 // DefaultAMQPPeerKeyName is the SAS key name the amqp-peer accepts unless AMQPPeerOptions says otherwise.
@@ -63,18 +62,7 @@ func (a *AMQPPeer) GoString() string { return a.String() }
 // installs it.
 func StartAMQPPeer(t testing.TB, opts *AMQPPeerOptions) *AMQPPeer {
 	t.Helper()
-	start := time.Now()
-	a, err := LaunchAMQPPeer(opts)
-	if err != nil {
-		t.Fatalf("emulator: %v", err)
-	}
-	t.Logf("emulator: %v ready in %v", a, time.Since(start).Round(time.Millisecond))
-	t.Cleanup(func() {
-		if err := a.Stop(); err != nil {
-			t.Errorf("emulator: stopping %v: %v", a, err)
-		}
-	})
-	return a
+	return start(t, func() (*AMQPPeer, error) { return LaunchAMQPPeer(opts) })
 }
 
 // LaunchAMQPPeer is StartAMQPPeer for programs and TestMain: the caller must Stop it.

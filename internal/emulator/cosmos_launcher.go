@@ -73,18 +73,7 @@ func (c *CosmosFeed) GoString() string { return c.String() }
 // until it answers, and stops it in t.Cleanup.
 func StartCosmosFeed(t testing.TB, opts *CosmosFeedOptions) *CosmosFeed {
 	t.Helper()
-	start := time.Now()
-	c, err := LaunchCosmosFeed(opts)
-	if err != nil {
-		t.Fatalf("emulator: %v", err)
-	}
-	t.Logf("emulator: %v ready in %v", c, time.Since(start).Round(time.Millisecond))
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Errorf("emulator: stopping %v: %v", c, err)
-		}
-	})
-	return c
+	return start(t, func() (*CosmosFeed, error) { return LaunchCosmosFeed(opts) })
 }
 
 // LaunchCosmosFeed is StartCosmosFeed for programs: the caller must Stop it.

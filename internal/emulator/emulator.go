@@ -100,18 +100,7 @@ func (a *Azurite) GoString() string { return a.String() }
 // command that installs it.
 func StartAzurite(t testing.TB, opts *AzuriteOptions) *Azurite {
 	t.Helper()
-	start := time.Now()
-	a, err := LaunchAzurite(opts)
-	if err != nil {
-		t.Fatalf("emulator: %v", err)
-	}
-	t.Logf("emulator: %v ready in %v", a, time.Since(start).Round(time.Millisecond))
-	t.Cleanup(func() {
-		if err := a.Stop(); err != nil {
-			t.Errorf("emulator: stopping %v: %v", a, err)
-		}
-	})
-	return a
+	return start(t, func() (*Azurite, error) { return LaunchAzurite(opts) })
 }
 
 // LaunchAzurite is StartAzurite for programs (the demo, benchmarks): the caller must Stop it.
@@ -149,19 +138,26 @@ func (c *Cosmos) GoString() string { return c.String() }
 // StartCosmos starts cosmosdb-server (--no-ssl) on a free loopback port; stopped in t.Cleanup.
 func StartCosmos(t testing.TB) *Cosmos {
 	t.Helper()
-	start := time.Now()
-	c, err := LaunchCosmos()
-	if err != nil {
-		t.Fatalf("emulator: %v", err)
-	}
-	t.Logf("emulator: %v ready in %v", c, time.Since(start).Round(time.Millisecond))
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Errorf("emulator: stopping %v: %v", c, err)
-		}
-	})
-	return c
+	return start(t, func() (*Cosmos, error) { return LaunchCosmos() })
 }
 
 // LaunchCosmos is StartCosmos for programs: the caller must Stop it.
 func LaunchCosmos() (*Cosmos, error) { return launchCosmos() }
+
+// start launches an emulator for a test: it fails the test (with the install command, when the
+// emulator is missing) if the launch fails, logs how long it took, and stops it in t.Cleanup.
+func start[E interface{ Stop() error }](t testing.TB, launch func() (E, error)) E {
+	t.Helper()
+	began := time.Now()
+	e, err := launch()
+	if err != nil {
+		t.Fatalf("emulator: %v", err)
+	}
+	t.Logf("emulator: %v ready in %v", e, time.Since(began).Round(time.Millisecond))
+	t.Cleanup(func() {
+		if err := e.Stop(); err != nil {
+			t.Errorf("emulator: stopping %v: %v", e, err)
+		}
+	})
+	return e
+}
