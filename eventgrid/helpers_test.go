@@ -1,7 +1,6 @@
 package eventgrid_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,28 +17,14 @@ import (
 	"github.com/azbind/azbind/eventgrid"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/testlog"
 )
 
 // testKey is the eventgrid_extension key the test hosts get from their settings.
 const testKey = "test-system-key-0123456789abcdefghijklmnopqrstuvwxyz"
 
 // syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testlog.Buffer
 
 // optsResolver is a connection resolver that also hands out its client options (for the
 // topicEndpointUri + topicKeySetting form of the output).

@@ -1,7 +1,6 @@
 package eventhubs_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 	"github.com/azbind/azbind/internal/amqppeer"
 	"github.com/azbind/azbind/internal/emulator"
 	"github.com/azbind/azbind/internal/hoststore"
+	"github.com/azbind/azbind/internal/testlog"
 )
 
 var (
@@ -275,22 +275,8 @@ func (r *recorder) len() int {
 	return len(r.seen)
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuffer is a concurrency-safe slog destination.
+type logBuffer = testlog.Buffer
 
 // bodies returns the bodies as strings.
 func bodiesOf(evs []*azeventhubs.ReceivedEventData) []string {

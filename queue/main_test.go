@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
+	"github.com/azbind/azbind/internal/testlog"
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
@@ -82,22 +82,7 @@ func runBG(t *testing.T, fn func(ctx context.Context) error) (stop func()) {
 }
 
 // logBuffer is a concurrency-safe slog destination.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = testlog.Buffer
 
 func newLogger() (*slog.Logger, *logBuffer) {
 	lb := &logBuffer{}

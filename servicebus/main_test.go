@@ -1,7 +1,6 @@
 package servicebus_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/amqppeer"
+	"github.com/azbind/azbind/internal/testlog"
 )
 
 // peer is the package's one amqp-peer; every test creates its own entities on it.
@@ -200,22 +200,7 @@ func wantCounts(t testing.TB, entity string, want amqppeer.Counts) {
 }
 
 // logBuffer is a concurrency-safe slog destination.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = testlog.Buffer
 
 // hostRun is a host running in the background.
 type hostRun struct {
