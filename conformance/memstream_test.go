@@ -28,8 +28,9 @@ func TestInMemoryStream(t *testing.T) {
 // Settings implements conformance.Harness.
 func (StreamHarness) Settings() map[string]string { return map[string]string{} }
 
-// Capabilities implements conformance.Harness. A failed event is checkpointed, not redelivered
-// (Event Hubs), so Redelivery is not declared.
+// Capabilities implements conformance.Harness. A failed event is not redelivered (Event Hubs):
+// it is dead-lettered to host storage before the checkpoint moves, so Redelivery is not declared
+// and the poison destination is the dead letters, reached at the first failed delivery.
 func (StreamHarness) Capabilities() conformance.Capabilities {
 	return conformance.Capabilities{
 		Metadata:      []string{"PartitionId", "SequenceNumber", "PartitionKey"},
@@ -38,6 +39,7 @@ func (StreamHarness) Capabilities() conformance.Capabilities {
 		HostConfig:    map[string]map[string]any{"memory": {"batchSize": 4}},
 		OrderedPerKey: true,
 		Checkpoints:   true,
+		PoisonAfter:   1,
 	}
 }
 
@@ -65,4 +67,6 @@ func (s streamSource) SendKeyed(_ context.Context, key string, p []byte) error {
 func (s streamSource) Pending(ctx context.Context) (int, error) {
 	return s.s.Unprocessed(ctx, s.store, "$Default")
 }
-func (s streamSource) Poisoned(context.Context) ([][]byte, error) { return nil, nil }
+func (s streamSource) Poisoned(ctx context.Context) ([][]byte, error) {
+	return memconn.DeadLetters(ctx, s.store, s.s.Name(), "$Default")
+}

@@ -2,12 +2,14 @@ package memconn
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/azbind/azbind/extension/driver"
 )
@@ -33,6 +35,33 @@ func loadCheckpoint(ctx context.Context, store driver.HostStorage, key string) (
 		return 0, fmt.Errorf("checkpoint %s: %w", key, err)
 	}
 	return next, nil
+}
+
+// DeadLetterPrefix is where the stream trigger keeps the batches that failed after the retry
+// policy, one record per batch: "memory/<stream>/<group>/deadletters/<partition>/<first seq>".
+func DeadLetterPrefix(stream, group string) string {
+	return fmt.Sprintf("memory/%s/%s/deadletters/", strings.ToLower(stream), strings.ToLower(group))
+}
+
+// DeadLetters returns the events of every dead-lettered batch of stream, in key order.
+func DeadLetters(ctx context.Context, store driver.HostStorage, stream, group string) ([][]byte, error) {
+	keys, err := store.List(ctx, DeadLetterPrefix(stream, group))
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, k := range keys {
+		rec, err := store.Get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		var bodies [][]byte
+		if err := json.Unmarshal(rec.Data, &bodies); err != nil {
+			return nil, fmt.Errorf("dead letter %s: %w", k, err)
+		}
+		out = append(out, bodies...)
+	}
+	return out, nil
 }
 
 func saveCheckpoint(ctx context.Context, store driver.HostStorage, key string, next int64) error {
@@ -114,9 +143,11 @@ func (t *streamTrigger) Run(ctx context.Context, exec driver.Executor) error {
 }
 
 // runPartition delivers one partition's events in order, one event (or batch) at a time, and
-// checkpoints after each whatever its outcome (failures are not redelivered: retry policies are
-// the way to run a batch again) — except after a cancellation at shutdown, which leaves the
-// batch to the next host.
+// checkpoints after each — except after a cancellation at shutdown, which leaves the batch to the
+// next host. A batch that failed after the retry policy is not redelivered (retry policies are
+// the way to run it again) and not dropped either: it is written whole to host storage as a dead
+// letter, and logged at ERROR, before the checkpoint moves past it; while that write fails the
+// partition holds.
 func (t *streamTrigger) runPartition(ctx context.Context, exec driver.Executor, p int) error {
 	key := CheckpointKey(t.s.name, t.group, p)
 	next, err := loadCheckpoint(ctx, t.store, key)
@@ -148,14 +179,45 @@ func (t *streamTrigger) runPartition(ctx context.Context, exec driver.Executor, 
 		} else {
 			ev.Data = evs[0].body
 		}
-		if exec.Execute(ctx, ev).Status == driver.Cancelled {
+		res := exec.Execute(ctx, ev)
+		if res.Status == driver.Cancelled {
 			return nil
+		}
+		if res.Status == driver.Failed && !t.deadLetter(ctx, p, next, evs, res.Err) {
+			return nil // stopped while the dead letter could not be written: not checkpointed
 		}
 		next += int64(len(evs))
 		// The write must land even when the host is stopping: the batch has been processed.
 		if err := saveCheckpoint(context.WithoutCancel(ctx), t.store, key, next); err != nil {
 			t.log.Error("memStreamTrigger: checkpoint failed; the batch will be delivered again after a restart",
 				slog.String("stream", t.s.name), slog.Int("partition", p), slog.String("error", err.Error()))
+		}
+	}
+}
+
+// deadLetter writes a failed batch to host storage, retrying until it is written or the trigger
+// stops (false: not written, so the caller must not checkpoint past it).
+func (t *streamTrigger) deadLetter(ctx context.Context, p int, first int64, evs []streamEvent, cause error) bool {
+	bodies := make([][]byte, len(evs))
+	for i, e := range evs {
+		bodies[i] = e.body
+	}
+	data, _ := json.Marshal(bodies)
+	key := fmt.Sprintf("%s%d/%020d", DeadLetterPrefix(t.s.name, t.group), p, first)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		_, err := t.store.Put(context.WithoutCancel(ctx), key, driver.Record{Data: data}, driver.Cond{})
+		if err == nil {
+			t.log.Error("memStreamTrigger: batch failed after the retry policy; dead-lettered, the partition moves on",
+				slog.String("stream", t.s.name), slog.Int("partition", p), slog.String("dead_letter", key),
+				slog.Int("events", len(evs)), slog.Any("error", cause))
+			return true
+		}
+		t.log.Error("memStreamTrigger: cannot write a dead letter; holding the partition",
+			slog.String("stream", t.s.name), slog.Int("partition", p), slog.String("error", err.Error()))
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
 		}
 	}
 }
