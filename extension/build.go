@@ -341,6 +341,7 @@ func (h *Host) bindContext(spec *FunctionSpec, b *BindingSpec, ext *driver.Exten
 		Config:      h.cfg.Extension(ext.Name),
 		TriggerData: contract,
 		TriggerType: trigType,
+		Extension:   ext.Name,
 	}
 }
 

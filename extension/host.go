@@ -203,16 +203,14 @@ func (h *Host) LoadAppDir(dir string) error {
 	return nil
 }
 
-// Handler returns the host's HTTP handler (the default Mux), where pushed triggers mount their
-// webhooks. Serve it with net/http. It is nil when HostOptions.Mux was set.
+// Handler returns the host's HTTP handler: its router (Services.Router), on which the admin
+// endpoints, extension webhooks and HTTP-triggered functions are mounted, falling back to the
+// legacy Mux for what was mounted there. Serve it with net/http, or let Run serve it (HTTPAddr).
 func (h *Host) Handler() http.Handler {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.initServices()
-	if m, ok := h.services.Mux.(*http.ServeMux); ok && h.opts.Mux == nil {
-		return m
-	}
-	return nil
+	return h.services.Router.(http.Handler)
 }
 
 // Services returns the host services handed to connectors (after Run has started, or for tests).
@@ -255,6 +253,11 @@ func (h *Host) initServices() {
 	if s.Mux == nil {
 		s.Mux = http.NewServeMux()
 	}
+	rt := &router{h: h}
+	if hh, ok := s.Mux.(http.Handler); ok {
+		rt.legacy = hh
+	}
+	s.Router = rt
 	s.Concurrency = h.opts.Concurrency
 	if s.Concurrency <= 0 {
 		s.Concurrency = runtime.GOMAXPROCS(0)

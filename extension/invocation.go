@@ -45,6 +45,8 @@ type invocation struct {
 
 	payloadDone bool
 	payload     map[string]any
+
+	reply any // set by FunctionContext.SetReply (request/response triggers)
 }
 
 var _ context.Context = (*invocation)(nil)
@@ -197,6 +199,14 @@ func (d *invocationData) Logger() *slog.Logger {
 
 // Now implements driver.Invocation.
 func (d *invocationData) Now() time.Time { return (*invocation)(d).now() }
+
+// SetReply implements driver.Invocation.
+func (d *invocationData) SetReply(v any) {
+	inv := (*invocation)(d)
+	inv.mu.Lock()
+	inv.reply = v
+	inv.mu.Unlock()
+}
 
 // outputState is one output binding's state within an attempt.
 type outputState struct {

@@ -63,9 +63,9 @@ func (f *function) Execute(ctx context.Context, ev *driver.Event) driver.Result 
 		rc.MaxRetryCount = f.retry.MaxRetryCount
 	}
 	for {
-		err, cancelled := f.attempt(ctx, ev, rc)
+		err, cancelled, reply := f.attempt(ctx, ev, rc)
 		if err == nil {
-			return driver.Result{Status: driver.Succeeded}
+			return driver.Result{Status: driver.Succeeded, Reply: reply}
 		}
 		if cancelled {
 			return driver.Result{Status: driver.Cancelled, Err: err}
@@ -110,7 +110,7 @@ func (p *RetryPolicy) delay(n int) time.Duration {
 }
 
 // attempt runs one attempt; cancelled reports a shutdown cancellation.
-func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryContext) (err error, cancelled bool) {
+func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryContext) (err error, cancelled bool, reply any) {
 	h := f.host
 	inv := &invocation{parent: parent, f: f, ev: ev, idHi: rand.Uint64(), idLo: rand.Uint64()}
 	inv.fc = FunctionContext{FunctionName: f.name, TriggerType: f.trigType, Metadata: ev.Metadata, Retry: rc, Invocation: (*invocationData)(inv)}
@@ -131,7 +131,7 @@ func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryCon
 		inv.outs[i].inv = inv
 	}
 	if !h.track(inv) {
-		return errShutdownCancel, true
+		return errShutdownCancel, true, nil
 	}
 	defer h.untrack(inv)
 
@@ -192,7 +192,12 @@ func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryCon
 	} else if f.logger.Enabled(ctx, slog.LevelDebug) {
 		inv.fc.Logger().LogAttrs(ctx, slog.LevelDebug, "executed", slog.Duration("duration", h.clock.Now().Sub(inv.fc.Started)))
 	}
-	return err, cancelled
+	if err == nil {
+		inv.mu.Lock()
+		reply = inv.reply
+		inv.mu.Unlock()
+	}
+	return err, cancelled, reply
 }
 
 // safeInvoke runs the middleware chain, turning panics into failures.

@@ -328,7 +328,7 @@ func TestHostServesHTTP(t *testing.T) {
 	o.MaxRequestBodyBytes = 1024
 	h, _ := extension.NewHost(o)
 	_ = h.Func("f", extension.Action(func(context.Context, string) error { return nil }), trig(name))
-	h.Handler().(*http.ServeMux).HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+	h.Services().Mux.(*http.ServeMux).HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // MemoryStorage is an in-memory HostStorage for tests and single-process hosts.
@@ -15,6 +18,8 @@ type MemoryStorage struct {
 	mu   sync.Mutex
 	seq  int
 	recs map[string]Record
+	// leases by key (driver.Leaser)
+	leases map[string]memLeaseState
 }
 
 // NewMemoryStorage returns an empty MemoryStorage.
@@ -77,4 +82,61 @@ func (m *MemoryStorage) List(_ context.Context, prefix string) ([]string, error)
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// memLease is a MemoryStorage lease.
+type memLease struct {
+	m      *MemoryStorage
+	key    string
+	id     int
+	period time.Duration
+}
+
+type memLeaseState struct {
+	id      int
+	expires time.Time
+}
+
+// AcquireLease implements driver.Leaser: the lease expires period after its last renewal (by the
+// wall clock), as a blob lease does.
+func (m *MemoryStorage) AcquireLease(_ context.Context, key string, period time.Duration) (driver.Lease, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.leases == nil {
+		m.leases = map[string]memLeaseState{}
+	}
+	now := time.Now()
+	if cur, ok := m.leases[key]; ok && now.Before(cur.expires) {
+		return nil, fmt.Errorf("host storage lease %q is held: %w", key, ErrConflict)
+	}
+	if _, ok := m.recs[key]; !ok {
+		m.seq++
+		m.recs[key] = Record{ETag: `"` + strconv.Itoa(m.seq) + `"`}
+	}
+	m.seq++
+	m.leases[key] = memLeaseState{id: m.seq, expires: now.Add(period)}
+	return &memLease{m: m, key: key, id: m.seq, period: period}, nil
+}
+
+func (l *memLease) Key() string { return l.key }
+
+func (l *memLease) Renew(context.Context) error {
+	l.m.mu.Lock()
+	defer l.m.mu.Unlock()
+	cur, ok := l.m.leases[l.key]
+	now := time.Now()
+	if !ok || cur.id != l.id || !now.Before(cur.expires) {
+		return fmt.Errorf("host storage lease %q: %w", l.key, driver.ErrLeaseLost)
+	}
+	l.m.leases[l.key] = memLeaseState{id: l.id, expires: now.Add(l.period)}
+	return nil
+}
+
+func (l *memLease) Release(context.Context) error {
+	l.m.mu.Lock()
+	defer l.m.mu.Unlock()
+	if cur, ok := l.m.leases[l.key]; ok && cur.id == l.id {
+		delete(l.m.leases, l.key)
+	}
+	return nil
 }

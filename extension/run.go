@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/azbind/azbind/extension/driver"
@@ -80,9 +79,6 @@ func (h *Host) Run(ctx context.Context) error {
 	if addr, limit, err := h.httpConfig(); err != nil {
 		return err
 	} else if addr != "" {
-		if _, ok := h.services.Mux.(http.Handler); !ok {
-			return &ConfigError{Where: "HostOptions.Mux", Problem: "the host cannot serve a Mux that is not an http.Handler", Fix: "serve your Mux yourself, or leave HTTPAddr empty"}
-		}
 		if srv, err = h.startServer(addr, limit); err != nil {
 			return err
 		}

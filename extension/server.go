@@ -48,7 +48,7 @@ func (h *Host) startServer(addr string, limit int64) (*server, error) {
 	if err != nil {
 		return nil, &ConfigError{Where: "HTTPAddr / setting AZBIND_HTTP_ADDR", Problem: fmt.Sprintf("cannot listen on %q", addr), Fix: "choose a free address such as :7071", Err: err}
 	}
-	handler := limitBody(h.services.Mux.(http.Handler), limit)
+	handler := limitBody(h.services.Router.(http.Handler), limit)
 	s := &server{ln: ln, done: make(chan error, 1), srv: &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(h.logger.Handler(), slog.LevelWarn)}}
 	go func() {
 		err := s.srv.Serve(ln)

@@ -155,6 +155,11 @@ func (s Status) String() string {
 type Result struct {
 	Status Status
 	Err    error // nil exactly when Status is Succeeded
+	// Reply is what the invocation answered, for request/response triggers (the HTTP trigger):
+	// the value an output binding or a dynamic handler set with FunctionContext.SetReply during
+	// the successful attempt (an HTTPReply for HTTP), nil when nothing set one or the invocation
+	// did not succeed. Other triggers ignore it.
+	Reply any
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,6 +184,11 @@ type Output interface {
 // given the handler's Go value as is (string, []byte, io.Reader, a struct, a map, …; see Encode);
 // Flush is called once, after the handler returned successfully, and only then may the items
 // become visible. A failed invocation's sink is discarded without Flush.
+//
+// Serialisation: the runtime calls Open, Add and Flush of one invocation's sink one at a time
+// (a Collector used from several goroutines is serialised before Add), so a Sink needs no lock
+// of its own; different invocations' sinks run concurrently, so state shared between them (a
+// Shared client) must be safe for concurrent use.
 type Sink interface {
 	Add(ctx context.Context, item any) error
 	Flush(ctx context.Context) error
@@ -204,6 +214,9 @@ type BindContext struct {
 	TriggerData []string
 	// TriggerType is the function's trigger type (e.g. "queueTrigger").
 	TriggerType string
+	// Extension is the name of the extension the binding type belongs to (its host.json section,
+	// e.g. "queues"); Section keys its decode-once options by it.
+	Extension string
 }
 
 // BindingDataContract is implemented by triggers that know the names of their binding data at
@@ -215,14 +228,24 @@ type BindingDataContract interface {
 }
 
 // Services are the host services every connector may use.
+//
+// Inside the runtime (every factory, Run, Bind, Open, Add and Flush call) the host, its Logger,
+// Clock, Meter, Settings, Connections, Storage and Router are never nil: a connector does not check
+// them and never falls back to slog.Default(), the global MeterProvider or time.Now(). A unit
+// test that calls a factory outside the runtime builds its Services with extension.NewHost's
+// Host.Services() or fills every field.
 type Services struct {
 	Logger      *slog.Logger
 	HostID      string // ≤32 lowercase characters, stable per app (checklist C59)
 	Settings    *connection.Settings
 	Connections ConnectionResolver
 	Storage     HostStorage // host storage: receipts, locks, checkpoints
-	Mux         Mux         // the host's HTTP server, for pushed triggers (webhooks)
-	Clock       Clock
+	// Router is the host's HTTP router: pushed triggers and the HTTP trigger mount their routes
+	// on it (see Router). Never nil inside the runtime.
+	Router Router
+	// Mux is the legacy write-only mount point; new code uses Router.
+	Mux   Mux
+	Clock Clock
 	// Concurrency is the number of processors the host plans for (runtime.GOMAXPROCS unless set;
 	// 1 when WEBSITE_SKU=Dynamic, as Functions does).
 	Concurrency int

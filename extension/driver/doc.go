@@ -24,6 +24,21 @@
 // function's retry policy applied) and returns a Result — Succeeded, Failed or Cancelled — from
 // which the trigger settles the item in one switch. Nothing that did not succeed is acknowledged.
 //
+// # Rules the runtime keeps, so that no connector decides them again
+//
+//   - Never nil: inside the runtime, BindContext.Host and its Logger, Clock, Meter, Settings,
+//     Connections, Storage and Router are set. Connectors do not check them or fall back to
+//     globals (slog.Default, otel.GetMeterProvider, time.Now).
+//   - Serialised: Open, Add and Flush of one invocation's Sink are never called concurrently;
+//     a Sink needs no lock. Different invocations run concurrently.
+//   - Decode once: host-wide options are Section[T](ctx, bc), decoded and validated once per host.
+//   - HTTP is the runtime's: routes are mounted on Services.Router with an AuthLevel and removed
+//     by their unmount func; the router checks keys. No connector has a router or reads a key.
+//   - Request/response: a trigger that answers its caller (the HTTP trigger) reads Result.Reply,
+//     which an output binding or a dynamic handler set with FunctionContext.SetReply.
+//   - Coordination: exclusive claims are leases (Services.AcquireLease), never a scheme of a
+//     connector's own.
+//
 // # Lifecycle
 //
 // The runtime owns everything a factory returns. After the drain (and at once after

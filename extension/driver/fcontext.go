@@ -28,6 +28,15 @@ type Invocation interface {
 	// case-insensitively (checklist C19).
 	Value(name string) (any, bool)
 	Now() time.Time // the host's clock
+	// SetReply records the invocation's reply for a request/response trigger (Result.Reply).
+	SetReply(v any)
+}
+
+// SetReply records the invocation's reply (see Result.Reply); outside the runtime it does nothing.
+func (fc *FunctionContext) SetReply(v any) {
+	if fc.Invocation != nil {
+		fc.Invocation.SetReply(v)
+	}
 }
 
 // RetryContext describes the current attempt of an invocation under a retry policy.
