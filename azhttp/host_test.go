@@ -36,8 +36,8 @@ func hostOptions(settings map[string]string, logs *testlog.Buffer) extension.Hos
 	}
 }
 
-// start runs the host until the test ends and waits until probe (a path of one of its HTTP
-// functions) is served.
+// start runs the host until the test ends and waits until probe ("path" or "METHOD path" of one
+// of its HTTP functions) is answered with anything but 404.
 func start(t *testing.T, h *extension.Host, logs *testlog.Buffer, probe string) *served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -49,10 +49,15 @@ func start(t *testing.T, h *extension.Host, logs *testlog.Buffer, probe string) 
 			t.Errorf("Run: %v", err)
 		}
 	})
+	method, path, ok := strings.Cut(probe, " ")
+	if !ok {
+		method, path = "GET", probe
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if addr := h.Addr(); addr != "" {
-			resp, err := http.Get("http://" + addr + probe)
+			req, _ := http.NewRequest(method, "http://"+addr+path, nil)
+			resp, err := http.DefaultClient.Do(req)
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode != http.StatusNotFound {
