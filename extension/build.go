@@ -79,6 +79,9 @@ func (h *Host) buildMode(ctx context.Context, verify bool) error {
 		}
 		h.cfg = cfg
 	}
+	if h.defaultLevel != nil {
+		h.defaultLevel.Set(lowestLevel(h.cfg.LogLevels))
+	}
 	declared := map[string]bool{}
 	for _, spec := range h.specs {
 		declared[strings.ToLower(spec.Name)] = true

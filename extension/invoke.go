@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/azbind/azbind/extension/driver"
@@ -142,8 +143,16 @@ func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryCon
 	if f.tracer != nil {
 		ctx, span = f.tracer.Start(ctx, f.spanName, f.spanOpts...)
 	}
-	if f.logger.Enabled(ctx, slog.LevelDebug) {
-		inv.fc.Logger().LogAttrs(ctx, slog.LevelDebug, "executing", slog.String("event_id", ev.ID), slog.Int("retry_count", rc.RetryCount))
+	// As Functions, every attempt is logged at Information when it starts and when it ends
+	// ("Executing 'Functions.<Name>' (Reason=…, Id=…)", "Executed … (Succeeded, Id=…,
+	// Duration=…ms)"); host.json logging.logLevel "Function" or "Function.<Name>" quiets them.
+	if f.logger.Enabled(ctx, slog.LevelInfo) {
+		reason := ev.Reason
+		if reason == "" {
+			reason = f.trigType
+		}
+		inv.fc.Logger().LogAttrs(ctx, slog.LevelInfo, "Executing 'Functions."+f.name+"' (Reason='"+reason+"', Id="+inv.fc.InvocationID()+")",
+			slog.String("event_id", ev.ID), slog.Int("retry_count", rc.RetryCount))
 	}
 
 	err = f.safeInvoke(ctx)
@@ -188,11 +197,17 @@ func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryCon
 		if cancelled {
 			lvl = slog.LevelWarn
 		}
-		inv.fc.Logger().LogAttrs(ctx, lvl, "invocation failed", slog.String("error", err.Error()),
+		d := h.clock.Now().Sub(inv.fc.Started)
+		st := "Failed"
+		if cancelled {
+			st = "Cancelled"
+		}
+		inv.fc.Logger().LogAttrs(ctx, lvl, "Executed 'Functions."+f.name+"' ("+st+", Id="+inv.fc.InvocationID()+", Duration="+strconv.FormatInt(d.Milliseconds(), 10)+"ms): invocation failed", slog.String("error", err.Error()),
 			slog.String("event_id", ev.ID), slog.Int("retry_count", rc.RetryCount), slog.Bool("cancelled", cancelled),
-			slog.Duration("duration", h.clock.Now().Sub(inv.fc.Started)))
-	} else if f.logger.Enabled(ctx, slog.LevelDebug) {
-		inv.fc.Logger().LogAttrs(ctx, slog.LevelDebug, "executed", slog.Duration("duration", h.clock.Now().Sub(inv.fc.Started)))
+			slog.Duration("duration", d))
+	} else if f.logger.Enabled(ctx, slog.LevelInfo) {
+		d := h.clock.Now().Sub(inv.fc.Started)
+		inv.fc.Logger().LogAttrs(ctx, slog.LevelInfo, "Executed 'Functions."+f.name+"' (Succeeded, Id="+inv.fc.InvocationID()+", Duration="+strconv.FormatInt(d.Milliseconds(), 10)+"ms)", slog.Duration("duration", d))
 	}
 	if err == nil {
 		inv.mu.Lock()
