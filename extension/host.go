@@ -62,6 +62,10 @@ type HostOptions struct {
 	ShutdownTimeout time.Duration
 	// Middleware wraps every invocation attempt; the first registered is the outermost.
 	Middleware []Middleware
+	// DefaultHandler runs every function that has no handler of its own (Handle, Func): a
+	// Dynamic handler, typically, such as a custom handler's (package customhandler). The zero
+	// Handler means none: such a function is then a configuration error at Run.
+	DefaultHandler Handler
 	// Concurrency is the processor count connectors plan for (default GOMAXPROCS; 1 when the
 	// setting WEBSITE_SKU is Dynamic, as Functions does).
 	Concurrency int
@@ -123,6 +127,9 @@ func NewHost(opts HostOptions) (*Host, error) {
 	}
 	h.settings = opts.Settings
 	h.cfg = opts.HostConfig
+	if err := opts.DefaultHandler.err; err != nil {
+		h.declErrs = append(h.declErrs, fmt.Errorf("HostOptions.DefaultHandler: %w: %w", err, ErrInvalidConfig))
+	}
 	return h, nil
 }
 
