@@ -25,26 +25,27 @@ func (o *output) Open(_ context.Context, fc *driver.FunctionContext) (driver.Sin
 type sink struct {
 	name  string
 	fc    *driver.FunctionContext
-	reply *driver.HTTPReply
+	reply driver.HTTPReply
+	added bool
 }
 
 // Add implements driver.Sink: one response per invocation.
 func (s *sink) Add(_ context.Context, item any) error {
-	if s.reply != nil {
+	if s.added {
 		return fmt.Errorf("http output %q takes one response per invocation, and got a second", s.name)
 	}
 	r, err := reply(item)
 	if err != nil {
 		return fmt.Errorf("http output %q: %w", s.name, err)
 	}
-	s.reply = &r
+	s.reply, s.added = r, true
 	return nil
 }
 
 // Flush implements driver.Sink: the reply becomes the invocation's (Result.Reply).
 func (s *sink) Flush(context.Context) error {
-	if s.reply != nil {
-		s.fc.SetReply(*s.reply)
+	if s.added {
+		s.fc.SetReply(&s.reply) // a pointer: the sink is already on the heap
 	}
 	return nil
 }

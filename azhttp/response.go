@@ -35,6 +35,14 @@ const (
 	ctText = "text/plain; charset=utf-8"
 )
 
+// Shared, never modified headers for replies without headers of their own (the trigger copies
+// the value slices into the response's header map; their capacity is their length, so an Add
+// there reallocates instead of writing into them).
+var (
+	jsonHeader = http.Header{"Content-Type": []string{ctJSON}[:1:1]}
+	textHeader = http.Header{"Content-Type": []string{ctText}[:1:1]}
+)
+
 // reply converts an `http` output item to the reply the trigger writes.
 func reply(item any) (driver.HTTPReply, error) {
 	switch x := item.(type) {
@@ -107,7 +115,12 @@ func (r Response) reply() (driver.HTTPReply, error) {
 		}
 		out.Body, ct = data, ctJSON
 	}
-	if ct != "" && out.Header.Get("Content-Type") == "" {
+	if ct != "" && len(out.Header) == 0 {
+		out.Header = textHeader
+		if ct == ctJSON {
+			out.Header = jsonHeader
+		}
+	} else if ct != "" && out.Header.Get("Content-Type") == "" {
 		h := make(http.Header, len(out.Header)+1)
 		for k, v := range out.Header {
 			h[k] = v

@@ -201,7 +201,7 @@ func (t *trigger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer t.inflight.Done()
 
 	m := &meta{r: r, route: driver.RouteValues(r)}
-	ev := &driver.Event{Payload: noPayload, Metadata: m, ID: r.Method + " " + r.URL.Path}
+	ev := &driver.Event{Payload: noPayload, Metadata: m, ID: r.URL.Path}
 	var tw *trackingWriter
 	switch t.mode {
 	case modeStream:
@@ -254,6 +254,8 @@ func (t *trigger) write(w http.ResponseWriter, v any) {
 	case nil:
 		w.WriteHeader(http.StatusOK)
 		return
+	case *driver.HTTPReply:
+		rep = *x
 	case driver.HTTPReply:
 		rep = x
 	default:
@@ -277,7 +279,8 @@ func (t *trigger) write(w http.ResponseWriter, v any) {
 	for k, v := range rep.Header {
 		h[k] = v
 	}
-	if len(rep.Body) > 0 && h.Get("Content-Length") == "" {
+	// (net/http sets Content-Length itself for a body that fits its buffer.)
+	if len(rep.Body) > 2048 && h.Get("Content-Length") == "" {
 		h.Set("Content-Length", strconv.Itoa(len(rep.Body)))
 	}
 	w.WriteHeader(status)
