@@ -4,20 +4,22 @@
 //
 // # function.json
 //
-//		{"type": "httpTrigger", "direction": "in", "name": "req",
-//		 "route": "products/{category:alpha}/{id:int?}", "methods": ["get", "post"], "authLevel": "function"}
-//		{"type": "http", "direction": "out", "name": "$return"}      (or a named output, "res")
+//	{"type": "httpTrigger", "direction": "in", "name": "req",
+//	 "route": "products/{category:alpha}/{id:int?}", "methods": ["get", "post"], "authLevel": "function"}
+//	{"type": "http", "direction": "out", "name": "$return"}
 //
-//	  - route: an ASP.NET Core route template (literals, {p}, {p?}, {p=default}, {*rest} and the
-//	    constraints int, long, bool, guid, alpha, datetime, double, float, decimal, min, max, range,
-//	    length, minlength, maxlength, required, regex); "" is the function's name. It is served at
-//	    host.json extensions.http.routePrefix + "/" + route: the prefix defaults to "api", and ""
-//	    removes it.
-//	  - methods: absent admits every method. A method or constraint mismatch is a 404, as in
-//	    Functions (not a 405).
-//	  - authLevel: anonymous, function (the default), admin (system and user as in Functions).
-//	    The host's router checks the key (header x-functions-key, or the query's code) before the
-//	    function runs.
+// The output may also be named ("res"). The trigger's properties:
+//
+//   - route: an ASP.NET Core route template (literals, {p}, {p?}, {p=default}, {*rest} and the
+//     constraints int, long, bool, guid, alpha, datetime, double, float, decimal, min, max, range,
+//     length, minlength, maxlength, required, regex); "" is the function's name. It is served at
+//     host.json extensions.http.routePrefix + "/" + route: the prefix defaults to "api", and ""
+//     removes it.
+//   - methods: absent admits every method. A method or constraint mismatch is a 404, as in
+//     Functions (not a 405).
+//   - authLevel: anonymous, function (the default), admin (system and user as in Functions).
+//     The host's router checks the key (header x-functions-key, or the query's code) before the
+//     function runs.
 //
 // Binding data for the function's other bindings ({id} in a blob path or a queue name), in
 // Functions' precedence: route values, query parameters (not `code`), the members of a JSON
