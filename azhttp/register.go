@@ -1,6 +1,8 @@
 package azhttp
 
 import (
+	"net/http"
+
 	"github.com/azbind/azbind/extension/driver"
 )
 
@@ -56,3 +58,14 @@ func Trigger(name string, opts *TriggerOptions, props ...driver.Props) *driver.B
 func Output(name string) *driver.BindingSpec {
 	return driver.Binding("http", name, driver.DirOut, nil)
 }
+
+// Authorization levels for TriggerOptions.AuthLevel (function.json authLevel).
+const (
+	Function  = driver.AuthFunction  // a function key, a host key or the master key (the default)
+	Anonymous = driver.AuthAnonymous // every request
+	Admin     = driver.AuthAdmin     // the master key only
+)
+
+// RouteValues returns the values of the route template's parameters for r (URL-decoded; an
+// absent optional parameter is missing).
+func RouteValues(r *http.Request) map[string]string { return driver.RouteValues(r) }
