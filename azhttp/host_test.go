@@ -49,29 +49,46 @@ func start(t *testing.T, h *extension.Host, logs *testlog.Buffer, probe string) 
 			t.Errorf("Run: %v", err)
 		}
 	})
+	s := &served{Host: h, logs: logs}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.base == "" {
+		if a := h.Addr(); a != "" {
+			s.base = "http://" + a
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned before serving: %v\n%s", err, logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the host never listened\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitServed(t, s, probe)
+	return s
+}
+
+// waitServed polls probe until it is answered with anything but 404 (the trigger mounts its
+// route when it starts).
+func waitServed(t *testing.T, s *served, probe string) {
+	t.Helper()
 	method, path, ok := strings.Cut(probe, " ")
 	if !ok {
 		method, path = "GET", probe
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if addr := h.Addr(); addr != "" {
-			req, _ := http.NewRequest(method, "http://"+addr+path, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusNotFound {
-					return &served{Host: h, base: "http://" + addr, logs: logs}
-				}
+		req, _ := http.NewRequest(method, s.base+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				return
 			}
 		}
-		select {
-		case err := <-done:
-			t.Fatalf("Run returned before serving %s: %v\n%s", probe, err, logs)
-		default:
-		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s was never served\n%s", probe, logs)
+			t.Fatalf("%s was never served\n%s", probe, s.logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
