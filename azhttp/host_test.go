@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,6 +312,7 @@ func TestConfigErrors(t *testing.T) {
 		{`{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "everyone"}`, "", `F/function.json: bindings[0]: authLevel: "everyone" is not an authorization level`},
 		{`{"type": "httpTrigger", "direction": "in", "name": "req", "methods": ["get", ""]}`, "", `methods: "" is not an HTTP method`},
 		{`{"type": "httpTrigger", "direction": "in", "name": "req"}`, `{"version": "2.0", "extensions": {"http": {"routePrefix": "{x}"}}}`, `host.json: extensions.http: routePrefix: must be a literal path`},
+		{`{"type": "httpTrigger", "direction": "in", "name": "req", "route": "admin/host/status"}`, `{"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}`, `route: the route "admin/host/status" conflicts with the host's built-in routes`},
 	} {
 		hj := tc.hostJSON
 		if hj == "" {
@@ -342,5 +345,45 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if err := h.Verify(context.Background()); err == nil || !strings.Contains(err.Error(), `is already the route of function`) {
 		t.Errorf("duplicate routes: %v", err)
+	}
+}
+
+// The host's body limit applies while the trigger buffers: 413 for a declared length over it
+// (the server) and for a chunked body that runs past it (the trigger); the function never runs.
+func TestBodyLimit(t *testing.T) {
+	logs := &testlog.Buffer{}
+	o := hostOptions(nil, logs)
+	o.MaxRequestBodyBytes = 1024
+	h, err := extension.NewHost(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	if err := h.Func("Up", extension.Func(func(_ context.Context, b []byte) (string, error) {
+		calls.Add(1)
+		return strconv.Itoa(len(b)), nil
+	}), azhttp.Trigger("req", &azhttp.TriggerOptions{AuthLevel: azhttp.Anonymous}), azhttp.Output("$return")); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, h, logs, "/api/Up")
+	if r := s.do(t, "POST", "/api/Up", "application/octet-stream", strings.Repeat("x", 1024)); r.code != 200 || r.body != "1024" {
+		t.Errorf("body at the limit = %d %q", r.code, r.body)
+	}
+	calls.Store(0)
+	big := strings.Repeat("x", 4096)
+	if r := s.do(t, "POST", "/api/Up", "application/octet-stream", big); r.code != http.StatusRequestEntityTooLarge {
+		t.Errorf("declared length over the limit = %d; want 413", r.code)
+	}
+	req, _ := http.NewRequest("POST", s.base+"/api/Up", io.MultiReader(strings.NewReader(big))) // no length: chunked
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || req.ContentLength != 0 {
+		t.Errorf("chunked body over the limit = %d (length %d); want 413", resp.StatusCode, req.ContentLength)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("the function ran %d times for bodies over the limit", n)
 	}
 }

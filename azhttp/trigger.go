@@ -108,6 +108,11 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err != nil {
 		return nil, bc.Errorf("route", "write an ASP.NET Core route template such as products/{id:int}", "%w", err)
 	}
+	if first, _, _ := strings.Cut(tmplText, "/"); strings.EqualFold(first, "admin") || strings.EqualFold(first, "runtime") {
+		// As Functions: "The specified route conflicts with one or more built in routes."
+		return nil, bc.Errorf("route", "choose a route that does not start with admin/ or runtime/ (or keep the routePrefix)",
+			"the route %q conflicts with the host's built-in routes", tmplText)
+	}
 	methods := make([]string, 0, len(p.Methods))
 	for _, m := range p.Methods {
 		m = strings.ToUpper(strings.TrimSpace(m))
