@@ -8,8 +8,9 @@
 // host's router checks Functions keys). The azbind side is a real host (extension.NewHost + an
 // httpTrigger function with an `http` $return output, served by the host's own server). After a
 // warm-up, the measured legs alternate in ABBA order (plain, trigger, trigger, plain, …) with c
-// keep-alive clients each, so that a busy machine affects both alike. It prints requests/second
-// and p50/p99 latency per side and `ratio: <trigger/plain>` (req/s).
+// keep-alive clients each, so that a busy machine affects both alike. It prints requests/second,
+// p50/p99 latency and the process CPU time per request (server and clients; the load-independent
+// view) per side, `cpu ratio` (plain/trigger CPU per request) and `ratio: <trigger/plain>` (req/s).
 package main
 
 import (
@@ -28,6 +29,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/azbind/azbind/azhttp"
@@ -154,12 +156,14 @@ func run() error {
 		side := []int{0, 1, 1, 0}[i%4]
 		u := []string{plainURL, trigURL}[side]
 		s := leg(client, u, *dur)
-		fmt.Printf("  leg %d %-7s %8.0f req/s  p50 %-8s p99 %s  errors %d\n", i+1, []string{"plain", "trigger"}[side], s.rate(), pct(s.lat, 50), pct(s.lat, 99), s.errors)
+		fmt.Printf("  leg %d %-7s %8.0f req/s  p50 %-8s p99 %-9s cpu/req %-8s errors %d\n", i+1, []string{"plain", "trigger"}[side], s.rate(), pct(s.lat, 50), pct(s.lat, 99), s.cpuPerReq().Round(time.Microsecond), s.errors)
 		res[side].add(s)
 	}
 	for i, name := range []string{"plain", "trigger"} {
-		fmt.Printf("%-8s %8.0f req/s  p50 %-8s p99 %s  errors %d\n", name, res[i].rate(), pct(res[i].lat, 50), pct(res[i].lat, 99), res[i].errors)
+		fmt.Printf("%-8s %8.0f req/s  p50 %-8s p99 %-9s cpu/req %-8s errors %d\n", name, res[i].rate(), pct(res[i].lat, 50), pct(res[i].lat, 99), res[i].cpuPerReq().Round(time.Microsecond), res[i].errors)
 	}
+	// cpu/req (server and clients of this process) is the load-independent view of the overhead.
+	fmt.Printf("cpu ratio (plain/trigger): %.2f\n", float64(res[0].cpuPerReq())/float64(res[1].cpuPerReq()))
 	fmt.Printf("ratio: %.2f\n", res[1].rate()/res[0].rate())
 	return nil
 }
@@ -184,13 +188,29 @@ func once(c *http.Client, u string) (int, string) {
 type stats struct {
 	n, errors int64
 	elapsed   time.Duration
+	cpu       time.Duration // process CPU time (server and clients) during the leg
 	lat       []time.Duration
+}
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (s stats) cpuPerReq() time.Duration {
+	if s.n == 0 {
+		return 0
+	}
+	return s.cpu / time.Duration(s.n)
 }
 
 func (s *stats) add(o stats) {
 	s.n += o.n
 	s.errors += o.errors
 	s.elapsed += o.elapsed
+	s.cpu += o.cpu
 	s.lat = append(s.lat, o.lat...)
 }
 
@@ -202,7 +222,7 @@ func leg(c *http.Client, u string, d time.Duration) stats {
 	var mu sync.Mutex
 	var lat []time.Duration
 	stop := time.Now().Add(d)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	var wg sync.WaitGroup
 	for i := 0; i < *conc; i++ {
 		wg.Add(1)
@@ -231,7 +251,7 @@ func leg(c *http.Client, u string, d time.Duration) stats {
 		}()
 	}
 	wg.Wait()
-	return stats{n: n.Load(), errors: errs.Load(), elapsed: time.Since(start), lat: lat}
+	return stats{n: n.Load(), errors: errs.Load(), elapsed: time.Since(start), cpu: cpuTime() - cpu0, lat: lat}
 }
 
 func pct(d []time.Duration, p int) string {
