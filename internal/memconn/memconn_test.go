@@ -9,7 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 type countExec struct{ n atomic.Int32 }
@@ -45,7 +47,7 @@ func TestRunStopsFetchingWhenCancelled(t *testing.T) {
 // back to (and names the setting to define).
 func TestStreamNeedsDurableStorage(t *testing.T) {
 	bc := &driver.BindContext{Function: "f", Spec: driver.Binding("memStreamTrigger", "item", driver.DirIn, driver.Props{"stream": "s"}),
-		Host: &driver.Services{StorageVolatile: true}}
+		Host: volatileServices(t)}
 	_, err := newStreamTrigger(context.Background(), bc)
 	if err == nil || !strings.Contains(err.Error(), "AzureWebJobsStorage") {
 		t.Fatalf("newStreamTrigger on volatile storage: %v, want an error naming AzureWebJobsStorage", err)
@@ -77,4 +79,11 @@ func TestPushRouterMountedOnce(t *testing.T) {
 	if a, b := mountRouter(mux), mountRouter(mux); a != b {
 		t.Fatal("a second mount made a second router")
 	}
+}
+
+// volatileServices are full host services whose storage is memory the host fell back to.
+func volatileServices(t *testing.T) *driver.Services {
+	s := testhost.Services(t, extension.HostOptions{})
+	s.StorageVolatile = true
+	return s
 }
