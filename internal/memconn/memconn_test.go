@@ -83,9 +83,7 @@ func TestPushRouterMountedOnce(t *testing.T) {
 
 // volatileServices are full host services whose storage is memory the host fell back to.
 func volatileServices(t *testing.T) *driver.Services {
-	s := testhost.Services(t, extension.HostOptions{})
-	s.StorageVolatile = true
-	return s
+	return testhost.Services(t, extension.HostOptions{})
 }
 
 // The extension's Check (driver.Extension.Check) answers through the client the bindings use.

@@ -15,7 +15,9 @@ import (
 // Services returns the host services a connector gets inside the runtime (every field set:
 // Logger, Clock, Meter, Settings, Connections, Storage, Router, Mux), built by
 // extension.NewHost(opts).Services() and closed when the test ends. A nil opts.Logger discards;
-// nil opts.Settings are empty (not the environment); opts.HostID is copied to Services.HostID.
+// nil opts.Settings are empty (not the environment); opts.HostID is copied to Services.HostID;
+// a nil opts.Storage is memory the host fell back to (StorageVolatile, as a host without
+// AzureWebJobsStorage has): give extension.NewMemoryStorage() for storage that counts as durable.
 // For a unit test that calls a factory outside a running host: the driver's rule is that no
 // connector checks these for nil.
 func Services(t testing.TB, opts extension.HostOptions) *driver.Services {
@@ -42,5 +44,6 @@ func NewServices(opts extension.HostOptions) (*driver.Services, error) {
 	}
 	s := h.Services()
 	s.HostID = opts.HostID
+	s.StorageVolatile = opts.Storage == nil
 	return s, nil
 }
