@@ -18,10 +18,10 @@ import (
 type options struct {
 	// ListenerLockPeriod is the listener lock's lease period (15 s to 60 s; default 60 s, the
 	// real listenerLockPeriod), renewed at half of it.
-	ListenerLockPeriod time.Duration
+	ListenerLockPeriod time.Duration `binding:"listenerLockPeriod"`
 	// ListenerLockRecoveryPollingInterval is how often a host without the lock tries to take it
 	// (default 60 s, the real listenerLockRecoveryPollingInterval).
-	ListenerLockRecoveryPollingInterval time.Duration
+	ListenerLockRecoveryPollingInterval time.Duration `binding:"listenerLockRecoveryPollingInterval"`
 }
 
 func (o *options) Defaults() {
@@ -144,8 +144,10 @@ func boolProp(bc *driver.BindContext, key string, def bool) (bool, error) {
 	return false, bc.Errorf(key, "use true or false", "must be a boolean, got %v", v)
 }
 
-// BindingData implements driver.BindingDataContract (TimerTriggerBinding's contract).
-func (t *trigger) BindingData() []string { return []string{"TimerTrigger"} }
+// BindingData implements driver.BindingDataContract: TimerTriggerBinding's TimerTrigger (the
+// invocation time, "MM/dd/yyyy HH:mm:ss") and azbind's OccurrenceTime (the occurrence the run is
+// for, RFC 3339: a key for idempotent handlers).
+func (t *trigger) BindingData() []string { return []string{"TimerTrigger", "OccurrenceTime"} }
 
 // Run implements driver.Trigger: the listener lock decides which host runs the schedule; a host
 // without it retries every listenerLockRecoveryPollingInterval.
@@ -311,7 +313,10 @@ func (t *trigger) invoke(ctx context.Context, exec driver.Executor, kind runKind
 		t.log.Error("timer trigger: encode TimerInfo", "error", err)
 		return
 	}
-	md := driver.MapMetadata{"TimerTrigger": now.In(t.sched.loc).Format("01/02/2006 15:04:05")}
+	if kind == startup {
+		occ = now
+	}
+	md := driver.MapMetadata{"TimerTrigger": now.In(t.sched.loc).Format("01/02/2006 15:04:05"), "OccurrenceTime": occ.Format(time.RFC3339Nano)}
 	attrs := []any{"occurrence", iso(occ)}
 	switch kind {
 	case pastDue:

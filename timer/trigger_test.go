@@ -221,3 +221,36 @@ func TestBadDeclarations(t *testing.T) {
 		}
 	}
 }
+
+// The testdata app folder (Tick: timerTrigger, schedule %TICK_SCHEDULE%, host.json
+// extensions.timers) loads and runs; its host.json lock period is used.
+func TestAppFolderLoads(t *testing.T) {
+	e := newEnv(t0)
+	settings := connection.NewSettings(connection.FromMap("test", map[string]string{"TICK_SCHEDULE": "0 */5 * * * *", "WEBSITE_TIME_ZONE": "UTC"}))
+	h, err := extension.NewHost(extension.HostOptions{Settings: settings, Storage: e.store, Clock: e.clk, HostID: "timertest",
+		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.LoadAppDir("testdata/app"); err != nil {
+		t.Fatal(err)
+	}
+	h.Handle("Tick", extension.Action(func(_ context.Context, info timer.TimerInfo) error {
+		e.rec.add("app", info, e.clk.Now())
+		return nil
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	clocktest.WaitFor(t, "the renewer and the schedule to sleep", func() bool { return e.clk.Sleepers() >= 2 })
+	// the lease (15 s in host.json) is renewed at 7.5 s
+	if at, _ := e.clk.NextDeadline(); at.Sub(e.clk.Now()) != 7500*time.Millisecond {
+		t.Fatalf("first deadline in %v, want the renewal at 7.5s", at.Sub(e.clk.Now()))
+	}
+	e.advanceTo(t, time.Date(2026, 1, 1, 0, 5, 1, 0, time.UTC), 2)
+	clocktest.WaitFor(t, "the 00:05 run", func() bool { return len(e.rec.all()) == 1 })
+	if r := e.rec.all()[0]; !r.at.Equal(time.Date(2026, 1, 1, 0, 5, 0, 0, time.UTC)) {
+		t.Fatalf("run at %v", r.at)
+	}
+}
