@@ -254,3 +254,41 @@ func TestAppFolderLoads(t *testing.T) {
 		t.Fatalf("run at %v", r.at)
 	}
 }
+
+// A handler may take no parameter; and a host with only the memory storage it fell back to
+// (no AzureWebJobsStorage) refuses the timer at load, naming the setting.
+func TestNoParameterAndNeedsDurableStorage(t *testing.T) {
+	e := newEnv(t0)
+	settings := connection.NewSettings(connection.FromMap("test", map[string]string{"WEBSITE_TIME_ZONE": "UTC"}))
+	h, err := extension.NewHost(extension.HostOptions{Settings: settings, Storage: e.store, Clock: e.clk, HostID: "timertest", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan struct{}, 10)
+	if err := h.Func("Tick", extension.Reflect(func(context.Context) error { ran <- struct{}{}; return nil }), timer.Trigger("info", "0 * * * * *", driver.Props{"runOnStartup": true})); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	select {
+	case <-ran:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("no startup run")
+	}
+	cancel()
+	<-done
+
+	h2, err := extension.NewHost(extension.HostOptions{Settings: connection.NewSettings(connection.FromMap("test", map[string]string{})), HostID: "x", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = h2.Func("Tick", extension.Reflect(func(context.Context) error { return nil }), timer.Trigger("info", "0 * * * * *"))
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel2()
+	if err := h2.Run(ctx2); err == nil || !strings.Contains(err.Error(), "AzureWebJobsStorage") {
+		t.Fatalf("Run without durable storage: %v", err)
+	}
+}
