@@ -224,7 +224,9 @@ func (t *trigger) lead(ctx context.Context, held *driver.HeldLease, exec driver.
 		}
 		st, etag, isPastDue = t.checkPastDue(lctx, now, st, etag)
 	}
-	if st == nil {
+	if st == nil || (!t.useMonitor && st.Next.Before(now)) {
+		// No status, or without the monitor (no catch-up): start from now. The stored status,
+		// if any, is still the base of the next conditional write.
 		next, _ := t.sched.Next(now)
 		st = &ScheduleStatus{Next: next}
 	}

@@ -292,3 +292,19 @@ func TestNoParameterAndNeedsDurableStorage(t *testing.T) {
 		t.Fatalf("Run without durable storage: %v", err)
 	}
 }
+
+// Without the monitor there is no catch-up: a status left behind hours ago (by a host that
+// stopped) does not make the new holder run a stale occurrence at once.
+func TestNoCatchUpWithoutMonitor(t *testing.T) {
+	e := newEnv(t0)
+	old := `{"Last":"2025-12-31T20:00:00+00:00","Next":"2025-12-31T20:00:15+00:00","LastUpdated":"2025-12-31T20:00:00+00:00"}`
+	if _, err := e.store.Put(context.Background(), timer.StatusKey("timertest", "Tick"), driver.Record{Data: []byte(old)}, driver.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	e.start(t, "a", timer.Trigger("info", "00:00:15"))
+	e.advanceTo(t, t0.Add(20*time.Second), 2)
+	clocktest.WaitFor(t, "the first run", func() bool { return len(e.rec.all()) == 1 })
+	if r := e.rec.all()[0]; !r.at.Equal(t0.Add(15*time.Second)) || r.info.IsPastDue {
+		t.Fatalf("first run %+v at %v, want a regular run 15 s after start", r.info, r.at)
+	}
+}
