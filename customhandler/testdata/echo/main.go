@@ -34,9 +34,9 @@ func main() {
 			// The whole request (with headers and env) as one output; quirk probes as others.
 			reply(map[string]any{
 				"Outputs": map[string]any{
-					"req":  map[string]any{"body": json.RawMessage(body), "invocationId": r.Header.Get("X-Azure-Functions-InvocationId"), "userAgent": r.UserAgent(), "workerId": os.Getenv("FUNCTIONS_CUSTOMHANDLER_WORKER_ID"), "appRoot": os.Getenv("FUNCTIONS_APP_ROOT_PATH"), "fromSettings": os.Getenv("FromLocalSettings")},
-					"text": "output1Value",
-					"list": []any{"plain!", map[string]any{"n": 1}},
+					"req":     map[string]any{"body": json.RawMessage(body), "invocationId": r.Header.Get("X-Azure-Functions-InvocationId"), "userAgent": r.UserAgent(), "workerId": os.Getenv("FUNCTIONS_CUSTOMHANDLER_WORKER_ID"), "appRoot": os.Getenv("FUNCTIONS_APP_ROOT_PATH"), "fromSettings": os.Getenv("FromLocalSettings")},
+					"text":    "output1Value",
+					"list":    []any{"plain!", map[string]any{"n": 1}},
 					"unknown": "ignored",
 				},
 				"Logs":        []string{"log line one", "log line two"},
