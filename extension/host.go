@@ -98,7 +98,8 @@ type Host struct {
 	running  bool
 
 	inflightMu sync.Mutex
-	inflight   map[*invocation]struct{}
+	inflight   *invocation // running attempts (an intrusive list through invocation.prev/next)
+	inflightN  int
 	draining   chan struct{} // closed when Run begins to drain (stop fetching)
 	addr       string        // the own HTTP server's address, once listening
 	hardStop   chan struct{}
@@ -108,7 +109,7 @@ type Host struct {
 
 // NewHost creates a host. Declare functions with Func or LoadAppDir+Handle, then call Run.
 func NewHost(opts HostOptions) (*Host, error) {
-	h := &Host{opts: opts, handlers: map[string]Handler{}, inflight: map[*invocation]struct{}{}, draining: make(chan struct{}), hardStop: make(chan struct{})}
+	h := &Host{opts: opts, handlers: map[string]Handler{}, draining: make(chan struct{}), hardStop: make(chan struct{})}
 	h.logger = opts.Logger
 	if h.logger == nil {
 		h.logger = slog.Default()
