@@ -185,4 +185,3 @@ func propString(b *extension.BindingSpec, key string) (string, bool) {
 	s, _ := v.(string)
 	return s, ok && s != ""
 }
-
