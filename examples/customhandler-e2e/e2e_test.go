@@ -241,12 +241,21 @@ type receipt struct {
 	DequeueCount string `json:"dequeueCount"`
 }
 
-// The Go example end to end: azbind start prints the functions, a queue message becomes a blob
-// through the Go custom handler (quirk-encoded Data and Metadata decoded by the handler), the
+// Each example end to end: azbind start prints the functions, a queue message becomes a blob
+// through the custom handler (quirk-encoded Data and Metadata decoded by the handler), the
 // handler's Logs reach the host log in the invocation's scope, SIGTERM exits 0.
-func TestGoExample(t *testing.T) {
+func TestGoExample(t *testing.T)     { exampleEndToEnd(t, "customhandler-go", "") }
+func TestNodeExample(t *testing.T)   { exampleEndToEnd(t, "customhandler-node", "node") }
+func TestPythonExample(t *testing.T) { exampleEndToEnd(t, "customhandler-python", "python3") }
+
+func exampleEndToEnd(t *testing.T, example, runtime string) {
+	if runtime != "" {
+		if _, err := exec.LookPath(runtime); err != nil {
+			t.Skipf("%s is not installed (%v): the %s example needs it", runtime, err, example)
+		}
+	}
 	st := newStorage(t)
-	a := start(t, copyApp(t, "customhandler-go"), st.env()...)
+	a := start(t, copyApp(t, example), st.env()...)
 	if out := a.stdout.String(); !strings.Contains(out, "ProcessOrder: queueTrigger") {
 		t.Errorf("function list:\n%s", out)
 	}
