@@ -42,7 +42,7 @@ func (t *trigger) sessionWorker(ctx context.Context, exec driver.Executor) {
 
 func (t *trigger) runSession(ctx context.Context, exec driver.Executor, sr *azservicebus.SessionReceiver) {
 	defer func() {
-		if ctx.Err() != nil && t.shutdownAbandons.Load() > 0 {
+		if ctx.Err() != nil && (t.shutdownAbandons.Load() > 0 || t.creditAtStop.Load()) {
 			time.Sleep(releaseGrace) // see Run
 		}
 		t.closeReceiver(sr)

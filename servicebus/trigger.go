@@ -57,6 +57,8 @@ type trigger struct {
 	runCtx       atomic.Pointer[context.Context]
 	// shutdownAbandons counts messages abandoned after Run's context ended.
 	shutdownAbandons atomic.Int64
+	// creditAtStop: a receive loop ended by the stop may have left credit on its link.
+	creditAtStop atomic.Bool
 	// count reads the active message count for Scale (tests replace it).
 	count func(ctx context.Context) (int64, error)
 }
@@ -214,7 +216,7 @@ func (t *trigger) runReceiver(ctx context.Context, exec driver.Executor) error {
 		// remaining link credit, and a message in flight when the link closes stays locked until
 		// its lock expires. The SDK releases (without counting a delivery) what arrives between
 		// receives: give it a moment to return those before the link closes.
-		if t.shutdownAbandons.Load() > 0 {
+		if t.shutdownAbandons.Load() > 0 || t.creditAtStop.Load() {
 			time.Sleep(releaseGrace)
 		}
 		t.closeReceiver(r)
@@ -280,12 +282,41 @@ func (t *trigger) receiveError(err error) {
 // for up to prefetch messages more than it has free slots. For a session (sess not nil) it ends
 // when the handler released the session, when the session lock is lost, or after *idle without a
 // message; it returns once its invocations ended and their messages are settled.
+//
+// A stop costs no delivery attempt for a message no handler started (issue 23): every message
+// received is handed to a handler, also during the drain; and when Run's context ends while the
+// link may still hold credit (a receive cut short by the stop, or one that returned fewer
+// messages than it asked for), the receiver stays open releaseGrace after the drain, so that the
+// SDK's background releaser returns what the service sent on that credit (a release does not
+// count as a delivery) before the link closes. Closed earlier, those messages would stay locked
+// until their lock expires and come back with their delivery count raised.
 func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc receiver, s settler,
 	renew func(context.Context, *azservicebus.ReceivedMessage, *azservicebus.RenewMessageLockOptions) error,
 	sess *SessionActions, limit, prefetch int, idle *time.Duration) {
 	slots := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// dispatch runs one invocation per message; the first holds a slot already.
+	dispatch := func(msgs []*azservicebus.ReceivedMessage) {
+		t.st.received.Add(int64(len(msgs)))
+		for i, m := range msgs {
+			if i > 0 {
+				slots <- struct{}{} // during the drain too: the handlers in flight free slots
+			}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				t.handleOne(ctx, exec, s, renew, sess, m)
+			})
+		}
+	}
+	// credit is what the link may still deliver on: what the last receive asked for beyond what
+	// it returned (the SDK tops the link up to the count asked).
+	credit := 0
+	defer func() {
+		if ctx.Err() != nil && credit > 0 {
+			t.creditAtStop.Store(true)
+		}
+	}()
 	var bo backoff
 	for {
 		select {
@@ -302,8 +333,10 @@ func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc recei
 		if idle != nil {
 			rctx, cancel = context.WithTimeout(ctx, *idle)
 		}
-		msgs, err := rc.ReceiveMessages(rctx, free+prefetch, nil)
+		ask := free + prefetch
+		msgs, err := rc.ReceiveMessages(rctx, ask, nil)
 		cancel()
+		credit = max(ask, credit) - len(msgs)
 		if len(msgs) == 0 {
 			<-slots
 		}
@@ -320,6 +353,7 @@ func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc recei
 			}
 			t.receiveError(err)
 			if isClosed(err) {
+				credit = 0
 				return // the caller opens a new receiver
 			}
 			bo.wait(ctx)
@@ -333,22 +367,7 @@ func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc recei
 			continue
 		}
 		bo.reset()
-		t.st.received.Add(int64(len(msgs)))
-		for i, m := range msgs {
-			if i > 0 {
-				select {
-				case slots <- struct{}{}:
-				case <-ctx.Done():
-					// Shutting down with messages not yet dispatched: give them back at once.
-					t.abandonAll(s, msgs[i:])
-					return
-				}
-			}
-			wg.Go(func() {
-				defer func() { <-slots }()
-				t.handleOne(ctx, exec, s, renew, sess, m)
-			})
-		}
+		dispatch(msgs)
 	}
 }
 
@@ -449,7 +468,8 @@ func (t *trigger) settle(s settler, acts *MessageActions, res driver.Result) {
 	}
 }
 
-// releaseGrace is how long a receiver stays open after messages were abandoned at shutdown.
+// releaseGrace is how long a receiver stays open at shutdown after messages were abandoned or
+// while its link may hold credit: the SDK's releaser releases one message per round trip.
 const releaseGrace = 500 * time.Millisecond
 
 func (t *trigger) abandonAll(s settler, msgs []*azservicebus.ReceivedMessage) {
