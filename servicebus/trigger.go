@@ -72,12 +72,8 @@ var (
 func (t *trigger) BindingData() []string {
 	names := make([]string, 0, len(MetadataNames)+1)
 	for _, n := range MetadataNames {
-		if t.batch {
-			switch n {
-			case "MessageActions", "SessionActions", "Client":
-			default:
-				n += "Array"
-			}
+		if t.batch && !isObjectName(n) {
+			n += "Array"
 		}
 		names = append(names, n)
 	}
