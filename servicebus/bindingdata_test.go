@@ -3,7 +3,7 @@ package servicebus_test
 import (
 	"context"
 	"fmt"
-		"sync"
+	"sync"
 	"testing"
 
 	"github.com/azbind/azbind/extension"
