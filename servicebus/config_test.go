@@ -106,3 +106,36 @@ func TestCheck(t *testing.T) {
 		t.Errorf("the error shows the key: %v", err)
 	}
 }
+
+// Out-of-range host.json numbers are refused at load with one line naming the field, the allowed
+// range and the fix (issue 25: maxConcurrentCalls 1e12 used to pass, then log "maxMessages cannot
+// exceed 5000" for ever).
+func TestOutOfRangeCountsRefusedAtLoad(t *testing.T) {
+	ok := map[string]string{"AzureWebJobsServiceBus": peer.ConnectionString}
+	for _, c := range []struct {
+		key string
+		v   any
+	}{
+		{"maxConcurrentCalls", 1e12}, {"maxConcurrentCalls", 5001}, {"maxConcurrentCalls", -1},
+		{"prefetchCount", 1e9}, {"maxMessageBatchSize", 100000}, {"maxConcurrentCallsPerSession", 1e12},
+		{"maxConcurrentSessions", 1e12}, {"minMessageBatchSize", 1e7},
+	} {
+		err := verify(t, ok, map[string]any{c.key: c.v}, servicebus.Trigger("s", "q"))
+		var ce *driver.ConfigError
+		if !errors.As(err, &ce) || ce.Field != "extensions.serviceBus."+c.key {
+			t.Errorf("%s = %v: %v", c.key, c.v, err)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "5000") || strings.Contains(msg, "\n") {
+			t.Errorf("%s = %v: want one line with the allowed range, got %q", c.key, c.v, msg)
+		}
+	}
+	err := verify(t, ok, map[string]any{"maxConcurrentCalls": 4000, "prefetchCount": 2000}, servicebus.Trigger("s", "q"))
+	if !errors.Is(err, driver.ErrInvalidConfig) || !strings.Contains(err.Error(), "prefetchCount") {
+		t.Errorf("maxConcurrentCalls 4000 + prefetchCount 2000: %v", err)
+	}
+	if err := verify(t, ok, map[string]any{"maxConcurrentCalls": 5000}, servicebus.Trigger("s", "q")); err != nil {
+		t.Errorf("maxConcurrentCalls 5000: %v", err)
+	}
+}

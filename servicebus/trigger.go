@@ -99,8 +99,8 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		}
 		opts.AutoCompleteMessages = &b
 	}
-	if cfg.MaxMessageBatchSize < 0 {
-		return nil, bc.Errorf("maxMessageBatchSize", "use 1 or more", "%d is out of range", cfg.MaxMessageBatchSize)
+	if cfg.MaxMessageBatchSize < 0 || cfg.MaxMessageBatchSize > maxReceive {
+		return nil, bc.Errorf("maxMessageBatchSize", fmt.Sprintf("use a whole number from 1 to %d", maxReceive), "%d is out of range", cfg.MaxMessageBatchSize)
 	}
 	if cfg.MaxMessageBatchSize > 0 {
 		opts.MaxMessageBatchSize = cfg.MaxMessageBatchSize
