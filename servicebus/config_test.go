@@ -139,3 +139,43 @@ func TestOutOfRangeCountsRefusedAtLoad(t *testing.T) {
 		t.Errorf("maxConcurrentCalls 5000: %v", err)
 	}
 }
+
+// An EntityPath in the connection string that disagrees with queueName/topicName is refused at
+// load, with the .NET client's message (Azure.Messaging.ServiceBus
+// Resources.OnlyOneEntityNameMayBeSpecified); one that agrees (ignoring case, or naming a
+// subscription's topic) is accepted (issue 25).
+func TestEntityPathMustAgree(t *testing.T) {
+	with := func(path string) map[string]string {
+		return map[string]string{"AzureWebJobsServiceBus": peer.ConnectionString + ";EntityPath=" + path}
+	}
+	const dotnet = "The path to an Service Bus entity may be specified as part of the connection string or as a separate value, but not both."
+	for _, c := range []struct {
+		name string
+		path string
+		b    *driver.BindingSpec
+		bad  string // the field refused, "" = accepted
+	}{
+		{"trigger queue differs", "other", servicebus.Trigger("s", "orders"), "queueName"},
+		{"trigger queue same", "ORDERS", servicebus.Trigger("s", "orders"), ""},
+		{"subscription of the topic", "t", servicebus.SubscriptionTrigger("s", "t", "sub"), ""},
+		{"subscription of another topic", "u", servicebus.SubscriptionTrigger("s", "t", "sub"), "topicName"},
+		{"output differs", "other", servicebus.Output("$return", "orders"), "queueName"},
+		{"output topic differs", "other", servicebus.TopicOutput("$return", "t"), "topicName"},
+	} {
+		bindings := []*driver.BindingSpec{c.b}
+		if c.b.Name == "$return" {
+			bindings = append(bindings, extension.Binding("memTrigger", "s", extension.DirIn, extension.Props{"queue": "x"}))
+		}
+		err := verify(t, with(c.path), nil, bindings...)
+		if c.bad == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		var ce *driver.ConfigError
+		if !errors.As(err, &ce) || ce.Field != c.bad || !strings.Contains(err.Error(), dotnet) || strings.Contains(err.Error(), peer.Key) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}

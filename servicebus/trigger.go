@@ -110,11 +110,18 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err != nil {
 		return nil, err
 	}
+	field := "queueName"
+	if cfg.TopicName != "" {
+		field = "topicName"
+	}
 	t := &trigger{
 		fn: bc.Function, where: bc.Spec.Where,
 		queue: cfg.QueueName, topic: cfg.TopicName, sub: cfg.SubscriptionName,
 		sessions: cfg.IsSessionsEnabled, batch: bc.Spec.Many(),
 		autoComplete: *opts.AutoCompleteMessages, opts: opts, client: cl,
+	}
+	if err := checkEntityPath(bc, cl.conn, field, t.entity()); err != nil {
+		return nil, err
 	}
 	if bc.Param == receivedMessageType {
 		t.kind = paramMessage
