@@ -59,6 +59,7 @@ type trigger struct {
 	shutdownAbandons atomic.Int64
 	// creditAtStop: a receive loop ended by the stop may have left credit on its link.
 	creditAtStop atomic.Bool
+	out          outage
 	// count reads the active message count for Scale (tests replace it).
 	count func(ctx context.Context) (int64, error)
 }
@@ -271,14 +272,50 @@ func (b *backoff) wait(ctx context.Context) {
 
 func (b *backoff) reset() { b.d = 0 }
 
+// outage tracks receive failures for the one severity rule of connection failures: ERROR once
+// per outage (what failed and that the trigger retries with back-off), DEBUG for the retries,
+// INFO once receiving works again.
+type outage struct {
+	mu       sync.Mutex
+	since    time.Time
+	failures int
+}
+
 func (t *trigger) receiveError(err error) {
 	t.st.receiveErrors.Add(1)
-	level := slog.LevelWarn
-	var e *azservicebus.Error
-	if errors.As(err, &e) && (e.Code == azservicebus.CodeNotFound || e.Code == azservicebus.CodeUnauthorizedAccess) {
-		level = slog.LevelError
+	t.out.mu.Lock()
+	first := t.out.failures == 0
+	if first {
+		t.out.since = time.Now()
 	}
-	t.log.Log(context.Background(), level, "receiving messages failed; retrying", "error", t.redact(err))
+	t.out.failures++
+	t.out.mu.Unlock()
+	if !first {
+		t.log.Debug("receiving messages failed again; retrying with back-off", "error", t.redact(err))
+		return
+	}
+	msg := "receiving messages failed; retrying with back-off (up to 30 s) until it works"
+	var e *azservicebus.Error
+	if errors.As(err, &e) {
+		switch e.Code {
+		case azservicebus.CodeNotFound:
+			msg = "the entity does not exist (yet); retrying with back-off (up to 30 s) until it does: create it, or fix the name"
+		case azservicebus.CodeUnauthorizedAccess:
+			msg = "the connection is not authorised to receive (wrong key, or no Listen right); retrying with back-off (up to 30 s)"
+		}
+	}
+	t.log.Error(msg, "error", t.redact(err))
+}
+
+// receiveOK ends an outage: one INFO line with how long it lasted.
+func (t *trigger) receiveOK() {
+	t.out.mu.Lock()
+	n, since := t.out.failures, t.out.since
+	t.out.failures = 0
+	t.out.mu.Unlock()
+	if n > 0 {
+		t.log.Info("receiving messages works again", "failures", n, "outage", time.Since(since).Round(time.Millisecond))
+	}
 }
 
 // singleLoop receives and dispatches one message per invocation, at most limit at once, asking
@@ -370,6 +407,7 @@ func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc recei
 			continue
 		}
 		bo.reset()
+		t.receiveOK()
 		dispatch(msgs)
 	}
 }
