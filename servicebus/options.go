@@ -159,9 +159,7 @@ func hostJSONOptions(bc *driver.BindContext) (Options, error) {
 			}
 		}
 	}
-	if bc.Host != nil {
-		o.Concurrency = bc.Host.Concurrency
-	}
+	o.Concurrency = bc.Host.Concurrency
 	if err := o.Validate(); err != nil {
 		return Options{}, err
 	}

@@ -127,11 +127,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if bc.Param == receivedMessageType {
 		t.kind = paramMessage
 	}
-	logger := slog.Default()
-	if bc.Host != nil && bc.Host.Logger != nil {
-		logger = bc.Host.Logger
-	}
-	t.log = logger.With("function", bc.Function, "trigger", "serviceBusTrigger", "entity", t.entity())
+	t.log = bc.Host.Logger.With("function", bc.Function, "trigger", "serviceBusTrigger", "entity", t.entity())
 	t.count = t.activeMessageCount
 	return t, nil
 }
