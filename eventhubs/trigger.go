@@ -51,6 +51,7 @@ type Stats struct {
 
 type trigger struct {
 	fn, hostID       string
+	connName         string // the binding's connection setting name, for dead letters
 	fqns, hub, group string
 	opts             Options
 	many             bool
@@ -115,7 +116,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		return nil, err
 	}
 	t := &trigger{fn: bc.Function, hostID: bc.Host.HostID, fqns: namespaceOf(conn), hub: hub, group: group, opts: opts, many: bc.Spec.Many(),
-		ownerID: uuid.NewString(), cc: cc, store: st, dead: dead, clock: bc.Host.Clock}
+		ownerID: uuid.NewString(), connName: connectionName(bc.Spec), cc: cc, store: st, dead: dead, clock: bc.Host.Clock}
 	if t.clock == nil {
 		t.clock = driver.SystemClock
 	}
@@ -412,11 +413,12 @@ func (t *trigger) settle(ctx context.Context, pctx *PartitionContext, evs []*aze
 			"first_sequence_number", evs[0].SequenceNumber, "last_sequence_number", evs[len(evs)-1].SequenceNumber, "error", res.Err)
 		return false
 	}
-	dl := newDeadLetter(t.fn, t.hostID, pctx, evs, res.Err, t.clock.Now())
+	dl := t.newDeadLetter(pctx, evs, res.Err, t.clock.Now())
+	id := deadLetterID(pctx.PartitionID, evs[0].SequenceNumber, evs[len(evs)-1].SequenceNumber)
 	backoff := time.Second
 	for {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		err := writeDeadLetter(wctx, t.dead, dl)
+		err := driver.WriteDeadLetter(wctx, t.dead, dl, id)
 		cancel()
 		if err == nil {
 			t.deadLettered.Add(1)
@@ -424,11 +426,11 @@ func (t *trigger) settle(ctx context.Context, pctx *PartitionContext, evs []*aze
 				t.deadMetric.Add(context.WithoutCancel(ctx), 1, metric.WithAttributes(attribute.String("function", t.fn), attribute.String("event_hub", t.hub), attribute.String("partition", pctx.PartitionID)))
 			}
 			log.Error("event hub batch failed after the retry policy; dead-lettered, the partition moves on",
-				"dead_letter", dl.Key, "first_sequence_number", dl.FirstSequenceNumber, "last_sequence_number", dl.LastSequenceNumber, "events", len(evs), "error", res.Err)
+				"dead_letter", dl.Key, "sequence_numbers", sequenceRange(dl), "events", len(evs), "error", res.Err)
 			return true
 		}
 		log.Error("event hub batch failed and could not be dead-lettered; holding the partition (nothing is checkpointed past it)",
-			"first_sequence_number", dl.FirstSequenceNumber, "last_sequence_number", dl.LastSequenceNumber, "error", res.Err, "dead_letter_error", err, "retry_in", backoff)
+			"sequence_numbers", sequenceRange(dl), "error", res.Err, "dead_letter_error", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return false
@@ -436,6 +438,14 @@ func (t *trigger) settle(ctx context.Context, pctx *PartitionContext, evs []*aze
 		}
 		backoff = min(backoff*2, 30*time.Second)
 	}
+}
+
+// connectionName is the binding's connection setting name as declared.
+func connectionName(b *driver.BindingSpec) string {
+	if b.RawConnection != "" {
+		return b.RawConnection
+	}
+	return b.Connection()
 }
 
 // ownershipFresh is how long a read of the ownership blob stands for the next batch.
