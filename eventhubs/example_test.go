@@ -56,7 +56,7 @@ func Example() {
 // azure-webjobs-hosts container of AzureWebJobsStorage); Replay sends one back to its hub.
 func ExampleListDeadLetters() {
 	ctx := context.Background()
-	hs := extension.NewMemoryStorage() // in a program: the host's storage
+	hs := extension.NewMemoryStorage()                            // in a program: the host's storage
 	keys, err := eventhubs.ListDeadLetters(ctx, hs, "", "Alerts") // every host's, of function Alerts
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
