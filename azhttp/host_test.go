@@ -19,6 +19,7 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	_ "github.com/azbind/azbind/internal/memconn"
 	"github.com/azbind/azbind/internal/testlog"
 )
 
@@ -305,6 +306,35 @@ func TestRoutePrefix(t *testing.T) {
 	}
 }
 
+// The web-app profile: routePrefix "" and a catch-all route. The host's own literal routes
+// (admin/host/ping) still win by precedence; everything else reaches the function.
+func TestCatchAllBesideAdminRoutes(t *testing.T) {
+	dir := writeApp(t, map[string]string{
+		"host.json":         `{"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}`,
+		"Web/function.json": `{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous", "route": "{*path}"}, {"type": "http", "direction": "out", "name": "$return"}]}`,
+	})
+	logs := &testlog.Buffer{}
+	h, err := extension.NewHost(hostOptions(nil, logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.LoadAppDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	h.Handle("Web", extension.Func(func(_ context.Context, r *http.Request) (string, error) {
+		return "page " + azhttp.RouteValues(r)["path"], nil
+	}))
+	s := start(t, h, logs, "/index.html")
+	for path, want := range map[string]string{"/index.html": "page index.html", "/a/b%20c": "page a/b c", "/": "page "} {
+		if r := s.do(t, "GET", path, "", ""); r.code != 200 || r.body != want {
+			t.Errorf("GET %s = %d %q; want %q", path, r.code, r.body, want)
+		}
+	}
+	if r := s.do(t, "GET", "/admin/host/ping", "", ""); r.code != 200 || strings.HasPrefix(r.body, "page") {
+		t.Errorf("GET /admin/host/ping = %d %q; want the host's ping", r.code, r.body)
+	}
+}
+
 // Load-time errors name the file, the field and the fix.
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ fn, hostJSON, want string }{
@@ -331,6 +361,17 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v; want %q", tc.fn, err, tc.want)
 		}
+	}
+	// An http output answers an HTTP request: with another trigger it is a load error.
+	dir0 := writeApp(t, map[string]string{"host.json": `{"version": "2.0"}`,
+		"Q/function.json": `{"bindings": [{"type": "memTrigger", "direction": "in", "name": "m", "queue": "q"}, {"type": "http", "direction": "out", "name": "$return"}]}`})
+	h0, _ := extension.NewHost(hostOptions(nil, &testlog.Buffer{}))
+	if err := h0.LoadAppDir(dir0); err != nil {
+		t.Fatal(err)
+	}
+	h0.Handle("Q", extension.Func(func(_ context.Context, s string) (string, error) { return s, nil }))
+	if err := h0.Verify(context.Background()); err == nil || !strings.Contains(err.Error(), "an http output answers an HTTP request, and this function's trigger is memTrigger") {
+		t.Errorf("http output on a memTrigger: %v", err)
 	}
 	// Two functions on one route.
 	dir := writeApp(t, map[string]string{"host.json": `{"version": "2.0"}`,
