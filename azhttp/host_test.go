@@ -242,6 +242,7 @@ func TestAppFolderServes(t *testing.T) {
 		{"no prefix", "GET", "/HttpExample", "", "", 404, ""},
 		{"typed body", "POST", "/api/typed", "application/json", `{"SKU": "A1", "Qty": 2}`, 201, `{"SKU":"A1","Qty":2}`},
 		{"typed bad body", "POST", "/api/typed", "application/json", `{"SKU": `, 500, ""},
+		{"typed empty body", "POST", "/api/typed", "", "", 201, `{"SKU":"","Qty":0}`},
 		{"failure", "GET", "/api/Fails", "", "", 500, ""},
 		{"no reply", "POST", "/api/NoReply", "text/plain", "x", 200, ""},
 		{"response shape", "GET", "/api/Shape", "", "", 202, `{"ok":true}`},
