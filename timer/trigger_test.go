@@ -47,6 +47,7 @@ type env struct {
 	store *extension.MemoryStorage
 	rec   *recorder
 	logs  *testlog.Buffer
+	zone  string // WEBSITE_TIME_ZONE (default UTC)
 }
 
 func newEnv(start time.Time) *env {
@@ -59,7 +60,11 @@ func newEnv(start time.Time) *env {
 // start runs one host with function Tick on e's clock and storage; it stops at test end.
 func (e *env) start(t *testing.T, hostName string, bindings ...*driver.BindingSpec) {
 	t.Helper()
-	settings := connection.NewSettings(connection.FromMap("test", map[string]string{"WEBSITE_TIME_ZONE": "UTC"}))
+	zone := e.zone
+	if zone == "" {
+		zone = "UTC"
+	}
+	settings := connection.NewSettings(connection.FromMap("test", map[string]string{"WEBSITE_TIME_ZONE": zone}))
 	h, err := extension.NewHost(extension.HostOptions{
 		Settings: settings, Storage: e.store, Clock: e.clk, HostID: "timertest",
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -306,5 +311,39 @@ func TestNoCatchUpWithoutMonitor(t *testing.T) {
 	clocktest.WaitFor(t, "the first run", func() bool { return len(e.rec.all()) == 1 })
 	if r := e.rec.all()[0]; !r.at.Equal(t0.Add(15*time.Second)) || r.info.IsPastDue {
 		t.Fatalf("first run %+v at %v, want a regular run 15 s after start", r.info, r.at)
+	}
+}
+
+// The trigger follows the zone's wall clock through the end of DST (Pacific, 2018-11-04): the
+// point-in-time 01:30 runs once that day, an hourly interval runs in both copies of 01:00.
+func TestDSTFallBackOnTheClock(t *testing.T) {
+	la, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, tc := range []struct {
+		expr string
+		want []string
+	}{
+		{"0 30 1 * * *", []string{"2018-11-04T01:30:00-07:00", "2018-11-05T01:30:00-08:00"}},
+		{"0 0 * * * *", []string{"2018-11-04T01:00:00-07:00", "2018-11-04T01:00:00-08:00", "2018-11-04T02:00:00-08:00"}},
+	} {
+		start := time.Date(2018, 11, 4, 0, 30, 0, 0, la)
+		end := time.Date(2018, 11, 5, 2, 0, 0, 0, la)
+		if len(tc.want) == 3 {
+			end = time.Date(2018, 11, 4, 2, 30, 0, 0, la)
+		}
+		e := newEnv(start)
+		e.zone = "Pacific Standard Time"
+		e.start(t, "a", timer.Trigger("info", tc.expr))
+		e.advanceTo(t, end, 2)
+		clocktest.WaitFor(t, "the runs", func() bool { return len(e.rec.all()) >= len(tc.want) })
+		var got []string
+		for _, r := range e.rec.all() {
+			got = append(got, r.at.In(la).Format(time.RFC3339))
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%q: runs %v, want %v", tc.expr, got, tc.want)
+		}
 	}
 }
