@@ -347,3 +347,37 @@ func TestDSTFallBackOnTheClock(t *testing.T) {
 		}
 	}
 }
+
+// A failing run never stops the schedule (TimerListenerTests.InvokeJobFunction_HandlesExceptions).
+func TestFailuresDoNotStopTheSchedule(t *testing.T) {
+	e := newEnv(t0)
+	settings := connection.NewSettings(connection.FromMap("test", map[string]string{"WEBSITE_TIME_ZONE": "UTC"}))
+	h, err := extension.NewHost(extension.HostOptions{Settings: settings, Storage: e.store, Clock: e.clk, HostID: "timertest", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var at []time.Time
+	_ = h.Func("Tick", extension.Action(func(_ context.Context, info *timer.TimerInfo) error {
+		mu.Lock()
+		defer mu.Unlock()
+		at = append(at, e.clk.Now())
+		if info == nil {
+			return nil
+		}
+		panic("kaboom")
+	}), timer.Trigger("info", "0 * * * * *"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	e.advanceTo(t, t0.Add(3*time.Minute), 2)
+	clocktest.WaitFor(t, "3 failed runs", func() bool { mu.Lock(); defer mu.Unlock(); return len(at) >= 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	for i, a := range at {
+		if want := time.Date(2026, 1, 1, 0, i+1, 0, 0, time.UTC); !a.Equal(want) {
+			t.Errorf("run %d at %v, want %v", i, a, want)
+		}
+	}
+}
