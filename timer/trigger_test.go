@@ -194,8 +194,13 @@ func TestThreeHostsOneRunPerOccurrence(t *testing.T) {
 	e.advanceTo(t, t0.Add(10*time.Minute+5*time.Second), 4)
 	clocktest.WaitFor(t, "10 runs", func() bool { return len(e.rec.all()) >= 10 })
 	seen := map[time.Time]int{}
+	hosts := map[string]bool{}
 	for _, r := range e.rec.all() {
 		seen[r.at]++
+		hosts[r.host] = true
+	}
+	if len(hosts) != 1 {
+		t.Errorf("runs on hosts %v, want only the lock holder", hosts)
 	}
 	if len(e.rec.all()) != 10 || len(seen) != 10 {
 		t.Fatalf("runs %+v", e.rec.all())
