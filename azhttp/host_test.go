@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -427,5 +428,58 @@ func TestBodyLimit(t *testing.T) {
 	}
 	if n := calls.Load(); n != 0 {
 		t.Errorf("the function ran %d times for bodies over the limit", n)
+	}
+}
+
+// authLevel function (the default) with Functions keys (internal/hostkeys, set here through the
+// settings Functions reads on Kubernetes): the function's own key or a host key, in the
+// x-functions-key header or the code query parameter; nothing else. The key is not binding data.
+func TestFunctionLevelKeys(t *testing.T) {
+	logs := &testlog.Buffer{}
+	settings := map[string]string{
+		"functions__keyed__default": "fn-key-of-keyed",
+		"functions__other__default": "fn-key-of-other",
+		"host__function__default":   "host-function-key",
+		"host__master":              "the-master-key",
+	}
+	h, err := extension.NewHost(hostOptions(settings, logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := extension.Func(func(ctx context.Context, r *http.Request) (string, error) {
+		q, _ := extension.FromContext(ctx).BindingData("Query")
+		code, hasCode := extension.FromContext(ctx).BindingData("code")
+		return fmt.Sprintf("ok query=%v code=%v,%v", q, code, hasCode), nil
+	})
+	for _, name := range []string{"Keyed", "Other"} {
+		if err := h.Func(name, echo, azhttp.Trigger("req", nil), azhttp.Output("$return")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := start(t, h, logs, "/api/Keyed") // 401 is not 404: mounted
+	for _, tc := range []struct {
+		name, path string
+		header     []string
+		code       int
+	}{
+		{"no key", "/api/Keyed", nil, 401},
+		{"function key in header", "/api/Keyed", []string{"x-functions-key", "fn-key-of-keyed"}, 200},
+		{"function key in code", "/api/Keyed?code=fn-key-of-keyed&x=1", nil, 200},
+		{"host key", "/api/Keyed?code=host-function-key", nil, 200},
+		{"master key", "/api/Keyed", []string{"x-functions-key", "the-master-key"}, 200},
+		{"another function's key", "/api/Keyed?code=fn-key-of-other", nil, 401},
+		{"wrong key", "/api/Keyed", []string{"x-functions-key", "fn-key-of-keyed-not"}, 401},
+		{"header wins over code", "/api/Keyed?code=fn-key-of-keyed", []string{"x-functions-key", "wrong"}, 401},
+	} {
+		r := s.do(t, "GET", tc.path, "", "", tc.header...)
+		if r.code != tc.code {
+			t.Errorf("%s: %d %q; want %d", tc.name, r.code, r.body, tc.code)
+		}
+		if r.code == 200 && (strings.Contains(r.body, "fn-key") || !strings.Contains(r.body, "code=<nil>,false")) {
+			t.Errorf("%s: the key reached binding data: %q", tc.name, r.body)
+		}
+	}
+	if strings.Contains(logs.String(), "fn-key-of-keyed") || strings.Contains(logs.String(), "the-master-key") {
+		t.Error("a key was logged")
 	}
 }
