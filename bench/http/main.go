@@ -1,8 +1,9 @@
 // Command http benchmarks the HTTP trigger against a plain net/http handler doing the same work.
 //
-//	go run ./bench/http [-c 32] [-d 2s] [-legs 8] [-level anonymous|function]
+//	go run ./bench/http [-c 32] [-d 2s] [-legs 8] [-level function|anonymous]
 //
-// Both sides serve on loopback and do the same work per request: bound the body, decode a JSON
+// Both sides serve on loopback, with the same server timeouts and header limit (the host's
+// defaults), and do the same work per request: bound the body, decode a JSON
 // body {"name": …}, encode {"hello": name} as the JSON reply — and, with -level function, check
 // the caller's key in constant time (the plain handler compares the x-functions-key header; the
 // host's router checks Functions keys). The azbind side is a real host (extension.NewHost + an
@@ -42,7 +43,7 @@ var (
 	conc  = flag.Int("c", 32, "concurrent keep-alive clients")
 	dur   = flag.Duration("d", 2*time.Second, "duration of one measured leg")
 	legs  = flag.Int("legs", 8, "measured legs (ABBA order), split evenly between plain and trigger")
-	level = flag.String("level", "anonymous", "authLevel of the function: anonymous, or function (key checks on both sides)")
+	level = flag.String("level", "function", "authLevel of the function: function (key checks on both sides) or anonymous")
 	prof  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 )
 
@@ -104,12 +105,17 @@ func run() error {
 		b, _ := json.Marshal(out{Hello: v.Name})
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Write(b)
-	}), ReadHeaderTimeout: 30 * time.Second}
+	}),
+		// The timeouts and header limit of the host's server (extension/server.go defaults), as a
+		// production net/http server would set them.
+		ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 230 * time.Second, WriteTimeout: 230 * time.Second,
+		IdleTimeout: 130 * time.Second, MaxHeaderBytes: 32 << 10}
 	go plain.Serve(ln)
 	defer plain.Close()
 
 	// (b) the HTTP trigger through the runtime.
-	settings := connection.NewSettings(connection.FromMap("bench", map[string]string{}))
+	// The host key is given as Functions reads it on Kubernetes (internal/hostkeys' settings).
+	settings := connection.NewSettings(connection.FromMap("bench", map[string]string{"host__function__default": benchKey}))
 	h, err := extension.NewHost(extension.HostOptions{Settings: settings, Logger: slog.New(slog.DiscardHandler), HostID: "bench-http", HTTPAddr: "127.0.0.1:0"})
 	if err != nil {
 		return err
