@@ -121,6 +121,7 @@ func main() {
 		_ = json.Unmarshal(inv.Data["timer"], &timer)
 		reply(w, result{Logs: []string{"tick (past due: " + strconv.FormatBool(timer.IsPastDue) + ")"}})
 	})
+	log.SetOutput(os.Stdout) // stderr lines are errors in the host log
 	log.Printf("customhandler-go listening on 127.0.0.1:%s", port)
 	log.Fatal(http.ListenAndServe("127.0.0.1:"+port, mux))
 }
