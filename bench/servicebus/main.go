@@ -126,7 +126,10 @@ func run() error {
 			if err := waitEmpty(ctx, p, "bench"); err != nil {
 				return fmt.Errorf("%s: %w", l.name, err)
 			}
-			d := time.Since(first.at())
+			if first.end.IsZero() {
+				first.end = time.Now()
+			}
+			d := first.end.Sub(first.at())
 			l.total += d
 			l.msgs += *n
 			fmt.Printf("round %d %-8s %6.0f msg/s\n", r+1, l.name, float64(*n)/d.Seconds())
@@ -152,6 +155,7 @@ func run() error {
 type firstSeen struct {
 	once sync.Once
 	t    time.Time
+	end  time.Time // when the queue was empty (zero: when the leg returned)
 }
 
 func (f *firstSeen) mark() { f.once.Do(func() { f.t = time.Now() }) }
@@ -308,6 +312,7 @@ func triggerRun(ctx context.Context, p *amqppeer.Peer, q string, count int, firs
 	if err := waitEmpty(ctx, p, q); err != nil {
 		return err
 	}
+	first.end = time.Now() // the host's stop is not measured
 	stop()
 	return <-done
 }
