@@ -136,7 +136,9 @@ func (w *Worker) buildRequest(ctx context.Context, inv *extension.DynamicInvocat
 	default:
 		if r, ok := inv.Data.(*http.Request); ok {
 			tv, err = httpRequestObject(r, fc)
-		} else if isContent(inv.Data) {
+		} else if _, isJSON := inv.Data.(json.RawMessage); !isJSON && isContent(inv.Data) {
+			// (a json.RawMessage trigger value — the timer's TimerInfo, an event — is a value:
+			// an object stays an object)
 			var b []byte
 			if b, err = inv.Bytes(); err == nil {
 				tv, err = w.encodeContent(b, tb.DataType)

@@ -256,9 +256,37 @@ func exampleEndToEnd(t *testing.T, example, runtime string) {
 	}
 	st := newStorage(t)
 	a := start(t, copyApp(t, example), st.env()...)
-	if out := a.stdout.String(); !strings.Contains(out, "ProcessOrder: queueTrigger") {
-		t.Errorf("function list:\n%s", out)
+	for _, want := range []string{"HttpEnqueue: [POST] http://localhost:" + strconv.Itoa(a.port) + "/api/orders", "ProcessOrder: queueTrigger", "Tick: timerTrigger"} {
+		if out := a.stdout.String(); !strings.Contains(out, want) {
+			t.Errorf("function list lacks %q:\n%s", want, out)
+		}
 	}
+	// HTTP → queue → blob: the handler's http output is the reply; its queue output feeds
+	// ProcessOrder.
+	resp, err := http.Post(a.url("/api/orders"), "application/json", strings.NewReader(`{"id":"h-1","item":"lamp","qty":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 202 || string(body) != `{"queued":"h-1"}` || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("POST /api/orders: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	resp, err = http.Post(a.url("/api/orders"), "text/plain", strings.NewReader(`nonsense`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("POST /api/orders with no order: %d, want the handler's 400", resp.StatusCode)
+	}
+	if resp, err := http.Get(a.url("/api/orders")); err != nil || resp.StatusCode != 404 {
+		t.Errorf("GET /api/orders (the function admits POST only): %v %v", resp.StatusCode, err)
+	}
+	waitFor(t, a, "receipts/h-1.json", 60*time.Second, func() bool { _, ok := st.blob("receipts", "h-1.json"); return ok })
+	waitFor(t, a, "a timer tick", 30*time.Second, func() bool {
+		return regexp.MustCompile(`msg="tick \(past due: false\)".*function=Tick`).MatchString(a.stderr.String())
+	})
 	st.send(t, "orders", `{"id":"o-1","item":"book","qty":2}`)
 	var got []byte
 	waitFor(t, a, "receipts/o-1.json", 60*time.Second, func() bool {
