@@ -265,6 +265,7 @@ func (w *Worker) runOnce(first chan<- error) (bool, error) {
 		_ = kill(cmd.Process)
 	}
 	<-exited
+	w.client.CloseIdleConnections() // (kept-alive connections to the dead process)
 	w.mu.Lock()
 	w.proc = nil
 	select {
