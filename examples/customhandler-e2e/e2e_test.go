@@ -323,11 +323,15 @@ func handlerPIDs(a *app) []int {
 func TestHandlerKilledUnderLoad(t *testing.T) {
 	const n = 100
 	st := newStorage(t)
-	a := start(t, copyApp(t, "customhandler-go"), append(st.env(), "ORDER_DELAY_MS=250")...)
+	a := start(t, copyApp(t, "customhandler-go"), append(st.env(), "ORDER_DELAY_MS=1000")...)
 	for i := range n {
 		st.send(t, "orders", fmt.Sprintf(`{"id":"k-%03d","item":"pen","qty":%d}`, i, i))
 	}
-	waitFor(t, a, "some receipts", 60*time.Second, func() bool { return st.blobCount(t, "receipts") >= 20 })
+	waitFor(t, a, "some receipts", 60*time.Second, func() bool { return st.blobCount(t, "receipts") >= 10 })
+	// Kill while the handler holds requests: right after it logged that it began one (each
+	// takes ORDER_DELAY_MS, 1 s, in the handler).
+	began := strings.Count(a.stderr.String(), "processing order")
+	waitFor(t, a, "the handler to begin a request", 60*time.Second, func() bool { return strings.Count(a.stderr.String(), "processing order") > began })
 	pids := handlerPIDs(a)
 	if len(pids) != 1 {
 		t.Fatalf("handler pids %v\n%s", pids, a.logs())

@@ -100,6 +100,7 @@ func main() {
 			return
 		}
 		if delay > 0 {
+			log.Printf("processing order %s (%d ms)", o.ID, delay)
 			time.Sleep(time.Duration(delay) * time.Millisecond)
 		}
 		reply(w, result{
