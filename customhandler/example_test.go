@@ -43,4 +43,3 @@ func Example() {
 		log.Fatal(err)
 	}
 }
-
