@@ -364,3 +364,26 @@ func TestHandlerKilledUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d of %d orders were retried after the kill", retried, n)
 }
+
+// SIGTERM while the handler holds an invocation: azbind drains it (the handler process keeps
+// running until the host has drained), writes its blob, and exits 0.
+func TestDrainOnSIGTERM(t *testing.T) {
+	st := newStorage(t)
+	a := start(t, copyApp(t, "customhandler-go"), append(st.env(), "ORDER_DELAY_MS=1500")...)
+	st.send(t, "orders", `{"id":"d-1","item":"cup","qty":1}`)
+	waitFor(t, a, "the handler to begin the request", 60*time.Second, func() bool { return strings.Contains(a.stderr.String(), "processing order d-1") })
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no exit within 60 s of SIGTERM\n%s", a.logs())
+	}
+	if a.err != nil {
+		t.Errorf("exit: %v, want 0\n%s", a.err, a.logs())
+	}
+	if _, ok := st.blob("receipts", "d-1.json"); !ok {
+		t.Errorf("the in-flight invocation was not drained: no receipt\n%s", a.logs())
+	}
+}
