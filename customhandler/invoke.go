@@ -400,7 +400,7 @@ func httpOutput(raw json.RawMessage, present bool) (any, error) {
 		raw = json.RawMessage(s)
 	}
 	if !isJSONObject(raw) || !json.Valid(raw) {
-		return nil, fmt.Errorf("Failed while trying to Deserialize to httpOutputBindingResponse: Output body should have 'StatusCode', 'Status', 'Body', and 'Headers': got %s", excerpt(raw))
+		return nil, fmt.Errorf("the answer is not an http response: Failed while trying to Deserialize to httpOutputBindingResponse: Output body should have 'StatusCode', 'Status', 'Body', and 'Headers': got %s", excerpt(raw))
 	}
 	return raw, nil
 }
