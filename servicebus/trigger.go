@@ -89,10 +89,14 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err := checkEntityNames(bc, cfg, true); err != nil {
 		return nil, err
 	}
-	opts, err := hostJSONOptions(bc)
+	sec, err := hostSection(ctx, bc)
 	if err != nil {
 		return nil, err
 	}
+	if sec.err != nil {
+		return nil, sec.err
+	}
+	opts := sec.opts
 	if v, ok := bc.Spec.Prop("autoCompleteMessages"); ok && v != nil {
 		b, ok := v.(bool)
 		if !ok {
