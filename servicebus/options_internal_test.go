@@ -13,7 +13,6 @@ import (
 	"github.com/azbind/azbind/internal/testhost"
 )
 
-
 // The zero value is the Functions default (reference §3.5).
 func TestOptionsDefaults(t *testing.T) {
 	o, err := hostJSONOptions(nil, 2)

@@ -61,7 +61,6 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 	return &output{where: bc.Spec.Where, field: field, name: tmpl, client: cl, senders: map[string]*azservicebus.Sender{}}, nil
 }
 
-
 // Open implements driver.Output: the entity name is evaluated for this invocation.
 func (o *output) Open(ctx context.Context, fc *driver.FunctionContext) (driver.Sink, error) {
 	name, err := o.name.Eval(fc)
