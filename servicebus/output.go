@@ -107,7 +107,7 @@ func (o *output) Close() error {
 		}
 		cancel()
 	}
-	return o.client.conn.RedactError(errors.Join(errs...))
+	return o.client.scrub.Err(errors.Join(errs...))
 }
 
 type sink struct {
@@ -176,10 +176,10 @@ func (s *sink) Flush(ctx context.Context) error {
 	}
 	snd, err := s.o.sender(s.entity)
 	if err != nil {
-		return s.o.client.conn.RedactError(fmt.Errorf("%s: %s: %w", s.o.where, s.entity, err))
+		return s.o.client.scrub.Errorf("%s: %s: %w", s.o.where, s.entity, err)
 	}
 	fail := func(what string, err error) error {
-		return s.o.client.conn.RedactError(fmt.Errorf("%s: %s to %s: %w", s.o.where, what, s.entity, err))
+		return s.o.client.scrub.Errorf("%s: %s to %s: %w", s.o.where, what, s.entity, err)
 	}
 	var (
 		batch *azservicebus.MessageBatch

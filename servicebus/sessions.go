@@ -84,12 +84,12 @@ func (t *trigger) renewSession(ctx context.Context, sess *SessionActions) {
 			if errors.Is(err, ErrLockLost) {
 				t.st.locksLost.Add(1)
 				t.log.Error("session lock lost: its messages in hand cannot be settled and come back to the next receiver of the session",
-					"session_id", sess.SessionID(), "error", t.redact(err))
+					"session_id", sess.SessionID(), "error", err)
 				sess.Release()
 				return
 			}
 			t.st.renewalErrors.Add(1)
-			t.log.Warn("renewing the session lock failed; retrying", "session_id", sess.SessionID(), "error", t.redact(err))
+			t.log.Warn("renewing the session lock failed; retrying", "session_id", sess.SessionID(), "error", err)
 			select {
 			case <-ctx.Done():
 				return

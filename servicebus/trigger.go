@@ -131,7 +131,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if bc.Param == receivedMessageType {
 		t.kind = paramMessage
 	}
-	t.log = bc.Host.Logger.With("function", bc.Function, "trigger", "serviceBusTrigger", "entity", t.entity())
+	t.log = cl.scrub.Logger(bc.Host.Logger).With("function", bc.Function, "trigger", "serviceBusTrigger", "entity", t.entity())
 	t.count = t.activeMessageCount
 	return t, nil
 }
@@ -213,7 +213,7 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 func (t *trigger) runReceiver(ctx context.Context, exec driver.Executor) error {
 	r, err := t.newReceiver()
 	if err != nil {
-		return t.client.conn.RedactError(fmt.Errorf("%s: %w", t.where, err))
+		return t.client.scrub.Errorf("%s: %w", t.where, err)
 	}
 	defer func() {
 		// A message abandoned at shutdown may be offered again at once on this receiver's
@@ -237,7 +237,7 @@ func (t *trigger) closeReceiver(r interface{ Close(context.Context) error }) {
 	ctx, cancel := context.WithTimeout(context.Background(), t.opts.ClientRetryOptions.TryTimeout)
 	defer cancel()
 	if err := r.Close(ctx); err != nil {
-		t.log.Debug("closing the receiver", "error", t.redact(err))
+		t.log.Debug("closing the receiver", "error", err)
 	}
 }
 
@@ -245,8 +245,6 @@ func (t *trigger) stopping() bool {
 	c := t.runCtx.Load()
 	return c != nil && (*c).Err() != nil
 }
-
-func (t *trigger) redact(err error) string { return t.client.conn.RedactError(err).Error() }
 
 // receiver is what the loops need of *Receiver and *SessionReceiver.
 type receiver interface {
@@ -291,7 +289,7 @@ func (t *trigger) receiveError(err error) {
 	t.out.failures++
 	t.out.mu.Unlock()
 	if !first {
-		t.log.Debug("receiving messages failed again; retrying with back-off", "error", t.redact(err))
+		t.log.Debug("receiving messages failed again; retrying with back-off", "error", err)
 		return
 	}
 	msg := "receiving messages failed; retrying with back-off (up to 30 s) until it works"
@@ -304,7 +302,7 @@ func (t *trigger) receiveError(err error) {
 			msg = "the connection is not authorised to receive (wrong key, or no Listen right); retrying with back-off (up to 30 s)"
 		}
 	}
-	t.log.Error(msg, "error", t.redact(err))
+	t.log.Error(msg, "error", err)
 }
 
 // receiveOK ends an outage: one INFO line with how long it lasted.
@@ -388,7 +386,7 @@ func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc recei
 				return // the session is idle
 			}
 			if sess != nil && isSessionLost(err) {
-				t.log.Warn("session lock lost; releasing the session", "session_id", sess.SessionID(), "error", t.redact(err))
+				t.log.Warn("session lock lost; releasing the session", "session_id", sess.SessionID(), "error", err)
 				return
 			}
 			t.receiveError(err)
@@ -553,11 +551,11 @@ func (t *trigger) settleError(op string, acts *MessageActions, m *azservicebus.R
 	t.st.settleErrors.Add(1)
 	if isLockLost(err) || (acts != nil && acts.lockLost(m)) {
 		t.log.Warn("cannot "+op+" the message: its lock was lost; Service Bus delivers it again", "message_id", m.MessageID,
-			"delivery_count", m.DeliveryCount, "error", t.redact(err))
+			"delivery_count", m.DeliveryCount, "error", err)
 		return
 	}
 	t.log.Error("cannot "+op+" the message; Service Bus delivers it again once its lock expires", "message_id", m.MessageID,
-		"delivery_count", m.DeliveryCount, "error", t.redact(err))
+		"delivery_count", m.DeliveryCount, "error", err)
 }
 
 // autoRenew renews m's lock while the handler runs, up to MaxAutoLockRenewalDuration (negative:
@@ -609,11 +607,11 @@ func (t *trigger) autoRenew(acts *MessageActions, m *azservicebus.ReceivedMessag
 			case errors.Is(err, ErrLockLost):
 				t.st.locksLost.Add(1)
 				t.log.Error("message lock lost while the handler ran: Service Bus delivers the message again, and settling it will fail",
-					"message_id", m.MessageID, "delivery_count", m.DeliveryCount, "error", t.redact(err))
+					"message_id", m.MessageID, "delivery_count", m.DeliveryCount, "error", err)
 				return
 			default:
 				t.st.renewalErrors.Add(1)
-				t.log.Warn("renewing the message lock failed; retrying", "message_id", m.MessageID, "error", t.redact(err))
+				t.log.Warn("renewing the message lock failed; retrying", "message_id", m.MessageID, "error", err)
 				if time.Until(*lu) <= 0 {
 					t.st.locksLost.Add(1)
 					t.log.Error("message lock expired while the handler ran: Service Bus delivers the message again, and settling it will fail",
