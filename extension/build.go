@@ -51,12 +51,18 @@ func (h *Host) buildMode(ctx context.Context, verify bool) error {
 		errs = append(errs, err)
 	}
 	h.services.HostID = id
+	storageOK := true
 	if h.opts.Storage == nil {
 		st, err := h.defaultStorage(ctx)
 		if err != nil {
-			errs = append(errs, err)
+			errs, storageOK = append(errs, err), false
 		} else {
 			h.services.Storage = st
+		}
+	}
+	if storageOK {
+		if err := h.openKeys(ctx); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if h.cfg == nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/driver"
 )
 
@@ -89,13 +90,27 @@ func (h *Host) Run(ctx context.Context) error {
 		return err
 	}
 	defer h.closeAll(h.funcs) // after the drain: triggers, bindings, then shared values
-	h.mountAdmin()
-	var srv *server
-	if addr, limit, err := h.httpConfig(); err != nil {
+	if err := h.mountAdmin(); err != nil {
 		return err
-	} else if addr != "" {
-		if srv, err = h.startServer(addr, limit); err != nil {
-			return err
+	}
+	if keys := h.hostKeys(); keys != nil {
+		// Create the master key and the default host key on first start, as Functions does.
+		kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if _, err := keys.Host(kctx); err != nil {
+			log := h.logger
+			log.Error("host keys could not be read or created; requests that need a key are refused until they can be", slog.String("error", connection.ScrubText(err.Error())))
+		}
+		cancel()
+	}
+	var srv *server
+	if addr, lim, err := h.httpConfig(); err != nil {
+		return err
+	} else {
+		h.guard.setLimits(lim)
+		if addr != "" {
+			if srv, err = h.startServer(addr); err != nil {
+				return err
+			}
 		}
 	}
 	collisionCtx, stopCollision := context.WithCancel(context.WithoutCancel(ctx))
@@ -114,7 +129,7 @@ func (h *Host) Run(ctx context.Context) error {
 		f   *function
 		err error
 	}
-	exits := make(chan exit, len(h.funcs))
+	exits := make(chan exit, len(h.funcs)+1)
 	for _, f := range h.funcs {
 		go func() {
 			var err error
@@ -158,6 +173,9 @@ wait:
 	// Drain: stop fetching, let in-flight invocations finish; retry waits end now (§5.1).
 	stopListening()
 	close(h.draining)
+	manualDone := h.manualStop()
+	remaining++ // the manual invocations (admin/functions) drain like a trigger
+	go func() { <-manualDone; exits <- exit{} }()
 	timeout := h.opts.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second

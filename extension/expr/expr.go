@@ -61,11 +61,11 @@ func (m MapData) Value(name string) (any, bool) {
 
 // Options for evaluation.
 type Options struct {
-	Now          func() time.Time // default time.Now; {DateTime} and {sys.UtcNow} use its UTC value
+	Now func() time.Time // default time.Now; {DateTime} and {sys.UtcNow} use its UTC value
 	// Clock, when set and Now is nil, gives the time instead (an interface value, so that a caller
 	// passing its clock costs no allocation per evaluation).
-	Clock interface{ Now() time.Time }
-	FunctionName string           // {sys.MethodName}
+	Clock        interface{ Now() time.Time }
+	FunctionName string // {sys.MethodName}
 	// Escape, if set, is applied to every substituted value (not to literal text): e.g. OData
 	// string-literal escaping for a table filter.
 	Escape func(string) string
