@@ -59,7 +59,7 @@ type trigger struct {
 	shutdownAbandons atomic.Int64
 	// creditAtStop: a receive loop ended by the stop may have left credit on its link.
 	creditAtStop atomic.Bool
-	out          outage
+	out          *driver.Outage // receive failures
 	// count reads the active message count for Scale (tests replace it).
 	count func(ctx context.Context) (int64, error)
 }
@@ -132,6 +132,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		t.kind = paramMessage
 	}
 	t.log = cl.scrub.Logger(bc.Host.Logger).With("function", bc.Function, "trigger", "serviceBusTrigger", "entity", t.entity())
+	t.out = driver.NewOutage(t.log, bc.Host.Clock, "receiving from "+t.entity())
 	t.count = t.activeMessageCount
 	return t, nil
 }
@@ -270,51 +271,26 @@ func (b *backoff) wait(ctx context.Context) {
 
 func (b *backoff) reset() { b.d = 0 }
 
-// outage tracks receive failures for the one severity rule of connection failures: ERROR once
-// per outage (what failed and that the trigger retries with back-off), DEBUG for the retries,
-// INFO once receiving works again.
-type outage struct {
-	mu       sync.Mutex
-	since    time.Time
-	failures int
-}
-
+// receiveError records a failed receive on the trigger's driver.Outage (the one severity rule for
+// connection failures: ERROR once per outage, DEBUG while it lasts, INFO when it recovers); a
+// missing entity or a refused credential says so.
 func (t *trigger) receiveError(err error) {
 	t.st.receiveErrors.Add(1)
-	t.out.mu.Lock()
-	first := t.out.failures == 0
-	if first {
-		t.out.since = time.Now()
-	}
-	t.out.failures++
-	t.out.mu.Unlock()
-	if !first {
-		t.log.Debug("receiving messages failed again; retrying with back-off", "error", err)
-		return
-	}
-	msg := "receiving messages failed; retrying with back-off (up to 30 s) until it works"
+	var attrs []slog.Attr
 	var e *azservicebus.Error
 	if errors.As(err, &e) {
 		switch e.Code {
 		case azservicebus.CodeNotFound:
-			msg = "the entity does not exist (yet); retrying with back-off (up to 30 s) until it does: create it, or fix the name"
+			attrs = append(attrs, slog.String("hint", "the entity does not exist (yet): the trigger retries until it does; create it, or fix the name"))
 		case azservicebus.CodeUnauthorizedAccess:
-			msg = "the connection is not authorised to receive (wrong key, or no Listen right); retrying with back-off (up to 30 s)"
+			attrs = append(attrs, slog.String("hint", "the connection is not authorised to receive: wrong key, or no Listen right"))
 		}
 	}
-	t.log.Error(msg, "error", err)
+	t.out.Fail(err, attrs...)
 }
 
-// receiveOK ends an outage: one INFO line with how long it lasted.
-func (t *trigger) receiveOK() {
-	t.out.mu.Lock()
-	n, since := t.out.failures, t.out.since
-	t.out.failures = 0
-	t.out.mu.Unlock()
-	if n > 0 {
-		t.log.Info("receiving messages works again", "failures", n, "outage", time.Since(since).Round(time.Millisecond))
-	}
-}
+// receiveOK ends an outage (one INFO line with how long it lasted).
+func (t *trigger) receiveOK() { t.out.OK() }
 
 // singleLoop receives and dispatches one message per invocation, at most limit at once, asking
 // for up to prefetch messages more than it has free slots. For a session (sess not nil) it ends
