@@ -676,3 +676,30 @@ func TestSBUnknownEntityIsNotFound(t *testing.T) {
 		t.Fatalf("send to an unknown queue: %v, want CodeNotFound", err)
 	}
 }
+
+// The peer locks only what the link credit lets it send, as the service does: a receive of 5 from
+// a queue of 40 leaves 5 locked and 35 available to other receivers. (rhea takes credit only when
+// it writes a transfer; the peer used to lock every available message on the first flow.)
+func TestSBLocksOnlyWithinLinkCredit(t *testing.T) {
+	t.Parallel()
+	q := name(t)
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q}}})
+	c := sbClient(t)
+	var bs []string
+	for i := range 40 {
+		bs = append(bs, fmt.Sprint("m", i))
+	}
+	send(t, sender(t, c, q), bs...)
+	r := queueReceiver(t, c, q, nil)
+	got := receiveN(t, r, 5)
+	if n := counts(t, q).Locked; n != 5 {
+		t.Errorf("after receiving 5 messages the peer holds %d locked, want 5", n)
+	}
+	other := queueReceiver(t, c, q, nil)
+	rest := receiveN(t, other, 35)
+	for _, m := range append(got, rest...) {
+		if m.DeliveryCount != 1 {
+			t.Errorf("%s: delivery count %d, want 1", m.Body, m.DeliveryCount)
+		}
+	}
+}
