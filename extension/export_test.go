@@ -31,11 +31,6 @@ func (benchSink) Flush(context.Context) error    { return nil }
 // Bus outputs do.
 type benchTemplOutput struct{ t *driver.Template }
 
-type benchNamedSink struct{ name string }
-
-func (*benchNamedSink) Add(context.Context, any) error { return nil }
-func (*benchNamedSink) Flush(context.Context) error    { return nil }
-
 var benchLastName string
 
 func (o benchTemplOutput) Open(_ context.Context, fc *FunctionContext) (driver.Sink, error) {

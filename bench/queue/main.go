@@ -57,7 +57,6 @@ var (
 	legs         = flag.Int("legs", 8, "measured legs (ABBA order), split evenly between raw and trigger")
 	producers    = flag.Int("producers", 8, "concurrent enqueuers keeping the depth")
 	listenerOnly = flag.Bool("listener", false, "also measure queue.Listener without the runtime")
-	trigFirst    = flag.Bool("trigger-first", false, "measure the trigger before the raw loop")
 )
 
 func run() error {
