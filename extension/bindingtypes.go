@@ -30,7 +30,7 @@ var moduleConnectors = map[string]string{
 // functionsTypes are binding types of Azure Functions (built in or from its extensions) that
 // azbind has no connector for; planned marks those the README says are to follow.
 var functionsTypes = map[string]bool{
-	"httptrigger": false, "http": false, "timertrigger": false, "warmuptrigger": false,
+	"timertrigger": false, "warmuptrigger": false,
 	"documentdb": false, // the Functions v1 name of cosmosDB
 	"signalr":    false, "signalrconnectioninfo": false, "signalrtrigger": false,
 	"sendgrid": false, "twiliosms": false, "notificationhub": false, "mobiletable": false,

@@ -51,12 +51,18 @@ func (h *Host) buildMode(ctx context.Context, verify bool) error {
 		errs = append(errs, err)
 	}
 	h.services.HostID = id
+	storageOK := true
 	if h.opts.Storage == nil {
 		st, err := h.defaultStorage(ctx)
 		if err != nil {
-			errs = append(errs, err)
+			errs, storageOK = append(errs, err), false
 		} else {
 			h.services.Storage = st
+		}
+	}
+	if storageOK {
+		if err := h.openKeys(ctx); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if h.cfg == nil {
@@ -79,6 +85,9 @@ func (h *Host) buildMode(ctx context.Context, verify bool) error {
 		}
 		h.cfg = cfg
 	}
+	if h.defaultLevel != nil {
+		h.defaultLevel.Set(lowestLevel(h.cfg.LogLevels))
+	}
 	declared := map[string]bool{}
 	for _, spec := range h.specs {
 		declared[strings.ToLower(spec.Name)] = true
@@ -99,8 +108,12 @@ func (h *Host) buildMode(ctx context.Context, verify bool) error {
 			continue
 		}
 		handler, ok := h.handlers[strings.ToLower(spec.Name)]
+		ok = ok && handler.isSet() // (Func with the zero Handler: none of its own)
+		if !ok && h.opts.DefaultHandler.isSet() {
+			handler, ok = h.opts.DefaultHandler, true
+		}
 		if !ok && !verify {
-			errs = append(errs, fmt.Errorf("%s: function %q has no Go handler: call Host.Handle(%q, …) before Run: %w", spec.Where, spec.Name, spec.Name, ErrInvalidConfig))
+			errs = append(errs, fmt.Errorf("%s: function %q has no Go handler: call Host.Handle(%q, …) before Run, or set HostOptions.DefaultHandler: %w", spec.Where, spec.Name, spec.Name, ErrInvalidConfig))
 			continue
 		}
 		f, err := h.buildFunction(ctx, spec, handler)
@@ -197,6 +210,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	if f.trigSlot < 0 {
 		return nil, fmt.Errorf("%s: no trigger binding: declare exactly one: %w", spec.Where, ErrInvalidConfig)
 	}
+	f.bindings = bindings
 	trig := bindings[f.trigSlot]
 	f.trigType = trig.Type
 	f.logger = f.logger.With(slog.String("trigger", trig.Type))
@@ -259,6 +273,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	if c, ok := f.trigger.(driver.BindingDataContract); ok {
 		contract = c.BindingData()
 	}
+	f.dataNames = contract
 	if st := plan.paramTypes[f.trigSlot+len(bindings)]; f.many && handler.call != nil && st != nil {
 		// (nil when the handler takes no parameters and ignores the batch)
 		f.batch = batchConverter(st)
