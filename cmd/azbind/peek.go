@@ -271,7 +271,7 @@ func peekEventHub(ctx context.Context, c *connection.Connection, hub, group stri
 			continue
 		}
 		fmt.Fprintf(stdout, "partition %s: sequence numbers %d to %d\n", pid, pp.BeginningSequenceNumber, pp.LastEnqueuedSequenceNumber)
-		pc, err := cc.NewPartitionClient(pid, &azeventhubs.PartitionClientOptions{StartPosition: azeventhubs.StartPosition{Earliest: ptrTo(true)}})
+		pc, err := cc.NewPartitionClient(pid, &azeventhubs.PartitionClientOptions{StartPosition: azeventhubs.StartPosition{Earliest: to(true)}})
 		if err != nil {
 			return err
 		}
@@ -301,7 +301,7 @@ func peekEventHub(ctx context.Context, c *connection.Connection, hub, group stri
 	return nil
 }
 
-func ptrTo[T any](v T) *T { return &v }
+func to[T any](v T) *T { return &v }
 
 func runGet(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "blob" {
