@@ -83,7 +83,7 @@ func runPut(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := cliConnection(ctx, what, *settingsPath, *conn, services[what])
+	c, err := cliConnection(ctx, *settingsPath, *conn, services[what])
 	if err != nil {
 		fmt.Fprintf(stderr, "azbind put %s: %v\n", what, err)
 		return 1

@@ -84,6 +84,8 @@ func TestEmulatorsStart(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	cmd := exec.Command(bin, "emulators", "start", "--free-ports")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -104,7 +106,8 @@ wait:
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatal("azbind emulators start exited early")
+				_ = cmd.Wait()
+				t.Fatalf("azbind emulators start exited early: %s", stderr.String())
 			}
 			if v, found := strings.CutPrefix(strings.TrimSpace(l), "AzureWebJobsStorage="); found {
 				connStr = v

@@ -65,7 +65,7 @@ flags:
 // cliConnection resolves a connection for a CLI command. A missing connection gets one line that
 // names the setting the user has to define (the app setting, not the resolver's internal
 // default name) and how to get one locally.
-func cliConnection(ctx context.Context, cmd, settingsPath, name string, svc connection.Service) (*connection.Connection, error) {
+func cliConnection(ctx context.Context, settingsPath, name string, svc connection.Service) (*connection.Connection, error) {
 	settings, err := connection.NewDefaultSettings(settingsPath)
 	if err != nil {
 		return nil, connection.RedactError(err)
@@ -126,7 +126,7 @@ func runPeek(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	svc := map[string]connection.Service{"queue": connection.Queue, "servicebus": connection.ServiceBus, "eventhub": connection.EventHubs}[what]
-	c, err := cliConnection(ctx, what, *settingsPath, *conn, svc)
+	c, err := cliConnection(ctx, *settingsPath, *conn, svc)
 	if err != nil {
 		fmt.Fprintf(stderr, "azbind peek %s: %v\n", what, err)
 		return 1
@@ -325,7 +325,7 @@ func runGet(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c, err := cliConnection(ctx, "blob", *settingsPath, *conn, connection.Blob)
+	c, err := cliConnection(ctx, *settingsPath, *conn, connection.Blob)
 	if err != nil {
 		fmt.Fprintf(stderr, "azbind get blob: %v\n", err)
 		return 1

@@ -184,7 +184,6 @@ func checkConnections(app *extension.AppSpec) []extension.Problem {
 	return out
 }
 
-
 // verifyBindings runs Host.Verify on every function of app that has no error in found (the
 // problems already reported: a function whose declaration is broken cannot be built) and turns
 // each error into a problem line.

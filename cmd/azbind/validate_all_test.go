@@ -44,3 +44,30 @@ func TestValidateEveryProblemOfEveryFunction(t *testing.T) {
 		}
 	}
 }
+
+// Issue 23: `azbind validate` names each Cosmos DB 3.x property with its 4.x name (an error: the
+// connection would silently be the default one) and warns about unknown host.json extension
+// keys with "did you mean" and about an extension bundle the v4 host refuses.
+func TestValidateV3NamesAndHostKeys(t *testing.T) {
+	dir := t.TempDir()
+	write := appWriter(t, dir)
+	write("host.json", `{"version": "2.0", "extensionBundle": {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[1.*, 2.0.0)"},
+		"extensions": {"queues": {"batchSizee": 8}}}`)
+	write("local.settings.json", `{"Values": {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "Orders": "AccountEndpoint=https://127.0.0.1:1/;AccountKey=a2V5;"}}`)
+	write("Feed/function.json", `{"bindings": [{"type": "cosmosDBTrigger", "name": "docs", "databaseName": "db",
+		"collectionName": "orders", "connectionStringSetting": "Orders"}]}`)
+	code, out, _ := runCmd(t, "validate", dir)
+	for _, want := range []string{
+		`Feed/function.json: bindings[0].collectionName: "collectionName" is the Cosmos DB extension 3.x name of "containerName"`,
+		`Feed/function.json: bindings[0].connectionStringSetting: "connectionStringSetting" is the Cosmos DB extension 3.x name of "connection"`,
+		"warning: host.json: extensions.queues.batchSizee: unknown key is ignored (did you mean batchSize?)",
+		`warning: host.json: extensionBundle.version: the range "[1.*, 2.0.0)" admits only bundles older than 2.6.1, which the Functions v4 host refuses`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 1 || strings.Contains(out, "a2V5") {
+		t.Errorf("exit %d (want 1), or a key printed:\n%s", code, out)
+	}
+}

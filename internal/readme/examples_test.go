@@ -17,7 +17,7 @@ func TestExamplesCompileOutsideTheModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	userPackages := []string{"extension", "extension/driver", "extension/expr", "connection", "conformance",
+	userPackages := []string{"extension", "extension/driver", "extension/expr", "connection", "conformance", "emulator",
 		"queue", "blob", "table", "cosmos", "servicebus", "eventhubs", "eventgrid"}
 	mod := t.TempDir()
 	for _, pkg := range userPackages {
