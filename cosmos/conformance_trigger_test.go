@@ -240,28 +240,24 @@ func (s *cosmosSource) countAll(ctx context.Context) (int, error) {
 // Poisoned returns the payloads of the documents the trigger dead-lettered for this source's
 // database (host storage, DeadLetterPrefix).
 func (s *cosmosSource) Poisoned(ctx context.Context) ([][]byte, error) {
-	keys, err := s.storage.List(ctx, DeadLetterPrefix)
+	keys, err := ListDeadLetters(ctx, s.storage, "", "")
 	if err != nil {
 		return nil, err
 	}
 	var out [][]byte
 	for _, k := range keys {
-		rec, err := s.storage.Get(ctx, k)
+		dl, err := ReadDeadLetter(ctx, s.storage, k)
 		if errors.Is(err, driver.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		var dl DeadLetter
-		if err := json.Unmarshal(rec.Data, &dl); err != nil {
-			return nil, fmt.Errorf("dead letter %s: %w", k, err)
-		}
-		if dl.Database != s.db {
+		if dl.Source.Database != s.db {
 			continue
 		}
-		for _, d := range dl.Documents {
-			p, err := payloadOfDoc(d)
+		for _, ev := range dl.Events {
+			p, err := payloadOfDoc(ev.Document)
 			if err != nil {
 				return nil, fmt.Errorf("dead letter %s: %w", k, err)
 			}

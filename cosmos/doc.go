@@ -33,8 +33,10 @@
 //
 //   - Succeeded: checkpoint.
 //   - Failed (after the function's retry policy): the batch is written to host storage under
-//     DeadLetterPrefix (`cosmosdb-deadletter/<hostId>/<function>/…`, a DeadLetter record with the
-//     documents, the error and the lease's positions), logged at ERROR, then checkpointed: no
+//     driver.DeadLetterPrefix (`deadletters/<hostId>/<function>/<time>-<lease>@<next>.json`, the
+//     driver.DeadLetter record every stream trigger writes, with the documents, the error and the
+//     lease's positions; Replay rewrites unchanged documents so that the feed delivers them again,
+//     `azbind deadletters replay`), logged at ERROR, then checkpointed: no
 //     change is lost, and the lease moves on. If the dead letter cannot be written, the batch is not
 //     checkpointed and is executed again. (Functions checkpoints failed batches without a record.)
 //   - Cancelled (host shut down past the drain deadline) or lease lost mid-batch: no checkpoint; the

@@ -90,7 +90,8 @@ type trigger struct {
 	logger    *slog.Logger
 	clock     driver.Clock
 
-	owner string // this listener's lease owner name
+	owner    string // this listener's lease owner name
+	connName string // the binding's connection setting name, for dead letters
 
 	mu       sync.Mutex
 	store    *leaseStore
@@ -145,7 +146,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if cfg.LeasesContainerThroughput < 0 {
 		return nil, bc.Errorf("leasesContainerThroughput", "give a positive number of RU/s, or leave it out", "must not be negative")
 	}
-	t := &trigger{fn: bc.Function, cfg: cfg, tm: tm, many: bc.Spec.Many(), logger: slog.Default(), clock: driver.SystemClock, workers: map[string]*leaseWorker{}}
+	t := &trigger{fn: bc.Function, cfg: cfg, tm: tm, many: bc.Spec.Many(), logger: bc.Host.Logger, clock: bc.Host.Clock, hostID: bc.Host.HostID, workers: map[string]*leaseWorker{}}
 	if cfg.StartFromTime != "" {
 		if cfg.StartFromBeginning {
 			return nil, bc.Errorf("startFromTime", "remove startFromBeginning or startFromTime", "Only one of StartFromBeginning or StartFromTime can be used")
@@ -157,23 +158,15 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		st = st.UTC()
 		t.startTime = &st
 	}
-	if bc.Host != nil {
-		if bc.Host.Logger != nil {
-			t.logger = bc.Host.Logger
-		}
-		if bc.Host.Clock != nil {
-			t.clock = bc.Host.Clock
-		}
-		t.hostID = bc.Host.HostID
-	}
 	t.logger = t.logger.With("function", t.fn, "trigger", TriggerType)
+	t.connName = bc.Spec.RawConnection
+	if t.connName == "" {
+		t.connName = bc.Spec.Connection()
+	}
 	t.owner = t.hostID + "-" + uuid.NewString()
 	opts, err := decodeOptions(bc)
 	if err != nil {
 		return nil, err
-	}
-	if bc.Host == nil {
-		return nil, errors.New("cosmos trigger: no host services")
 	}
 	storage, err := bc.Host.DurableStorage("the cosmosDBTrigger's dead-letter of failed batches")
 	if err != nil {
@@ -777,49 +770,6 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-tm.C:
 	}
-}
-
-// DeadLetterPrefix is where failed batches go in host storage:
-// <DeadLetterPrefix><hostId>/<function>/<time>-<lease token>.json.
-const DeadLetterPrefix = "cosmosdb-deadletter/"
-
-// DeadLetter is a failed batch as recorded in host storage.
-type DeadLetter struct {
-	Function     string            `json:"function"`
-	Database     string            `json:"database"`
-	Container    string            `json:"container"`
-	LeaseToken   string            `json:"leaseToken"`
-	Continuation string            `json:"continuation"`     // the lease's position before the batch
-	Next         string            `json:"nextContinuation"` // its position after the batch
-	Error        string            `json:"error"`
-	Time         time.Time         `json:"time"`
-	Documents    []json.RawMessage `json:"documents"`
-}
-
-// deadLetter records a batch that failed after the function's retry policy, logs it at ERROR,
-// and lets the lease move on.
-func (t *trigger) deadLetter(ctx context.Context, token, cont, next string, items [][]byte, cause error) error {
-	now := t.clock.Now().UTC()
-	dl := DeadLetter{Function: t.fn, Database: t.cfg.DatabaseName, Container: t.cfg.ContainerName, LeaseToken: token,
-		Continuation: cont, Next: next, Time: now, Documents: make([]json.RawMessage, len(items))}
-	if cause != nil {
-		dl.Error = cause.Error()
-	}
-	for i, it := range items {
-		dl.Documents[i] = it
-	}
-	b, err := json.Marshal(dl)
-	if err != nil {
-		return err
-	}
-	safe := strings.NewReplacer("/", "_", "\\", "_", `"`, "", " ", "_")
-	key := fmt.Sprintf("%s%s/%s/%s-%s-%s.json", DeadLetterPrefix, t.hostID, strings.ToLower(t.fn), now.Format("20060102T150405.000000000Z"), safe.Replace(token), safe.Replace(next))
-	if _, err := t.storage.Put(ctx, key, driver.Record{Data: b, Metadata: map[string]string{"function": t.fn}}, driver.Cond{IfNoneMatch: true}); err != nil && !errors.Is(err, driver.ErrConflict) {
-		return fmt.Errorf("writing dead letter %s: %w", key, err)
-	}
-	t.logger.ErrorContext(ctx, "cosmos trigger: a batch failed after the retry policy; its documents were written to host storage and the lease moves on",
-		"lease", token, "documents", len(items), "deadLetter", key, "error", cause)
-	return nil
 }
 
 // Scale implements driver.Scaler: the documents not yet processed in every lease's range

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -290,9 +291,10 @@ func TestTriggerDeadLetter(t *testing.T) {
 		Retry: &extension.RetryPolicy{Strategy: extension.FixedDelay, MaxRetryCount: 1, DelayInterval: 10 * time.Millisecond}}})
 	rec := newRecorder()
 	attempts := make(chan struct{}, 10)
+	var healed atomic.Bool
 	err := h.Func("Poisoned", extension.Action(func(ctx context.Context, batch []testDoc) error {
 		for _, d := range batch {
-			if d.ID == "poison" {
+			if d.ID == "poison" && !healed.Load() {
 				attempts <- struct{}{}
 				return errors.New("cannot digest poison")
 			}
@@ -313,24 +315,32 @@ func TestTriggerDeadLetter(t *testing.T) {
 	if n := len(attempts); n != 2 {
 		t.Errorf("poison batch attempted %d times, want 2 (1 + 1 retry)", n)
 	}
-	ks, err := store.List(context.Background(), DeadLetterPrefix)
-	if err != nil || len(ks) != 1 || !strings.HasPrefix(ks[0], DeadLetterPrefix+"cosmostest/poisoned/") {
+	ks, err := ListDeadLetters(context.Background(), store, "cosmostest", "Poisoned")
+	if err != nil || len(ks) != 1 || !strings.HasPrefix(ks[0], "deadletters/cosmostest/poisoned/") || !strings.HasSuffix(ks[0], ".json") {
 		t.Fatalf("dead letters %v, %v", ks, err)
 	}
-	rec2, err := store.Get(context.Background(), ks[0])
+	dl, err := ReadDeadLetter(context.Background(), store, ks[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dl DeadLetter
-	if err := json.Unmarshal(rec2.Data, &dl); err != nil {
-		t.Fatal(err)
-	}
-	if dl.Function != "Poisoned" || !strings.Contains(dl.Error, "cannot digest poison") || len(dl.Documents) != 1 ||
-		!strings.Contains(string(dl.Documents[0]), `"poison"`) || dl.Next == "" || dl.Container != "items" {
+	if dl.Function != "Poisoned" || dl.Trigger != TriggerType || dl.HostID != "cosmostest" || !strings.Contains(dl.Reason, "cannot digest poison") || len(dl.Events) != 1 ||
+		!strings.Contains(string(dl.Events[0].Document), `"poison"`) || dl.Source.NextContinuation == "" || dl.Source.Entity != "items" ||
+		dl.Source.Database != e.db || dl.Source.FeedRange == "" {
 		t.Errorf("dead letter %+v", dl)
 	}
 	if !logs.has(slog.LevelError, "dead") {
 		t.Errorf("no ERROR log for the dead letter: %v", logs.lines())
+	}
+
+	// Replay: the document is rewritten unchanged, and the trigger (healed) receives it again.
+	healed.Store(true)
+	res, err := Replay(context.Background(), store, e.client, ks[0])
+	if err != nil || res.Replayed != 1 || len(res.Skipped) != 0 {
+		t.Fatalf("replay: %+v, %v", res, err)
+	}
+	eventually(t, "the replayed document", func() bool { return rec.has(poison.key()) })
+	if ks, _ := ListDeadLetters(context.Background(), store, "", ""); len(ks) != 0 {
+		t.Errorf("dead letter still there after replay: %v", ks)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 // newTestTrigger builds the trigger of spec outside a host (for Run and configuration checks).
@@ -18,13 +19,12 @@ func newTestTrigger(t testing.TB, spec *driver.BindingSpec) (*trigger, error) {
 	t.Helper()
 	s := settings()
 	spec.Where = "test: " + t.Name()
-	bc := &driver.BindContext{Function: "Direct", Spec: spec, Host: &driver.Services{Logger: slog.New(slog.DiscardHandler), HostID: "direct",
-		Settings: s, Connections: resolver(s), Storage: extension.NewMemoryStorage(), Clock: driver.SystemClock}}
+	bc := &driver.BindContext{Function: "Direct", Spec: spec, Host: testhost.Services(t, extension.HostOptions{HostID: "direct",
+		Settings: s, Connections: resolver(s), Storage: extension.NewMemoryStorage()})}
 	tr, err := newTrigger(context.Background(), bc)
 	if err != nil {
 		return nil, err
 	}
-	t.Cleanup(func() { _ = bc.Host.Close() })
 	return tr.(*trigger), nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2/checkpoints"
@@ -20,18 +21,51 @@ import (
 // (a JSON body with Offset and SequenceNumber), so that a host moved from Azure Functions
 // continues where Functions stopped. Ownership, claims and load balancing stay the SDK's.
 type store struct {
-	inner *checkpoints.BlobStore
-	cc    *container.Client
+	inner   *checkpoints.BlobStore
+	cc      *container.Client
+	ownerID string // this trigger's Processor
+
+	mu     sync.Mutex
+	others map[string]string // partition → the other owner the last listing or claim showed
 }
 
 var _ azeventhubs.CheckpointStore = (*store)(nil)
 
-func newStore(cc *container.Client) (*store, error) {
+func newStore(cc *container.Client, ownerID string) (*store, error) {
 	bs, err := checkpoints.NewBlobStore(cc, nil)
 	if err != nil {
 		return nil, fmt.Errorf("eventhubs: checkpoint store: %w", err)
 	}
-	return &store{inner: bs, cc: cc}, nil
+	return &store{inner: bs, cc: cc, ownerID: ownerID, others: map[string]string{}}, nil
+}
+
+// observe records what a listing of the ownership blobs showed (the Processor lists them every
+// load-balancing round): partitions another owner holds now.
+func (s *store) observe(owns []azeventhubs.Ownership) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range owns {
+		if o.OwnerID != s.ownerID && o.OwnerID != "" {
+			s.others[o.PartitionID] = o.OwnerID
+		} else {
+			delete(s.others, o.PartitionID)
+		}
+	}
+}
+
+// claimed forgets an earlier owner of pid: the Processor has just claimed it for this trigger.
+func (s *store) claimed(pid string) {
+	s.mu.Lock()
+	delete(s.others, pid)
+	s.mu.Unlock()
+}
+
+// lostTo reports the other owner of pid when the last listing showed one.
+func (s *store) lostTo(pid string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.others[pid]
+	return o, ok
 }
 
 func lower(fqns, hub, group string) (string, string, string) {
@@ -53,6 +87,9 @@ func (s *store) ClaimOwnership(ctx context.Context, owns []azeventhubs.Ownership
 	for i := range got {
 		got[i].FullyQualifiedNamespace, got[i].EventHubName, got[i].ConsumerGroup = orig.FullyQualifiedNamespace, orig.EventHubName, orig.ConsumerGroup
 	}
+	if err == nil {
+		s.observe(got)
+	}
 	return got, err
 }
 
@@ -62,6 +99,9 @@ func (s *store) ListOwnership(ctx context.Context, fqns, hub, group string, opts
 	got, err := s.inner.ListOwnership(ctx, lf, lh, lg, opts)
 	for i := range got {
 		got[i].FullyQualifiedNamespace, got[i].EventHubName, got[i].ConsumerGroup = fqns, hub, group
+	}
+	if err == nil {
+		s.observe(got)
 	}
 	return got, err
 }

@@ -2,7 +2,6 @@ package eventhubs_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -89,18 +88,18 @@ func (s *source) Pending(ctx context.Context) (int, error) {
 // Poisoned returns the bodies of the dead-lettered events of this hub.
 func (s *source) Poisoned(ctx context.Context) ([][]byte, error) {
 	hs := hostStorage(s.t)
-	keys, err := eventhubs.ListDeadLetters(ctx, hs, "")
+	keys, err := eventhubs.ListDeadLetters(ctx, hs, "", "")
 	if err != nil {
 		return nil, err
 	}
 	var out [][]byte
 	for _, k := range keys {
-		if !strings.Contains(k, "/"+s.hub+"/") {
-			continue
-		}
 		dl, err := eventhubs.ReadDeadLetter(ctx, hs, k)
 		if err != nil {
 			return nil, err
+		}
+		if dl.Source.Entity != s.hub {
+			continue
 		}
 		for _, e := range dl.Events {
 			out = append(out, e.Body)

@@ -15,34 +15,18 @@ import (
 	"github.com/azbind/azbind/extension/driver"
 )
 
-// DeadLetterPrefix is where failed batches go in host storage (the azure-webjobs-hosts container
-// of AzureWebJobsStorage): one blob per batch,
+// LegacyDeadLetterPrefix is where azbind before the one dead-letter layout
+// (driver.DeadLetterPrefix) wrote failed batches:
 //
 //	eventhubs-deadletters/<function>/<fqns>/<hub>/<group>/<partition>/<first seq>-<last seq>
 //
-// with the sequence numbers zero-padded to 20 digits so that names sort by position.
-const DeadLetterPrefix = "eventhubs-deadletters/"
+// Nothing is written there any more; ListDeadLetters, ReadDeadLetter and Replay still read
+// those documents (without a host id), so batches dead-lettered before an upgrade are not lost.
+const LegacyDeadLetterPrefix = "eventhubs-deadletters/"
 
-// DeadLetter is one dead-lettered batch: the events whole (bodies byte for byte, properties, system
-// properties) and the error of the last attempt.
-type DeadLetter struct {
-	Key                     string            `json:"-"` // its host-storage key
-	Function                string            `json:"function"`
-	HostID                  string            `json:"hostId,omitempty"`
-	FullyQualifiedNamespace string            `json:"fullyQualifiedNamespace"`
-	EventHubName            string            `json:"eventHubName"`
-	ConsumerGroup           string            `json:"consumerGroup"`
-	PartitionID             string            `json:"partitionId"`
-	FirstSequenceNumber     int64             `json:"firstSequenceNumber"`
-	LastSequenceNumber      int64             `json:"lastSequenceNumber"`
-	Error                   string            `json:"error"`
-	FailedAt                time.Time         `json:"failedAt"`
-	Events                  []DeadLetterEvent `json:"events"`
-}
-
-// DeadLetterEvent is one event of a dead-lettered batch.
-type DeadLetterEvent struct {
-	Body             []byte         `json:"body"` // base64 in the JSON document
+// EventMetadata is the metadata of one dead-lettered event (driver.DeadLetterEvent.Metadata):
+// its position and what Replay sends again.
+type EventMetadata struct {
 	SequenceNumber   int64          `json:"sequenceNumber"`
 	Offset           string         `json:"offset"`
 	EnqueuedTime     *time.Time     `json:"enqueuedTime,omitempty"`
@@ -54,26 +38,44 @@ type DeadLetterEvent struct {
 	SystemProperties map[string]any `json:"systemProperties,omitempty"`
 }
 
-func seqName(n int64) string { return fmt.Sprintf("%020d", n) }
-
-// deadLetterKey names a batch's blob.
-func deadLetterKey(fn, fqns, hub, group, pid string, first, last int64) string {
-	return fmt.Sprintf("%s%s/%s/%s/%s/%s/%s-%s", DeadLetterPrefix, fn, strings.ToLower(fqns), strings.ToLower(hub), strings.ToLower(group), pid, seqName(first), seqName(last))
+// Metadata decodes one dead-lettered event's metadata (numbers in properties as int64 or
+// float64).
+func Metadata(ev driver.DeadLetterEvent) (*EventMetadata, error) {
+	var m EventMetadata
+	if len(ev.Metadata) == 0 {
+		return &m, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(ev.Metadata)))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("eventhubs: dead-lettered event metadata: %w", err)
+	}
+	m.Properties, m.SystemProperties = numbers(m.Properties), numbers(m.SystemProperties)
+	if n, ok := m.CorrelationID.(json.Number); ok {
+		m.CorrelationID = n.String()
+	}
+	return &m, nil
 }
 
-func newDeadLetter(fn, hostID string, pc *PartitionContext, evs []*azeventhubs.ReceivedEventData, cause error, now time.Time) *DeadLetter {
-	dl := &DeadLetter{Function: fn, HostID: hostID, FullyQualifiedNamespace: pc.FullyQualifiedNamespace, EventHubName: pc.EventHubName,
-		ConsumerGroup: pc.ConsumerGroup, PartitionID: pc.PartitionID, FirstSequenceNumber: evs[0].SequenceNumber,
-		LastSequenceNumber: evs[len(evs)-1].SequenceNumber, FailedAt: now.UTC()}
+// deadLetterID names a batch by its position: <partition>-<first seq>-<last seq>.
+func deadLetterID(pid string, first, last int64) string {
+	return fmt.Sprintf("p%s-%020d-%020d", pid, first, last)
+}
+
+func (t *trigger) newDeadLetter(pc *PartitionContext, evs []*azeventhubs.ReceivedEventData, cause error, now time.Time) *driver.DeadLetter {
+	first, last := evs[0].SequenceNumber, evs[len(evs)-1].SequenceNumber
+	dl := &driver.DeadLetter{Function: t.fn, Trigger: TriggerType, HostID: t.hostID, Connection: t.connName, Time: now.UTC(),
+		Source: driver.DeadLetterSource{Account: pc.FullyQualifiedNamespace, Entity: pc.EventHubName, ConsumerGroup: pc.ConsumerGroup,
+			Partition: pc.PartitionID, FirstSequence: &first, LastSequence: &last, FirstOffset: evs[0].Offset}}
 	if cause != nil {
-		dl.Error = cause.Error()
+		dl.Reason = cause.Error()
 	}
 	for _, e := range evs {
-		dl.Events = append(dl.Events, DeadLetterEvent{Body: e.Body, SequenceNumber: e.SequenceNumber, Offset: e.Offset, EnqueuedTime: e.EnqueuedTime,
+		md, _ := json.Marshal(EventMetadata{SequenceNumber: e.SequenceNumber, Offset: e.Offset, EnqueuedTime: e.EnqueuedTime,
 			PartitionKey: e.PartitionKey, ContentType: e.ContentType, MessageID: e.MessageID, CorrelationID: jsonSafe(e.CorrelationID),
 			Properties: jsonSafeMap(e.Properties), SystemProperties: jsonSafeMap(e.SystemProperties)})
+		dl.Events = append(dl.Events, driver.DeadLetterEvent{Body: e.Body, Metadata: md})
 	}
-	dl.Key = deadLetterKey(fn, dl.FullyQualifiedNamespace, dl.EventHubName, dl.ConsumerGroup, dl.PartitionID, dl.FirstSequenceNumber, dl.LastSequenceNumber)
 	return dl
 }
 
@@ -102,53 +104,74 @@ func jsonSafeMap(m map[string]any) map[string]any {
 	return out
 }
 
-// writeDeadLetter stores dl in host storage (overwriting a previous copy of the same range, so
-// that a batch dead-lettered twice after a restart is one blob).
-func writeDeadLetter(ctx context.Context, hs driver.HostStorage, dl *DeadLetter) error {
-	raw, err := json.Marshal(dl)
+// ListDeadLetters lists the keys of dead-lettered batches in host storage: those of host hostID
+// (every host when "") and function (every function when ""), then those of the legacy layout
+// (LegacyDeadLetterPrefix) of that function.
+func ListDeadLetters(ctx context.Context, hs driver.HostStorage, hostID, function string) ([]string, error) {
+	keys, err := driver.ListDeadLetters(ctx, hs, hostID, function)
 	if err != nil {
-		return fmt.Errorf("eventhubs: encoding dead letter %s: %w", dl.Key, err)
+		return nil, fmt.Errorf("eventhubs: %w", err)
 	}
-	md := map[string]string{"function": dl.Function, "partition": dl.PartitionID, "firstsequencenumber": strconv.FormatInt(dl.FirstSequenceNumber, 10),
-		"lastsequencenumber": strconv.FormatInt(dl.LastSequenceNumber, 10), "events": strconv.Itoa(len(dl.Events))}
-	if _, err := hs.Put(ctx, dl.Key, driver.Record{Data: raw, Metadata: md}, driver.Cond{}); err != nil {
-		return fmt.Errorf("eventhubs: writing dead letter %s: %w", dl.Key, err)
-	}
-	return nil
-}
-
-// ListDeadLetters lists the keys of dead-lettered batches in host storage, of one function (or of
-// every function when function is ""), oldest position first within a partition.
-func ListDeadLetters(ctx context.Context, hs driver.HostStorage, function string) ([]string, error) {
-	prefix := DeadLetterPrefix
-	if function != "" {
-		prefix += function + "/"
-	}
-	keys, err := hs.List(ctx, prefix)
+	legacy, err := hs.List(ctx, LegacyDeadLetterPrefix)
 	if err != nil {
-		return nil, fmt.Errorf("eventhubs: listing dead letters: %w", err)
+		return nil, fmt.Errorf("eventhubs: listing legacy dead letters: %w", err)
+	}
+	for _, k := range legacy {
+		fn, _, _ := strings.Cut(strings.TrimPrefix(k, LegacyDeadLetterPrefix), "/")
+		if function == "" || strings.EqualFold(fn, function) {
+			keys = append(keys, k)
+		}
 	}
 	return keys, nil
 }
 
-// ReadDeadLetter reads one dead-lettered batch.
-func ReadDeadLetter(ctx context.Context, hs driver.HostStorage, key string) (*DeadLetter, error) {
+// legacyDeadLetter is the document of the legacy layout.
+type legacyDeadLetter struct {
+	Function                string `json:"function"`
+	HostID                  string `json:"hostId"`
+	FullyQualifiedNamespace string `json:"fullyQualifiedNamespace"`
+	EventHubName            string `json:"eventHubName"`
+	ConsumerGroup           string `json:"consumerGroup"`
+	PartitionID             string `json:"partitionId"`
+	FirstSequenceNumber     int64  `json:"firstSequenceNumber"`
+	LastSequenceNumber      int64  `json:"lastSequenceNumber"`
+	Error                   string `json:"error"`
+	FailedAt                time.Time
+	Events                  []struct {
+		Body []byte `json:"body"`
+		EventMetadata
+	} `json:"events"`
+}
+
+// ReadDeadLetter reads one dead-lettered batch, of the one layout or the legacy one.
+func ReadDeadLetter(ctx context.Context, hs driver.HostStorage, key string) (*driver.DeadLetter, error) {
+	if !strings.HasPrefix(key, LegacyDeadLetterPrefix) {
+		dl, err := driver.ReadDeadLetter(ctx, hs, key)
+		if err != nil {
+			return nil, fmt.Errorf("eventhubs: %w", err)
+		}
+		return dl, nil
+	}
 	rec, err := hs.Get(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("eventhubs: reading dead letter %s: %w", key, err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(rec.Data)))
-	dec.UseNumber()
-	var dl DeadLetter
-	if err := dec.Decode(&dl); err != nil {
+	var old legacyDeadLetter
+	if err := json.Unmarshal(rec.Data, &old); err != nil {
 		return nil, fmt.Errorf("eventhubs: decoding dead letter %s: %w", key, err)
 	}
-	dl.Key = key
-	for i := range dl.Events {
-		dl.Events[i].Properties = numbers(dl.Events[i].Properties)
-		dl.Events[i].SystemProperties = numbers(dl.Events[i].SystemProperties)
+	first, last := old.FirstSequenceNumber, old.LastSequenceNumber
+	dl := &driver.DeadLetter{Key: key, Function: old.Function, Trigger: TriggerType, HostID: old.HostID, Time: old.FailedAt, Reason: old.Error,
+		Source: driver.DeadLetterSource{Account: old.FullyQualifiedNamespace, Entity: old.EventHubName, ConsumerGroup: old.ConsumerGroup,
+			Partition: old.PartitionID, FirstSequence: &first, LastSequence: &last}}
+	for _, e := range old.Events {
+		md, _ := json.Marshal(e.EventMetadata)
+		dl.Events = append(dl.Events, driver.DeadLetterEvent{Body: e.Body, Metadata: md})
 	}
-	return &dl, nil
+	if len(old.Events) > 0 {
+		dl.Source.FirstOffset = old.Events[0].Offset
+	}
+	return dl, nil
 }
 
 // numbers turns JSON numbers back into int64 (or float64) property values.
@@ -177,8 +200,23 @@ func Replay(ctx context.Context, hs driver.HostStorage, producer *azeventhubs.Pr
 	if err != nil {
 		return 0, err
 	}
+	if dl.Trigger != TriggerType {
+		return 0, fmt.Errorf("eventhubs: %s is a %s dead letter, not an Event Hubs one", key, dl.Trigger)
+	}
+	type event struct {
+		body []byte
+		md   *EventMetadata
+	}
+	evs := make([]event, len(dl.Events))
+	for i, e := range dl.Events {
+		md, err := Metadata(e)
+		if err != nil {
+			return 0, fmt.Errorf("eventhubs: %s: %w", key, err)
+		}
+		evs[i] = event{e.Body, md}
+	}
 	sent := 0
-	send := func(opts *azeventhubs.EventDataBatchOptions, evs []DeadLetterEvent) error {
+	send := func(opts *azeventhubs.EventDataBatchOptions, evs []event) error {
 		for len(evs) > 0 {
 			b, err := producer.NewEventDataBatch(ctx, opts)
 			if err != nil {
@@ -186,12 +224,12 @@ func Replay(ctx context.Context, hs driver.HostStorage, producer *azeventhubs.Pr
 			}
 			n := 0
 			for _, e := range evs {
-				ed := &azeventhubs.EventData{Body: e.Body, Properties: e.Properties, ContentType: e.ContentType, MessageID: e.MessageID, CorrelationID: e.CorrelationID}
+				ed := &azeventhubs.EventData{Body: e.body, Properties: e.md.Properties, ContentType: e.md.ContentType, MessageID: e.md.MessageID, CorrelationID: e.md.CorrelationID}
 				if err := b.AddEventData(ed, nil); err != nil {
 					if errors.Is(err, azeventhubs.ErrEventDataTooLarge) && n > 0 {
 						break
 					}
-					return fmt.Errorf("event %d: %w", e.SequenceNumber, err)
+					return fmt.Errorf("event %d: %w", e.md.SequenceNumber, err)
 				}
 				n++
 			}
@@ -204,15 +242,14 @@ func Replay(ctx context.Context, hs driver.HostStorage, producer *azeventhubs.Pr
 		return nil
 	}
 	// Consecutive events with the same partition key go in one batch, keeping their order.
-	evs := dl.Events
 	for len(evs) > 0 {
 		j := 1
-		for j < len(evs) && samePtr(evs[j].PartitionKey, evs[0].PartitionKey) {
+		for j < len(evs) && samePtr(evs[j].md.PartitionKey, evs[0].md.PartitionKey) {
 			j++
 		}
-		opts := &azeventhubs.EventDataBatchOptions{PartitionID: to.Ptr(dl.PartitionID)}
-		if evs[0].PartitionKey != nil {
-			opts = &azeventhubs.EventDataBatchOptions{PartitionKey: evs[0].PartitionKey}
+		opts := &azeventhubs.EventDataBatchOptions{PartitionID: to.Ptr(dl.Source.Partition)}
+		if evs[0].md.PartitionKey != nil {
+			opts = &azeventhubs.EventDataBatchOptions{PartitionKey: evs[0].md.PartitionKey}
 		}
 		if err := send(opts, evs[:j]); err != nil {
 			return sent, fmt.Errorf("eventhubs: replaying %s: %w", key, err)
@@ -230,4 +267,12 @@ func samePtr(a, b *string) bool {
 		return a == b
 	}
 	return *a == *b
+}
+
+// sequenceRange is "first–last" of a dead letter, for logs.
+func sequenceRange(dl *driver.DeadLetter) string {
+	if dl.Source.FirstSequence == nil || dl.Source.LastSequence == nil {
+		return ""
+	}
+	return strconv.FormatInt(*dl.Source.FirstSequence, 10) + "-" + strconv.FormatInt(*dl.Source.LastSequence, 10)
 }

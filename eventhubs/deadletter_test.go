@@ -50,20 +50,26 @@ func TestFailingHandlerDeadLettersAndMovesOn(t *testing.T) {
 	waitFor(t, 10*time.Second, "checkpoint past the poison event", func() bool { return checkpointSeq(t, hub, "$Default", "0") == 2 })
 
 	hs := hostStorage(t)
-	keys, err := eventhubs.ListDeadLetters(tctx(t), hs, fn)
+	keys, err := eventhubs.ListDeadLetters(tctx(t), hs, th.h.HostID(), fn)
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("dead letters %v, %v", keys, err)
 	}
-	wantKey := fmt.Sprintf("eventhubs-deadletters/%s/%s/%s/$default/0/%020d-%020d", fn, fqns(), hub, 1, 1)
-	if keys[0] != wantKey {
-		t.Errorf("dead letter key %s, want %s", keys[0], wantKey)
+	// The one layout (issue 21): deadletters/<hostId>/<function>/<time>-<position>.json.
+	wantPrefix := fmt.Sprintf("deadletters/%s/%s/", th.h.HostID(), strings.ToLower(fn))
+	if !strings.HasPrefix(keys[0], wantPrefix) || !strings.HasSuffix(keys[0], fmt.Sprintf("-p0-%020d-%020d.json", 1, 1)) {
+		t.Errorf("dead letter key %s, want %s<time>-p0-…1-…1.json", keys[0], wantPrefix)
 	}
 	dl, err := eventhubs.ReadDeadLetter(tctx(t), hs, keys[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dl.Events) != 1 || !bytes.Equal(dl.Events[0].Body, poisonBody) || dl.Events[0].SequenceNumber != 1 || dl.PartitionID != "0" ||
-		dl.Function != fn || !strings.Contains(dl.Error, "cannot digest this") || dl.EventHubName != hub {
+	md, err := eventhubs.Metadata(dl.Events[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dl.Events) != 1 || !bytes.Equal(dl.Events[0].Body, poisonBody) || md.SequenceNumber != 1 || dl.Source.Partition != "0" ||
+		dl.Function != fn || !strings.Contains(dl.Reason, "cannot digest this") || dl.Source.Entity != hub || dl.Trigger != "eventHubTrigger" ||
+		dl.HostID != th.h.HostID() || dl.Connection != "EventHubConn" || *dl.Source.FirstSequence != 1 || *dl.Source.LastSequence != 1 {
 		t.Errorf("dead letter %+v", dl)
 	}
 	if !strings.Contains(th.logs.String(), "level=ERROR") || !strings.Contains(th.logs.String(), "dead_letter="+keys[0]) {
@@ -81,7 +87,7 @@ func TestFailingHandlerDeadLettersAndMovesOn(t *testing.T) {
 	if got := rec.all()[2]; got != string(poisonBody) {
 		t.Errorf("replayed %q", got)
 	}
-	if keys, _ := eventhubs.ListDeadLetters(tctx(t), hs, fn); len(keys) != 0 {
+	if keys, _ := eventhubs.ListDeadLetters(tctx(t), hs, "", fn); len(keys) != 0 {
 		t.Errorf("dead letter still there after replay: %v", keys)
 	}
 }
@@ -115,7 +121,7 @@ func TestFailingBatchDeadLetteredWhole(t *testing.T) {
 	hs := hostStorage(t)
 	var keys []string
 	waitFor(t, 10*time.Second, "dead letter", func() bool {
-		keys, _ = eventhubs.ListDeadLetters(tctx(t), hs, fn)
+		keys, _ = eventhubs.ListDeadLetters(tctx(t), hs, "", fn)
 		return len(keys) == 1
 	})
 	dl, err := eventhubs.ReadDeadLetter(tctx(t), hs, keys[0])
@@ -126,8 +132,8 @@ func TestFailingBatchDeadLetteredWhole(t *testing.T) {
 	for _, e := range dl.Events {
 		got = append(got, string(e.Body))
 	}
-	if fmt.Sprint(got) != "[a bad c]" || dl.FirstSequenceNumber != 0 || dl.LastSequenceNumber != 2 {
-		t.Errorf("dead-lettered %v (%d-%d)", got, dl.FirstSequenceNumber, dl.LastSequenceNumber)
+	if fmt.Sprint(got) != "[a bad c]" || *dl.Source.FirstSequence != 0 || *dl.Source.LastSequence != 2 {
+		t.Errorf("dead-lettered %v (%d-%d)", got, *dl.Source.FirstSequence, *dl.Source.LastSequence)
 	}
 	waitFor(t, 10*time.Second, "checkpoint at the end", func() bool { return checkpointSeq(t, hub, "$Default", "0") == 5 })
 }
@@ -140,7 +146,7 @@ type failingStorage struct {
 }
 
 func (f *failingStorage) Put(ctx context.Context, key string, rec driver.Record, cond driver.Cond) (string, error) {
-	if strings.HasPrefix(key, eventhubs.DeadLetterPrefix) {
+	if strings.HasPrefix(key, driver.DeadLetterPrefix) {
 		f.tries.Add(1)
 		if f.fail.Load() {
 			return "", errors.New("storage unavailable")

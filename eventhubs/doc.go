@@ -44,11 +44,14 @@
 // and the failed events are gone; Dapr's binding had the same bug (components-contrib#4561).
 // Here a batch (or, with single dispatch, an event) that still fails after the retry policy is
 // written whole — bodies byte for byte, properties, system properties, positions — with the
-// error to host storage (the azure-webjobs-hosts container), one blob per failed batch:
+// error to host storage (the azure-webjobs-hosts container), one driver.DeadLetter per failed
+// batch in the layout every stream trigger shares (driver.DeadLetterPrefix):
 //
-//	eventhubs-deadletters/<function>/<fqns>/<hub>/<group>/<partition>/<first seq>-<last seq>
+//	deadletters/<hostId>/<function>/<time>-p<partition>-<first seq>-<last seq>.json
 //
-// (sequence numbers zero-padded to 20 digits). It is logged at ERROR with that key and counted
+// (sequence numbers zero-padded to 20 digits; each event's position and properties in
+// EventMetadata). Batches of the older layout (LegacyDeadLetterPrefix) are still listed, read and
+// replayed. `azbind deadletters` lists, shows and replays them. It is logged at ERROR with that key and counted
 // (Stats().DeadLettered and the OpenTelemetry counter azbind.eventhubs.deadlettered on the global
 // MeterProvider); only then is the partition checkpointed past it. While the dead letter cannot be
 // written, the partition is held and the write retried with back-off: nothing after the failed

@@ -56,8 +56,8 @@ func Example() {
 // azure-webjobs-hosts container of AzureWebJobsStorage); Replay sends one back to its hub.
 func ExampleListDeadLetters() {
 	ctx := context.Background()
-	hs := extension.NewMemoryStorage() // in a program: the host's storage
-	keys, err := eventhubs.ListDeadLetters(ctx, hs, "Alerts")
+	hs := extension.NewMemoryStorage()                            // in a program: the host's storage
+	keys, err := eventhubs.ListDeadLetters(ctx, hs, "", "Alerts") // every host's, of function Alerts
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return
@@ -68,7 +68,7 @@ func ExampleListDeadLetters() {
 			fmt.Fprintln(os.Stderr, err)
 			return
 		}
-		fmt.Printf("%s: partition %s, events %d-%d: %s\n", k, dl.PartitionID, dl.FirstSequenceNumber, dl.LastSequenceNumber, dl.Error)
+		fmt.Printf("%s: partition %s, %d event(s): %s\n", k, dl.Source.Partition, len(dl.Events), dl.Reason)
 		// eventhubs.Replay(ctx, hs, producer, k) re-sends them and deletes the dead letter.
 	}
 	fmt.Println(len(keys), "dead-lettered batches")

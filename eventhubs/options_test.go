@@ -79,10 +79,9 @@ func TestUnprocessed(t *testing.T) {
 	}
 }
 
-func TestDeadLetterKeySortsByPosition(t *testing.T) {
-	a := deadLetterKey("F", "NS.servicebus.windows.net", "Hub", "$Default", "3", 9, 10)
-	b := deadLetterKey("F", "NS.servicebus.windows.net", "Hub", "$Default", "3", 100, 120)
-	if a != "eventhubs-deadletters/F/ns.servicebus.windows.net/hub/$default/3/00000000000000000009-00000000000000000010" || a >= b {
-		t.Errorf("keys %s, %s", a, b)
+func TestDeadLetterIDSortsByPosition(t *testing.T) {
+	a, b := deadLetterID("3", 9, 10), deadLetterID("3", 100, 120)
+	if a != "p3-00000000000000000009-00000000000000000010" || a >= b {
+		t.Errorf("ids %s, %s", a, b)
 	}
 }

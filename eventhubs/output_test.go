@@ -88,7 +88,7 @@ func TestOutputManyWithPartitionKeyAfterSuccess(t *testing.T) {
 	// o2's invocation has run to its end once its batch is dead-lettered; then everything the
 	// hub holds is read (up to one event too many, which would be a leak of o2's outputs).
 	waitFor(t, 20*time.Second, "o2 dead-lettered", func() bool {
-		keys, err := eventhubs.ListDeadLetters(context.Background(), th.h.Services().Storage, "Fanout")
+		keys, err := eventhubs.ListDeadLetters(context.Background(), th.h.Services().Storage, "", "Fanout")
 		return err == nil && len(keys) == 1
 	})
 	evs := readAll(t, out, 5, 3*time.Second)

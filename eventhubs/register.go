@@ -5,12 +5,15 @@ import (
 	"github.com/azbind/azbind/extension/driver"
 )
 
+// TriggerType is the trigger's binding type.
+const TriggerType = "eventHubTrigger"
+
 func init() {
 	driver.Register(driver.Extension{
 		Name:  "eventHubs",
 		Check: Check,
 		Bindings: []driver.BindingType{
-			{Type: "eventHubTrigger", Service: connection.EventHubs, NewTrigger: newTrigger},
+			{Type: TriggerType, Service: connection.EventHubs, NewTrigger: newTrigger},
 			{Type: "eventHub", Service: connection.EventHubs, NewOutput: newOutput},
 		},
 	})

@@ -258,8 +258,9 @@ func TestScaleBacklog(t *testing.T) {
 	}
 }
 
-// Ownership lost while a batch runs (another host claimed the partition): the batch is not
-// checkpointed.
+// Ownership lost while a batch runs (another host claimed the partition and, as the SDK's
+// Processor does right after its claim, opened its receiver with a higher owner level, which
+// detaches this host's link): the batch is not checkpointed.
 func TestOwnershipLostMidBatchNotCheckpointed(t *testing.T) {
 	t.Parallel()
 	hub := newHub(t, 1)
@@ -285,6 +286,19 @@ func TestOwnershipLostMidBatchNotCheckpointed(t *testing.T) {
 	if _, err := checkpointContainer(t).NewBlobClient(name).SetMetadata(tctx(t), map[string]*string{"ownerid": to.Ptr("another-host")}, nil); err != nil {
 		t.Fatal(err)
 	}
+	thief, err := azeventhubs.NewConsumerClientFromConnectionString(peer.ConnectionString, hub, azeventhubs.DefaultConsumerGroup, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer thief.Close(context.Background())
+	tpc, err := thief.NewPartitionClient("0", &azeventhubs.PartitionClientOptions{OwnerLevel: to.Ptr(int64(1)), StartPosition: azeventhubs.StartPosition{Latest: to.Ptr(true)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tpc.Close(context.Background())
+	rctx, cancel := context.WithTimeout(tctx(t), 200*time.Millisecond)
+	_, _ = tpc.ReceiveEvents(rctx, 1, nil) // attaches the link (the steal)
+	cancel()
 	close(release)
 	waitFor(t, 10*time.Second, "ownership-loss log", func() bool {
 		return strings.Contains(th.logs.String(), "partition ownership lost; not checkpointing")

@@ -15,7 +15,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/google/uuid"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -51,6 +50,7 @@ type Stats struct {
 
 type trigger struct {
 	fn, hostID       string
+	connName         string // the binding's connection setting name, for dead letters
 	fqns, hub, group string
 	opts             Options
 	many             bool
@@ -110,20 +110,14 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err != nil {
 		return nil, err
 	}
-	st, err := newStore(cc)
+	ownerID := uuid.NewString()
+	st, err := newStore(cc, ownerID)
 	if err != nil {
 		return nil, err
 	}
 	t := &trigger{fn: bc.Function, hostID: bc.Host.HostID, fqns: namespaceOf(conn), hub: hub, group: group, opts: opts, many: bc.Spec.Many(),
-		ownerID: uuid.NewString(), cc: cc, store: st, dead: dead, clock: bc.Host.Clock}
-	if t.clock == nil {
-		t.clock = driver.SystemClock
-	}
-	logger := bc.Host.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	t.logger = logger.With("function", bc.Function, "trigger", "eventHubTrigger", "event_hub", hub, "consumer_group", group)
+		ownerID: ownerID, connName: connectionName(bc.Spec), cc: cc, store: st, dead: dead, clock: bc.Host.Clock}
+	t.logger = bc.Host.Logger.With("function", bc.Function, "trigger", "eventHubTrigger", "event_hub", hub, "consumer_group", group)
 	switch bc.Param {
 	case eventPtrType:
 		t.kind = paramEventPtr
@@ -134,11 +128,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err != nil {
 		return nil, &driver.ConfigError{Where: bc.Spec.Where, Field: "connection", Err: err}
 	}
-	meter := otel.GetMeterProvider()
-	if bc.Host != nil && bc.Host.Meter != nil {
-		meter = bc.Host.Meter
-	}
-	t.deadMetric, _ = meter.Meter("github.com/azbind/azbind/eventhubs").Int64Counter("azbind.eventhubs.deadlettered",
+	t.deadMetric, _ = bc.Host.Meter.Meter("github.com/azbind/azbind/eventhubs").Int64Counter("azbind.eventhubs.deadlettered",
 		metric.WithDescription("Event Hubs batches that failed after the retry policy and were written to the dead-letter location"))
 	return t, nil
 }
@@ -231,17 +221,26 @@ func (t *trigger) runProcessor(ctx context.Context, exec driver.Executor) error 
 }
 
 // partition processes one owned partition until ctx ends or the partition is lost.
+//
+// Ownership costs no request per batch: a batch's checkpoint is written once the next receive
+// shows the partition's link still open (events arrive, or a short wait ends quietly). A host
+// that claims the partition opens its receiver with a higher owner level, which detaches this
+// one (ErrorCodeOwnershipLost); and the Processor's own load-balancing rounds, which list the
+// ownership blobs anyway, report a partition now owned by another host (store.lostTo). Either
+// way the pending checkpoint is not written. Only the stop reads the ownership blob, once,
+// before its final checkpoint.
 func (t *trigger) partition(ctx context.Context, pc *azeventhubs.ProcessorPartitionClient, exec driver.Executor) {
 	pid := pc.PartitionID()
 	log := t.logger.With("partition", pid)
 	pctx := &PartitionContext{FullyQualifiedNamespace: t.fqns, EventHubName: t.hub, ConsumerGroup: t.group, PartitionID: pid}
 	log.Debug("partition claimed")
+	t.store.claimed(pid)
 	var pending *azeventhubs.ReceivedEventData // settled, not yet checkpointed
-	var confirmed time.Time                    // when this host last read that it owns the partition
+	var due *azeventhubs.ReceivedEventData     // to checkpoint once the link is seen open
 	batches := 0
 	defer func() {
 		if pending != nil {
-			t.checkpoint(ctx, pc, pid, pending, log)
+			t.finalCheckpoint(ctx, pc, pid, pending, log)
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -249,48 +248,43 @@ func (t *trigger) partition(ctx context.Context, pc *azeventhubs.ProcessorPartit
 		log.Debug("partition released")
 	}()
 	for ctx.Err() == nil {
-		evs, err := t.receive(ctx, pc)
+		evs, err := t.receive(ctx, pc, due != nil)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			var ehErr *azeventhubs.Error
 			if errors.As(err, &ehErr) && ehErr.Code == azeventhubs.ErrorCodeOwnershipLost {
-				log.Info("partition ownership lost to another host")
+				if pending != nil {
+					log.Info("partition ownership lost; not checkpointing", "sequence_number", pending.SequenceNumber)
+					pending = nil
+				} else {
+					log.Info("partition ownership lost to another host")
+				}
 			} else {
 				log.Warn("receiving from partition failed; the processor reopens it", "error", err)
 			}
 			return
 		}
-		if len(evs) == 0 {
-			continue
-		}
-		// Another host may have claimed the partition since the last look (its link steals ours
-		// only after its claim, and our prefetched events still arrive): a batch received then is
-		// left to the new owner instead of being processed twice. A look that just happened (the
-		// checkpoint of the previous batch) counts.
-		if time.Since(confirmed) > ownershipFresh {
-			owned, err := t.owned(ctx, pid)
-			if err == nil && !owned {
-				log.Info("partition ownership lost; leaving the received events to the new owner", "first_sequence_number", evs[0].SequenceNumber)
+		if due != nil {
+			if !t.checkpoint(ctx, pc, pid, due, log) {
 				pending = nil
 				return
 			}
-			if err == nil {
-				confirmed = time.Now()
+			if pending == due {
+				pending = nil
 			}
+			due = nil
+		}
+		if len(evs) == 0 {
+			continue
 		}
 		last, stop := t.dispatch(ctx, pctx, evs, exec, log)
 		if last != nil {
 			pending = last
 			batches++
 			if batches%t.opts.BatchCheckpointFrequency == 0 {
-				owned := t.checkpoint(ctx, pc, pid, pending, log)
-				pending = nil
-				if !owned {
-					return
-				}
-				confirmed = time.Now()
+				due = last
 			}
 		}
 		if stop {
@@ -299,15 +293,24 @@ func (t *trigger) partition(ctx context.Context, pc *azeventhubs.ProcessorPartit
 	}
 }
 
+// quietWait is how long a receive waits before a pending checkpoint is written anyway (the link
+// is then known to be open: a detached one answers at once).
+const quietWait = 50 * time.Millisecond
+
 // receive waits for events: at least one (or minEventBatchSize, for up to maxWaitTime after the
-// first), then whatever else is already prefetched, up to maxEventBatchSize. Events received when
-// ctx ends are dropped, undispatched and not checkpointed.
-func (t *trigger) receive(ctx context.Context, pc *azeventhubs.ProcessorPartitionClient) ([]*azeventhubs.ReceivedEventData, error) {
+// first), then whatever else is already prefetched, up to maxEventBatchSize. With quick, it
+// returns no events and no error after quietWait without events. Events received when ctx ends
+// are dropped, undispatched and not checkpointed.
+func (t *trigger) receive(ctx context.Context, pc *azeventhubs.ProcessorPartitionClient, quick bool) ([]*azeventhubs.ReceivedEventData, error) {
 	// Single dispatch receives in batches too; their events are invoked one at a time.
 	maxN := t.opts.MaxEventBatchSize
 	var evs []*azeventhubs.ReceivedEventData
 	for len(evs) == 0 {
-		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		wait := 30 * time.Second
+		if quick {
+			wait = quietWait
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
 		got, err := pc.ReceiveEvents(wctx, 1, nil)
 		timedOut := wctx.Err() != nil
 		cancel()
@@ -320,6 +323,9 @@ func (t *trigger) receive(ctx context.Context, pc *azeventhubs.ProcessorPartitio
 		}
 		if err != nil && !timedOut {
 			return nil, err
+		}
+		if quick {
+			return nil, nil
 		}
 	}
 	minN := t.opts.MinEventBatchSize
@@ -412,11 +418,12 @@ func (t *trigger) settle(ctx context.Context, pctx *PartitionContext, evs []*aze
 			"first_sequence_number", evs[0].SequenceNumber, "last_sequence_number", evs[len(evs)-1].SequenceNumber, "error", res.Err)
 		return false
 	}
-	dl := newDeadLetter(t.fn, t.hostID, pctx, evs, res.Err, t.clock.Now())
+	dl := t.newDeadLetter(pctx, evs, res.Err, t.clock.Now())
+	id := deadLetterID(pctx.PartitionID, evs[0].SequenceNumber, evs[len(evs)-1].SequenceNumber)
 	backoff := time.Second
 	for {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		err := writeDeadLetter(wctx, t.dead, dl)
+		err := driver.WriteDeadLetter(wctx, t.dead, dl, id)
 		cancel()
 		if err == nil {
 			t.deadLettered.Add(1)
@@ -424,11 +431,11 @@ func (t *trigger) settle(ctx context.Context, pctx *PartitionContext, evs []*aze
 				t.deadMetric.Add(context.WithoutCancel(ctx), 1, metric.WithAttributes(attribute.String("function", t.fn), attribute.String("event_hub", t.hub), attribute.String("partition", pctx.PartitionID)))
 			}
 			log.Error("event hub batch failed after the retry policy; dead-lettered, the partition moves on",
-				"dead_letter", dl.Key, "first_sequence_number", dl.FirstSequenceNumber, "last_sequence_number", dl.LastSequenceNumber, "events", len(evs), "error", res.Err)
+				"dead_letter", dl.Key, "sequence_numbers", sequenceRange(dl), "events", len(evs), "error", res.Err)
 			return true
 		}
 		log.Error("event hub batch failed and could not be dead-lettered; holding the partition (nothing is checkpointed past it)",
-			"first_sequence_number", dl.FirstSequenceNumber, "last_sequence_number", dl.LastSequenceNumber, "error", res.Err, "dead_letter_error", err, "retry_in", backoff)
+			"sequence_numbers", sequenceRange(dl), "error", res.Err, "dead_letter_error", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
 			return false
@@ -438,30 +445,44 @@ func (t *trigger) settle(ctx context.Context, pctx *PartitionContext, evs []*aze
 	}
 }
 
-// ownershipFresh is how long a read of the ownership blob stands for the next batch.
-const ownershipFresh = 20 * time.Millisecond
-
-// owned reads whether this host still owns partition pid.
-func (t *trigger) owned(ctx context.Context, pid string) (bool, error) {
-	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	return t.store.owns(octx, t.fqns, t.hub, t.group, pid, t.ownerID)
+// connectionName is the binding's connection setting name as declared.
+func connectionName(b *driver.BindingSpec) string {
+	if b.RawConnection != "" {
+		return b.RawConnection
+	}
+	return b.Connection()
 }
 
-// checkpoint records e as the partition's position, only while this host still owns the
-// partition; it reports false when the partition was lost.
+// checkpoint records e as the partition's position unless the Processor's last look at the
+// ownership blobs found another owner; it reports false when the partition was lost.
 func (t *trigger) checkpoint(ctx context.Context, pc *azeventhubs.ProcessorPartitionClient, pid string, e *azeventhubs.ReceivedEventData, log *slog.Logger) bool {
+	if owner, lost := t.store.lostTo(pid); lost {
+		log.Info("partition ownership lost; not checkpointing", "sequence_number", e.SequenceNumber, "owner", owner)
+		return false
+	}
+	return t.writeCheckpoint(ctx, pc, e, log)
+}
+
+// finalCheckpoint is the stop's checkpoint: the link may be closed by then, so the ownership
+// blob is read once.
+func (t *trigger) finalCheckpoint(ctx context.Context, pc *azeventhubs.ProcessorPartitionClient, pid string, e *azeventhubs.ReceivedEventData, log *slog.Logger) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	owned, err := t.store.owns(cctx, t.fqns, t.hub, t.group, pid, t.ownerID)
 	if err != nil {
 		log.Warn("could not read partition ownership; not checkpointing (events since the last checkpoint may be processed again)", "error", err)
-		return true
+		return
 	}
 	if !owned {
 		log.Info("partition ownership lost; not checkpointing", "sequence_number", e.SequenceNumber)
-		return false
+		return
 	}
+	t.writeCheckpoint(cctx, pc, e, log)
+}
+
+func (t *trigger) writeCheckpoint(ctx context.Context, pc *azeventhubs.ProcessorPartitionClient, e *azeventhubs.ReceivedEventData, log *slog.Logger) bool {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	if err := pc.UpdateCheckpoint(cctx, e, nil); err != nil {
 		log.Warn("checkpoint failed (events since the last checkpoint may be processed again)", "sequence_number", e.SequenceNumber, "error", err)
 		return true

@@ -67,6 +67,10 @@ type HostOptions struct {
 	ShutdownTimeout time.Duration
 	// Middleware wraps every invocation attempt; the first registered is the outermost.
 	Middleware []Middleware
+	// DefaultHandler runs every function that has no handler of its own (Handle, Func): a
+	// Dynamic handler, typically, such as a custom handler's (package customhandler). The zero
+	// Handler means none: such a function is then a configuration error at Run.
+	DefaultHandler Handler
 	// Concurrency is the processor count connectors plan for (default GOMAXPROCS; 1 when the
 	// setting WEBSITE_SKU is Dynamic, as Functions does).
 	Concurrency int
@@ -99,7 +103,8 @@ type Host struct {
 	running  bool
 
 	inflightMu sync.Mutex
-	inflight   map[*invocation]struct{}
+	inflight   *invocation // running attempts (an intrusive list through invocation.prev/next)
+	inflightN  int
 	draining   chan struct{}   // closed when Run begins to drain (stop fetching)
 	addr       string          // the own HTTP server's address, once listening
 	keys       *hostkeys.Store // the Functions keys, once the storage is chosen
@@ -115,7 +120,7 @@ type Host struct {
 
 // NewHost creates a host. Declare functions with Func or LoadAppDir+Handle, then call Run.
 func NewHost(opts HostOptions) (*Host, error) {
-	h := &Host{opts: opts, handlers: map[string]Handler{}, inflight: map[*invocation]struct{}{}, draining: make(chan struct{}), hardStop: make(chan struct{})}
+	h := &Host{opts: opts, handlers: map[string]Handler{}, draining: make(chan struct{}), hardStop: make(chan struct{})}
 	h.logger = opts.Logger
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -134,6 +139,9 @@ func NewHost(opts HostOptions) (*Host, error) {
 	}
 	h.settings = opts.Settings
 	h.cfg = opts.HostConfig
+	if err := opts.DefaultHandler.err; err != nil {
+		h.declErrs = append(h.declErrs, fmt.Errorf("HostOptions.DefaultHandler: %w: %w", err, ErrInvalidConfig))
+	}
 	return h, nil
 }
 

@@ -21,29 +21,31 @@ import (
 
 // function is a built, runnable function: the Executor its trigger drives.
 type function struct {
-	host     *Host
-	spec     *FunctionSpec
-	name     string
-	trigType string
-	handler  Handler
-	trigger  driver.Trigger
-	trigSlot int // index of the trigger binding
-	many     bool
-	batch    func([]any) (any, error)
-	slots    []slot
-	inputs   []*boundInput // by binding index (nil for non-inputs)
-	outputs  []*boundOutput
-	result   resultPlan
-	retry    *RetryPolicy
-	timeout  time.Duration // <=0: none
-	logger   *slog.Logger
-	tracer   trace.Tracer // nil when tracing is a no-op
-	spanName string
-	spanOpts []trace.SpanStartOption
-	metCount metric.Int64Counter // nil without a MeterProvider
-	metDur   metric.Float64Histogram
-	metAttrs [3]metric.MeasurementOption // by Status
-	invoke   InvokeFunc                  // middleware chain around core
+	host      *Host
+	spec      *FunctionSpec
+	name      string
+	trigType  string
+	handler   Handler
+	trigger   driver.Trigger
+	trigSlot  int // index of the trigger binding
+	many      bool
+	batch     func([]any) (any, error)
+	slots     []slot
+	inputs    []*boundInput // by binding index (nil for non-inputs)
+	outputs   []*boundOutput
+	result    resultPlan
+	retry     *RetryPolicy
+	timeout   time.Duration // <=0: none
+	logger    *slog.Logger
+	tracer    trace.Tracer // nil when tracing is a no-op
+	spanName  string
+	spanOpts  []trace.SpanStartOption
+	metCount  metric.Int64Counter // nil without a MeterProvider
+	metDur    metric.Float64Histogram
+	metAttrs  [3]metric.MeasurementOption // by Status
+	invoke    InvokeFunc                  // middleware chain around core
+	bindings  []*BindingSpec              // resolved declarations (Dynamic handlers see them)
+	dataNames []string                    // the trigger's binding-data contract (nil if it declares none)
 }
 
 type boundInput struct {
@@ -228,6 +230,9 @@ func (f *function) safeInvoke(ctx context.Context) (err error) {
 // core binds the arguments, calls the handler and writes the outputs.
 func (f *function) core(ctx context.Context) (err error) {
 	inv := (*invocation)(FromContext(ctx).Invocation.(*invocationData))
+	if f.handler.dynamic != nil {
+		return f.coreDynamic(ctx, inv)
+	}
 	var args []any
 	if n := len(f.slots); n <= len(inv.args) {
 		args = inv.args[:n]
@@ -253,6 +258,11 @@ func (f *function) core(ctx context.Context) (err error) {
 	if err := f.routeResult(ctx, inv, res); err != nil {
 		return err
 	}
+	return f.flushOutputs(ctx, inv)
+}
+
+// flushOutputs closes the attempt's outputs to new items and flushes every opened sink.
+func (f *function) flushOutputs(ctx context.Context, inv *invocation) error {
 	for i := range inv.outs {
 		o := &inv.outs[i]
 		o.mu.Lock()

@@ -21,13 +21,28 @@ func (h *Host) track(inv *invocation) bool {
 		return false
 	default:
 	}
-	h.inflight[inv] = struct{}{}
+	// An intrusive list, not a map: linking costs no hashing and no allocation per attempt.
+	inv.next = h.inflight
+	if h.inflight != nil {
+		h.inflight.prev = inv
+	}
+	h.inflight = inv
+	h.inflightN++
 	return true
 }
 
 func (h *Host) untrack(inv *invocation) {
 	h.inflightMu.Lock()
-	delete(h.inflight, inv)
+	if inv.prev != nil {
+		inv.prev.next = inv.next
+	} else if h.inflight == inv {
+		h.inflight = inv.next
+	}
+	if inv.next != nil {
+		inv.next.prev = inv.prev
+	}
+	inv.prev, inv.next = nil, nil
+	h.inflightN--
 	h.inflightMu.Unlock()
 }
 
@@ -35,7 +50,7 @@ func (h *Host) untrack(inv *invocation) {
 func (h *Host) InFlight() int {
 	h.inflightMu.Lock()
 	defer h.inflightMu.Unlock()
-	return len(h.inflight)
+	return h.inflightN
 }
 
 // watchdog cancels attempts past their function timeout.
@@ -56,7 +71,7 @@ func (h *Host) watchdog(stop <-chan struct{}) {
 		}
 		now := h.clock.Now()
 		h.inflightMu.Lock()
-		for inv := range h.inflight {
+		for inv := h.inflight; inv != nil; inv = inv.next {
 			if !inv.deadline.IsZero() && now.After(inv.deadline) {
 				inv.cancel(errTimeoutCancel)
 			}
@@ -213,10 +228,10 @@ func (h *Host) cancelAll() int {
 	default:
 		close(h.hardStop)
 	}
-	for inv := range h.inflight {
+	for inv := h.inflight; inv != nil; inv = inv.next {
 		inv.cancel(errShutdownCancel)
 	}
-	return len(h.inflight)
+	return h.inflightN
 }
 
 // Draining returns a channel that is closed when Run has told every trigger to stop fetching and

@@ -1,20 +1,21 @@
 // Command eventhubs benchmarks the eventHubTrigger against a hand-written azeventhubs partition
-// loop on the same workload, on the amqp-peer with checkpoints on Azurite.
+// loop on the same workload, on the amqp-peer with checkpoints on Azurite, the legs interleaved.
 //
-//	go run ./bench/eventhubs [-n 20000] [-partitions 4] [-size 64] [-batch 100]
+//	go run ./bench/eventhubs [-n 20000] [-partitions 4] [-size 64] [-batch 100] [-rounds 3]
 //
 // It starts Azurite and the amqp-peer, sends n events of size bytes spread over the partitions,
-// then measures, in one run and on the same events (each side reads its own consumer group):
+// then measures -rounds times, alternating raw and trigger legs (raw first in odd rounds, the
+// trigger first in even ones), each leg reading the same events through its own consumer group:
 //
 //	(a) raw: one ConsumerClient, one PartitionClient per partition from the earliest event, each
 //	    receiving up to batch events at a time (20 ms receive timeout) and writing a checkpoint
-//	    (checkpoints.BlobStore) after each batch, as the trigger does with batchCheckpointFrequency 1
-//	    (the trigger also reads the ownership blob before each checkpoint);
+//	    (checkpoints.BlobStore) after each batch, as the trigger does with batchCheckpointFrequency 1;
 //	(b) the trigger: a `cardinality: many` function with a no-op handler through the real runtime
 //	    (extension.NewHost + Func), maxEventBatchSize batch, default settings otherwise.
 //
-// Each figure is events/second from the first receive to the last event handled. The last line
-// is `ratio: <b/a>`.
+// Each figure is events/second from the first receive to the last event handled. Each round
+// prints `round <i>: raw <a> trigger <b> ratio <b/a>`; the last line is `ratio: min <m> median
+// <md>` over the rounds.
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,6 +48,7 @@ var (
 	partitions = flag.Int("partitions", 4, "partitions")
 	size       = flag.Int("size", 64, "event body size in bytes")
 	batch      = flag.Int("batch", 100, "events per receive / maxEventBatchSize")
+	rounds     = flag.Int("rounds", 3, "interleaved rounds of both legs")
 )
 
 func main() {
@@ -64,7 +67,11 @@ func run() error {
 		return err
 	}
 	defer az.Stop()
-	peer, err := amqppeer.Launch(&amqppeer.Config{EventHubs: []amqppeer.EventHub{{Name: hub, Partitions: *partitions, ConsumerGroups: []string{"raw", "trigger"}}}})
+	var groups []string
+	for r := range *rounds {
+		groups = append(groups, fmt.Sprintf("raw%d", r), fmt.Sprintf("trigger%d", r))
+	}
+	peer, err := amqppeer.Launch(&amqppeer.Config{EventHubs: []amqppeer.EventHub{{Name: hub, Partitions: *partitions, ConsumerGroups: groups}}})
 	if err != nil {
 		return err
 	}
@@ -73,18 +80,35 @@ func run() error {
 	if err := fill(ctx, peer.ConnectionString); err != nil {
 		return err
 	}
-	fmt.Printf("workload: %d events of %d bytes over %d partitions\n", *n, *size, *partitions)
-	raw, err := rawLoop(ctx, peer.ConnectionString, az.ConnectionString)
-	if err != nil {
-		return fmt.Errorf("raw: %w", err)
+	fmt.Printf("workload: %d events of %d bytes over %d partitions, batch %d, %d interleaved rounds\n", *n, *size, *partitions, *batch, *rounds)
+	var ratios []float64
+	for r := range *rounds {
+		rawLeg := func() (float64, error) {
+			return rawLoop(ctx, peer.ConnectionString, az.ConnectionString, fmt.Sprintf("raw%d", r))
+		}
+		trigLeg := func() (float64, error) {
+			return trigger(ctx, peer.ConnectionString, az.ConnectionString, fmt.Sprintf("trigger%d", r))
+		}
+		var raw, trig float64
+		var err error
+		if r%2 == 0 {
+			if raw, err = rawLeg(); err == nil {
+				trig, err = trigLeg()
+			}
+		} else {
+			if trig, err = trigLeg(); err == nil {
+				raw, err = rawLeg()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("round %d: %w", r+1, err)
+		}
+		ratios = append(ratios, trig/raw)
+		fmt.Printf("round %d: raw %.0f events/s, trigger %.0f events/s, ratio %.2f\n", r+1, raw, trig, trig/raw)
 	}
-	fmt.Printf("(a) raw partition-client loop: %.0f events/s\n", raw)
-	trig, err := trigger(ctx, peer.ConnectionString, az.ConnectionString)
-	if err != nil {
-		return fmt.Errorf("trigger: %w", err)
-	}
-	fmt.Printf("(b) eventHubTrigger:           %.0f events/s\n", trig)
-	fmt.Printf("ratio: %.2f\n", trig/raw)
+	sorted := append([]float64(nil), ratios...)
+	sort.Float64s(sorted)
+	fmt.Printf("ratio: min %.2f median %.2f\n", sorted[0], sorted[len(sorted)/2])
 	return nil
 }
 
@@ -133,8 +157,8 @@ func sendAll(ctx context.Context, p *azeventhubs.ProducerClient, pid string, evs
 	return nil
 }
 
-func rawLoop(ctx context.Context, cs, storage string) (float64, error) {
-	cc, err := container.NewClientFromConnectionString(storage, "bench-raw", nil)
+func rawLoop(ctx context.Context, cs, storage, group string) (float64, error) {
+	cc, err := container.NewClientFromConnectionString(storage, "bench-"+group, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -145,7 +169,7 @@ func rawLoop(ctx context.Context, cs, storage string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	c, err := azeventhubs.NewConsumerClientFromConnectionString(cs, hub, "raw", nil)
+	c, err := azeventhubs.NewConsumerClientFromConnectionString(cs, hub, group, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -185,7 +209,7 @@ func rawLoop(ctx context.Context, cs, storage string) (float64, error) {
 				}
 				got += len(evs)
 				last := evs[len(evs)-1]
-				if err := store.SetCheckpoint(ctx, azeventhubs.Checkpoint{FullyQualifiedNamespace: "127.0.0.1", EventHubName: hub, ConsumerGroup: "raw",
+				if err := store.SetCheckpoint(ctx, azeventhubs.Checkpoint{FullyQualifiedNamespace: "127.0.0.1", EventHubName: hub, ConsumerGroup: group,
 					PartitionID: fmt.Sprint(pid), Offset: &last.Offset, SequenceNumber: &last.SequenceNumber}, nil); err != nil {
 					errs <- err
 					return
@@ -203,7 +227,7 @@ func rawLoop(ctx context.Context, cs, storage string) (float64, error) {
 	return float64(*n) / el.Seconds(), nil
 }
 
-func trigger(ctx context.Context, cs, storage string) (float64, error) {
+func trigger(ctx context.Context, cs, storage, group string) (float64, error) {
 	var count atomic.Int64
 	var first atomic.Int64
 	done := make(chan struct{})
@@ -222,7 +246,7 @@ func trigger(ctx context.Context, cs, storage string) (float64, error) {
 			close(done)
 		}
 		return nil
-	}), eventhubs.Trigger("bodies", hub, map[string]any{"connection": "EventHubConn", "consumerGroup": "trigger", "cardinality": "many"}))
+	}), eventhubs.Trigger("bodies", hub, map[string]any{"connection": "EventHubConn", "consumerGroup": group, "cardinality": "many"}))
 	if err != nil {
 		return 0, err
 	}

@@ -31,6 +31,12 @@ type Extension struct {
 	// one cheap authenticated call, like database/sql's Pinger; `azbind connection resolve
 	// --check` calls it. It must build its client exactly as the bindings do.
 	Check func(ctx context.Context, c *connection.Connection) error
+	// ConfigKeys lists the keys the extension reads from its host.json section; a key of a
+	// nested object is written "parent.child" (a parent listed without children accepts any).
+	// The loader warns about every other key of the section, with "did you mean", as one line
+	// each. Nil: the runtime's list of the documented Functions keys for a section of this name
+	// is used, or no check is made.
+	ConfigKeys []string
 }
 
 // BindingType implements one function.json binding type. The runtime picks the factory from the
