@@ -331,3 +331,20 @@ func TestEncryptedKey(t *testing.T) {
 		}
 	}
 }
+
+// The per-request cost of a key check (cached documents): go test -bench Match ./internal/hostkeys
+func BenchmarkMatch(b *testing.B) {
+	s := hostkeys.New(extension.NewMemoryStorage(), "h", hostkeys.Options{})
+	ctx := context.Background()
+	if _, err := s.Function(ctx, "F"); err != nil {
+		b.Fatal(err)
+	}
+	es, _ := s.List(ctx, "F")
+	key := es[len(es)-1].Value // the function's own key: compared last
+	b.ReportAllocs()
+	for b.Loop() {
+		if m, _ := s.Match(ctx, key, "F"); m.Level != driver.AuthFunction {
+			b.Fatal("no match")
+		}
+	}
+}
