@@ -47,6 +47,7 @@ type env struct {
 	store *extension.MemoryStorage
 	rec   *recorder
 	logs  *testlog.Buffer
+	zone  string // WEBSITE_TIME_ZONE (default UTC)
 }
 
 func newEnv(start time.Time) *env {
@@ -59,7 +60,11 @@ func newEnv(start time.Time) *env {
 // start runs one host with function Tick on e's clock and storage; it stops at test end.
 func (e *env) start(t *testing.T, hostName string, bindings ...*driver.BindingSpec) {
 	t.Helper()
-	settings := connection.NewSettings(connection.FromMap("test", map[string]string{"WEBSITE_TIME_ZONE": "UTC"}))
+	zone := e.zone
+	if zone == "" {
+		zone = "UTC"
+	}
+	settings := connection.NewSettings(connection.FromMap("test", map[string]string{"WEBSITE_TIME_ZONE": zone}))
 	h, err := extension.NewHost(extension.HostOptions{
 		Settings: settings, Storage: e.store, Clock: e.clk, HostID: "timertest",
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -189,8 +194,13 @@ func TestThreeHostsOneRunPerOccurrence(t *testing.T) {
 	e.advanceTo(t, t0.Add(10*time.Minute+5*time.Second), 4)
 	clocktest.WaitFor(t, "10 runs", func() bool { return len(e.rec.all()) >= 10 })
 	seen := map[time.Time]int{}
+	hosts := map[string]bool{}
 	for _, r := range e.rec.all() {
 		seen[r.at]++
+		hosts[r.host] = true
+	}
+	if len(hosts) != 1 {
+		t.Errorf("runs on hosts %v, want only the lock holder", hosts)
 	}
 	if len(e.rec.all()) != 10 || len(seen) != 10 {
 		t.Fatalf("runs %+v", e.rec.all())
@@ -306,5 +316,73 @@ func TestNoCatchUpWithoutMonitor(t *testing.T) {
 	clocktest.WaitFor(t, "the first run", func() bool { return len(e.rec.all()) == 1 })
 	if r := e.rec.all()[0]; !r.at.Equal(t0.Add(15*time.Second)) || r.info.IsPastDue {
 		t.Fatalf("first run %+v at %v, want a regular run 15 s after start", r.info, r.at)
+	}
+}
+
+// The trigger follows the zone's wall clock through the end of DST (Pacific, 2018-11-04): the
+// point-in-time 01:30 runs once that day, an hourly interval runs in both copies of 01:00.
+func TestDSTFallBackOnTheClock(t *testing.T) {
+	la, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, tc := range []struct {
+		expr string
+		want []string
+	}{
+		{"0 30 1 * * *", []string{"2018-11-04T01:30:00-07:00", "2018-11-05T01:30:00-08:00"}},
+		{"0 0 * * * *", []string{"2018-11-04T01:00:00-07:00", "2018-11-04T01:00:00-08:00", "2018-11-04T02:00:00-08:00"}},
+	} {
+		start := time.Date(2018, 11, 4, 0, 30, 0, 0, la)
+		end := time.Date(2018, 11, 5, 2, 0, 0, 0, la)
+		if len(tc.want) == 3 {
+			end = time.Date(2018, 11, 4, 2, 30, 0, 0, la)
+		}
+		e := newEnv(start)
+		e.zone = "Pacific Standard Time"
+		e.start(t, "a", timer.Trigger("info", tc.expr))
+		e.advanceTo(t, end, 2)
+		clocktest.WaitFor(t, "the runs", func() bool { return len(e.rec.all()) >= len(tc.want) })
+		var got []string
+		for _, r := range e.rec.all() {
+			got = append(got, r.at.In(la).Format(time.RFC3339))
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%q: runs %v, want %v", tc.expr, got, tc.want)
+		}
+	}
+}
+
+// A failing run never stops the schedule (TimerListenerTests.InvokeJobFunction_HandlesExceptions).
+func TestFailuresDoNotStopTheSchedule(t *testing.T) {
+	e := newEnv(t0)
+	settings := connection.NewSettings(connection.FromMap("test", map[string]string{"WEBSITE_TIME_ZONE": "UTC"}))
+	h, err := extension.NewHost(extension.HostOptions{Settings: settings, Storage: e.store, Clock: e.clk, HostID: "timertest", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var at []time.Time
+	_ = h.Func("Tick", extension.Action(func(_ context.Context, info *timer.TimerInfo) error {
+		mu.Lock()
+		defer mu.Unlock()
+		at = append(at, e.clk.Now())
+		if info == nil {
+			return nil
+		}
+		panic("kaboom")
+	}), timer.Trigger("info", "0 * * * * *"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	e.advanceTo(t, t0.Add(3*time.Minute), 2)
+	clocktest.WaitFor(t, "3 failed runs", func() bool { mu.Lock(); defer mu.Unlock(); return len(at) >= 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	for i, a := range at {
+		if want := time.Date(2026, 1, 1, 0, i+1, 0, 0, time.UTC); !a.Equal(want) {
+			t.Errorf("run %d at %v, want %v", i, a, want)
+		}
 	}
 }
