@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/azbind/azbind/azhttp"
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/eventgrid"
 	"github.com/azbind/azbind/extension"
@@ -132,6 +133,22 @@ func keyOf(t *testing.T, h *extension.Host, kind, name string) string {
 	return ""
 }
 
+// functionKey returns the default key of a function.
+func functionKey(t *testing.T, h *extension.Host, fn string) string {
+	t.Helper()
+	es, err := h.HostKeys().List(context.Background(), fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Scope == "function "+fn && e.Name == "default" {
+			return e.Value
+		}
+	}
+	t.Fatalf("no key of %s", fn)
+	return ""
+}
+
 // pathOf fills a route template's parameters with sample values.
 func pathOf(tmpl string) string {
 	segs := strings.Split(tmpl, "/")
@@ -150,6 +167,10 @@ func declareRouteHost(h *extension.Host) {
 	_ = h.Func("Push", nop, extension.Binding("memPushTrigger", "item", extension.DirIn, nil))
 	_ = h.Func("Ev", nop, eventgrid.Trigger("ev"))
 	_ = h.Func("Manual", nop, extension.ManualTrigger("input"))
+	echo := extension.Func(func(_ context.Context, s string) (string, error) { return s, nil })
+	_ = h.Func("Open", echo, azhttp.Trigger("req", &azhttp.TriggerOptions{AuthLevel: driver.AuthAnonymous}), azhttp.Output("$return"))
+	_ = h.Func("Keyed", echo, azhttp.Trigger("req", nil), azhttp.Output("$return"))
+	_ = h.Func("Other", echo, azhttp.Trigger("req", &azhttp.TriggerOptions{Route: "other/{id:int}"}), azhttp.Output("$return"))
 }
 
 // Every route the host serves, listed from its router, checked for its level over a real socket:
@@ -166,11 +187,12 @@ func TestEveryRouteHasItsLevel(t *testing.T) {
 				n++
 			}
 		}
-		return n == 2
+		return n == 2 && len(hh.RoutesForTest()) == 10
 	})
 	routes := hh.RoutesForTest()
 	want := map[string]driver.AuthLevel{"admin/host/ping": driver.AuthAnonymous, "admin/host/status": driver.AuthAdmin, "admin/scale": driver.AuthAdmin,
-		"admin/functions/{name}": driver.AuthAdmin, "admin/{*rest}": driver.AuthAdmin, "runtime/webhooks/memory": driver.AuthSystem, "runtime/webhooks/eventgrid": driver.AuthSystem}
+		"admin/functions/{name}": driver.AuthAdmin, "admin/{*rest}": driver.AuthAdmin, "runtime/webhooks/memory": driver.AuthSystem, "runtime/webhooks/eventgrid": driver.AuthSystem,
+		"api/Open": driver.AuthAnonymous, "api/Keyed": driver.AuthFunction, "api/other/{id:int}": driver.AuthFunction}
 	for _, r := range routes {
 		if lvl, ok := want[r.Template]; ok && lvl != r.Level {
 			t.Errorf("route %s has level %v, want %v", r.Template, r.Level, lvl)
@@ -183,12 +205,13 @@ func TestEveryRouteHasItsLevel(t *testing.T) {
 	master := keyOf(t, hh.Host, "master", "master")
 	hostKey := keyOf(t, hh.Host, "function", "default")
 	memKey := keyOf(t, hh.Host, "system", memconn.PushKeyName)
+	keyedKey := functionKey(t, hh.Host, "Keyed")
 	for _, r := range routes {
 		method := http.MethodGet
 		if len(r.Methods) > 0 {
 			method = r.Methods[0]
 		}
-		url := hh.base + pathOf(r.Template) + "?functionName=Nobody"
+		url := hh.base + strings.ReplaceAll(pathOf(r.Template), "/x", "/1") + "?functionName=Nobody"
 		for _, c := range []struct {
 			who   string
 			key   string
@@ -198,6 +221,7 @@ func TestEveryRouteHasItsLevel(t *testing.T) {
 			{"a wrong key", "not-a-key-of-this-host", r.Level == driver.AuthAnonymous},
 			{"the host function key", hostKey, r.Level == driver.AuthAnonymous || r.Level == driver.AuthFunction || r.Level == driver.AuthUser},
 			{"the memory_extension key", memKey, r.Level == driver.AuthAnonymous || r.Level == driver.AuthFunction || r.Level == driver.AuthUser || (r.Level == driver.AuthSystem && r.SystemKey == memconn.PushKeyName)},
+			{"Keyed's own key", keyedKey, r.Level == driver.AuthAnonymous || r.Function == "Keyed"},
 			{"the master key", master, true},
 		} {
 			code, body, _ := do(t, method, url, c.key, strings.NewReader("{}"))
