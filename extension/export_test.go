@@ -121,3 +121,6 @@ func (h *Host) RoutesForTest() []driver.Route {
 	}
 	return out
 }
+
+// QueuedForTest is the number of requests waiting for a maxConcurrentRequests slot.
+func (h *Host) QueuedForTest() int64 { return h.guard.queued.Load() }

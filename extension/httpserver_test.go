@@ -413,6 +413,41 @@ func TestMaxOutstandingRequests429(t *testing.T) {
 	}
 }
 
+// Up to maxConcurrentRequests run at once; the others wait (within maxOutstandingRequests) and
+// run when a slot frees.
+func TestMaxConcurrentRequestsQueue(t *testing.T) {
+	cfg := &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"http": {"maxOutstandingRequests": float64(10), "maxConcurrentRequests": float64(1)}}}
+	entered, release := make(chan struct{}, 4), make(chan struct{})
+	hh, u := pushHost(t, cfg, entered, release)
+	codes := make(chan int, 2)
+	post := func() {
+		resp, err := http.Post(u, "application/json", strings.NewReader(`"a"`))
+		if err != nil {
+			codes <- 0
+			return
+		}
+		resp.Body.Close()
+		codes <- resp.StatusCode
+	}
+	go post()
+	<-entered
+	go post()
+	waitFor(t, "the second request queued", func() bool { return hh.QueuedForTest() == 1 })
+	select {
+	case <-entered:
+		t.Fatal("a second request runs while maxConcurrentRequests is 1")
+	default:
+	}
+	release <- struct{}{} // the first finishes; the second takes its slot
+	<-entered
+	close(release)
+	for range 2 {
+		if c := <-codes; c != http.StatusAccepted {
+			t.Fatalf("status %d, want 202", c)
+		}
+	}
+}
+
 func TestBadThrottleSettingIsAnError(t *testing.T) {
 	cfg := &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"http": {"maxOutstandingRequests": "lots"}}}
 	o := opts(nil)

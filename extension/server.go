@@ -174,6 +174,7 @@ type guard struct {
 
 	stopped     atomic.Bool // Run has returned
 	outstanding atomic.Int64
+	queued      atomic.Int64 // waiting for a maxConcurrentRequests slot
 	semMu       sync.Mutex
 	sem         chan struct{} // maxConcurrent slots; nil when unbounded
 }
@@ -244,10 +245,13 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sem := g.sem
 		g.semMu.Unlock()
 		if sem != nil {
+			g.queued.Add(1)
 			select {
 			case sem <- struct{}{}:
+				g.queued.Add(-1)
 				defer func() { <-sem }()
 			case <-r.Context().Done():
+				g.queued.Add(-1)
 				return
 			}
 		}
