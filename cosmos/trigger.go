@@ -93,11 +93,10 @@ type trigger struct {
 	owner    string // this listener's lease owner name
 	connName string // the binding's connection setting name, for dead letters
 
-	mu       sync.Mutex
-	store    *leaseStore
-	monitor  *azcosmos.ContainerClient
-	workers  map[string]*leaseWorker // lease id → worker
-	prefixOK bool
+	mu      sync.Mutex
+	store   *leaseStore
+	monitor *azcosmos.ContainerClient
+	workers map[string]*leaseWorker // lease id → worker
 }
 
 func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, error) {
@@ -285,6 +284,7 @@ func (t *trigger) setup(ctx context.Context) error {
 		}
 	}
 	if monProps == nil || leaseProps == nil {
+		//lint:ignore ST1005 the real extension's message, verbatim
 		return fmt.Errorf("%w: Either the source container '%s' (in database '%s') or the lease container '%s' (in database '%s') does not exist. Both containers must exist before the listener starts. To automatically create the lease container, set 'CreateLeaseContainerIfNotExists' to 'true'.",
 			driver.ErrPermanent, c.ContainerName, c.DatabaseName, c.LeaseContainerName, c.LeaseDatabaseName)
 	}
