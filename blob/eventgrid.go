@@ -23,6 +23,7 @@ import (
 //
 //	/runtime/webhooks/blobs?functionName=Host.Functions.<name>&code=<blobs_extension key>
 //
+// (mounted on the host's router by eventgrid.Listen at AuthSystem, system key blobs_extension)
 // and every event of the trigger's container and path pattern is handed over to the internal
 // queue with a receipt, exactly as a scan hands a blob over; the host's dispatcher then invokes
 // the function (retries, poison queue) as for scanned blobs.
@@ -30,8 +31,6 @@ import (
 const (
 	// blobsWebhook is the extension segment of the blobs webhook.
 	blobsWebhook = "blobs"
-	// blobsKeyName is the system key callers of the blobs webhook present.
-	blobsKeyName = blobsWebhook + "_extension"
 	// blobCreated is the only event type that hands a blob over.
 	blobCreated = "Microsoft.Storage.BlobCreated"
 	// handOverWorkers bounds the concurrent hand-overs of one Notification request.

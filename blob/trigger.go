@@ -17,7 +17,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
 
 	"github.com/azbind/azbind/connection"
-	"github.com/azbind/azbind/eventgrid"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/extension/expr"
 	"github.com/azbind/azbind/internal/hoststore"
@@ -90,11 +89,6 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	}
 	if bc.Host.HostID == "" {
 		return nil, bc.Errorf("", "", "the blob trigger needs the host ID (receipts and its internal queue are per host ID)")
-	}
-	if eventGrid {
-		if err := eventgrid.CheckSystemKey(bc.Host, blobsKeyName); err != nil {
-			return nil, err
-		}
 	}
 	c, err := bc.Connection(ctx, connection.Blob)
 	if err != nil {

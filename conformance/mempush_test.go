@@ -20,8 +20,13 @@ func TestInMemoryPush(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) conformance.Harness { return PushHarness{} })
 }
 
+// pushKey is the memory_extension system key the harness's hosts get from their settings.
+const pushKey = "push-test-system-key-0123456789"
+
 // Settings implements conformance.Harness.
-func (PushHarness) Settings() map[string]string { return map[string]string{} }
+func (PushHarness) Settings() map[string]string {
+	return map[string]string{"host.systemKey." + memconn.PushKeyName: pushKey}
+}
 
 // Capabilities implements conformance.Harness.
 func (PushHarness) Capabilities() conformance.Capabilities {
@@ -50,10 +55,10 @@ func (s *pushSource) Trigger(name string) *driver.BindingSpec {
 	return driver.Binding("memPushTrigger", name, driver.DirIn, nil)
 }
 func (s *pushSource) Endpoint(baseURL, function string) {
-	s.p.SetTarget(memconn.PushURL(baseURL, function))
+	s.p.SetTarget(memconn.PushURL(baseURL, function, pushKey))
 }
 func (s *pushSource) Request(ctx context.Context, baseURL, function string, p []byte) (*http.Request, error) {
-	return http.NewRequestWithContext(ctx, http.MethodPost, memconn.PushURL(baseURL, function), bytes.NewReader(p))
+	return http.NewRequestWithContext(ctx, http.MethodPost, memconn.PushURL(baseURL, function, pushKey), bytes.NewReader(p))
 }
 func (s *pushSource) Send(_ context.Context, p []byte) error { s.p.Publish(p); return nil }
 

@@ -14,14 +14,14 @@
 // (Host.Handler) or let Run serve it (HostOptions.HTTPAddr or the setting AZBIND_HTTP_ADDR, e.g.
 // ":7071"). Callers present the host system key "eventgrid_extension" as the code query
 // parameter or the x-functions-key header: without it, or with a wrong one, the answer is 401
-// (the comparison takes constant time). The key is the setting host.systemKey.eventgrid_extension
+// (the runtime compares it in constant time; the master key is accepted too). The runtime keeps
+// the key with the host's other Functions keys: the setting host.systemKey.eventgrid_extension
 // when defined (the name Azure Container Apps gives the key's secret; host__systemKey__… works
-// too), else it is generated once — 40 random bytes in base64 with '+' replaced by 'a', as the
-// Functions host makes keys — and kept in host storage at secrets/<hostId>/host.json in the
-// shape of the Functions host's secrets document ({"systemKeys": [{"name", "value",
-// "encrypted"}]}), written with an ETag condition so that every instance of the app uses the same
-// key. With neither the setting nor durable host storage (AzureWebJobsStorage) the trigger does
-// not load: a key kept in memory would change at each start. `azbind eventgrid url APPDIR` prints
+// too), else generated once in Functions' key format and kept in host.json systemKeys of the
+// azure-webjobs-secrets container (under secrets/ of the host storage a program gives), so that
+// every instance of the app uses the same key. With neither the setting nor durable host storage
+// (AzureWebJobsStorage) the trigger does not start: a key kept in memory would change at each
+// start. `azbind eventgrid url APPDIR` prints
 // each function's webhook URL with its key. An unknown function gets 404 "cannot find function:
 // '<name>'".
 //
@@ -76,6 +76,8 @@
 //
 // # Blob trigger with source EventGrid
 //
-// Listen, Endpoint and SystemKey are exported so that the blob trigger's Event Grid source can
-// serve /runtime/webhooks/blobs (key blobs_extension) with the same handshakes.
+// Listen and Endpoint are exported so that the blob trigger's Event Grid source can serve
+// /runtime/webhooks/blobs (system key blobs_extension) with the same handshakes. Both webhooks
+// are routes on the host's router (Services.Router) at AuthSystem: the runtime keeps and checks
+// the system keys (host.json systemKeys in azure-webjobs-secrets, as Functions; see `azbind keys`).
 package eventgrid

@@ -24,6 +24,13 @@ import (
 // testKey is the eventgrid_extension key the test hosts get from their settings.
 const testKey = "test-system-key-0123456789abcdefghijklmnopqrstuvwxyz"
 
+// testMasterKey is the test hosts' master key (for /admin/host/status).
+const testMasterKey = "test-master-key-0123456789abcdefghijklmnopqrstuvwxyz"
+
+// secretsKey is where a host given its storage keeps its host.json secrets (under secrets/, the
+// runtime's choice; in the azure-webjobs-secrets container with the default storage).
+func secretsKey(hostID string) string { return "secrets/" + hostID + "/host.json" }
+
 // syncBuffer is a log sink safe for concurrent writes.
 type syncBuffer = testlog.Buffer
 
@@ -66,6 +73,7 @@ func startHost(t *testing.T, cfg hostConfig) *testHost {
 	if !cfg.noKey {
 		m["host.systemKey.eventgrid_extension"] = testKey
 	}
+	m["host.master"] = testMasterKey
 	settings := connection.NewSettings(connection.FromMap("test", m))
 	logs := &syncBuffer{}
 	if cfg.storage == nil {
@@ -118,7 +126,9 @@ func (th *testHost) waitListening(storage extension.HostStorage, hostID string, 
 	}
 	var names []string
 	for names == nil {
-		resp, err := http.Get(th.srv.URL + "/admin/host/status")
+		req, _ := http.NewRequest(http.MethodGet, th.srv.URL+"/admin/host/status", nil)
+		req.Header.Set("x-functions-key", testMasterKey)
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			var st struct {
 				Functions []string `json:"functions"`
@@ -135,7 +145,7 @@ func (th *testHost) waitListening(storage extension.HostStorage, hostID string, 
 	if noKey {
 		th.key = ""
 		for th.key == "" {
-			if rec, err := storage.Get(context.Background(), eventgrid.SecretsKey(hostID)); err == nil {
+			if rec, err := storage.Get(context.Background(), secretsKey(hostID)); err == nil {
 				var doc struct {
 					SystemKeys []struct{ Name, Value string } `json:"systemKeys"`
 				}

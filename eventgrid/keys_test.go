@@ -5,20 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/eventgrid"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
-	"github.com/azbind/azbind/internal/testhost"
 )
 
 func readSecrets(t *testing.T, st driver.HostStorage, hostID string) map[string]json.RawMessage {
 	t.Helper()
-	rec, err := st.Get(context.Background(), eventgrid.SecretsKey(hostID))
+	rec, err := st.Get(context.Background(), secretsKey(hostID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,63 +83,9 @@ func TestSystemKeyGeneratedAndKept(t *testing.T) {
 	}
 }
 
-// A secrets document written by someone else keeps its other members; the key is added to it.
-// Concurrent first uses on several hosts agree on one key.
-func TestSystemKeyConcurrentAndPreserving(t *testing.T) {
-	st := extension.NewMemoryStorage()
-	ctx := context.Background()
-	orig := `{"masterKey":{"name":"master","value":"m","encrypted":false},"functionKeys":[],"systemKeys":[{"name":"blobs_extension","value":"b","encrypted":false}],"hostName":"h","source":"runtime"}`
-	if _, err := st.Put(ctx, eventgrid.SecretsKey("shared"), driver.Record{Data: []byte(orig)}, driver.Cond{IfNoneMatch: true}); err != nil {
-		t.Fatal(err)
-	}
-	const n = 8
-	got := make([]string, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := testhost.Services(t, extension.HostOptions{Storage: st, HostID: "shared"})
-			k, err := eventgrid.SystemKey(ctx, s, eventgrid.SystemKeyName)
-			if err != nil {
-				t.Error(err)
-			}
-			got[i] = k
-		}()
-	}
-	wg.Wait()
-	for _, k := range got[1:] {
-		if k != got[0] || k == "" {
-			t.Fatal("hosts starting together got different keys")
-		}
-	}
-	doc := readSecrets(t, st, "shared")
-	keys := systemKeys(t, doc)
-	if keys["blobs_extension"] != "b" || keys["eventgrid_extension"] != got[0] || len(keys) != 2 {
-		t.Fatalf("system keys after adding: %d keys", len(keys))
-	}
-	if string(doc["masterKey"]) != `{"name":"master","value":"m","encrypted":false}` || string(doc["hostName"]) != `"h"` {
-		t.Fatal("other members of the secrets document were not kept")
-	}
-	// The other extension's key is served as stored.
-	if k, err := eventgrid.SystemKey(ctx, testhost.Services(t, extension.HostOptions{Storage: st, HostID: "shared"}), "blobs_extension"); err != nil || k != "b" {
-		t.Fatalf("blobs_extension: %v", err)
-	}
-}
-
-func TestSystemKeyEncryptedIsAnError(t *testing.T) {
-	st := extension.NewMemoryStorage()
-	ctx := context.Background()
-	doc := `{"systemKeys":[{"name":"eventgrid_extension","value":"CfDJ8AAAAA-secret-ciphertext","encrypted":true}]}`
-	st.Put(ctx, eventgrid.SecretsKey("enc"), driver.Record{Data: []byte(doc)}, driver.Cond{})
-	_, err := eventgrid.SystemKey(ctx, testhost.Services(t, extension.HostOptions{Storage: st, HostID: "enc"}), eventgrid.SystemKeyName)
-	if err == nil || !strings.Contains(err.Error(), "host.systemKey.eventgrid_extension") || strings.Contains(err.Error(), "CfDJ8") {
-		t.Fatalf("error %v: want one naming the setting to use, without the stored value", err)
-	}
-}
-
 // With only the memory storage the host fell back to, and no key setting, the trigger does not
-// load: the error names both ways out.
+// start (its route is refused when it mounts): the error names both ways out. (Key generation,
+// concurrency, encrypted keys: internal/hostkeys.)
 func TestSystemKeyNeedsSettingOrDurableStorage(t *testing.T) {
 	settings := connection.NewSettings(connection.FromMap("test", map[string]string{}))
 	h, err := extension.NewHost(extension.HostOptions{Settings: settings, Logger: slog.New(slog.DiscardHandler), HostID: "volatile"})
@@ -146,9 +93,11 @@ func TestSystemKeyNeedsSettingOrDurableStorage(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Func("Fn", extension.Action(func(ctx context.Context, s string) error { return nil }), eventgrid.Trigger("ev"))
-	err = h.Verify(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = h.Run(ctx)
 	if !errors.Is(err, driver.ErrInvalidConfig) {
-		t.Fatalf("Verify: %v", err)
+		t.Fatalf("Run: %v", err)
 	}
 	for _, want := range []string{"host.systemKey.eventgrid_extension", "AzureWebJobsStorage"} {
 		if !strings.Contains(err.Error(), want) {
@@ -159,21 +108,28 @@ func TestSystemKeyNeedsSettingOrDurableStorage(t *testing.T) {
 	settings = connection.NewSettings(connection.FromMap("test", map[string]string{"host__systemKey__eventgrid_extension": "k"}))
 	h, _ = extension.NewHost(extension.HostOptions{Settings: settings, Logger: slog.New(slog.DiscardHandler), HostID: "volatile"})
 	h.Func("Fn", extension.Action(func(ctx context.Context, s string) error { return nil }), eventgrid.Trigger("ev"))
-	if err := h.Verify(context.Background()); err != nil {
-		t.Fatalf("Verify with the key setting: %v", err)
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(runCtx) }()
+	srv := httptest.NewServer(h.Handler())
+	defer srv.Close()
+	waitUntil(t, func() bool {
+		return doRequest(t, http.MethodPost, srv.URL+"/runtime/webhooks/eventgrid?functionName=Fn&code=k", map[string]string{"aeg-event-type": "Unsubscribe"}, "").code == http.StatusAccepted
+	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run with the key setting: %v", err)
 	}
 }
 
-func TestGenerateKey(t *testing.T) {
-	seen := map[string]bool{}
-	for range 200 {
-		k, err := eventgrid.GenerateKey()
-		if err != nil {
-			t.Fatal(err)
+// waitUntil polls cond until it holds (10 s at most).
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
 		}
-		if len(k) != 56 || strings.ContainsAny(k, "+ ") || seen[k] {
-			t.Fatalf("bad or repeated key of length %d", len(k))
-		}
-		seen[k] = true
+		time.Sleep(5 * time.Millisecond)
 	}
 }

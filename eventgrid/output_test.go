@@ -216,8 +216,8 @@ func TestOutputOnlyAfterSuccessAndValid(t *testing.T) {
 		"missing": "dataVersion",
 	} {
 		r := th.post("Pub", "Notification", arr(egEvent("x", subject, "{}")))
-		if r.code != 500 || !strings.Contains(r.body, want) {
-			t.Errorf("%s: %d %q, want 500 mentioning %q", subject, r.code, r.body, want)
+		if r.code != 500 || r.body != "Exception while executing function: Pub" || !strings.Contains(th.logs.String(), want) {
+			t.Errorf("%s: %d %q, want 500 with the extension's text and the host log mentioning %q", subject, r.code, r.body, want)
 		}
 	}
 	if n := len(rcv.requests()); n != 0 {
@@ -233,8 +233,8 @@ func TestOutputServiceErrorHidesKey(t *testing.T) {
 		return out.Add(ctx, `{"id":"o","subject":"s","eventType":"T","eventTime":"2026-03-04T05:06:07Z","dataVersion":"1","data":{}}`)
 	})
 	r := th.post("Pub", "Notification", arr(egEvent("x", "s", "{}")))
-	if r.code != 500 || !strings.Contains(r.body, "Unauthorized") {
-		t.Fatalf("%d %q, want 500 with the service's error code", r.code, r.body)
+	if r.code != 500 || strings.Contains(r.body, "Unauthorized") || !strings.Contains(th.logs.String(), "Unauthorized") {
+		t.Fatalf("%d %q, want 500 without the service's error, which the host log has", r.code, r.body)
 	}
 	if strings.Contains(r.body, topicKey) || strings.Contains(th.logs.String(), topicKey) {
 		t.Fatal("the topic key appears in the error or the logs")

@@ -21,7 +21,7 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/eventgrid"
 	"github.com/azbind/azbind/extension"
-	"github.com/azbind/azbind/internal/testhost"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 func testdata(t *testing.T, name string) string {
@@ -233,8 +233,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // Listen refuses a second endpoint for a function that already listens, and serves it again
 // with 503 once stopped.
 func TestListenDuplicateFunction(t *testing.T) {
-	mux := http.NewServeMux()
-	s := testhost.Services(t, extension.HostOptions{Settings: connection.NewSettings(connection.FromMap("t", map[string]string{"host.systemKey.x_extension": "k"})), Mux: mux})
+	s, mux := routerServices(t, map[string]string{"host.systemKey.x_extension": "k"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ep := eventgrid.Endpoint{Extension: "x", Function: "F", Deliver: func(context.Context, []json.RawMessage) error { return nil }}
@@ -264,11 +263,10 @@ func TestListenDuplicateFunction(t *testing.T) {
 	}
 }
 
-// The host's shared values may be closed and opened again on the same Mux (a Mux never forgets a
-// pattern): the webhook router is found and reused instead of mounted twice.
+// The host's shared values may be closed and opened again (Verify, then Run): closing unmounts
+// the webhook route, and the next Listen mounts it again.
 func TestListenAgainAfterSharedValuesClosed(t *testing.T) {
-	mux := http.NewServeMux()
-	s := testhost.Services(t, extension.HostOptions{Settings: connection.NewSettings(connection.FromMap("t", map[string]string{"host.systemKey.eventgrid_extension": "k"})), Mux: mux})
+	s, mux := routerServices(t, map[string]string{"host.systemKey.eventgrid_extension": "k"})
 	ep := eventgrid.Endpoint{Extension: "eventgrid", Function: "F", Deliver: func(context.Context, []json.RawMessage) error { return nil }}
 	status := func() int {
 		req := httptest.NewRequest("POST", "/runtime/webhooks/eventgrid?functionName=F&code=k", nil)
@@ -293,8 +291,19 @@ func TestListenAgainAfterSharedValuesClosed(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if c := status(); c != 503 {
-			t.Fatalf("round %d: after the stop: %d", round, c)
+		if c := status(); c != 404 {
+			t.Fatalf("round %d: after the shared values closed: %d, want 404 (unmounted)", round, c)
 		}
 	}
+}
+
+// routerServices returns a host's services (with the given settings) and its handler, for
+// Listen outside Run.
+func routerServices(t *testing.T, settings map[string]string) (*driver.Services, http.Handler) {
+	t.Helper()
+	h, err := extension.NewHost(extension.HostOptions{Settings: connection.NewSettings(connection.FromMap("t", settings)), Storage: extension.NewMemoryStorage(), HostID: "listen", Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.Services(), h.Handler()
 }

@@ -39,9 +39,6 @@ type trigger struct {
 }
 
 func newTrigger(_ context.Context, bc *driver.BindContext) (driver.Trigger, error) {
-	if err := CheckSystemKey(bc.Host, SystemKeyName); err != nil {
-		return nil, err
-	}
 	t := &trigger{host: bc.Host, fn: bc.Function}
 	elem := bc.Param
 	switch {

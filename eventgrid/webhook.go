@@ -2,7 +2,6 @@ package eventgrid
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +18,10 @@ import (
 // WebhookPrefix is the path under which the host serves extension webhooks:
 // /runtime/webhooks/<extension>?functionName=<name>&code=<key>.
 const WebhookPrefix = "/runtime/webhooks/"
+
+// SystemKeyName is the host system key that callers of the Event Grid webhook present (kept by
+// the runtime with the host's other keys, in host.json systemKeys; see `azbind keys`).
+const SystemKeyName = "eventgrid_extension"
 
 // Schema is the event schema a function binds to. It decides the handshakes' 409 answers: a
 // function that binds the Event Grid schema refuses the CloudEvents OPTIONS handshake, one that
@@ -51,7 +54,7 @@ var ErrRetryLater = errors.New("not handled now: deliver again later")
 // Endpoint is one function's endpoint on an extension webhook.
 type Endpoint struct {
 	// Extension is the webhook's path segment, matched case-insensitively ("eventgrid",
-	// "blobs"); callers present the system key "<extension>_extension".
+	// "blobs"); callers present the system key "<extension>_extension" (or the master key).
 	Extension string
 	// Function is the functionName query value that selects this endpoint, matched exactly (as
 	// the Event Grid extension's listener table does).
@@ -59,35 +62,38 @@ type Endpoint struct {
 	// Schema decides the handshakes' 409 answers.
 	Schema Schema
 	// Deliver handles the events of one Notification request (each a JSON object as sent). nil ⇒
-	// 202; an error ⇒ 500 with its message (Event Grid delivers the whole request again), or 503
-	// when it wraps ErrRetryLater.
+	// 202; an error ⇒ 500 "Exception while executing function: <Function>" as the extension
+	// answers, the error itself logged (Event Grid delivers the whole request again), or 503 when
+	// it wraps ErrRetryLater.
 	Deliver func(ctx context.Context, events []json.RawMessage) error
 }
 
-// Listen serves ep on the host's webhook route (mounted on Services.Mux the first time any
-// endpoint of the host listens) until ctx is cancelled, then answers 503 to new requests for it
-// and returns once the requests in flight have been answered. Callers must present the system
-// key "<extension>_extension" (SystemKey) as the code query parameter or the x-functions-key
-// header. Listen is how pushed triggers (eventGridTrigger; the blob trigger with source
-// EventGrid) implement driver.Trigger.Run.
+// Listen serves ep on the host's webhook route /runtime/webhooks/<extension> (mounted on
+// Services.Router, at AuthSystem with the system key "<extension>_extension", the first time
+// any endpoint of the extension listens on the host, and unmounted when the host closes its
+// shared values) until ctx is cancelled, then answers 503 to new requests for it and returns
+// once the requests in flight have been answered. The router checks the key — the system key or
+// the master key as the code query parameter or the x-functions-key header — before a request
+// reaches the endpoint. Listen is how pushed triggers (eventGridTrigger; the blob trigger with
+// source EventGrid) implement driver.Trigger.Run.
 func Listen(ctx context.Context, s *driver.Services, ep Endpoint) error {
 	if ep.Deliver == nil || ep.Extension == "" || strings.Contains(ep.Extension, "/") {
 		return fmt.Errorf("eventgrid: Listen: endpoint needs an extension name without '/' and a Deliver function")
 	}
-	key, err := SystemKey(ctx, s, strings.ToLower(ep.Extension)+"_extension")
-	if err != nil {
-		return err
-	}
-	r, err := driver.Shared(ctx, s, routerID{}, func(context.Context) (*router, error) {
-		if s.Mux == nil {
-			return nil, fmt.Errorf("eventgrid: the host has no HTTP mux to serve webhooks on")
+	ext := strings.ToLower(ep.Extension)
+	wh, err := driver.Shared(ctx, s, webhookID{ext}, func(context.Context) (*webhook, error) {
+		wh := &webhook{ext: ext, log: s.Logger, funcs: map[string]*endpointState{}}
+		unmount, err := s.Router.Mount(driver.Route{Template: strings.TrimPrefix(WebhookPrefix, "/") + ext, Level: driver.AuthSystem, SystemKey: ext + "_extension", Handler: wh})
+		if err != nil {
+			return nil, fmt.Errorf("eventgrid: mount %s%s: %w", WebhookPrefix, ext, err)
 		}
-		return mountRouter(s.Mux, s.Logger), nil
+		wh.unmount = unmount
+		return wh, nil
 	})
 	if err != nil {
 		return err
 	}
-	st, err := r.add(ep, key)
+	st, err := wh.add(ep)
 	if err != nil {
 		return err
 	}
@@ -96,37 +102,17 @@ func Listen(ctx context.Context, s *driver.Services, ep Endpoint) error {
 	return nil
 }
 
-type routerID struct{}
+type webhookID struct{ ext string }
 
-// mountRouter returns the router mounted on mux, mounting one if there is none yet: a Mux never
-// forgets a pattern and panics when one is mounted twice, while the host's Shared values may be
-// closed and opened again.
-func mountRouter(mux driver.Mux, log *slog.Logger) *router {
-	if m, ok := mux.(interface {
-		Handler(*http.Request) (http.Handler, string)
-	}); ok {
-		probe, _ := http.NewRequest(http.MethodPost, WebhookPrefix+"eventgrid", nil)
-		if h, pattern := m.Handler(probe); pattern == WebhookPrefix {
-			if r, ok := h.(*router); ok {
-				return r
-			}
-		}
-	}
-	r := &router{exts: map[string]*webhookExt{}, log: log}
-	mux.Handle(WebhookPrefix, r)
-	return r
-}
-
-// router is the host's /runtime/webhooks/ handler (one per host, a driver.Shared value).
-type router struct {
-	log  *slog.Logger
-	mu   sync.RWMutex
-	exts map[string]*webhookExt // lower-case extension name
-}
-
-type webhookExt struct {
-	key   []byte
-	funcs map[string]*endpointState
+// webhook is one extension's endpoint table on the host's router (a driver.Shared value): the
+// functionName query parameter selects the endpoint, as the Functions extensions' listener
+// tables do.
+type webhook struct {
+	ext     string
+	log     *slog.Logger
+	unmount func()
+	mu      sync.RWMutex
+	funcs   map[string]*endpointState
 }
 
 // endpointState is one registered endpoint: draining once its Listen context ended.
@@ -156,40 +142,29 @@ func (e *endpointState) stop() {
 	e.inflight.Wait()
 }
 
-func (r *router) add(ep Endpoint, key string) (*endpointState, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	name := strings.ToLower(ep.Extension)
-	x := r.exts[name]
-	if x == nil {
-		x = &webhookExt{funcs: map[string]*endpointState{}}
-		r.exts[name] = x
-	}
-	x.key = []byte(key)
-	if prev, dup := x.funcs[ep.Function]; dup {
+func (wh *webhook) add(ep Endpoint) (*endpointState, error) {
+	wh.mu.Lock()
+	defer wh.mu.Unlock()
+	if prev, dup := wh.funcs[ep.Function]; dup {
 		prev.mu.Lock()
 		stopped := prev.draining
 		prev.mu.Unlock()
 		if !stopped {
-			return nil, fmt.Errorf("eventgrid: function %q already listens on %s%s: %w", ep.Function, WebhookPrefix, name, driver.ErrInvalidConfig)
+			return nil, fmt.Errorf("eventgrid: function %q already listens on %s%s: %w", ep.Function, WebhookPrefix, wh.ext, driver.ErrInvalidConfig)
 		}
 	}
 	st := &endpointState{ep: ep}
-	x.funcs[ep.Function] = st
+	wh.funcs[ep.Function] = st
 	return st, nil
 }
 
-// Close makes every endpoint answer 503 (the runtime closes shared values after the drain).
-func (r *router) Close() error {
-	r.mu.RLock()
-	var all []*endpointState
-	for _, x := range r.exts {
-		for _, st := range x.funcs {
-			all = append(all, st)
-		}
-	}
-	r.mu.RUnlock()
-	for _, st := range all {
+// Close unmounts the route and makes every endpoint answer 503 (the runtime closes shared
+// values after the drain).
+func (wh *webhook) Close() error {
+	wh.unmount()
+	wh.mu.RLock()
+	defer wh.mu.RUnlock()
+	for _, st := range wh.funcs {
 		st.mu.Lock()
 		st.draining = true
 		st.mu.Unlock()
@@ -197,46 +172,17 @@ func (r *router) Close() error {
 	return nil
 }
 
-// presentedKey returns the key a caller presented: the x-functions-key header, else the code
-// query parameter (the Functions host's order).
-func presentedKey(req *http.Request) string {
-	if k := req.Header.Get("x-functions-key"); k != "" {
-		return k
-	}
-	return req.URL.Query().Get("code")
-}
-
-func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	seg := strings.TrimPrefix(req.URL.Path, WebhookPrefix)
-	if seg == req.URL.Path || seg == "" || strings.Contains(seg, "/") {
-		http.NotFound(w, req)
-		return
-	}
-	r.mu.RLock()
-	x := r.exts[strings.ToLower(seg)]
-	var key []byte
-	if x != nil {
-		key = x.key
-	}
-	r.mu.RUnlock()
-	if x == nil {
-		http.NotFound(w, req)
-		return
-	}
-	if k := presentedKey(req); k == "" || subtle.ConstantTimeCompare([]byte(k), key) != 1 {
-		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
+func (wh *webhook) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	fn := req.URL.Query().Get("functionName")
-	r.mu.RLock()
-	st := x.funcs[fn]
-	names := make([]string, 0, len(x.funcs))
-	for n := range x.funcs {
+	wh.mu.RLock()
+	st := wh.funcs[fn]
+	names := make([]string, 0, len(wh.funcs))
+	for n := range wh.funcs {
 		names = append(names, n)
 	}
-	r.mu.RUnlock()
+	wh.mu.RUnlock()
 	if fn == "" || st == nil {
-		r.log.Info("cannot find function", slog.String("webhook", seg), slog.String("function", fn), slog.Any("available", names))
+		wh.log.Info("cannot find function", slog.String("webhook", wh.ext), slog.String("function", fn), slog.Any("available", names))
 		writeText(w, http.StatusNotFound, fmt.Sprintf("cannot find function: '%s'", fn))
 		return
 	}
@@ -246,7 +192,7 @@ func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer st.inflight.Done()
-	serveEndpoint(w, req, &st.ep, r.log)
+	serveEndpoint(w, req, &st.ep, wh.log)
 }
 
 func writeText(w http.ResponseWriter, code int, msg string) {
@@ -316,12 +262,15 @@ func serveEndpoint(w http.ResponseWriter, req *http.Request, ep *Endpoint, log *
 			return
 		}
 		if err := ep.Deliver(req.Context(), events); err != nil {
-			code := http.StatusInternalServerError
 			if errors.Is(err, ErrRetryLater) {
-				code = http.StatusServiceUnavailable
 				w.Header().Set("Retry-After", "10")
+				writeText(w, http.StatusServiceUnavailable, "the host is shutting down")
+				return
 			}
-			writeText(w, code, connection.ScrubText(err.Error()))
+			// The caller learns only that the function failed, in the extension's words; the
+			// error itself is for the host log.
+			log.Error("Event Grid delivery failed", slog.String("webhook", ep.Extension), slog.String("function", ep.Function), slog.Int("events", len(events)), slog.String("error", connection.ScrubText(err.Error())))
+			writeText(w, http.StatusInternalServerError, "Exception while executing function: "+ep.Function)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)

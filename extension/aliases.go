@@ -26,8 +26,6 @@ type (
 	Cond = driver.Cond
 	// ConnectionResolver resolves binding connections (HostOptions.Connections).
 	ConnectionResolver = driver.ConnectionResolver
-	// Mux is where pushed triggers mount their webhooks (HostOptions.Mux).
-	Mux = driver.Mux
 	// Clock abstracts time (HostOptions.Clock).
 	Clock = driver.Clock
 	// ConfigError is one declaration or setting problem, printed as "where: field: problem: fix".

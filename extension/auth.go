@@ -63,14 +63,28 @@ func (h *Host) authorize(w http.ResponseWriter, r *http.Request, rt *driver.Rout
 	return true
 }
 
-// hostKeys returns the host's keys once Run (or Verify) has opened host storage.
+// hostKeys returns the host's keys: those Run (or Verify) opened on its storage, or, for
+// connectors tested on Host.Services() without Run, keys in the storage the host was given (else
+// in memory).
 func (h *Host) hostKeys() *hostkeys.Store {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.keys == nil && h.services != nil && !h.running {
+		id := h.services.HostID
+		if id == "" {
+			id = h.opts.HostID
+		}
+		o := hostkeys.Options{Settings: h.settings, Logger: h.logger, Clock: h.clock}
+		st := h.services.Storage
+		if h.opts.Storage != nil {
+			o.Prefix = "secrets/"
+		}
+		h.keys = hostkeys.New(st, id, o)
+	}
 	return h.keys
 }
 
-// HostKeys returns the host's Functions keys after Verify or Run opened its storage (nil before):
+// HostKeys returns the host's Functions keys (after Verify or Run, those in the host's storage):
 // what `azbind keys` reads and sets. Keys are kept in the azure-webjobs-secrets container of
 // AzureWebJobsStorage; with HostOptions.Storage given, in that storage under "secrets/"; in memory
 // (new at every start) when the host storage is the memory fallback.

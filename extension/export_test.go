@@ -101,3 +101,21 @@ func BenchTemplatedExecutor(tb testing.TB) (driver.Executor, *driver.Event) {
 	}
 	return h.funcs[0], &driver.Event{Data: []byte("hello, world"), Metadata: driver.MapMetadata{"Id": "1"}}
 }
+
+// RoutesForTest lists the routes mounted on the host's router.
+func (h *Host) RoutesForTest() []driver.Route {
+	h.mu.Lock()
+	h.initServices()
+	rt := h.guard.next.(*router)
+	h.mu.Unlock()
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	out := make([]driver.Route, 0, len(rt.routes))
+	for _, m := range rt.routes {
+		out = append(out, m.r)
+	}
+	return out
+}
+
+// QueuedForTest is the number of requests waiting for a maxConcurrentRequests slot.
+func (h *Host) QueuedForTest() int64 { return h.guard.queued.Load() }

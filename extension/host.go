@@ -40,7 +40,6 @@ type HostOptions struct {
 	// Storage is the host storage (default: the azure-webjobs-hosts container of
 	// AzureWebJobsStorage; memory, with a WARN, when that setting is absent).
 	Storage HostStorage
-	Mux     Mux   // default: a new http.ServeMux, served by you via Host.Handler or HTTPAddr
 	Clock   Clock // default: SystemClock
 	// HTTPAddr, when set, makes Run serve the host's HTTP handler (webhooks such as Event Grid's,
 	// and the /admin endpoints) itself on this address (e.g. ":7071", as `func start` listens);
@@ -283,14 +282,7 @@ func (h *Host) initServices() {
 	if s.Storage == nil {
 		s.Storage = NewMemoryStorage()
 	}
-	s.Mux = h.opts.Mux
-	if s.Mux == nil {
-		s.Mux = http.NewServeMux()
-	}
 	rt := &router{h: h}
-	if hh, ok := s.Mux.(http.Handler); ok {
-		rt.legacy = hh
-	}
 	s.Router = keysRouter{rt}
 	h.guard = &guard{h: h, next: rt}
 	s.Concurrency = h.opts.Concurrency

@@ -362,7 +362,7 @@ func TestHostServesHTTP(t *testing.T) {
 	o.MaxRequestBodyBytes = 1024
 	h, _ := extension.NewHost(o)
 	_ = h.Func("f", extension.Action(func(context.Context, string) error { return nil }), trig(name))
-	h.Services().Mux.(*http.ServeMux).HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+	if _, err := h.Services().Router.Mount(driver.Route{Template: "echo", Level: driver.AuthAnonymous, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(r.Body)
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -370,7 +370,9 @@ func TestHostServesHTTP(t *testing.T) {
 			return
 		}
 		w.Write(b)
-	})
+	})}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()

@@ -19,7 +19,6 @@ type router struct {
 	mu     sync.RWMutex
 	seq    int
 	routes []*mountedRoute
-	legacy http.Handler // HostOptions.Mux / Services.Mux, consulted when no route matches
 }
 
 type mountedRoute struct {
@@ -100,13 +99,8 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	legacy := rt.legacy
 	rt.mu.RUnlock()
 	if hit == nil {
-		if legacy != nil {
-			legacy.ServeHTTP(w, r)
-			return
-		}
 		http.NotFound(w, r)
 		return
 	}

@@ -215,6 +215,7 @@ drain:
 			errs = append(errs, fmt.Errorf("http server: %w", err))
 		}
 	}
+	h.guard.stopped.Store(true)
 	log.Info("host stopped")
 	return errors.Join(errs...)
 }

@@ -21,7 +21,8 @@ import (
 // or through Handler — passes the same guards, in this order:
 //
 //   - while the host drains, 503 with Retry-After (only /admin/host/* still answers: ping then
-//     says 503 too), so that in-flight requests finish and new ones go elsewhere;
+//     says 503 too), so that in-flight requests finish and new ones go elsewhere (after Run
+//     returned, the routes are unmounted: 404);
 //   - host.json extensions.http maxOutstandingRequests / maxConcurrentRequests (default
 //     unbounded, as Functions outside Consumption): over maxOutstandingRequests (queued plus
 //     running), 429 with X-FUNCTION-SCALEOUT: 1 as Functions' HttpRequestQueue answers; up to
@@ -171,7 +172,9 @@ type guard struct {
 	next http.Handler
 	lim  atomic.Pointer[httpLimits]
 
+	stopped     atomic.Bool // Run has returned
 	outstanding atomic.Int64
+	queued      atomic.Int64 // waiting for a maxConcurrentRequests slot
 	semMu       sync.Mutex
 	sem         chan struct{} // maxConcurrent slots; nil when unbounded
 }
@@ -204,7 +207,8 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	admin := isAdminPath(r.URL.Path)
 	select {
 	case <-g.h.draining:
-		if !strings.HasPrefix(r.URL.Path, "/admin/host/") {
+		// (Once Run has returned, the routes are unmounted and answer for themselves: 404.)
+		if !strings.HasPrefix(r.URL.Path, "/admin/host/") && !g.stopped.Load() {
 			w.Header().Set("Retry-After", "10")
 			w.Header().Set("Connection", "close")
 			http.Error(w, "the host is shutting down", http.StatusServiceUnavailable)
@@ -241,10 +245,13 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sem := g.sem
 		g.semMu.Unlock()
 		if sem != nil {
+			g.queued.Add(1)
 			select {
 			case sem <- struct{}{}:
+				g.queued.Add(-1)
 				defer func() { <-sem }()
 			case <-r.Context().Done():
+				g.queued.Add(-1)
 				return
 			}
 		}

@@ -40,8 +40,9 @@ the storage account's Microsoft.Storage.BlobCreated events:
 
 The key is the host's system key eventgrid_extension (blobs_extension): the setting
 host.systemKey.eventgrid_extension (host.systemKey.blobs_extension) when defined, else the key the
-host keeps in its storage (AzureWebJobsStorage), generated now if the host has not generated it
-yet — exactly the key a running host of this app accepts. Settings come from the environment and
+host keeps with its other keys (host.json systemKeys in the azure-webjobs-secrets container of
+AzureWebJobsStorage; see azbind keys), generated now if the host has not generated it yet —
+exactly the key a running host of this app accepts. Settings come from the environment and
 APPDIR/local.settings.json (the environment wins). --base defaults to http://localhost:<port> of
 AZBIND_HTTP_ADDR, else http://localhost:7071; give the public https address of the app when
 Azure delivers. The URL holds a secret: keep it out of logs.
@@ -119,8 +120,8 @@ func runEventGrid(args []string, stdout, stderr io.Writer) int {
 		// Problems elsewhere in the app do not change the key; report them and go on.
 		fmt.Fprintf(stderr, "azbind eventgrid url: warning: the app does not verify (run azbind validate %s): %v\n", dir, connection.RedactError(err))
 	}
-	services := h.Services()
-	if services.HostID == "" {
+	h0 := h
+	if h.Services().HostID == "" {
 		fmt.Fprintln(stderr, "azbind eventgrid url: cannot determine the host id (set AzureFunctionsWebHost__hostid)")
 		return 1
 	}
@@ -129,7 +130,7 @@ func runEventGrid(args []string, stdout, stderr io.Writer) int {
 		if _, ok := keys[h.keyName]; ok {
 			continue
 		}
-		key, err := eventgrid.SystemKey(ctx, services, h.keyName)
+		key, err := systemKey(ctx, h0, h.keyName)
 		if err != nil {
 			fmt.Fprintf(stderr, "azbind eventgrid url: %v\n", connection.RedactError(err))
 			return 1

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"reflect"
 	"strings"
 	"time"
@@ -253,9 +252,7 @@ type Services struct {
 	// Router is the host's HTTP router: pushed triggers and the HTTP trigger mount their routes
 	// on it (see Router). Never nil inside the runtime.
 	Router Router
-	// Mux is the legacy write-only mount point; new code uses Router.
-	Mux   Mux
-	Clock Clock
+	Clock  Clock
 	// Concurrency is the number of processors the host plans for (runtime.GOMAXPROCS unless set;
 	// 1 when WEBSITE_SKU=Dynamic, as Functions does).
 	Concurrency int
@@ -286,11 +283,6 @@ func (s *Services) DurableStorage(use string) (HostStorage, error) {
 // *Resolver implements it). An empty name means the service's default connection.
 type ConnectionResolver interface {
 	Resolve(ctx context.Context, name string, svc connection.Service) (*connection.Connection, error)
-}
-
-// Mux is where pushed triggers mount their HTTP handlers (an *http.ServeMux satisfies it).
-type Mux interface {
-	Handle(pattern string, handler http.Handler)
 }
 
 // Clock abstracts time for tests.

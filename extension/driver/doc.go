@@ -95,7 +95,7 @@
 //     Succeeded, abandon on Failed and Cancelled; a handler that settles itself takes the
 //     connector's actions type, offered per event (BindingType.Extras, Event.Extras), and the
 //     trigger does not settle again. The AMQP client is a Shared value closed with the host.
-//   - eventgrid (push): Run mounts its webhook on Services.Mux and blocks until ctx is done;
+//   - eventgrid (push): Run mounts its webhook on Services.Router and blocks until ctx is done;
 //     each request calls Execute and answers 202, or 500 so that Event Grid redelivers; 503 once
 //     the host drains.
 package driver

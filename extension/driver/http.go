@@ -83,6 +83,9 @@ type Route struct {
 }
 
 // Router is where connectors mount HTTP routes (Services.Router; never nil inside the runtime).
+// For an AuthSystem route the runtime makes sure the named system key exists (generated into the
+// host's keys when absent); on a host whose storage is the memory fallback that is a
+// *ConfigError unless the setting host.systemKey.<name> holds the key.
 // Mount fails with ErrConflict when an equal template with overlapping methods is mounted; the
 // returned unmount removes the route (idempotent). A trigger mounts in Run, or in its factory,
 // and unmounts when Run returns or when it is closed.

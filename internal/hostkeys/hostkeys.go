@@ -159,6 +159,27 @@ func (s *Store) hostLocked(ctx context.Context, force bool) (*HostSecrets, error
 	name := s.HostBlob()
 	for range 10 {
 		doc, etag, err := readDoc[HostSecrets](ctx, s.st, name)
+		if err == nil && doc.MasterKey == nil {
+			// A document without a master key (written by an older azbind, which kept only
+			// system keys there): add one, keeping the rest.
+			mk, gerr := Generate(MasterKey)
+			if gerr != nil {
+				return nil, gerr
+			}
+			d := cloneHost(doc)
+			d.MasterKey = &Key{Name: MasterKeyName, Value: mk}
+			if d.Source == "" {
+				d.Source = "runtime"
+			}
+			if _, werr := writeDoc(ctx, s.st, name, d, driver.Cond{IfMatch: etag}); werr != nil {
+				if errors.Is(werr, driver.ErrConflict) {
+					continue
+				}
+				return nil, werr
+			}
+			s.o.Logger.Info("host keys: added a master key to the host secrets", slog.String("blob", name))
+			continue // read it back (ETag)
+		}
 		if err == nil {
 			s.host = &cached[HostSecrets]{doc: doc, etag: etag, at: s.o.Clock.Now(), digests: s.digests(s.hostKeys(doc))}
 			return doc, nil
@@ -279,7 +300,10 @@ func (s *Store) EnsureSystemKey(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := findKey(doc.SystemKeys, name); ok {
+	if k, ok := findKey(doc.SystemKeys, name); ok {
+		if k.Encrypted {
+			return fmt.Errorf("host keys: %s holds the %s system key encrypted with the Functions host's data-protection key, which azbind cannot read: define the setting host.systemKey.%s, or replace it with `azbind keys set --name %s`", s.HostBlob(), name, name, name)
+		}
 		return nil
 	}
 	v, err := Generate(SystemKey)

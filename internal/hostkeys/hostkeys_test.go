@@ -281,3 +281,70 @@ func TestSetRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A document written by someone else keeps its members when a key is added; one without a
+// master key (azbind before hostkeys kept only system keys) gets one.
+func TestPreservesAndCompletes(t *testing.T) {
+	st := extension.NewMemoryStorage()
+	ctx := context.Background()
+	orig := `{"masterKey":{"name":"master","value":"m","encrypted":false},"functionKeys":[],"systemKeys":[{"name":"blobs_extension","value":"b","encrypted":false}],"hostName":"h","instanceId":"i","source":"runtime","decryptionKeyId":""}`
+	st.Put(ctx, "shared/host.json", driver.Record{Data: []byte(orig)}, driver.Cond{})
+	s := hostkeys.New(st, "shared", hostkeys.Options{})
+	if err := s.EnsureSystemKey(ctx, "eventgrid_extension"); err != nil {
+		t.Fatal(err)
+	}
+	doc := docOf(t, st, "shared/host.json")
+	var sks []hostkeys.Key
+	json.Unmarshal(doc["systemKeys"], &sks)
+	if len(sks) != 2 || sks[0].Value != "b" || string(doc["hostName"]) != `"h"` || !regexp.MustCompile(`"value":\s*"m"`).Match(doc["masterKey"]) {
+		t.Fatalf("document not preserved: %d system keys", len(sks))
+	}
+	st.Put(ctx, "old/host.json", driver.Record{Data: []byte(`{"systemKeys":[{"name":"eventgrid_extension","value":"e","encrypted":false}],"source":"runtime"}`)}, driver.Cond{})
+	old := hostkeys.New(st, "old", hostkeys.Options{})
+	if _, err := old.Host(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var mk hostkeys.Key
+	json.Unmarshal(docOf(t, st, "old/host.json")["masterKey"], &mk)
+	if !hostkeys.Valid(mk.Value, hostkeys.MasterKey) {
+		t.Fatal("no master key added")
+	}
+	if m, _ := old.Match(ctx, "e", ""); m.Level != driver.AuthSystem {
+		t.Fatal("the existing system key was lost")
+	}
+}
+
+// A key encrypted by the Functions host cannot be used: EnsureSystemKey says which setting to
+// define instead, without the stored value; Match never admits it.
+func TestEncryptedKey(t *testing.T) {
+	st := extension.NewMemoryStorage()
+	ctx := context.Background()
+	st.Put(ctx, "enc/host.json", driver.Record{Data: []byte(`{"masterKey":{"name":"master","value":"CfDJ8-master","encrypted":true},"systemKeys":[{"name":"eventgrid_extension","value":"CfDJ8AAAAA-secret-ciphertext","encrypted":true}]}`)}, driver.Cond{})
+	s := hostkeys.New(st, "enc", hostkeys.Options{})
+	err := s.EnsureSystemKey(ctx, "eventgrid_extension")
+	if err == nil || !regexp.MustCompile(`host\.systemKey\.eventgrid_extension`).MatchString(err.Error()) || regexp.MustCompile("CfDJ8").MatchString(err.Error()) {
+		t.Fatalf("error %v: want one naming the setting, without the value", err)
+	}
+	for _, k := range []string{"CfDJ8-master", "CfDJ8AAAAA-secret-ciphertext"} {
+		if m, _ := s.Match(ctx, k, ""); m.Level != driver.AuthAnonymous {
+			t.Fatalf("an encrypted value admits at %v", m.Level)
+		}
+	}
+}
+
+// The per-request cost of a key check (cached documents): go test -bench Match ./internal/hostkeys
+func BenchmarkMatch(b *testing.B) {
+	s := hostkeys.New(extension.NewMemoryStorage(), "h", hostkeys.Options{})
+	ctx := context.Background()
+	if _, err := s.Function(ctx, "F"); err != nil {
+		b.Fatal(err)
+	}
+	es, _ := s.List(ctx, "F")
+	key := es[len(es)-1].Value // the function's own key: compared last
+	b.ReportAllocs()
+	for b.Loop() {
+		if m, _ := s.Match(ctx, key, "F"); m.Level != driver.AuthFunction {
+			b.Fatal("no match")
+		}
+	}
+}

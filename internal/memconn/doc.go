@@ -19,7 +19,7 @@
 //     partition key, partitions in parallel, checkpoints in durable host storage so that a
 //     restarted host resumes where the last one stopped.
 //   - trigger_push.go: "memPushTrigger", a pushed trigger (Event Grid-like): an HTTP POST on the
-//     host's Mux runs the function and answers 202, 500 on failure, 503 once the host drains.
+//     host's router (system key memory_extension) runs the function and answers 202, 500 on failure, 503 once the host drains.
 //   - input.go, output.go: "mem", an input from the key/value store and an output to a queue.
 //
 // Its conformance harnesses are in package conformance's tests (TestInMemory, TestInMemoryStream,

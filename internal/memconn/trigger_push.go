@@ -6,19 +6,25 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
 	"github.com/azbind/azbind/extension/driver"
 )
 
-// PushPath is where the host's Mux receives pushes for memPushTrigger functions, as Functions
-// routes extension webhooks (runtime/webhooks/<extension>?functionName=<function>, reference §3.7).
+// PushPath is where the host's router receives pushes for memPushTrigger functions, as Functions
+// routes extension webhooks (runtime/webhooks/<extension>?functionName=<function>, reference §3.7),
+// at AuthSystem with the system key PushKeyName.
 const PushPath = "/runtime/webhooks/memory"
 
-// PushURL is the URL of function's webhook on a host served at baseURL.
-func PushURL(baseURL, function string) string {
-	return strings.TrimSuffix(baseURL, "/") + PushPath + "?functionName=" + function
+// PushKeyName is the system key a pusher presents (the setting host.systemKey.memory_extension,
+// else generated into the host's keys).
+const PushKeyName = "memory_extension"
+
+// PushURL is the URL of function's webhook on a host served at baseURL, with the system key.
+func PushURL(baseURL, function, key string) string {
+	return strings.TrimSuffix(baseURL, "/") + PushPath + "?functionName=" + url.QueryEscape(function) + "&code=" + url.QueryEscape(key)
 }
 
 // memPushTrigger: {"type": "memPushTrigger", "cardinality": "one"|"many"}. A POST to PushURL runs
@@ -28,7 +34,7 @@ func PushURL(baseURL, function string) string {
 type pushTrigger struct {
 	function string
 	many     bool
-	router   *pushRouter
+	host     *driver.Services
 
 	mu       sync.Mutex
 	ctx      context.Context // Run's context: nil before Run and after it has stopped accepting
@@ -37,14 +43,7 @@ type pushTrigger struct {
 }
 
 func newPushTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, error) {
-	// One router per host, mounted on the host's Mux; Shared keeps it with the host.
-	r, err := driver.Shared(ctx, bc.Host, pushRouterKey{}, func(context.Context) (*pushRouter, error) {
-		return mountRouter(bc.Host.Mux), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &pushTrigger{function: bc.Function, many: bc.Spec.Many(), router: r}, nil
+	return &pushTrigger{function: bc.Function, many: bc.Spec.Many(), host: bc.Host}, nil
 }
 
 // BindingData implements driver.BindingDataContract.
@@ -53,11 +52,25 @@ func (t *pushTrigger) BindingData() []string { return []string{"Id", "*"} }
 // Run implements driver.Trigger: accept pushes until ctx is cancelled, then answer 503 and wait
 // for the invocations already accepted.
 func (t *pushTrigger) Run(ctx context.Context, exec driver.Executor) error {
+	// One route per host (a Shared value: mounted on the host's router once, unmounted when the
+	// host closes its shared values); the functionName query selects the trigger.
+	tbl, err := driver.Shared(ctx, t.host, pushTableKey{}, func(context.Context) (*pushTable, error) {
+		tbl := &pushTable{funcs: map[string]*pushTrigger{}}
+		unmount, err := t.host.Router.Mount(driver.Route{Template: strings.TrimPrefix(PushPath, "/"), Methods: []string{http.MethodPost}, Level: driver.AuthSystem, SystemKey: PushKeyName, Handler: tbl})
+		if err != nil {
+			return nil, err
+		}
+		tbl.unmount = unmount
+		return tbl, nil
+	})
+	if err != nil {
+		return err
+	}
 	t.mu.Lock()
 	t.ctx, t.exec = ctx, exec
 	t.mu.Unlock()
-	t.router.add(t.function, t)
-	defer t.router.remove(t.function, t)
+	tbl.add(t.function, t)
+	defer tbl.remove(t.function, t)
 	<-ctx.Done()
 	t.mu.Lock()
 	t.ctx, t.exec = nil, nil // no inflight.Add after this point
@@ -103,46 +116,34 @@ func (t *pushTrigger) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case driver.Succeeded:
 		w.WriteHeader(http.StatusAccepted)
 	case driver.Failed:
-		http.Error(w, res.Err.Error(), http.StatusInternalServerError)
+		http.Error(w, "Exception while executing function: "+t.function, http.StatusInternalServerError)
 	default: // cancelled at shutdown: not processed, push again
 		http.Error(w, "the host stopped before the invocation finished", http.StatusServiceUnavailable)
 	}
 }
 
-type pushRouterKey struct{}
+type pushTableKey struct{}
 
-// pushRouter dispatches PushPath requests to the running trigger of the named function.
-type pushRouter struct {
-	mu    sync.Mutex
-	funcs map[string]*pushTrigger // by lower-case function name
+// pushTable dispatches PushPath requests to the running trigger of the named function.
+type pushTable struct {
+	unmount func()
+	mu      sync.Mutex
+	funcs   map[string]*pushTrigger // by lower-case function name
 }
 
-// mountRouter returns the router mounted on mux, mounting one if there is none yet. (A Mux never
-// forgets a pattern, and mounting one twice panics; the router outlives the host's Shared values
-// when the host closes and reopens them, as Verify then Run does.)
-func mountRouter(mux driver.Mux) *pushRouter {
-	if m, ok := mux.(interface {
-		Handler(*http.Request) (http.Handler, string)
-	}); ok {
-		probe, _ := http.NewRequest(http.MethodPost, PushPath, nil)
-		if h, pattern := m.Handler(probe); pattern == PushPath {
-			if r, ok := h.(*pushRouter); ok {
-				return r
-			}
-		}
-	}
-	r := &pushRouter{funcs: map[string]*pushTrigger{}}
-	mux.Handle(PushPath, r)
-	return r
+// Close unmounts the route.
+func (r *pushTable) Close() error {
+	r.unmount()
+	return nil
 }
 
-func (r *pushRouter) add(name string, t *pushTrigger) {
+func (r *pushTable) add(name string, t *pushTrigger) {
 	r.mu.Lock()
 	r.funcs[strings.ToLower(name)] = t
 	r.mu.Unlock()
 }
 
-func (r *pushRouter) remove(name string, t *pushTrigger) {
+func (r *pushTable) remove(name string, t *pushTrigger) {
 	r.mu.Lock()
 	if r.funcs[strings.ToLower(name)] == t {
 		delete(r.funcs, strings.ToLower(name))
@@ -150,12 +151,7 @@ func (r *pushRouter) remove(name string, t *pushTrigger) {
 	r.mu.Unlock()
 }
 
-func (r *pushRouter) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "use POST", http.StatusMethodNotAllowed)
-		return
-	}
+func (r *pushTable) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	name := req.URL.Query().Get("functionName")
 	r.mu.Lock()
 	t := r.funcs[strings.ToLower(name)]

@@ -22,7 +22,7 @@ import (
 )
 
 // Services returns the host services a connector gets inside the runtime (every field set:
-// Logger, Clock, Meter, Settings, Connections, Storage, Router, Mux), built by
+// Logger, Clock, Meter, Settings, Connections, Storage, Router), built by
 // extension.NewHost(opts).Services() and closed when the test ends. A nil opts.Logger discards;
 // nil opts.Settings are empty (not the environment); opts.HostID is copied to Services.HostID;
 // a nil opts.Storage is memory the host fell back to (StorageVolatile, as a host without
