@@ -88,7 +88,7 @@ func TestListPageSize(t *testing.T) {
 	startTrigger(t, host, "Page", c+"/{name}", newRecorder(), cfg, nil)
 	waitFor(t, 20*time.Second, "the scanner", func() bool { return currentScanner(host, c) != nil })
 	s := currentScanner(host, c)
-	waitFor(t, 30*time.Second, "3 sweeps", func() bool { return s.stats().Sweeps >= 3 })
+	waitFor(t, 2*time.Minute, "3 sweeps", func() bool { return s.stats().Sweeps >= 3 })
 	st := s.stats()
 	if st.ListCalls != st.Sweeps && st.ListCalls != st.Sweeps+1 { // a sweep may be listing right now
 		t.Fatalf("%d list calls for %d sweeps of 1,200 blobs, want one per sweep", st.ListCalls, st.Sweeps)
