@@ -47,9 +47,12 @@
 // skipped by a restart), from the beginning (`startFromBeginning`), or from `startFromTime`
 // (ISO 8601 UTC; "Only one of StartFromBeginning or StartFromTime can be used").
 // `createLeaseContainerIfNotExists` creates the lease container (partition key /id, default TTL
-// −1, `leasesContainerThroughput` RU/s when set). A missing container stops the function with the
-// reference's message ("Either the source container '…' (in database '…') or the lease container
-// '…' (in database '…') does not exist. …", wrapping driver.ErrPermanent); the monitored container
+// −1, `leasesContainerThroughput` RU/s when set). A missing container does not stop the function: as
+// Functions retries a listener that failed to start, the start is retried with back-off (up to a
+// minute), logged at ERROR once with the reference's message ("Either the source container '…'
+// (in database '…') or the lease container '…' (in database '…') does not exist. …", suggesting
+// createLeaseContainerIfNotExists only when it is unset), at DEBUG while it lasts and at INFO when
+// the listener starts; the monitored container
 // as the lease container is a configuration error ("The monitored container cannot be the same as
 // the container storing the leases."). Timing properties are milliseconds (as in function.json) or,
 // through the Go API, time.Duration values.

@@ -258,21 +258,36 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	}
 }
 
-// retrying runs f until it succeeds, fails permanently (ErrPermanent) or ctx ends.
+// retrying runs f until it succeeds, fails permanently (ErrPermanent) or ctx ends. As Functions
+// retries a listener that failed to start, a failure that may clear (a container the app creates
+// a moment later, an account that cannot be reached) is retried with back-off (up to a minute):
+// logged at ERROR once, then at DEBUG while it lasts, and at INFO when it clears.
 func (t *trigger) retrying(ctx context.Context, what string, f func(context.Context) error) error {
 	delay := 500 * time.Millisecond
+	failing := false
 	for {
 		err := f(ctx)
-		if err == nil || errors.Is(err, driver.ErrPermanent) || ctx.Err() != nil {
+		if err == nil {
+			if failing {
+				t.logger.InfoContext(ctx, "cosmos trigger: "+what+" succeeded after retries")
+			}
+			return nil
+		}
+		if errors.Is(err, driver.ErrPermanent) || ctx.Err() != nil {
 			return err
 		}
-		t.logger.WarnContext(ctx, "cosmos trigger: "+what+" failed; retrying", "error", err, "retryIn", delay)
+		if !failing {
+			t.logger.ErrorContext(ctx, "cosmos trigger: "+what+" failed; retrying with back-off until it succeeds", "error", err, "retryIn", delay)
+			failing = true
+		} else {
+			t.logger.DebugContext(ctx, "cosmos trigger: "+what+" still failing; retrying", "error", err, "retryIn", delay)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(delay):
 		}
-		delay = min(2*delay, 30*time.Second)
+		delay = min(2*delay, time.Minute)
 	}
 }
 
@@ -297,8 +312,14 @@ func (t *trigger) setup(ctx context.Context) error {
 		}
 	}
 	if monProps == nil || leaseProps == nil {
-		return fmt.Errorf("%w: Either the source container '%s' (in database '%s') or the lease container '%s' (in database '%s') does not exist. Both containers must exist before the listener starts. To automatically create the lease container, set 'CreateLeaseContainerIfNotExists' to 'true'.",
-			driver.ErrPermanent, c.ContainerName, c.DatabaseName, c.LeaseContainerName, c.LeaseDatabaseName)
+		// Not permanent: the app (or a deployment) may create the containers after the host
+		// started. The hint to set createLeaseContainerIfNotExists is given only when it is unset.
+		hint := " To automatically create the lease container, set 'CreateLeaseContainerIfNotExists' to 'true'."
+		if c.CreateLeaseContainerIfNotExists {
+			hint = " The lease container is created (createLeaseContainerIfNotExists) once the source container exists."
+		}
+		return fmt.Errorf("Either the source container '%s' (in database '%s') or the lease container '%s' (in database '%s') does not exist. Both containers must exist before the listener starts.%s",
+			c.ContainerName, c.DatabaseName, c.LeaseContainerName, c.LeaseDatabaseName, hint)
 	}
 	if p := leaseProps.PartitionKeyDefinition.Paths; len(p) > 0 && (len(p) != 1 || p[0] != "/id") {
 		return fmt.Errorf("%w: the lease container '%s' (in database '%s') is partitioned by %s; the leases need a container partitioned by /id",

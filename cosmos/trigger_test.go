@@ -350,21 +350,56 @@ func TestTriggerDeadLetter(t *testing.T) {
 func TestTriggerContainerChecks(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	tr, err := newTestTrigger(t, Trigger("docs", e.db, "items", fast(map[string]any{"leaseContainerName": "nope"})))
+	// A missing container does not stop the trigger for good (issue 25): the start is retried,
+	// ERROR once with the reference's message, and the listener starts once the container exists.
+	logs := &logCapture{}
+	tr, err := newLoggedTrigger(t, Trigger("docs", e.db, "items", fast(map[string]any{"leaseContainerName": "nope"})), slog.New(logs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = tr.Run(ctx, nil)
 	want := "Either the source container 'items' (in database '" + e.db + "') or the lease container 'nope' (in database '" + e.db + "') does not exist. Both containers must exist before the listener starts. To automatically create the lease container, set 'CreateLeaseContainerIfNotExists' to 'true'."
-	if !errors.Is(err, driver.ErrPermanent) || !strings.Contains(err.Error(), want) {
-		t.Errorf("Run with a missing lease container: %v", err)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(rctx, nil) }()
+	eventually(t, "the start retried", func() bool { return logs.has(slog.LevelDebug, "still failing") })
+	if !logs.has(slog.LevelError, want) || logs.countLevel(slog.LevelError) != 1 {
+		t.Errorf("want one ERROR with the reference message: %v", logs.lines())
 	}
+	if err := ensureContainer(ctx, e.client, e.db, "nope", "/id", 0); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "leases once the container exists", func() bool {
+		cc, _ := e.client.NewContainer(e.db, "nope")
+		return len((&env{t: t, leases: cc}).leaseDocs()) > 0
+	})
+	if !logs.has(slog.LevelInfo, "succeeded after retries") {
+		t.Errorf("recovery not logged: %v", logs.lines())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	// The monitored container missing, createLeaseContainerIfNotExists set: the message does not
+	// tell the user to set it.
+	logs = &logCapture{}
+	tr, err = newLoggedTrigger(t, Trigger("docs", e.db, "later", fast(map[string]any{"createLeaseContainerIfNotExists": true})), slog.New(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel = context.WithCancel(ctx)
+	go func() { done <- tr.Run(rctx, nil) }()
+	eventually(t, "the start failing", func() bool { return logs.has(slog.LevelError, "'later'") })
+	if logs.has(slog.LevelError, "set 'CreateLeaseContainerIfNotExists'") {
+		t.Errorf("tells the user to set a flag that is set: %v", logs.lines())
+	}
+	cancel()
+	<-done
+
 	tr, err = newTestTrigger(t, Trigger("docs", e.db, "items", fast(map[string]any{"leaseContainerName": "made", "createLeaseContainerIfNotExists": true})))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
+	rctx, cancel = context.WithCancel(ctx)
 	go func() { done <- tr.Run(rctx, nil) }()
 	eventually(t, "the lease container", func() bool {
 		paths, err := (&account{client: e.client}).partitionKeyPaths(ctx, e.db, "made")

@@ -16,9 +16,14 @@ import (
 // newTestTrigger builds the trigger of spec outside a host (for Run and configuration checks).
 func newTestTrigger(t testing.TB, spec *driver.BindingSpec) (*trigger, error) {
 	t.Helper()
+	return newLoggedTrigger(t, spec, slog.New(slog.DiscardHandler))
+}
+
+func newLoggedTrigger(t testing.TB, spec *driver.BindingSpec, logger *slog.Logger) (*trigger, error) {
+	t.Helper()
 	s := settings()
 	spec.Where = "test: " + t.Name()
-	bc := &driver.BindContext{Function: "Direct", Spec: spec, Host: &driver.Services{Logger: slog.New(slog.DiscardHandler), HostID: "direct",
+	bc := &driver.BindContext{Function: "Direct", Spec: spec, Host: &driver.Services{Logger: logger, HostID: "direct",
 		Settings: s, Connections: resolver(s), Storage: extension.NewMemoryStorage(), Clock: driver.SystemClock}}
 	tr, err := newTrigger(context.Background(), bc)
 	if err != nil {
@@ -70,3 +75,15 @@ func (l *logCapture) lines() []string {
 }
 
 func policyNoRetry() policy.RetryOptions { return policy.RetryOptions{MaxRetries: -1} }
+
+func (l *logCapture) countLevel(level slog.Level) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, lv := range l.lvls {
+		if lv == level {
+			n++
+		}
+	}
+	return n
+}

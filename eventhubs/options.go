@@ -212,10 +212,28 @@ func (o *Options) decodeInitial() error {
 	return nil
 }
 
+// parseTime reads enqueuedTimeUtc as the extension does (DateTimeOffset.Parse, invariant
+// culture): an ISO 8601 date and time with "T" or a space between them, minutes with or without
+// seconds and fractions, an offset ("Z", "+02:00", "+0200") or none (then UTC: the time is
+// "Utc", and Functions hosts run in UTC), a date alone (midnight), or the invariant culture's
+// M/d/yyyy with an optional h:mm[:ss] [AM|PM].
 func parseTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+	s = strings.TrimSpace(s)
+	dates := []string{"2006-01-02", "2006-1-2", "1/2/2006"}
+	times := []string{"15:04:05", "15:04", "3:04:05 PM", "3:04 PM"}
+	zones := []string{"Z07:00", "Z0700", " Z07:00", ""}
+	for _, d := range dates {
+		if t, err := time.Parse(d, s); err == nil {
 			return t.UTC(), nil
+		}
+		for _, sep := range []string{"T", " "} {
+			for _, tm := range times {
+				for _, z := range zones {
+					if t, err := time.Parse(d+sep+tm+z, s); err == nil {
+						return t.UTC(), nil
+					}
+				}
+			}
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date and time", s)

@@ -2,6 +2,7 @@ package eventhubs
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -83,5 +84,54 @@ func TestDeadLetterIDSortsByPosition(t *testing.T) {
 	a, b := deadLetterID("3", 9, 10), deadLetterID("3", 100, 120)
 	if a != "p3-00000000000000000009-00000000000000000010" || a >= b {
 		t.Errorf("ids %s, %s", a, b)
+	}
+}
+
+// enqueuedTimeUtc is parsed as DateTimeOffset.Parse does: the cases of
+// CanParseInitialOffsetFromConfig_EnqueuedTime and ParseInitialOffsetWithInvalidTime_Throws…
+// (azure-sdk-for-net sdk/eventhub/Microsoft.Azure.WebJobs.Extensions.EventHubs/tests/
+// EventHubConfigurationTests.cs), and other forms .NET accepts.
+func TestEnqueuedTimeUTCDotNetForms(t *testing.T) {
+	noon := time.Date(2020, 9, 13, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"2020-09-13T12:00Z":         noon, // ported
+		"2020-09-13 12:00:00Z":      noon, // ported
+		"2020-09-13T12:00:00.000Z":  noon,
+		"2020-09-13T14:00:00+02:00": noon,
+		"2020-09-13T14:00+0200":     noon,
+		"2020-09-13T12:00:00":       noon,
+		"2020-09-13":                noon.Add(-12 * time.Hour),
+		"9/13/2020 12:00:00 PM":     noon,
+		"09/13/2020 12:00":          noon,
+		" 2020-09-13T12:00:00.5Z ":  noon.Add(500 * time.Millisecond),
+	} {
+		o, err := decode(t, map[string]any{"initialOffsetOptions": map[string]any{"type": "fromEnqueuedTime", "enqueuedTimeUtc": in}})
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		if sp := o.startPosition(); sp.EnqueuedTime == nil || !sp.EnqueuedTime.Equal(want) {
+			t.Errorf("%q: start %v, want %v", in, sp.EnqueuedTime, want)
+		}
+	}
+	for _, in := range []string{"not a valid time", "2020-13-13T12:00Z", "12:00"} { // ported: not a valid time
+		if _, err := decode(t, map[string]any{"initialOffsetOptions": map[string]any{"type": "fromEnqueuedTime", "enqueuedTimeUtc": in}}); !errors.Is(err, driver.ErrInvalidConfig) {
+			t.Errorf("%q: %v, want a configuration error", in, err)
+		}
+	}
+}
+
+// TriggerPartitionContext is binding data (the v5 extension's EventHubTriggerBindingStrategy
+// adds it beside PartitionContext), for single events and batches.
+func TestTriggerPartitionContextBindingData(t *testing.T) {
+	pc := &PartitionContext{EventHubName: "hub", PartitionID: "3"}
+	if !slices.Contains((&trigger{}).BindingData(), "TriggerPartitionContext") {
+		t.Error("TriggerPartitionContext is not in the binding data contract")
+	}
+	e := &azeventhubs.ReceivedEventData{}
+	for _, md := range []driver.Metadata{singleMetadata(pc, e), batchMetadata{pc: pc, evs: []*azeventhubs.ReceivedEventData{e}}} {
+		if v, ok := md.Lookup("TriggerPartitionContext"); !ok || v != pc {
+			t.Errorf("%T: TriggerPartitionContext = %v, %v", md, v, ok)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/google/uuid"
@@ -68,6 +69,9 @@ type trigger struct {
 	deadMetric                                     metric.Int64Counter
 
 	closeOnce sync.Once
+
+	outageMu sync.Mutex
+	inOutage bool // a start failed and has not succeeded since
 }
 
 var (
@@ -83,6 +87,11 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	}
 	if strings.ContainsAny(cfg.EventHubName, "{}") {
 		return nil, bc.Errorf("eventHubName", "use a literal name or %setting%", "%q: a trigger's event hub cannot use {…} expressions", cfg.EventHubName)
+	}
+	for k, raw := range bc.Spec.Properties {
+		if _, isString := raw.(string); strings.EqualFold(k, "consumerGroup") && raw != nil && !isString {
+			return nil, bc.Errorf("consumerGroup", `give the consumer group's name as a JSON string, e.g. "$Default" (or "5")`, "must be a string, not %v", raw)
+		}
 	}
 	if strings.ContainsAny(cfg.ConsumerGroup, "{}") {
 		return nil, bc.Errorf("consumerGroup", "use a literal name or %setting%", "%q: a trigger's consumer group cannot use {…} expressions", cfg.ConsumerGroup)
@@ -179,7 +188,7 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 		if time.Since(started) > time.Minute {
 			backoff = time.Second
 		}
-		t.logger.Warn("event hub processor stopped; restarting", "error", err, "retry_in", backoff)
+		t.startFailed(err, backoff)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -189,10 +198,102 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	}
 }
 
+// startFailed logs a failed start or a stopped Processor: at ERROR once per outage, with what is
+// wrong (a key the namespace refuses, a hub or consumer group that does not exist, a namespace
+// that cannot be reached), then at DEBUG while the outage lasts; recovered says when it ends.
+func (t *trigger) startFailed(err error, retryIn time.Duration) {
+	t.outageMu.Lock()
+	first := !t.inOutage
+	t.inOutage = true
+	t.outageMu.Unlock()
+	err = connection.RedactError(err)
+	if !first {
+		t.logger.Debug("event hub trigger still cannot start; retrying", "error", err, "retry_in", retryIn)
+		return
+	}
+	t.logger.Error("event hub trigger cannot receive: "+t.diagnose(err)+"; retrying with back-off (logged again when it recovers)", "error", err, "retry_in", retryIn)
+}
+
+// recovered ends an outage (INFO).
+func (t *trigger) recovered() {
+	t.outageMu.Lock()
+	was := t.inOutage
+	t.inOutage = false
+	t.outageMu.Unlock()
+	if was {
+		t.logger.Info("event hub trigger recovered: the event hub is reachable and receiving")
+	}
+}
+
+// diagnose names the likely cause of a start failure.
+func (t *trigger) diagnose(err error) string {
+	var ehErr *azeventhubs.Error
+	var gErr *groupNotFoundError
+	switch {
+	case strings.Contains(err.Error(), "creating container "+CheckpointContainer):
+		return "the checkpoint store (AzureWebJobsStorage, container " + CheckpointContainer + ") is unreachable or failing"
+	case errors.As(err, &gErr):
+		return fmt.Sprintf("consumer group %q does not exist in event hub %q (create it, or fix the binding's consumerGroup)", t.group, t.hub)
+	case errors.As(err, &ehErr) && ehErr.Code == azeventhubs.ErrorCodeUnauthorizedAccess, isUnauthorized(err):
+		return fmt.Sprintf("namespace %s refused the connection's credential (check the key name and key, or the identity's role)", t.fqns)
+	case isNotFound(err):
+		return fmt.Sprintf("event hub %q does not exist in namespace %s (create it, or fix eventHubName / EntityPath)", t.hub, t.fqns)
+	}
+	return fmt.Sprintf("namespace %s is unreachable or failing", t.fqns)
+}
+
+func isUnauthorized(err error) bool {
+	s := strings.ToLower(err.Error())
+	return strings.Contains(s, "unauthorized") || strings.Contains(s, "status code 401") || strings.Contains(s, "invalidsignature") || strings.Contains(s, "amqp:unauthorized-access")
+}
+
+// groupNotFoundError is a consumer group the namespace does not know.
+type groupNotFoundError struct{ err error }
+
+func (e *groupNotFoundError) Error() string { return "consumer group not found: " + e.err.Error() }
+func (e *groupNotFoundError) Unwrap() error { return e.err }
+
+// probeGroup opens a receiver (no owner level, from the latest event) on the first partition:
+// the SDK's Processor only logs a consumer group the namespace does not know (amqp:not-found at
+// link attach) and then idles, so the trigger asks once per start. Any other answer — a
+// receiver that attaches, or one refused because another host's Processor holds the partition
+// — shows the group exists.
+func (t *trigger) probeGroup(ctx context.Context, pid string) error {
+	pc, err := t.consumer.NewPartitionClient(pid, &azeventhubs.PartitionClientOptions{StartPosition: azeventhubs.StartPosition{Latest: to.Ptr(true)}, Prefetch: -1})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = pc.Close(cctx)
+	}()
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = pc.ReceiveEvents(rctx, 1, nil)
+	if err != nil && rctx.Err() == nil && isNotFound(err) {
+		return &groupNotFoundError{err}
+	}
+	return nil
+}
+
 func (t *trigger) runProcessor(ctx context.Context, exec driver.Executor) error {
 	if err := ensureContainer(ctx, t.cc); err != nil {
 		return err
 	}
+	props, err := t.consumer.GetEventHubProperties(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("eventhubs: reading event hub %q: %w", t.hub, err)
+	}
+	if len(props.PartitionIDs) > 0 {
+		if err := t.probeGroup(ctx, props.PartitionIDs[0]); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	t.recovered()
 	proc, err := azeventhubs.NewProcessor(t.consumer, t.store, &azeventhubs.ProcessorOptions{
 		LoadBalancingStrategy:       azeventhubs.ProcessorStrategy(t.opts.LoadBalancingStrategy),
 		UpdateInterval:              t.opts.LoadBalancingUpdateInterval,
