@@ -54,6 +54,24 @@ type timing struct {
 	feedPollDelay, acquire, renew, expiration time.Duration
 }
 
+// quietBeforeBackoff is how long a lease's feed must stay empty before its polling backs off.
+const quietBeforeBackoff = time.Minute
+
+// nextPollDelay is the delay after an empty read, given the previous one and how long the feed
+// has been quiet.
+func (tm timing) nextPollDelay(prev, quiet time.Duration) time.Duration {
+	if quiet < quietBeforeBackoff {
+		return tm.feedPollDelay
+	}
+	return min(2*prev, tm.idlePollDelay())
+}
+
+// idlePollDelay is the longest delay between polls of an idle lease: 4 × feedPollDelay (20 s at
+// the default), at most 30 s, never below feedPollDelay.
+func (tm timing) idlePollDelay() time.Duration {
+	return max(tm.feedPollDelay, min(4*tm.feedPollDelay, 30*time.Second))
+}
+
 // milliseconds reads a timing property: a number of milliseconds (as function.json has it, also
 // as text), a time.Duration (Go API), or a TimeSpan / Go duration text ("00:00:05", "5s").
 func milliseconds(raw any) (time.Duration, error) {
@@ -172,7 +190,9 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if t.connName == "" {
 		t.connName = bc.Spec.Connection()
 	}
-	t.owner = t.hostID + "-" + uuid.NewString()
+	// A bare GUID, as the Change Feed Processor's instance name in Functions; the host id goes
+	// in the lease's properties (propHostID) for people reading the lease container.
+	t.owner = uuid.NewString()
 	opts, err := decodeOptions(bc)
 	if err != nil {
 		return nil, err
@@ -345,7 +365,30 @@ func (t *trigger) setup(ctx context.Context) error {
 	t.mu.Lock()
 	t.store, t.monitor = store, mon
 	t.mu.Unlock()
+	if err := t.checkForeignLeases(ctx); err != nil {
+		return err
+	}
 	return t.ensureLeases(ctx)
+}
+
+// checkForeignLeases refuses a lease container that holds, under this trigger's prefix, leases
+// azbind cannot continue: the partition-key-range leases (version 0, no FeedRange) the Change
+// Feed Processor of a Functions app writes first. Their tokens are partition-key-range ids,
+// which azcosmos gives no way to map to feed ranges; reading them as whole-container ranges would
+// deliver every change once per lease. Sharing the lease container of a running Functions app is
+// not possible either way (its processor and this one would not balance the same leases).
+func (t *trigger) checkForeignLeases(ctx context.Context) error {
+	leases, err := t.store.list(ctx)
+	if err != nil {
+		return fmt.Errorf("cosmos trigger: reading the lease store: %w", err)
+	}
+	for _, l := range leases {
+		if l.Version == 0 && l.FeedRange == nil {
+			return fmt.Errorf("%w: the lease container '%s' (in database '%s') holds leases of an Azure Functions app's change feed processor for this container (lease %q, partition-key range %q); azbind cannot share or continue them: give this trigger its own leaseContainerPrefix (e.g. \"azbind-\") or lease container, with startFromTime to continue near where the app stopped",
+				driver.ErrPermanent, t.cfg.LeaseContainerName, t.cfg.LeaseDatabaseName, l.ID, l.LeaseToken)
+		}
+	}
+	return nil
 }
 
 func (t *trigger) createLeaseContainer(ctx context.Context) error {
@@ -503,6 +546,10 @@ func (t *trigger) balance(ctx context.Context, exec driver.Executor, wg *sync.Wa
 	for _, l := range take {
 		prev := l.Owner
 		l.Owner, l.Timestamp = t.owner, t.clock.Now().UTC()
+		if l.Properties == nil {
+			l.Properties = map[string]string{}
+		}
+		l.Properties[propHostID] = t.hostID
 		got, err := t.store.replace(ctx, l)
 		if err != nil {
 			if isPrecondition(err) || isNotFound(err) {
@@ -706,6 +753,8 @@ func (w *leaseWorker) run(ctx, runCtx context.Context, exec driver.Executor) {
 	t := w.t
 	fr, cont, startTime := w.state()
 	log := t.logger.With("lease", w.token())
+	var quietSince time.Time // first empty read of the current quiet spell
+	delay := t.tm.feedPollDelay
 	for ctx.Err() == nil {
 		items, next, err := t.readFeed(ctx, fr, cont, startTime)
 		if err != nil {
@@ -720,9 +769,17 @@ func (w *leaseWorker) run(ctx, runCtx context.Context, exec driver.Executor) {
 				cont, startTime = next, nil
 				w.setPos(next)
 			}
-			sleep(ctx, t.tm.feedPollDelay)
+			// Idle back-off: after a quiet minute the delay doubles per empty read, up to
+			// idlePollDelay; the first change resets it. Leases (and so failover) are unaffected.
+			now := time.Now()
+			if quietSince.IsZero() {
+				quietSince = now
+			}
+			delay = t.tm.nextPollDelay(delay, now.Sub(quietSince))
+			sleep(ctx, delay)
 			continue
 		}
+		quietSince, delay = time.Time{}, t.tm.feedPollDelay
 		if !w.stillOwned(ctx) {
 			return
 		}
