@@ -135,3 +135,23 @@ func TestTriggerPartitionContextBindingData(t *testing.T) {
 		}
 	}
 }
+
+// An idle host rewrites its ownership blobs about every other load-balancing round instead of
+// every round (issue 24: 24 ownership writes a minute for one idle function), never so late that
+// the ownership could expire before the next round.
+func TestRenewDue(t *testing.T) {
+	interval, expiry := 10*time.Second, 30*time.Second
+	for age, want := range map[time.Duration]bool{0: false, 8 * time.Second: false, 11 * time.Second: false, 12 * time.Second: true, 20 * time.Second: true} {
+		if got := renewDue(age, interval, expiry); got != want {
+			t.Errorf("age %v: renew %v, want %v", age, got, want)
+		}
+	}
+	// Skipped at age a, the next round comes at most 1.3 intervals later: still fresh then.
+	for _, c := range []struct{ interval, expiry time.Duration }{{10 * time.Second, 30 * time.Second}, {500 * time.Millisecond, 3 * time.Second}, {20 * time.Second, 30 * time.Second}} {
+		for age := time.Duration(0); age < c.expiry; age += 100 * time.Millisecond {
+			if !renewDue(age, c.interval, c.expiry) && age+c.interval*13/10 >= c.expiry {
+				t.Errorf("%+v: skipping at age %v lets the ownership expire before the next round", c, age)
+			}
+		}
+	}
+}

@@ -121,7 +121,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		return nil, err
 	}
 	ownerID := uuid.NewString()
-	st, err := newStore(cc, ownerID)
+	st, err := newStore(cc, ownerID, opts.LoadBalancingUpdateInterval, opts.PartitionOwnershipExpirationInterval)
 	if err != nil {
 		return nil, err
 	}
