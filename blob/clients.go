@@ -59,10 +59,8 @@ func queueConnection(ctx context.Context, bc *driver.BindContext) (*connection.C
 	if err == nil && (c.Kind == connection.KindConnectionString || c.Endpoint != "") {
 		return c, nil
 	}
-	if bc.Host != nil && bc.Host.Connections != nil {
-		if hc, herr := bc.Host.Connections.Resolve(ctx, "", connection.Queue); herr == nil && (hc.Kind == connection.KindConnectionString || hc.Endpoint != "") {
-			return hc, nil
-		}
+	if hc, herr := bc.Host.Connections.Resolve(ctx, "", connection.Queue); herr == nil && (hc.Kind == connection.KindConnectionString || hc.Endpoint != "") {
+		return hc, nil
 	}
 	if err == nil {
 		err = fmt.Errorf("connection %q has no queue endpoint: %w", c.Name, driver.ErrInvalidConfig)

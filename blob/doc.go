@@ -28,7 +28,8 @@
 // run twice. Make blob-triggered functions idempotent (the ETag in Properties identifies the
 // version), as the Functions documentation asks.
 //
-// One host per host ID scans a container at a time (a 1-minute lease, renewed every 30 s, on
+// One host per host ID scans a container at a time (a 1-minute lease, renewed every 30 s by the
+// contract's driver.HoldLease, on
 // azure-webjobs-hosts/locks/<hostId>/WebJobs.Internal.Blobs.<container>.Listener, like the real
 // singleton listener lock); the others take over within seconds when it stops (within the lease
 // when it crashes). Every host consumes the internal queue.
@@ -107,8 +108,9 @@
 // lock also need blob leases (a 30 s lease on a receipt while its blob is handed over, a leased
 // lock blob per container), which that interface does not offer, and their names and metadata
 // must be byte-identical to the real host's so that an app moved from Functions keeps its
-// receipts. So the trigger keeps them with its own azblob client, in the azure-webjobs-hosts
-// container of the account it watches — the same container as host storage whenever the
+// receipts. So the trigger keeps them with its own azblob client (the scan lock through
+// hoststore's driver.Leaser on that client's container), in the azure-webjobs-hosts container of
+// the account it watches — the same container as host storage whenever the
 // trigger's connection is AzureWebJobsStorage, the default. They are durable either way: the
 // trigger never keeps them in memory.
 package blob

@@ -35,9 +35,6 @@ func (h *hostState) subscribe(s subscriber) (cancel func()) {
 
 // notifyWritten tells the host's scanners about a blob the host just wrote.
 func (h *hostState) notifyWritten(w written) {
-	if h == nil {
-		return
-	}
 	h.mu.Lock()
 	subs := make([]subscriber, 0, len(h.subs))
 	for s := range h.subs {

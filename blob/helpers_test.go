@@ -22,6 +22,7 @@ import (
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 var (
@@ -66,13 +67,12 @@ func testResolver() driver.ConnectionResolver {
 
 // newServices returns host services for one test host.
 func newServices(t testing.TB, hostID string) *driver.Services {
-	return &driver.Services{
+	return testhost.Services(t, extension.HostOptions{
 		Logger:      slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		HostID:      hostID,
 		Connections: testResolver(),
-		Clock:       extension.SystemClock,
 		Concurrency: 2,
-	}
+	})
 }
 
 type testWriter struct{ t testing.TB }

@@ -16,8 +16,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 // staticToken is an unsigned JWT that Azurite's `--oauth basic` accepts (it checks issuer,
@@ -57,8 +59,8 @@ func (r identityResolver) Resolve(_ context.Context, name string, s connection.S
 // The trigger, input and output work with an identity (token credential over HTTPS).
 func TestIdentityConnection(t *testing.T) {
 	oaz := emulator.StartAzurite(t, &emulator.AzuriteOptions{OAuth: true})
-	host := &driver.Services{Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		HostID: unique("h"), Connections: identityResolver{az: oaz}, Concurrency: 2}
+	host := testhost.Services(t, extension.HostOptions{Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		HostID: unique("h"), Connections: identityResolver{az: oaz}, Concurrency: 2})
 	c := unique("ident")
 	ctx := context.Background()
 
@@ -87,7 +89,7 @@ func TestIdentityConnection(t *testing.T) {
 	}
 
 	// blobServiceUri without queueServiceUri (and no AzureWebJobsStorage): a clear error.
-	bad := &driver.Services{HostID: "h", Connections: identityResolver{az: oaz, noQueue: true}}
+	bad := testhost.Services(t, extension.HostOptions{HostID: "h", Connections: identityResolver{az: oaz, noQueue: true}})
 	_, err = newTrigger(ctx, bindContext("NoQ", Trigger("in", c+"/{name}", driver.Props{"connection": "Storage"}), bad, nil, nil))
 	if !errors.Is(err, driver.ErrInvalidConfig) || !strings.Contains(err.Error(), "queueServiceUri") {
 		t.Fatalf("identity without a queue endpoint: %v", err)

@@ -1,40 +1,35 @@
 package blob
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
-	sdkblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/lease"
+	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/hoststore"
 )
 
 // The scan of a container runs on one host per host ID at a time, like the real host's
-// singleton listener lock (checklist §5.3): a blob lease on
+// singleton listener lock (checklist §5.3): the one lease of the contract (driver.HoldLease) on
 // azure-webjobs-hosts/locks/<hostId>/WebJobs.Internal.Blobs.<container>.Listener in the
-// trigger's account. Other hosts only consume the internal queue (and hand over their own
-// writes through the fast path) and try to take the lock over every scanLockRetry. The lease is
-// the real host's listenerLockPeriod (1 minute), renewed at half its period as the real
-// SingletonManager does: 2 requests a minute while idle. A host that stops releases it at once;
-// one that crashes leaves it to expire.
+// trigger's account (hoststore's blob lease on that container). Other hosts only consume the
+// internal queue (and hand over their own writes through the fast path) and try to take the lock
+// over every scanLockRetry. The lease is the real host's listenerLockPeriod (1 minute), renewed
+// at half its period as the real SingletonManager does: 2 requests a minute while idle. A host
+// that stops releases it at once; one that crashes leaves it to expire.
 const (
 	scanLockPeriod = time.Minute
-	scanLockRenew  = 30 * time.Second
 	scanLockRetry  = 5 * time.Second
 )
 
 type scanLock struct {
-	bb      *blockblob.Client
-	lc      *lease.BlobClient
-	held    bool
-	renewed time.Time
-	tried   time.Time
+	leaser driver.Leaser
+	key    string
+	held   *driver.HeldLease
+	tried  time.Time
 }
 
 func lockName(hostID, containerName string) string {
@@ -42,61 +37,35 @@ func lockName(hostID, containerName string) string {
 }
 
 func newScanLock(s *scanner) *scanLock {
-	bb := s.hosts.NewBlockBlobClient(lockName(s.key.hostID, s.key.container))
-	lc, _ := lease.NewBlobClient(bb, nil)
-	return &scanLock{bb: bb, lc: lc}
+	return &scanLock{leaser: hoststore.New(s.hosts), key: lockName(s.key.hostID, s.key.container)}
 }
 
-// hold reports whether this host holds the lock now, acquiring or renewing it as needed.
+// hold reports whether this host holds the lock now, acquiring it when another host does not
+// (at most every scanLockRetry); once held, driver.HoldLease renews it in the background.
 func (l *scanLock) hold(ctx context.Context, s *scanner) bool {
-	now := time.Now()
-	if l.held {
-		if now.Sub(l.renewed) < scanLockRenew {
+	if l.held != nil {
+		if l.held.Held() {
 			return true
 		}
-		if _, err := l.lc.RenewLease(ctx, nil); err == nil {
-			l.renewed = now
-			return true
-		} else if ctx.Err() == nil {
-			s.log.Warn("blob trigger: lost the scan lock; another host scans now", "error", err)
+		if ctx.Err() == nil {
+			s.log.Warn("blob trigger: lost the scan lock; another host scans now", "lock", l.key)
 		}
-		l.held = false
+		l.held = nil
 	}
+	now := time.Now()
 	if !l.tried.IsZero() && now.Sub(l.tried) < scanLockRetry {
 		return false
 	}
 	l.tried = now
-	_, err := l.lc.AcquireLease(ctx, int32(scanLockPeriod/time.Second), nil)
-	if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound) {
-		if cerr := l.create(ctx, s); cerr != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("blob trigger: could not create the scan lock", "error", cerr)
-			}
-			return false
-		}
-		_, err = l.lc.AcquireLease(ctx, int32(scanLockPeriod/time.Second), nil)
-	}
+	h, err := driver.HoldLease(ctx, l.leaser, driver.SystemClock, l.key, scanLockPeriod)
 	if err != nil {
-		if !bloberror.HasCode(err, bloberror.LeaseAlreadyPresent) && !isStatus(err, 409) && ctx.Err() == nil {
+		if !errors.Is(err, driver.ErrConflict) && ctx.Err() == nil {
 			s.log.Warn("blob trigger: could not acquire the scan lock", "error", err)
 		}
 		return false
 	}
-	l.held, l.renewed = true, now
+	l.held = h
 	return true
-}
-
-func (l *scanLock) create(ctx context.Context, s *scanner) error {
-	opts := &blockblob.UploadOptions{AccessConditions: &sdkblob.AccessConditions{
-		ModifiedAccessConditions: &sdkblob.ModifiedAccessConditions{IfNoneMatch: ptrETag(azcore.ETagAny)}}}
-	err := withContainer(ctx, s.hosts, func() error {
-		_, err := l.bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(nil)), opts)
-		return err
-	})
-	if err == nil || bloberror.HasCode(err, bloberror.BlobAlreadyExists) || isStatus(err, 409) || isStatus(err, 412) {
-		return nil
-	}
-	return err
 }
 
 // withContainer runs op and, when it fails because container does not exist yet, creates the
@@ -112,40 +81,13 @@ func withContainer(ctx context.Context, c *container.Client, op func() error) er
 	return err
 }
 
-// keepAlive renews the lock in the background while a (possibly long) sweep runs; the returned
-// function stops it.
-func (l *scanLock) keepAlive(ctx context.Context, s *scanner) (stop func()) {
-	quit := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(scanLockRenew)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if !l.hold(ctx, s) {
-					return
-				}
-			}
-		}
-	}()
-	return func() { close(quit); <-done }
-}
-
 // release gives the lock up at shutdown so that another host takes over at once.
 func (l *scanLock) release() {
-	if !l.held {
+	if l.held == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _ = l.lc.ReleaseLease(ctx, nil)
-	l.held = false
+	_ = l.held.Release(ctx)
+	l.held = nil
 }
-
-func ptrETag(e azcore.ETag) *azcore.ETag { return &e }

@@ -16,7 +16,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 const sasSecret = "T0pS3cretSigValue"
@@ -44,7 +46,7 @@ func closedEndpoint(t *testing.T) string {
 // Review: errors of the input, output and trigger carried transport errors unredacted, and a
 // transport error quotes the request URL with its SAS signature (sig=…).
 func TestErrorsDoNotLeakSAS(t *testing.T) {
-	host := &driver.Services{HostID: unique("h"), Connections: sasResolver{endpoint: closedEndpoint(t)}, Concurrency: 2}
+	host := testhost.Services(t, extension.HostOptions{HostID: unique("h"), Connections: sasResolver{endpoint: closedEndpoint(t)}, Concurrency: 2})
 	ctx := context.Background()
 	props := driver.Props{"connection": "Storage"}
 

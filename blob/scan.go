@@ -192,9 +192,7 @@ func (s *scanner) run(ctx context.Context) {
 			if !s.leader.Swap(true) {
 				s.pace.wake(start) // a new leader starts at the short interval
 			}
-			stopRenew := lock.keepAlive(ctx, s)
 			active := s.sweep(ctx)
-			stopRenew()
 			interval := s.pace.next(time.Now(), active)
 			s.curWait.Store(int64(interval))
 			wait = interval - time.Since(start)
@@ -214,41 +212,25 @@ func (s *scanner) run(ctx context.Context) {
 		if wait < 50*time.Millisecond {
 			wait = 50 * time.Millisecond // yield between back-to-back sweeps of a large container
 		}
-		if !s.pause(ctx, lock, wait) {
+		if !s.pause(ctx, wait) {
 			return
 		}
 	}
 }
 
-// pause waits d, or less when a function joins (kick); while this host holds the scan lock it
-// renews the lock on time, so that a long idle interval does not let the lease lapse. It
-// reports false when ctx ends.
-func (s *scanner) pause(ctx context.Context, lock *scanLock, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		wait, renew := time.Until(deadline), false
-		if lock.held {
-			if r := time.Until(lock.renewed.Add(scanLockRenew)); r < wait {
-				wait, renew = max(r, 0), true
-			}
-		}
-		if wait <= 0 {
-			return true
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false
-		case <-s.kick:
-			t.Stop()
-			s.pace.wake(time.Now())
-			return true
-		case <-t.C:
-		}
-		if !renew || !lock.hold(ctx, s) {
-			return true // time to scan, or the lock was lost: the run loop decides
-		}
+// pause waits d, or less when a function joins (kick); the scan lock renews itself meanwhile
+// (driver.HoldLease). It reports false when ctx ends.
+func (s *scanner) pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-s.kick:
+		s.pace.wake(time.Now())
+		return true
+	case <-t.C:
+		return true
 	}
 }
 

@@ -25,11 +25,8 @@ type hostState struct {
 
 type hostStateKey struct{}
 
-// stateFor returns host's blob state (nil for a nil host: no fast path, no sharing).
+// stateFor returns host's blob state.
 func stateFor(ctx context.Context, host *driver.Services) (*hostState, error) {
-	if host == nil {
-		return nil, nil
-	}
 	return driver.Shared(ctx, host, hostStateKey{}, func(ctx context.Context) (*hostState, error) {
 		hub, err := queue.HubFor(ctx, host)
 		if err != nil {

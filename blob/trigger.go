@@ -76,11 +76,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err := bc.DecodeConfig(&opts); err != nil {
 		return nil, err
 	}
-	conc := 0
-	if bc.Host != nil {
-		conc = bc.Host.Concurrency
-	}
-	if err := opts.normalize(conc, "host.json"); err != nil {
+	if err := opts.normalize(bc.Host.Concurrency, "host.json"); err != nil {
 		return nil, err
 	}
 	sf := opts.StartFrom
@@ -92,7 +88,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err != nil {
 		return nil, err
 	}
-	if bc.Host == nil || bc.Host.HostID == "" {
+	if bc.Host.HostID == "" {
 		return nil, bc.Errorf("", "", "the blob trigger needs the host ID (receipts and its internal queue are per host ID)")
 	}
 	if eventGrid {
@@ -117,9 +113,6 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		return nil, fmt.Errorf("%s: %w", bc.Spec.Where, err)
 	}
 	log := bc.Host.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	state, err := stateFor(ctx, bc.Host)
 	if err != nil {
 		return nil, err

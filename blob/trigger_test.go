@@ -282,6 +282,11 @@ func TestTriggerTwoHostsExactlyOnce(t *testing.T) {
 	if sa.leader.Load() == sb.leader.Load() {
 		t.Fatalf("scan leaders: A=%v B=%v, want exactly one", sa.leader.Load(), sb.leader.Load())
 	}
+	// The lock is a lease (driver.HoldLease on hoststore) on the real host's lock blob.
+	props, err := svc.NewContainerClient(HostsContainer).NewBlobClient("locks/"+hostID+"/WebJobs.Internal.Blobs."+c+".Listener").GetProperties(context.Background(), nil)
+	if err != nil || props.LeaseState == nil || *props.LeaseState != "leased" || props.LeaseDuration == nil || *props.LeaseDuration != "fixed" {
+		t.Fatalf("scan lock blob: %+v, %v", props, err)
+	}
 	leader, follower, fr := ra, sb, b
 	if sb.leader.Load() {
 		leader, follower, fr = rb, sa, a

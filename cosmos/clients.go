@@ -70,9 +70,6 @@ func accountFor(ctx context.Context, bc *driver.BindContext, prop string, opts *
 		if serr != nil {
 			return nil, serr
 		}
-		if bc.Host == nil || bc.Host.Connections == nil {
-			return nil, fmt.Errorf("cosmos: no connection resolver for %s", prop)
-		}
 		c, err = bc.Host.Connections.Resolve(ctx, name, connection.Cosmos)
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/memconn"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 var queueSeq atomic.Int64
@@ -289,8 +290,7 @@ func TestOutputErrors(t *testing.T) {
 func testBindContext(t testing.TB, spec *driver.BindingSpec) *driver.BindContext {
 	s := settings()
 	spec.Where = "test: " + t.Name()
-	bc := &driver.BindContext{Function: "Direct", Spec: spec, Host: &driver.Services{Logger: nil, HostID: "direct",
-		Settings: s, Connections: resolver(s), Storage: extension.NewMemoryStorage(), Clock: driver.SystemClock}}
-	t.Cleanup(func() { _ = bc.Host.Close() })
+	bc := &driver.BindContext{Function: "Direct", Spec: spec, Host: testhost.Services(t, extension.HostOptions{HostID: "direct",
+		Settings: s, Connections: resolver(s), Storage: extension.NewMemoryStorage()})}
 	return bc
 }

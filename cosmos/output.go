@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 	"github.com/azbind/azbind/extension/driver"
@@ -50,12 +49,9 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 		return nil, err
 	}
 	o := &output{where: bc.Spec.Where, create: cfg.CreateIfNotExists, pkPath: cfg.PartitionKey, throughput: cfg.ContainerThroughput,
-		logger: slog.Default()}
+		logger: bc.Host.Logger}
 	if o.pkPath == "" {
 		o.pkPath = "/id"
-	}
-	if bc.Host != nil && bc.Host.Logger != nil {
-		o.logger = bc.Host.Logger
 	}
 	if o.db, err = bc.Template("databaseName"); err != nil {
 		return nil, err
@@ -89,12 +85,12 @@ func (o *output) Open(_ context.Context, fc *driver.FunctionContext) (driver.Sin
 	return &sink{o: o, db: db, coll: coll, logger: logger}, nil
 }
 
-// sink buffers documents until Flush; safe for concurrent Add.
+// sink buffers documents until Flush. The runtime serialises its Add and Flush calls
+// (driver.Sink), so it has no lock of its own.
 type sink struct {
 	o        *output
 	db, coll string
 	logger   *slog.Logger
-	mu       sync.Mutex
 	docs     []doc
 }
 
@@ -105,19 +101,15 @@ func (s *sink) Add(_ context.Context, item any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.o.where, err)
 	}
-	s.mu.Lock()
 	s.docs = append(s.docs, ds...)
-	s.mu.Unlock()
 	return nil
 }
 
 // Flush implements driver.Sink: it upserts the buffered documents, in order, creating the
 // database and container first when they are missing and createIfNotExists is set.
 func (s *sink) Flush(ctx context.Context) error {
-	s.mu.Lock()
 	docs := s.docs
 	s.docs = nil
-	s.mu.Unlock()
 	if len(docs) == 0 {
 		return nil
 	}

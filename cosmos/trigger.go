@@ -164,7 +164,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if cfg.LeasesContainerThroughput < 0 {
 		return nil, bc.Errorf("leasesContainerThroughput", "give a positive number of RU/s, or leave it out", "must not be negative")
 	}
-	t := &trigger{fn: bc.Function, cfg: cfg, tm: tm, many: bc.Spec.Many(), logger: slog.Default(), clock: driver.SystemClock, workers: map[string]*leaseWorker{}}
+	t := &trigger{fn: bc.Function, cfg: cfg, tm: tm, many: bc.Spec.Many(), logger: bc.Host.Logger, clock: bc.Host.Clock, hostID: bc.Host.HostID, workers: map[string]*leaseWorker{}}
 	if cfg.StartFromTime != "" {
 		if cfg.StartFromBeginning {
 			return nil, bc.Errorf("startFromTime", "remove startFromBeginning or startFromTime", "Only one of StartFromBeginning or StartFromTime can be used")
@@ -175,15 +175,6 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		}
 		st = st.UTC()
 		t.startTime = &st
-	}
-	if bc.Host != nil {
-		if bc.Host.Logger != nil {
-			t.logger = bc.Host.Logger
-		}
-		if bc.Host.Clock != nil {
-			t.clock = bc.Host.Clock
-		}
-		t.hostID = bc.Host.HostID
 	}
 	t.logger = t.logger.With("function", t.fn, "trigger", TriggerType)
 	t.connName = bc.Spec.RawConnection
@@ -196,9 +187,6 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	opts, err := decodeOptions(bc)
 	if err != nil {
 		return nil, err
-	}
-	if bc.Host == nil {
-		return nil, errors.New("cosmos trigger: no host services")
 	}
 	storage, err := bc.Host.DurableStorage("the cosmosDBTrigger's dead-letter of failed batches")
 	if err != nil {

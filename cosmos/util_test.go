@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 // newTestTrigger builds the trigger of spec outside a host (for Run and configuration checks).
@@ -24,13 +25,12 @@ func newLoggedTrigger(t testing.TB, spec *driver.BindingSpec, logger *slog.Logge
 	t.Helper()
 	s := settings()
 	spec.Where = "test: " + t.Name()
-	bc := &driver.BindContext{Function: "Direct", Spec: spec, Host: &driver.Services{Logger: logger, HostID: "direct",
-		Settings: s, Connections: resolver(s), Storage: extension.NewMemoryStorage(), Clock: driver.SystemClock}}
+	bc := &driver.BindContext{Function: "Direct", Spec: spec, Host: testhost.Services(t, extension.HostOptions{HostID: "direct",
+		Settings: s, Connections: resolver(s), Storage: extension.NewMemoryStorage(), Logger: logger})}
 	tr, err := newTrigger(context.Background(), bc)
 	if err != nil {
 		return nil, err
 	}
-	t.Cleanup(func() { _ = bc.Host.Close() })
 	return tr.(*trigger), nil
 }
 

@@ -41,9 +41,6 @@ func SystemKey(ctx context.Context, s *driver.Services, name string) (string, er
 
 // keyFromSetting returns the key from the settings, if defined.
 func keyFromSetting(s *driver.Services, name string) (string, bool) {
-	if s == nil || s.Settings == nil {
-		return "", false
-	}
 	for _, k := range []string{SystemKeySetting(name), "host__systemKey__" + name} {
 		if v, ok := s.Settings.Get(k); ok && strings.TrimSpace(v) != "" {
 			return strings.TrimSpace(v), true
@@ -136,9 +133,7 @@ func loadSystemKey(ctx context.Context, s *driver.Services, name string) (string
 		if err != nil {
 			return "", fmt.Errorf("eventgrid: store the %s system key in %s: %w", name, key, err)
 		}
-		if s.Logger != nil {
-			s.Logger.Info("generated a webhook system key and kept it in host storage", "key_name", name, "where", key)
-		}
+		s.Logger.Info("generated a webhook system key and kept it in host storage", "key_name", name, "where", key)
 		return v, nil
 	}
 	return "", fmt.Errorf("eventgrid: store the %s system key in %s: the document kept changing under concurrent writers: %w", name, key, driver.ErrConflict)

@@ -13,6 +13,7 @@ import (
 	"github.com/azbind/azbind/eventgrid"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 func readSecrets(t *testing.T, st driver.HostStorage, hostID string) map[string]json.RawMessage {
@@ -97,7 +98,7 @@ func TestSystemKeyConcurrentAndPreserving(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := &driver.Services{Storage: st, HostID: "shared", Settings: connection.NewSettings(), Logger: slog.New(slog.DiscardHandler)}
+			s := testhost.Services(t, extension.HostOptions{Storage: st, HostID: "shared"})
 			k, err := eventgrid.SystemKey(ctx, s, eventgrid.SystemKeyName)
 			if err != nil {
 				t.Error(err)
@@ -120,7 +121,7 @@ func TestSystemKeyConcurrentAndPreserving(t *testing.T) {
 		t.Fatal("other members of the secrets document were not kept")
 	}
 	// The other extension's key is served as stored.
-	if k, err := eventgrid.SystemKey(ctx, &driver.Services{Storage: st, HostID: "shared", Settings: connection.NewSettings()}, "blobs_extension"); err != nil || k != "b" {
+	if k, err := eventgrid.SystemKey(ctx, testhost.Services(t, extension.HostOptions{Storage: st, HostID: "shared"}), "blobs_extension"); err != nil || k != "b" {
 		t.Fatalf("blobs_extension: %v", err)
 	}
 }
@@ -130,7 +131,7 @@ func TestSystemKeyEncryptedIsAnError(t *testing.T) {
 	ctx := context.Background()
 	doc := `{"systemKeys":[{"name":"eventgrid_extension","value":"CfDJ8AAAAA-secret-ciphertext","encrypted":true}]}`
 	st.Put(ctx, eventgrid.SecretsKey("enc"), driver.Record{Data: []byte(doc)}, driver.Cond{})
-	_, err := eventgrid.SystemKey(ctx, &driver.Services{Storage: st, HostID: "enc", Settings: connection.NewSettings()}, eventgrid.SystemKeyName)
+	_, err := eventgrid.SystemKey(ctx, testhost.Services(t, extension.HostOptions{Storage: st, HostID: "enc"}), eventgrid.SystemKeyName)
 	if err == nil || !strings.Contains(err.Error(), "host.systemKey.eventgrid_extension") || strings.Contains(err.Error(), "CfDJ8") {
 		t.Fatalf("error %v: want one naming the setting to use, without the stored value", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/messaging"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/eventgrid/azeventgrid"
@@ -98,10 +97,10 @@ func (o *output) Open(context.Context, *driver.FunctionContext) (driver.Sink, er
 	return &sink{o: o}, nil
 }
 
-// sink buffers the invocation's events; Flush publishes them in one request.
+// sink buffers the invocation's events; Flush publishes them in one request. The runtime
+// serialises its Add and Flush calls (driver.Sink), so it has no lock of its own.
 type sink struct {
 	o     *output
-	mu    sync.Mutex
 	items []any
 }
 
@@ -109,17 +108,13 @@ func (s *sink) Add(_ context.Context, item any) error {
 	if item == nil {
 		return fmt.Errorf("eventgrid: output: a nil event: %w", ErrInvalidEvent)
 	}
-	s.mu.Lock()
 	s.items = append(s.items, item)
-	s.mu.Unlock()
 	return nil
 }
 
 func (s *sink) Flush(ctx context.Context) error {
-	s.mu.Lock()
 	items := s.items
 	s.items = nil
-	s.mu.Unlock()
 	if len(items) == 0 {
 		return nil
 	}

@@ -21,7 +21,7 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/eventgrid"
 	"github.com/azbind/azbind/extension"
-	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 func testdata(t *testing.T, name string) string {
@@ -234,7 +234,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // with 503 once stopped.
 func TestListenDuplicateFunction(t *testing.T) {
 	mux := http.NewServeMux()
-	s := &driver.Services{Settings: connection.NewSettings(connection.FromMap("t", map[string]string{"host.systemKey.x_extension": "k"})), Mux: mux}
+	s := testhost.Services(t, extension.HostOptions{Settings: connection.NewSettings(connection.FromMap("t", map[string]string{"host.systemKey.x_extension": "k"})), Mux: mux})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ep := eventgrid.Endpoint{Extension: "x", Function: "F", Deliver: func(context.Context, []json.RawMessage) error { return nil }}
@@ -268,7 +268,7 @@ func TestListenDuplicateFunction(t *testing.T) {
 // pattern): the webhook router is found and reused instead of mounted twice.
 func TestListenAgainAfterSharedValuesClosed(t *testing.T) {
 	mux := http.NewServeMux()
-	s := &driver.Services{Settings: connection.NewSettings(connection.FromMap("t", map[string]string{"host.systemKey.eventgrid_extension": "k"})), Mux: mux}
+	s := testhost.Services(t, extension.HostOptions{Settings: connection.NewSettings(connection.FromMap("t", map[string]string{"host.systemKey.eventgrid_extension": "k"})), Mux: mux})
 	ep := eventgrid.Endpoint{Extension: "eventgrid", Function: "F", Deliver: func(context.Context, []json.RawMessage) error { return nil }}
 	status := func() int {
 		req := httptest.NewRequest("POST", "/runtime/webhooks/eventgrid?functionName=F&code=k", nil)

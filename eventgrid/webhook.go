@@ -102,9 +102,6 @@ type routerID struct{}
 // forgets a pattern and panics when one is mounted twice, while the host's Shared values may be
 // closed and opened again.
 func mountRouter(mux driver.Mux, log *slog.Logger) *router {
-	if log == nil {
-		log = slog.Default()
-	}
 	if m, ok := mux.(interface {
 		Handler(*http.Request) (http.Handler, string)
 	}); ok {

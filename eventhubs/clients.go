@@ -134,9 +134,6 @@ type checkpointContainerKey struct{}
 
 func sharedCheckpointContainer(ctx context.Context, s *driver.Services) (*container.Client, error) {
 	return driver.Shared(ctx, s, checkpointContainerKey{}, func(ctx context.Context) (*container.Client, error) {
-		if s.Connections == nil {
-			return nil, &driver.ConfigError{Where: "setting AzureWebJobsStorage", Problem: "the host has no connection resolver"}
-		}
 		c, err := s.Connections.Resolve(ctx, "AzureWebJobsStorage", connection.Blob)
 		if err != nil {
 			return nil, &driver.ConfigError{Where: "setting AzureWebJobsStorage", Problem: "eventHubTrigger keeps its checkpoints and partition ownership in AzureWebJobsStorage (container " + CheckpointContainer + ")", Err: err,

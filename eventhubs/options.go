@@ -75,9 +75,6 @@ type optionsKey struct{}
 // triggerOptions is the host's extensions.eventHubs section, decoded and validated once per host
 // (a driver.Shared value).
 func triggerOptions(ctx context.Context, bc *driver.BindContext) (Options, error) {
-	if bc.Host == nil {
-		return decodeOptions(bc)
-	}
 	o, err := driver.Shared(ctx, bc.Host, optionsKey{}, func(context.Context) (*Options, error) {
 		o, err := decodeOptions(bc)
 		return &o, err

@@ -16,7 +16,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/google/uuid"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -127,14 +126,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	}
 	t := &trigger{fn: bc.Function, hostID: bc.Host.HostID, fqns: namespaceOf(conn), hub: hub, group: group, opts: opts, many: bc.Spec.Many(),
 		ownerID: ownerID, connName: connectionName(bc.Spec), cc: cc, store: st, dead: dead, clock: bc.Host.Clock}
-	if t.clock == nil {
-		t.clock = driver.SystemClock
-	}
-	logger := bc.Host.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	t.logger = logger.With("function", bc.Function, "trigger", "eventHubTrigger", "event_hub", hub, "consumer_group", group)
+	t.logger = bc.Host.Logger.With("function", bc.Function, "trigger", "eventHubTrigger", "event_hub", hub, "consumer_group", group)
 	switch bc.Param {
 	case eventPtrType:
 		t.kind = paramEventPtr
@@ -145,11 +137,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err != nil {
 		return nil, &driver.ConfigError{Where: bc.Spec.Where, Field: "connection", Err: err}
 	}
-	meter := otel.GetMeterProvider()
-	if bc.Host != nil && bc.Host.Meter != nil {
-		meter = bc.Host.Meter
-	}
-	t.deadMetric, _ = meter.Meter("github.com/azbind/azbind/eventhubs").Int64Counter("azbind.eventhubs.deadlettered",
+	t.deadMetric, _ = bc.Host.Meter.Meter("github.com/azbind/azbind/eventhubs").Int64Counter("azbind.eventhubs.deadlettered",
 		metric.WithDescription("Event Hubs batches that failed after the retry policy and were written to the dead-letter location"))
 	return t, nil
 }

@@ -30,7 +30,7 @@ var moduleConnectors = map[string]string{
 // functionsTypes are binding types of Azure Functions (built in or from its extensions) that
 // azbind has no connector for; planned marks those the README says are to follow.
 var functionsTypes = map[string]bool{
-	"httptrigger": false, "http": false, "timertrigger": false, "warmuptrigger": false,
+	"timertrigger": false, "warmuptrigger": false,
 	"documentdb": false, // the Functions v1 name of cosmosDB
 	"signalr":    false, "signalrconnectioninfo": false, "signalrtrigger": false,
 	"sendgrid": false, "twiliosms": false, "notificationhub": false, "mobiletable": false,
@@ -58,6 +58,10 @@ func unknownTypeProblem(typ string, trigger bool) (problem, fix string) {
 		supported = "none linked"
 	}
 	key := strings.ToLower(typ)
+	if key == "documentdb" {
+		return fmt.Sprintf("%q is the Functions 1.x name of the cosmosDB %s type", typ, kind),
+			`set "type": "cosmosDB" and use the Cosmos DB extension 4.x property names (containerName, connection, …)`
+	}
 	if pkg, ok := moduleConnectors[key]; ok {
 		return fmt.Sprintf("%q is a %s type of the azbind connector %s, which this program does not link", typ, kind, pkg),
 			fmt.Sprintf("add `import _ %q` to the program (linked types: %s)", pkg, supported)

@@ -51,12 +51,18 @@ func (h *Host) buildMode(ctx context.Context, verify bool) error {
 		errs = append(errs, err)
 	}
 	h.services.HostID = id
+	storageOK := true
 	if h.opts.Storage == nil {
 		st, err := h.defaultStorage(ctx)
 		if err != nil {
-			errs = append(errs, err)
+			errs, storageOK = append(errs, err), false
 		} else {
 			h.services.Storage = st
+		}
+	}
+	if storageOK {
+		if err := h.openKeys(ctx); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if h.cfg == nil {
@@ -79,6 +85,9 @@ func (h *Host) buildMode(ctx context.Context, verify bool) error {
 		}
 		h.cfg = cfg
 	}
+	if h.defaultLevel != nil {
+		h.defaultLevel.Set(lowestLevel(h.cfg.LogLevels))
+	}
 	declared := map[string]bool{}
 	for _, spec := range h.specs {
 		declared[strings.ToLower(spec.Name)] = true
@@ -99,8 +108,12 @@ func (h *Host) buildMode(ctx context.Context, verify bool) error {
 			continue
 		}
 		handler, ok := h.handlers[strings.ToLower(spec.Name)]
+		ok = ok && handler.isSet() // (Func with the zero Handler: none of its own)
+		if !ok && h.opts.DefaultHandler.isSet() {
+			handler, ok = h.opts.DefaultHandler, true
+		}
 		if !ok && !verify {
-			errs = append(errs, fmt.Errorf("%s: function %q has no Go handler: call Host.Handle(%q, …) before Run: %w", spec.Where, spec.Name, spec.Name, ErrInvalidConfig))
+			errs = append(errs, fmt.Errorf("%s: function %q has no Go handler: call Host.Handle(%q, …) before Run, or set HostOptions.DefaultHandler: %w", spec.Where, spec.Name, spec.Name, ErrInvalidConfig))
 			continue
 		}
 		f, err := h.buildFunction(ctx, spec, handler)
@@ -197,6 +210,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	if f.trigSlot < 0 {
 		return nil, fmt.Errorf("%s: no trigger binding: declare exactly one: %w", spec.Where, ErrInvalidConfig)
 	}
+	f.bindings = bindings
 	trig := bindings[f.trigSlot]
 	f.trigType = trig.Type
 	f.logger = f.logger.With(slog.String("trigger", trig.Type))
@@ -245,15 +259,21 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 		return nil, &driver.ConfigError{Where: trig.Where, Field: "type", Problem: problem, Fix: fix}
 	}
 	bc := h.bindContext(spec, trig, ext, plan.paramTypes[f.trigSlot], nil, trig.Type, f.retry)
+	// Every binding is built even after one failed, so that all of a function's problems are
+	// reported at once, as Functions does (the other bindings' templates are then not checked
+	// against the trigger's binding data).
+	var errs []error
 	var err error
 	f.trigger, err = callFactory(bt.NewTrigger, ctx, bc)
 	if err != nil {
-		return nil, wrapBindErr(trig, err)
+		f.trigger = nil
+		errs = append(errs, wrapBindErr(trig, err))
 	}
 	var contract []string
 	if c, ok := f.trigger.(driver.BindingDataContract); ok {
 		contract = c.BindingData()
 	}
+	f.dataNames = contract
 	if st := plan.paramTypes[f.trigSlot+len(bindings)]; f.many && handler.call != nil && st != nil {
 		// (nil when the handler takes no parameters and ignores the batch)
 		f.batch = batchConverter(st)
@@ -265,28 +285,43 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 		bt, ext, ok := driver.Lookup(b.Type)
 		if !ok {
 			problem, fix := unknownTypeProblem(b.Type, false)
-			return nil, &driver.ConfigError{Where: b.Where, Field: "type", Problem: problem, Fix: fix}
+			errs = append(errs, &driver.ConfigError{Where: b.Where, Field: "type", Problem: problem, Fix: fix})
+			continue
 		}
 		if b.Direction == DirIn || b.Direction == DirInOut {
 			if bt.NewInput == nil {
-				return nil, fmt.Errorf("%s: direction: %s does not support direction %q: %w", b.Where, b.Type, b.Direction, ErrInvalidConfig)
+				errs = append(errs, fmt.Errorf("%s: direction: %s does not support direction %q: %w", b.Where, b.Type, b.Direction, ErrInvalidConfig))
+			} else if in, err := callFactory(bt.NewInput, ctx, h.bindContext(spec, b, ext, plan.paramTypes[i], contract, trig.Type, f.retry)); err != nil {
+				errs = append(errs, wrapBindErr(b, err))
+			} else {
+				f.inputs[i] = &boundInput{spec: b, in: in}
 			}
-			in, err := callFactory(bt.NewInput, ctx, h.bindContext(spec, b, ext, plan.paramTypes[i], contract, trig.Type, f.retry))
-			if err != nil {
-				return nil, wrapBindErr(b, err)
-			}
-			f.inputs[i] = &boundInput{spec: b, in: in}
 		}
 		if b.Direction == DirOut || b.Direction == DirInOut {
 			if bt.NewOutput == nil {
-				return nil, fmt.Errorf("%s: direction: %s does not support direction %q: %w", b.Where, b.Type, b.Direction, ErrInvalidConfig)
+				errs = append(errs, fmt.Errorf("%s: direction: %s does not support direction %q: %w", b.Where, b.Type, b.Direction, ErrInvalidConfig))
+			} else if out, err := callFactory(bt.NewOutput, ctx, h.bindContext(spec, b, ext, plan.outTypes[i], contract, trig.Type, f.retry)); err != nil {
+				errs = append(errs, wrapBindErr(b, err))
+			} else {
+				f.outputs[outIndex[i]].out = out
 			}
-			out, err := callFactory(bt.NewOutput, ctx, h.bindContext(spec, b, ext, plan.outTypes[i], contract, trig.Type, f.retry))
-			if err != nil {
-				return nil, wrapBindErr(b, err)
-			}
-			f.outputs[outIndex[i]].out = out
 		}
+	}
+	if len(errs) > 0 {
+		for _, in := range f.inputs {
+			if in != nil {
+				closeLogged(h.logger, spec.Name, in.spec.Type, in.in)
+			}
+		}
+		for _, o := range f.outputs {
+			if o.out != nil {
+				closeLogged(h.logger, spec.Name, o.spec.Type, o.out)
+			}
+		}
+		if f.trigger != nil {
+			closeLogged(h.logger, spec.Name, trig.Type, f.trigger)
+		}
+		return nil, errors.Join(errs...)
 	}
 	// Collector and result routes point at output indexes.
 	for i := range f.slots {
@@ -319,6 +354,14 @@ func fixOut(s *slot, outIndex map[int]int) {
 // wrapBindErr names the binding in a factory's error: a *ConfigError without a location gets
 // the binding's; other errors are prefixed with it unless they already name it.
 func wrapBindErr(b *BindingSpec, err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok && isJoinOf(err, j.Unwrap()) {
+		// A join of several problems (Decode reports every missing property): each is named.
+		named := make([]error, 0, len(j.Unwrap()))
+		for _, e := range j.Unwrap() {
+			named = append(named, wrapBindErr(b, e))
+		}
+		return errors.Join(named...)
+	}
 	var ce *driver.ConfigError
 	if errors.As(err, &ce) {
 		if ce.Where == "" {
@@ -354,4 +397,20 @@ func callFactory[T any](factory func(context.Context, *driver.BindContext) (T, e
 		}
 	}()
 	return factory(ctx, bc)
+}
+
+// isJoinOf reports whether err is an errors.Join of errs (its text is theirs, one per line), as
+// opposed to one error wrapping several causes.
+func isJoinOf(err error, errs []error) bool {
+	if len(errs) < 2 {
+		return false
+	}
+	texts := make([]string, 0, len(errs))
+	for _, e := range errs {
+		if e == nil {
+			return false
+		}
+		texts = append(texts, e.Error())
+	}
+	return err.Error() == strings.Join(texts, "\n")
 }

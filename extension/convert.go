@@ -7,6 +7,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 )
 
 // converter turns a binding value (Event.Data, an Input's value) into a handler parameter value.
@@ -45,9 +46,45 @@ func makeConverter(t reflect.Type) converter {
 	case t == readerType || t == readCloserT:
 		return func(src any) (any, error) { return toReader(src, t) }
 	case t == anyType:
-		return func(src any) (any, error) { return src, nil }
+		return toAny
 	}
 	return func(src any) (any, error) { return toJSON(src, t) }
+}
+
+// toAny is the one rule for an `any` parameter, whatever the connector (issue 25: queue, Service
+// Bus and Event Hubs gave raw bytes, Cosmos DB and Event Grid JSON): a payload that is JSON
+// arrives decoded (map[string]any, []any, string, float64, bool or nil, as encoding/json decodes
+// into an interface); other UTF-8 text as a string; other bytes as []byte. Connector values
+// (a message type, an SDK client, a stream) pass through as they are.
+func toAny(src any) (any, error) {
+	var b []byte
+	switch x := src.(type) {
+	case []byte:
+		b = x
+	case json.RawMessage:
+		b = x
+	case string:
+		if json.Valid([]byte(x)) {
+			b = []byte(x)
+			break
+		}
+		return x, nil
+	default:
+		return src, nil
+	}
+	if b == nil {
+		return nil, nil
+	}
+	if json.Valid(b) {
+		var v any
+		if err := json.Unmarshal(b, &v); err == nil {
+			return v, nil
+		}
+	}
+	if utf8.Valid(b) {
+		return string(b), nil
+	}
+	return b, nil
 }
 
 func toString(src any) (any, error) {

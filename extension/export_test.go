@@ -27,8 +27,35 @@ func (benchOutput) Open(context.Context, *FunctionContext) (driver.Sink, error) 
 func (benchSink) Add(context.Context, any) error { return nil }
 func (benchSink) Flush(context.Context) error    { return nil }
 
+// benchTemplOutput evaluates its `queueName` template in Open, as the queue, blob and Service
+// Bus outputs do.
+type benchTemplOutput struct{ t *driver.Template }
+
+type benchNamedSink struct{ name string }
+
+func (*benchNamedSink) Add(context.Context, any) error { return nil }
+func (*benchNamedSink) Flush(context.Context) error    { return nil }
+
+var benchLastName string
+
+func (o benchTemplOutput) Open(_ context.Context, fc *FunctionContext) (driver.Sink, error) {
+	name, err := o.t.Eval(fc)
+	if err != nil {
+		return nil, err
+	}
+	benchLastName = name
+	return theBenchSink, nil
+}
+
 func init() {
 	driver.Register(driver.Extension{Name: "bench", Bindings: []driver.BindingType{
+		{Type: "benchTemplOut", NewOutput: func(_ context.Context, bc *driver.BindContext) (driver.Output, error) {
+			t, err := bc.Template("queueName")
+			if err != nil {
+				return nil, err
+			}
+			return benchTemplOutput{t}, nil
+		}},
 		{Type: "benchTrigger", NewTrigger: func(context.Context, *driver.BindContext) (driver.Trigger, error) { return benchTrigger{}, nil }},
 		{Type: "benchOut", NewOutput: func(context.Context, *driver.BindContext) (driver.Output, error) { return benchOutput{}, nil }},
 	}})
@@ -48,6 +75,29 @@ func BenchExecutor(tb testing.TB) (driver.Executor, *driver.Event) {
 	}
 	err = h.Func("bench", Func(func(_ context.Context, s string) (string, error) { return s, nil }),
 		Binding("benchTrigger", "in", DirIn, nil), Binding("benchOut", "$return", DirOut, nil))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := h.build(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return h.funcs[0], &driver.Event{Data: []byte("hello, world"), Metadata: driver.MapMetadata{"Id": "1"}}
+}
+
+// BenchTemplatedExecutor is BenchExecutor with its output's `queueName: shipped-{ID}` evaluated
+// in Open, as connectors' outputs do.
+func BenchTemplatedExecutor(tb testing.TB) (driver.Executor, *driver.Event) {
+	h, err := NewHost(HostOptions{
+		Settings:       connection.NewSettings(),
+		Logger:         slog.New(slog.DiscardHandler),
+		HostID:         "bench",
+		TracerProvider: noop.NewTracerProvider(),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	err = h.Func("bench", Func(func(_ context.Context, s string) (string, error) { return s, nil }),
+		Binding("benchTrigger", "in", DirIn, nil), Binding("benchTemplOut", "$return", DirOut, map[string]any{"queueName": "shipped-{ID}"}))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"reflect"
 )
 
-// Handler is a function's Go implementation; build one with Func, Action or Reflect.
+// Handler is a function's Go implementation; build one with Func, Action, Reflect or Dynamic.
 type Handler struct {
 	params []reflect.Type // parameters after ctx
 	result reflect.Type   // nil when the handler returns only error
@@ -16,6 +16,8 @@ type Handler struct {
 	// rawArg: the generic adapter converts []byte/string payloads to T itself (without boxing),
 	// so the runtime may pass them unconverted.
 	rawArg bool
+	// dynamic: a Dynamic handler (call is nil): bindings by name in, outputs by name out.
+	dynamic DynamicFunc
 }
 
 // argOf converts an argument to T; []byte and string payloads convert to string and []byte here,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	noopmetric "go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/internal/hostkeys"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -45,9 +47,13 @@ type HostOptions struct {
 	// default: the setting AZBIND_HTTP_ADDR, else none (serve Host.Handler yourself). The server
 	// stops after the drain. See MaxRequestBodyBytes.
 	HTTPAddr string
-	// MaxRequestBodyBytes bounds request bodies on the host's own server: larger ones get 413
-	// (default: the setting FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, else 100 MiB, as Functions).
+	// MaxRequestBodyBytes bounds request bodies, enforced while they are read: larger ones get
+	// 413 (default: the setting FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, else 32 MiB — Functions
+	// allows 100 MiB, which most handlers would hold in memory).
 	MaxRequestBodyBytes int64
+	// HTTP bounds the host's HTTP serving: timeouts, header size, minimum body rate (the zero
+	// value has Kestrel's and Azure's defaults; see HTTPOptions).
+	HTTP HTTPOptions
 	// TracerProvider for invocation spans (default: otel's global provider, a no-op unless the
 	// program configured one).
 	TracerProvider trace.TracerProvider
@@ -61,6 +67,10 @@ type HostOptions struct {
 	ShutdownTimeout time.Duration
 	// Middleware wraps every invocation attempt; the first registered is the outermost.
 	Middleware []Middleware
+	// DefaultHandler runs every function that has no handler of its own (Handle, Func): a
+	// Dynamic handler, typically, such as a custom handler's (package customhandler). The zero
+	// Handler means none: such a function is then a configuration error at Run.
+	DefaultHandler Handler
 	// Concurrency is the processor count connectors plan for (default GOMAXPROCS; 1 when the
 	// setting WEBSITE_SKU is Dynamic, as Functions does).
 	Concurrency int
@@ -93,18 +103,35 @@ type Host struct {
 	running  bool
 
 	inflightMu sync.Mutex
-	inflight   map[*invocation]struct{}
-	draining   chan struct{} // closed when Run begins to drain (stop fetching)
-	addr       string        // the own HTTP server's address, once listening
+	inflight   *invocation // running attempts (an intrusive list through invocation.prev/next)
+	inflightN  int
+	draining   chan struct{}   // closed when Run begins to drain (stop fetching)
+	addr       string          // the own HTTP server's address, once listening
+	keys       *hostkeys.Store // the Functions keys, once the storage is chosen
+	guard      *guard          // Handler: drain, throttle and body guards before the router
 	hardStop   chan struct{}
+
+	manualMu     sync.Mutex // manual invocations (POST /admin/functions/<name>)
+	manualClosed bool
+	manualWG     sync.WaitGroup
+
+	defaultLevel *slog.LevelVar // the default logger's level, when HostOptions.Logger is nil
 }
 
 // NewHost creates a host. Declare functions with Func or LoadAppDir+Handle, then call Run.
 func NewHost(opts HostOptions) (*Host, error) {
-	h := &Host{opts: opts, handlers: map[string]Handler{}, inflight: map[*invocation]struct{}{}, draining: make(chan struct{}), hardStop: make(chan struct{})}
+	h := &Host{opts: opts, handlers: map[string]Handler{}, draining: make(chan struct{}), hardStop: make(chan struct{})}
 	h.logger = opts.Logger
 	if h.logger == nil {
 		h.logger = slog.Default()
+		if fmt.Sprintf("%T", h.logger.Handler()) == "*slog.defaultHandler" {
+			// The stock default logs at Information and above whatever host.json says; azbind's
+			// default is a text handler on stderr whose level follows host.json logging.logLevel
+			// (set at build, once host.json is known). A program that set its own slog default
+			// keeps it.
+			h.defaultLevel = new(slog.LevelVar)
+			h.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: h.defaultLevel}))
+		}
 	}
 	h.clock = opts.Clock
 	if h.clock == nil {
@@ -112,6 +139,9 @@ func NewHost(opts HostOptions) (*Host, error) {
 	}
 	h.settings = opts.Settings
 	h.cfg = opts.HostConfig
+	if err := opts.DefaultHandler.err; err != nil {
+		h.declErrs = append(h.declErrs, fmt.Errorf("HostOptions.DefaultHandler: %w: %w", err, ErrInvalidConfig))
+	}
 	return h, nil
 }
 
@@ -204,13 +234,14 @@ func (h *Host) LoadAppDir(dir string) error {
 }
 
 // Handler returns the host's HTTP handler: its router (Services.Router), on which the admin
-// endpoints, extension webhooks and HTTP-triggered functions are mounted, falling back to the
-// legacy Mux for what was mounted there. Serve it with net/http, or let Run serve it (HTTPAddr).
+// endpoints, extension webhooks and HTTP-triggered functions are mounted, behind the drain,
+// throttle, body-limit and body-rate guards (see HTTPOptions). Serve it with net/http, or let
+// Run serve it (HTTPAddr) on a server with read, write, idle and header bounds.
 func (h *Host) Handler() http.Handler {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.initServices()
-	return h.services.Router.(http.Handler)
+	return h.guard
 }
 
 // Services returns the host services handed to connectors (after Run has started, or for tests).
@@ -257,7 +288,8 @@ func (h *Host) initServices() {
 	if hh, ok := s.Mux.(http.Handler); ok {
 		rt.legacy = hh
 	}
-	s.Router = rt
+	s.Router = keysRouter{rt}
+	h.guard = &guard{h: h, next: rt}
 	s.Concurrency = h.opts.Concurrency
 	if s.Concurrency <= 0 {
 		s.Concurrency = runtime.GOMAXPROCS(0)

@@ -47,6 +47,8 @@ type invocation struct {
 	payload     map[string]any
 
 	reply any // set by FunctionContext.SetReply (request/response triggers)
+
+	prev, next *invocation // the host's in-flight list (Host.track)
 }
 
 var _ context.Context = (*invocation)(nil)

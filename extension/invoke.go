@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/azbind/azbind/extension/driver"
@@ -20,29 +21,31 @@ import (
 
 // function is a built, runnable function: the Executor its trigger drives.
 type function struct {
-	host     *Host
-	spec     *FunctionSpec
-	name     string
-	trigType string
-	handler  Handler
-	trigger  driver.Trigger
-	trigSlot int // index of the trigger binding
-	many     bool
-	batch    func([]any) (any, error)
-	slots    []slot
-	inputs   []*boundInput // by binding index (nil for non-inputs)
-	outputs  []*boundOutput
-	result   resultPlan
-	retry    *RetryPolicy
-	timeout  time.Duration // <=0: none
-	logger   *slog.Logger
-	tracer   trace.Tracer // nil when tracing is a no-op
-	spanName string
-	spanOpts []trace.SpanStartOption
-	metCount metric.Int64Counter // nil without a MeterProvider
-	metDur   metric.Float64Histogram
-	metAttrs [3]metric.MeasurementOption // by Status
-	invoke   InvokeFunc                  // middleware chain around core
+	host      *Host
+	spec      *FunctionSpec
+	name      string
+	trigType  string
+	handler   Handler
+	trigger   driver.Trigger
+	trigSlot  int // index of the trigger binding
+	many      bool
+	batch     func([]any) (any, error)
+	slots     []slot
+	inputs    []*boundInput // by binding index (nil for non-inputs)
+	outputs   []*boundOutput
+	result    resultPlan
+	retry     *RetryPolicy
+	timeout   time.Duration // <=0: none
+	logger    *slog.Logger
+	tracer    trace.Tracer // nil when tracing is a no-op
+	spanName  string
+	spanOpts  []trace.SpanStartOption
+	metCount  metric.Int64Counter // nil without a MeterProvider
+	metDur    metric.Float64Histogram
+	metAttrs  [3]metric.MeasurementOption // by Status
+	invoke    InvokeFunc                  // middleware chain around core
+	bindings  []*BindingSpec              // resolved declarations (Dynamic handlers see them)
+	dataNames []string                    // the trigger's binding-data contract (nil if it declares none)
 }
 
 type boundInput struct {
@@ -140,8 +143,16 @@ func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryCon
 	if f.tracer != nil {
 		ctx, span = f.tracer.Start(ctx, f.spanName, f.spanOpts...)
 	}
-	if f.logger.Enabled(ctx, slog.LevelDebug) {
-		inv.fc.Logger().LogAttrs(ctx, slog.LevelDebug, "executing", slog.String("event_id", ev.ID), slog.Int("retry_count", rc.RetryCount))
+	// As Functions, every attempt is logged at Information when it starts and when it ends
+	// ("Executing 'Functions.<Name>' (Reason=…, Id=…)", "Executed … (Succeeded, Id=…,
+	// Duration=…ms)"); host.json logging.logLevel "Function" or "Function.<Name>" quiets them.
+	if f.logger.Enabled(ctx, slog.LevelInfo) {
+		reason := ev.Reason
+		if reason == "" {
+			reason = f.trigType
+		}
+		inv.fc.Logger().LogAttrs(ctx, slog.LevelInfo, "Executing 'Functions."+f.name+"' (Reason='"+reason+"', Id="+inv.fc.InvocationID()+")",
+			slog.String("event_id", ev.ID), slog.Int("retry_count", rc.RetryCount))
 	}
 
 	err = f.safeInvoke(ctx)
@@ -186,11 +197,17 @@ func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryCon
 		if cancelled {
 			lvl = slog.LevelWarn
 		}
-		inv.fc.Logger().LogAttrs(ctx, lvl, "invocation failed", slog.String("error", err.Error()),
+		d := h.clock.Now().Sub(inv.fc.Started)
+		st := "Failed"
+		if cancelled {
+			st = "Cancelled"
+		}
+		inv.fc.Logger().LogAttrs(ctx, lvl, "Executed 'Functions."+f.name+"' ("+st+", Id="+inv.fc.InvocationID()+", Duration="+strconv.FormatInt(d.Milliseconds(), 10)+"ms): invocation failed", slog.String("error", err.Error()),
 			slog.String("event_id", ev.ID), slog.Int("retry_count", rc.RetryCount), slog.Bool("cancelled", cancelled),
-			slog.Duration("duration", h.clock.Now().Sub(inv.fc.Started)))
-	} else if f.logger.Enabled(ctx, slog.LevelDebug) {
-		inv.fc.Logger().LogAttrs(ctx, slog.LevelDebug, "executed", slog.Duration("duration", h.clock.Now().Sub(inv.fc.Started)))
+			slog.Duration("duration", d))
+	} else if f.logger.Enabled(ctx, slog.LevelInfo) {
+		d := h.clock.Now().Sub(inv.fc.Started)
+		inv.fc.Logger().LogAttrs(ctx, slog.LevelInfo, "Executed 'Functions."+f.name+"' (Succeeded, Id="+inv.fc.InvocationID()+", Duration="+strconv.FormatInt(d.Milliseconds(), 10)+"ms)", slog.Duration("duration", d))
 	}
 	if err == nil {
 		inv.mu.Lock()
@@ -213,6 +230,9 @@ func (f *function) safeInvoke(ctx context.Context) (err error) {
 // core binds the arguments, calls the handler and writes the outputs.
 func (f *function) core(ctx context.Context) (err error) {
 	inv := (*invocation)(FromContext(ctx).Invocation.(*invocationData))
+	if f.handler.dynamic != nil {
+		return f.coreDynamic(ctx, inv)
+	}
 	var args []any
 	if n := len(f.slots); n <= len(inv.args) {
 		args = inv.args[:n]
@@ -238,6 +258,11 @@ func (f *function) core(ctx context.Context) (err error) {
 	if err := f.routeResult(ctx, inv, res); err != nil {
 		return err
 	}
+	return f.flushOutputs(ctx, inv)
+}
+
+// flushOutputs closes the attempt's outputs to new items and flushes every opened sink.
+func (f *function) flushOutputs(ctx context.Context, inv *invocation) error {
 	for i := range inv.outs {
 		o := &inv.outs[i]
 		o.mu.Lock()

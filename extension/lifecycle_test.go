@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/azbind/azbind/internal/hostkeys"
 	"io"
 	"log/slog"
 	"net"
@@ -267,9 +268,36 @@ func (t *lcTrigger) Scale(context.Context) (driver.ScaleMetrics, error) {
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {
 	t.Helper()
+	return getKey(t, h, path, "")
+}
+
+func getKey(t *testing.T, h http.Handler, path, key string) (int, string) {
+	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	if key != "" {
+		req.Header.Set("x-functions-key", key)
+	}
+	h.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.String()
+}
+
+// masterKey returns the host's master key (once Run has opened the keys).
+func masterKey(t *testing.T, h *extension.Host) string {
+	t.Helper()
+	var keys *hostkeys.Store
+	waitFor(t, "host keys", func() bool { keys = h.HostKeys(); return keys != nil })
+	es, err := keys.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Kind == "master" {
+			return e.Value
+		}
+	}
+	t.Fatal("no master key")
+	return ""
 }
 
 // The host serves readiness, status and scale figures (for KEDA's metrics-api scaler) on its
@@ -290,8 +318,14 @@ func TestAdminEndpoints(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()
 	waitFor(t, "ping 200", func() bool { code, _ := get(t, handler, "/admin/host/ping"); return code == 200 })
+	mk := masterKey(t, h)
+	for _, p := range []string{"/admin/scale", "/admin/host/status"} {
+		if code, body := get(t, handler, p); code != http.StatusUnauthorized || body != "" {
+			t.Errorf("%s without the master key = %d %q, want 401", p, code, body)
+		}
+	}
 
-	code, body := get(t, handler, "/admin/scale")
+	code, body := getKey(t, handler, "/admin/scale", mk)
 	var rep extension.ScaleReport
 	if err := json.Unmarshal([]byte(body), &rep); err != nil || code != 200 {
 		t.Fatalf("/admin/scale = %d %s (%v)", code, body, err)
@@ -299,7 +333,7 @@ func TestAdminEndpoints(t *testing.T) {
 	if rep.TargetInstances != 3 || rep.Backlog != 40 || len(rep.Functions) != 1 || rep.Functions[0].Name != "scaled" || rep.Functions[0].TargetPerInstance != 16 {
 		t.Errorf("/admin/scale = %+v, want one function with backlog 40, 16 per instance, 3 instances", rep)
 	}
-	if code, body := get(t, handler, "/admin/host/status"); code != 200 || !strings.Contains(body, `"running"`) || !strings.Contains(body, "busy") {
+	if code, body := getKey(t, handler, "/admin/host/status", mk); code != 200 || !strings.Contains(body, `"running"`) || !strings.Contains(body, "busy") {
 		t.Errorf("/admin/host/status = %d %s", code, body)
 	}
 
@@ -310,7 +344,7 @@ func TestAdminEndpoints(t *testing.T) {
 	if code, _ := get(t, handler, "/admin/host/ping"); code != http.StatusServiceUnavailable {
 		t.Errorf("ping while draining = %d, want 503", code)
 	}
-	if code, body := get(t, handler, "/admin/host/status"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"draining"`) {
+	if code, body := getKey(t, handler, "/admin/host/status", mk); code != http.StatusServiceUnavailable || !strings.Contains(body, `"draining"`) {
 		t.Errorf("/admin/host/status while draining = %d %s", code, body)
 	}
 	close(release)

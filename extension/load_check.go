@@ -168,6 +168,8 @@ func checkBinding(ps *problems, field string, b *BindingSpec, settings *connecti
 	case !validBindingName(b.Name):
 		ps.add(field+".name", fmt.Sprintf("The binding name %s is invalid.", displayName(b.Name)), "use 1–128 ASCII letters and digits, starting with a letter (or \"$return\" for an output)")
 	}
+	// Properties of older extension versions (issue 23).
+	checkRenamed(ps, field, b)
 	// dataType / cardinality (C16).
 	switch strings.ToLower(b.DataType) {
 	case "", "string", "binary", "stream":

@@ -71,6 +71,8 @@ func parseHostJSON(file string, data []byte, settings *connection.Settings) (*Ho
 			parseExtensions(ps, field, v, h, overridden)
 		case "logging":
 			parseLogging(ps, field, v, h)
+		case "extensionbundle":
+			checkExtensionBundle(ps, field, v)
 		default:
 			known := false
 			for _, kk := range hostJSONIgnored {
@@ -139,6 +141,7 @@ func parseExtensions(ps *problems, field string, v any, h *HostConfig, overridde
 			continue
 		}
 		h.Extensions[name] = sec
+		checkSectionKeys(ps, field+"."+name, name, sec)
 	}
 }
 

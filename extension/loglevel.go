@@ -64,3 +64,16 @@ func withLevel(logger *slog.Logger, levels map[string]string, categories ...stri
 	}
 	return logger
 }
+
+// lowestLevel is the most verbose level host.json logging.logLevel asks for any category, and
+// Information when it asks for nothing more verbose: the default logger's level, below which the
+// per-category levels cannot reach.
+func lowestLevel(levels map[string]string) slog.Level {
+	low := slog.LevelInfo
+	for _, v := range levels {
+		if l, ok := slogLevel(v); ok && l < low {
+			low = l
+		}
+	}
+	return low
+}

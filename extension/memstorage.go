@@ -20,6 +20,16 @@ type MemoryStorage struct {
 	recs map[string]Record
 	// leases by key (driver.Leaser)
 	leases map[string]memLeaseState
+	// Clock, when set before use, is the time leases expire by (a test's fake clock); nil is
+	// the wall clock.
+	Clock driver.Clock
+}
+
+func (m *MemoryStorage) now() time.Time {
+	if m.Clock != nil {
+		return m.Clock.Now()
+	}
+	return time.Now()
 }
 
 // NewMemoryStorage returns an empty MemoryStorage.
@@ -97,15 +107,15 @@ type memLeaseState struct {
 	expires time.Time
 }
 
-// AcquireLease implements driver.Leaser: the lease expires period after its last renewal (by the
-// wall clock), as a blob lease does.
+// AcquireLease implements driver.Leaser: the lease expires period after its last renewal (by
+// Clock), as a blob lease does.
 func (m *MemoryStorage) AcquireLease(_ context.Context, key string, period time.Duration) (driver.Lease, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.leases == nil {
 		m.leases = map[string]memLeaseState{}
 	}
-	now := time.Now()
+	now := m.now()
 	if cur, ok := m.leases[key]; ok && now.Before(cur.expires) {
 		return nil, fmt.Errorf("host storage lease %q is held: %w", key, ErrConflict)
 	}
@@ -124,7 +134,7 @@ func (l *memLease) Renew(context.Context) error {
 	l.m.mu.Lock()
 	defer l.m.mu.Unlock()
 	cur, ok := l.m.leases[l.key]
-	now := time.Now()
+	now := l.m.now()
 	if !ok || cur.id != l.id || !now.Before(cur.expires) {
 		return fmt.Errorf("host storage lease %q: %w", l.key, driver.ErrLeaseLost)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/route"
 )
 
 // router is the host's one HTTP router (Services.Router): every route the host serves — admin
@@ -22,43 +23,43 @@ type router struct {
 }
 
 type mountedRoute struct {
-	id    int
-	r     driver.Route
-	segs  []string // template split on '/'
-	score int      // literal segments count more than parameters (ordering)
+	id   int
+	r    driver.Route
+	tmpl *route.Template
 }
 
 var _ driver.Router = (*router)(nil)
 
-// Mount implements driver.Router.
+// Mount implements driver.Router. The template is parsed here (internal/route): a bad template
+// is an ErrInvalidConfig naming it.
 func (rt *router) Mount(r driver.Route) (func(), error) {
 	if r.Handler == nil {
 		return nil, fmt.Errorf("router: route %q has no handler: %w", r.Template, ErrInvalidConfig)
 	}
-	tmpl := strings.Trim(r.Template, "/")
-	r.Template = tmpl
+	tmpl, err := route.Parse(r.Template)
+	if err != nil {
+		return nil, fmt.Errorf("router: %w: %w", err, ErrInvalidConfig)
+	}
+	r.Template = strings.Trim(r.Template, "/")
+	methods := make([]string, len(r.Methods))
 	for i, m := range r.Methods {
-		r.Methods[i] = strings.ToUpper(m)
+		methods[i] = strings.ToUpper(strings.TrimSpace(m))
 	}
-	m := &mountedRoute{r: r, segs: splitPath(tmpl)}
-	for _, s := range m.segs {
-		if !strings.HasPrefix(s, "{") {
-			m.score += 2
-		} else if !strings.HasPrefix(s, "{*") {
-			m.score++
-		}
-	}
+	r.Methods = methods
+	m := &mountedRoute{r: r, tmpl: tmpl}
+	key := tmpl.Key()
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	for _, o := range rt.routes {
-		if strings.EqualFold(o.r.Template, tmpl) && methodsOverlap(o.r.Methods, r.Methods) {
-			return nil, fmt.Errorf("router: route %q is already mounted: %w", tmpl, ErrConflict)
+		if o.tmpl.Key() == key && methodsOverlap(o.r.Methods, r.Methods) {
+			return nil, fmt.Errorf("router: route %q is already mounted (as %q): %w", r.Template, o.r.Template, ErrConflict)
 		}
 	}
 	rt.seq++
 	m.id = rt.seq
 	rt.routes = append(rt.routes, m)
-	slices.SortStableFunc(rt.routes, func(a, b *mountedRoute) int { return b.score - a.score })
+	// Most specific first (ASP.NET Core's inbound precedence); equal ones in mount order.
+	slices.SortStableFunc(rt.routes, func(a, b *mountedRoute) int { return route.Compare(a.tmpl, b.tmpl) })
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -81,60 +82,12 @@ func methodsOverlap(a, b []string) bool {
 	return false
 }
 
-func splitPath(p string) []string {
-	p = strings.Trim(p, "/")
-	if p == "" {
-		return nil
-	}
-	return strings.Split(p, "/")
-}
-
-// match reports the route values when path matches the template (minimal matcher: literals
-// case-insensitively, {p} and {p:constraint} one segment, {p?} optional, {*p} the rest).
-func (m *mountedRoute) match(path []string) (map[string]string, bool) {
-	var vals map[string]string
-	set := func(k, v string) {
-		if vals == nil {
-			vals = map[string]string{}
-		}
-		vals[k] = v
-	}
-	for i, s := range m.segs {
-		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
-			name := s[1 : len(s)-1]
-			if strings.HasPrefix(name, "*") {
-				set(strings.TrimPrefix(name, "*"), strings.Join(path[min(i, len(path)):], "/"))
-				return vals, true
-			}
-			optional := strings.HasSuffix(name, "?")
-			name = strings.TrimSuffix(name, "?")
-			if c := strings.IndexByte(name, ':'); c >= 0 {
-				name = name[:c]
-			}
-			if i >= len(path) {
-				if optional {
-					continue
-				}
-				return nil, false
-			}
-			set(name, path[i])
-			continue
-		}
-		if i >= len(path) || !strings.EqualFold(s, path[i]) {
-			return nil, false
-		}
-	}
-	if len(path) > len(m.segs) {
-		return nil, false
-	}
-	return vals, true
-}
-
-// ServeHTTP implements http.Handler: the first matching route (most literal first) whose
-// methods admit the request, after its authorization check; 404 otherwise, as Functions answers a
-// method or constraint mismatch.
+// ServeHTTP implements http.Handler: the first route, in precedence order, whose template matches
+// the path and whose methods admit the request, after its authorization check; 404 otherwise, as
+// Functions answers a method or constraint mismatch (not 405).
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := splitPath(r.URL.Path)
+	var buf [16]string
+	path := route.Split(r.URL.EscapedPath(), buf[:0])
 	rt.mu.RLock()
 	var hit *mountedRoute
 	var vals map[string]string
@@ -142,7 +95,7 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if len(m.r.Methods) > 0 && !slices.Contains(m.r.Methods, r.Method) {
 			continue
 		}
-		if v, ok := m.match(path); ok {
+		if v, ok := m.tmpl.Match(path); ok {
 			hit, vals = m, v
 			break
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension/driver"
 )
 
@@ -20,13 +21,28 @@ func (h *Host) track(inv *invocation) bool {
 		return false
 	default:
 	}
-	h.inflight[inv] = struct{}{}
+	// An intrusive list, not a map: linking costs no hashing and no allocation per attempt.
+	inv.next = h.inflight
+	if h.inflight != nil {
+		h.inflight.prev = inv
+	}
+	h.inflight = inv
+	h.inflightN++
 	return true
 }
 
 func (h *Host) untrack(inv *invocation) {
 	h.inflightMu.Lock()
-	delete(h.inflight, inv)
+	if inv.prev != nil {
+		inv.prev.next = inv.next
+	} else if h.inflight == inv {
+		h.inflight = inv.next
+	}
+	if inv.next != nil {
+		inv.next.prev = inv.prev
+	}
+	inv.prev, inv.next = nil, nil
+	h.inflightN--
 	h.inflightMu.Unlock()
 }
 
@@ -34,7 +50,7 @@ func (h *Host) untrack(inv *invocation) {
 func (h *Host) InFlight() int {
 	h.inflightMu.Lock()
 	defer h.inflightMu.Unlock()
-	return len(h.inflight)
+	return h.inflightN
 }
 
 // watchdog cancels attempts past their function timeout.
@@ -55,7 +71,7 @@ func (h *Host) watchdog(stop <-chan struct{}) {
 		}
 		now := h.clock.Now()
 		h.inflightMu.Lock()
-		for inv := range h.inflight {
+		for inv := h.inflight; inv != nil; inv = inv.next {
 			if !inv.deadline.IsZero() && now.After(inv.deadline) {
 				inv.cancel(errTimeoutCancel)
 			}
@@ -74,13 +90,27 @@ func (h *Host) Run(ctx context.Context) error {
 		return err
 	}
 	defer h.closeAll(h.funcs) // after the drain: triggers, bindings, then shared values
-	h.mountAdmin()
-	var srv *server
-	if addr, limit, err := h.httpConfig(); err != nil {
+	if err := h.mountAdmin(); err != nil {
 		return err
-	} else if addr != "" {
-		if srv, err = h.startServer(addr, limit); err != nil {
-			return err
+	}
+	if keys := h.hostKeys(); keys != nil {
+		// Create the master key and the default host key on first start, as Functions does.
+		kctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if _, err := keys.Host(kctx); err != nil {
+			log := h.logger
+			log.Error("host keys could not be read or created; requests that need a key are refused until they can be", slog.String("error", connection.ScrubText(err.Error())))
+		}
+		cancel()
+	}
+	var srv *server
+	if addr, lim, err := h.httpConfig(); err != nil {
+		return err
+	} else {
+		h.guard.setLimits(lim)
+		if addr != "" {
+			if srv, err = h.startServer(addr); err != nil {
+				return err
+			}
 		}
 	}
 	collisionCtx, stopCollision := context.WithCancel(context.WithoutCancel(ctx))
@@ -99,7 +129,7 @@ func (h *Host) Run(ctx context.Context) error {
 		f   *function
 		err error
 	}
-	exits := make(chan exit, len(h.funcs))
+	exits := make(chan exit, len(h.funcs)+1)
 	for _, f := range h.funcs {
 		go func() {
 			var err error
@@ -143,6 +173,9 @@ wait:
 	// Drain: stop fetching, let in-flight invocations finish; retry waits end now (§5.1).
 	stopListening()
 	close(h.draining)
+	manualDone := h.manualStop()
+	remaining++ // the manual invocations (admin/functions) drain like a trigger
+	go func() { <-manualDone; exits <- exit{} }()
 	timeout := h.opts.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -195,10 +228,10 @@ func (h *Host) cancelAll() int {
 	default:
 		close(h.hardStop)
 	}
-	for inv := range h.inflight {
+	for inv := h.inflight; inv != nil; inv = inv.next {
 		inv.cancel(errShutdownCancel)
 	}
-	return len(h.inflight)
+	return h.inflightN
 }
 
 // Draining returns a channel that is closed when Run has told every trigger to stop fetching and

@@ -53,12 +53,7 @@ func bindingServiceClient(ctx context.Context, bc *driver.BindContext) (*azqueue
 		return nil, err
 	}
 	open := func(context.Context) (*azqueue.ServiceClient, error) { return NewServiceClient(conn) }
-	var svc *azqueue.ServiceClient
-	if bc.Host == nil {
-		svc, err = open(ctx)
-	} else {
-		svc, err = driver.Shared(ctx, bc.Host, clientKey{strings.ToLower(conn.Name), conn.Key, conn.Endpoint}, open)
-	}
+	svc, err := driver.Shared(ctx, bc.Host, clientKey{strings.ToLower(conn.Name), conn.Key, conn.Endpoint}, open)
 	if err != nil {
 		return nil, fmt.Errorf("%s: connection: %w", bc.Spec.Where, err)
 	}

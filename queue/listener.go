@@ -192,6 +192,7 @@ type Listener struct {
 	exists       atomic.Bool // queue existence cached until a storage error
 	poisonExists atomic.Bool
 	notFoundLog  atomic.Bool
+	outage       *driver.Outage // connection failures: ERROR once, INFO on recovery
 	st           stats
 }
 
@@ -216,6 +217,7 @@ func NewListener(client *azqueue.QueueClient, poison *azqueue.QueueClient, opts 
 	// The client may come from anywhere (not connection.SDKOptions): the listener's logs are
 	// scrubbed of SAS signatures and keys here, once.
 	l.log = slog.New(connection.ScrubHandler(o.Logger.Handler())).With("queue", l.name)
+	l.outage = driver.NewOutage(l.log, driver.SystemClock, "receiving from queue "+l.name)
 	return l
 }
 
@@ -446,6 +448,7 @@ func (l *Listener) receive(ctx context.Context) ([]*azqueue.DequeuedMessage, err
 		l.exists.Store(false)
 		return nil, err
 	}
+	l.outage.OK()
 	if len(resp.Messages) == 0 {
 		l.st.emptyReceives.Add(1)
 	}
@@ -463,10 +466,14 @@ func (l *Listener) logReceiveError(err error) {
 		}
 	case queueerror.HasCode(err, queueerror.QueueBeingDeleted):
 		l.log.Warn("queue is being deleted; polling with back-off")
-	case errors.As(err, &re) && re.StatusCode >= 500:
-		l.log.Warn("queue service error; polling with back-off", "error", err)
 	default:
-		l.log.Error("receiving from queue failed; polling with back-off", "error", err)
+		// One severity rule for connection failures (driver.Outage): ERROR once per outage,
+		// DEBUG while it lasts, INFO when it recovers.
+		var attrs []slog.Attr
+		if errors.As(err, &re) {
+			attrs = append(attrs, slog.Int("status", re.StatusCode))
+		}
+		l.outage.Fail(err, attrs...)
 	}
 }
 

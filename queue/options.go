@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/azbind/azbind/extension/driver"
 )
 
-// hostOptions is the host.json `extensions.queues` section.
+// hostOptions is the host.json `extensions.queues` section, decoded once per host
+// (driver.Section) and shared by the trigger and the output. Defaults are Functions'
+// (QueuesOptions), so a value given out of range is an error there as here. The trigger needs all
+// of it, the output only messageEncoding: Validate fails every binding only for a bad
+// messageEncoding, and keeps the listener's errors (batchSize…) for the trigger, so a bad
+// listener setting fails triggers, not outputs.
 type hostOptions struct {
 	BatchSize          int           `binding:"batchSize"`
 	NewBatchThreshold  int           `binding:"newBatchThreshold"`
@@ -25,7 +29,14 @@ type hostOptions struct {
 	// How long a received message stays invisible, renewed while the handler runs (not in
 	// Functions, which uses 10 minutes; azbind's default is 30 s).
 	ReceiveVisibility time.Duration `binding:"receiveVisibility"`
+
+	enc         Encoding        // set by Validate
+	listener    ListenerOptions // set by Validate, without Concurrency, Logger and Hub
+	listenerErr error           // the trigger's errors
 }
+
+// computedThreshold is newBatchThreshold's default, as in Functions: BatchSize/2 × Concurrency.
+const computedThreshold = -1
 
 type bindingConfig struct {
 	QueueName string `binding:"queueName,required"`
@@ -34,81 +45,45 @@ type bindingConfig struct {
 // receiveVisibility overrides DefaultReceiveVisibility for tests (nanoseconds; 0 = default).
 var receiveVisibility atomic.Int64
 
-// options is the host.json `extensions.queues` section, decoded once per host (a driver.Shared
-// value) and shared by the trigger and the output: the trigger needs all of it, the output only
-// messageEncoding, so a bad listener setting (batchSize…) fails triggers, not outputs.
-type options struct {
-	listener    ListenerOptions // Concurrency set; Logger and Hub are the trigger's
-	listenerErr error
-	enc         Encoding
-	encErr      error
+// Defaults sets Functions' defaults (driver.Section calls it before decoding).
+func (h *hostOptions) Defaults() {
+	h.BatchSize = DefaultBatchSize
+	h.NewBatchThreshold = computedThreshold
+	h.MaxPollingInterval = DefaultMaxPollingInterval
+	h.MaxDequeueCount = DefaultMaxDequeueCount
+	h.ReceiveVisibility = time.Duration(receiveVisibility.Load())
 }
 
-type optionsKey struct{}
-
-// optionsFor returns the host's decoded queue options.
-func optionsFor(ctx context.Context, bc *driver.BindContext) (*options, error) {
-	if bc.Host == nil {
-		return decodeOptions(bc), nil
-	}
-	return driver.Shared(ctx, bc.Host, optionsKey{}, func(context.Context) (*options, error) { return decodeOptions(bc), nil })
-}
-
-// listenerOptions returns the trigger's options; errors name the host.json field.
-func (o *options) listenerOptions() (ListenerOptions, error) {
-	if err := errors.Join(o.encErr, o.listenerErr); err != nil {
-		return ListenerOptions{}, err
-	}
-	return o.listener, nil
-}
-
-// encoding returns the output's message encoding.
-func (o *options) encoding() (Encoding, error) { return o.enc, o.encErr }
-
-// hostField is a *driver.ConfigError about host.json extensions.queues.<field>.
-func hostField(field, problem, fix string) error {
-	return &driver.ConfigError{Where: "host.json", Field: "extensions.queues." + field, Problem: problem, Fix: fix}
-}
-
-func decodeOptions(bc *driver.BindContext) *options {
-	o := &options{}
-	var e struct {
-		MessageEncoding string `binding:"messageEncoding"`
-	}
-	if err := bc.DecodeConfig(&e); err != nil {
-		o.encErr = err
-	} else if o.enc, err = parseEncoding(e.MessageEncoding); err != nil {
-		o.encErr = hostField("messageEncoding", fmt.Sprintf("%q is not supported", e.MessageEncoding), `use "base64" or "none"`)
-	}
-	var h hostOptions
-	if err := bc.DecodeConfig(&h); err != nil {
-		o.listenerErr = err
-		return o
+// Validate implements driver.Validator: it fails every binding for a bad messageEncoding, and
+// keeps the listener's errors for the trigger (listenerOptions).
+func (h *hostOptions) Validate() error {
+	var err error
+	if h.enc, err = parseEncoding(h.MessageEncoding); err != nil {
+		return hostField("messageEncoding", fmt.Sprintf("%q is not supported", h.MessageEncoding), `use "base64" or "none"`)
 	}
 	l := ListenerOptions{
 		BatchSize:          h.BatchSize,
 		MaxPollingInterval: h.MaxPollingInterval,
 		VisibilityTimeout:  h.VisibilityTimeout,
 		MaxDequeueCount:    h.MaxDequeueCount,
-		Encoding:           o.enc,
+		Encoding:           h.enc,
 		FailureBackoff:     h.FailureBackoff,
 		MaxFailureBackoff:  h.MaxFailureBackoff,
-		ReceiveVisibility:  time.Duration(receiveVisibility.Load()),
-	}
-	if h.ReceiveVisibility != 0 {
-		l.ReceiveVisibility = h.ReceiveVisibility
+		ReceiveVisibility:  h.ReceiveVisibility,
 	}
 	var errs []error
-	if present(bc.Config, "batchSize") && h.BatchSize < 1 {
-		errs = append(errs, hostField("batchSize", fmt.Sprintf("%d is out of range", h.BatchSize), fmt.Sprintf("use 1 to %d", MaxBatchSize)))
+	// Zero values given explicitly (the defaults are not zero); ListenerOptions.Validate
+	// reports the rest of each range.
+	if h.BatchSize == 0 {
+		errs = append(errs, hostField("batchSize", "0 is out of range", fmt.Sprintf("use 1 to %d", MaxBatchSize)))
 	}
-	if present(bc.Config, "maxDequeueCount") && h.MaxDequeueCount < 1 {
-		errs = append(errs, hostField("maxDequeueCount", fmt.Sprintf("%d is out of range", h.MaxDequeueCount), "use 1 or more"))
+	if h.MaxDequeueCount == 0 {
+		errs = append(errs, hostField("maxDequeueCount", "0 is out of range", "use 1 or more"))
 	}
-	if present(bc.Config, "maxPollingInterval") && h.MaxPollingInterval <= 0 {
-		errs = append(errs, hostField("maxPollingInterval", fmt.Sprintf("%s is below the minimum of 100 ms", h.MaxPollingInterval), ""))
+	if h.MaxPollingInterval == 0 {
+		errs = append(errs, hostField("maxPollingInterval", "0s is below the minimum of 100 ms", ""))
 	}
-	if present(bc.Config, "newBatchThreshold") {
+	if h.NewBatchThreshold != computedThreshold {
 		n := h.NewBatchThreshold
 		l.NewBatchThreshold = &n
 	}
@@ -119,11 +94,28 @@ func decodeOptions(bc *driver.BindContext) *options {
 		}
 		errs = append(errs, err)
 	}
-	if bc.Host != nil {
-		l.Concurrency = bc.Host.Concurrency
+	h.listener, h.listenerErr = l, errors.Join(errs...)
+	return nil
+}
+
+// optionsFor returns the host's decoded queue options.
+func optionsFor(ctx context.Context, bc *driver.BindContext) (*hostOptions, error) {
+	return driver.Section[hostOptions](ctx, bc)
+}
+
+// listenerOptions returns the trigger's options; errors name the host.json field.
+func (h *hostOptions) listenerOptions(bc *driver.BindContext) (ListenerOptions, error) {
+	if h.listenerErr != nil {
+		return ListenerOptions{}, h.listenerErr
 	}
-	o.listener, o.listenerErr = l, errors.Join(errs...)
-	return o
+	l := h.listener
+	l.Concurrency = bc.Host.Concurrency
+	return l, nil
+}
+
+// hostField is a *driver.ConfigError about host.json extensions.queues.<field>.
+func hostField(field, problem, fix string) error {
+	return &driver.ConfigError{Where: "host.json", Field: "extensions.queues." + field, Problem: problem, Fix: fix}
 }
 
 // unjoin returns the errors joined in err (err itself when it is not a join; none for nil).
@@ -135,13 +127,4 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
-}
-
-func present(m map[string]any, key string) bool {
-	for k, v := range m {
-		if strings.EqualFold(k, key) {
-			return v != nil && v != ""
-		}
-	}
-	return false
 }

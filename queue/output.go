@@ -47,10 +47,7 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 	if err != nil {
 		return nil, err
 	}
-	enc, err := o.encoding()
-	if err != nil {
-		return nil, err
-	}
+	enc := o.enc
 	svc, err := bindingServiceClient(ctx, bc)
 	if err != nil {
 		return nil, err

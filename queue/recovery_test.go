@@ -13,6 +13,7 @@ import (
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/subproc"
+	"github.com/azbind/azbind/internal/testhost"
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
@@ -31,10 +32,12 @@ func runRecoveryHelper() int {
 		cfg["receiveVisibility"] = arg.Visibility
 	}
 	res := helperResolver{connStr: arg.ConnStr}
-	bc := &driver.BindContext{
-		Function: "F", Spec: Trigger("msg", arg.Queue), Param: reflect.TypeFor[string](), Config: cfg,
-		Host: &driver.Services{Logger: slogDiscard(), Connections: res, Concurrency: 1, Clock: extension.SystemClock},
+	host, err := testhost.NewServices(extension.HostOptions{Logger: slogDiscard(), Connections: res, Concurrency: 1})
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
 	}
+	bc := &driver.BindContext{Function: "F", Spec: Trigger("msg", arg.Queue), Param: reflect.TypeFor[string](), Config: cfg, Host: host}
 	bc.Spec.Where = "Go API: F: bindings[0]"
 	tr, err := newTrigger(context.Background(), bc)
 	if err != nil {

@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"reflect"
 	"strings"
 	"unicode/utf8"
@@ -71,7 +70,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err != nil {
 		return nil, err
 	}
-	opts, err := hopts.listenerOptions()
+	opts, err := hopts.listenerOptions(bc)
 	if err != nil {
 		return nil, err
 	}
@@ -86,8 +85,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if p := PoisonQueueName(cfg.QueueName); p != "" {
 		t.poison = svc.NewQueueClient(p)
 	}
-	logger := loggerOf(bc)
-	t.opts.Logger = logger.With("function", bc.Function, "trigger", "queueTrigger")
+	t.opts.Logger = bc.Host.Logger.With("function", bc.Function, "trigger", "queueTrigger")
 	switch pt := bc.Param; {
 	case pt == messagePtrType:
 		t.kind = paramMessagePtr
@@ -122,13 +120,6 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 		return exec.Execute(ctx, ev)
 	})
 	return l.Run(ctx)
-}
-
-func loggerOf(bc *driver.BindContext) *slog.Logger {
-	if bc.Host != nil && bc.Host.Logger != nil {
-		return bc.Host.Logger
-	}
-	return slog.Default()
 }
 
 var _ driver.Scaler = (*trigger)(nil)

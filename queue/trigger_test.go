@@ -17,6 +17,7 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/testhost"
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
@@ -70,7 +71,7 @@ func bindContext(t *testing.T, spec *driver.BindingSpec, param reflect.Type, con
 	return &driver.BindContext{
 		Function: "F",
 		Spec:     spec,
-		Host:     &driver.Services{Logger: slogDiscard(), Connections: testResolver{transport: tr}, Concurrency: 1, Clock: extension.SystemClock},
+		Host:     testhost.Services(t, extension.HostOptions{Logger: slogDiscard(), Connections: testResolver{transport: tr}, Concurrency: 1}),
 		Param:    param,
 		Config:   config,
 	}

@@ -24,11 +24,8 @@ type Hub struct {
 
 type hubKey struct{}
 
-// HubFor returns host's Hub, a value the host owns (driver.Shared). A nil host gives a nil Hub.
+// HubFor returns host's Hub, a value the host owns (driver.Shared).
 func HubFor(ctx context.Context, host *driver.Services) (*Hub, error) {
-	if host == nil {
-		return nil, nil
-	}
 	return driver.Shared(ctx, host, hubKey{}, func(context.Context) (*Hub, error) {
 		return &Hub{m: map[string]map[*Listener]struct{}{}}, nil
 	})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -143,4 +144,31 @@ func check(ctx context.Context, c *connection.Connection) error {
 		return c.RedactError(fmt.Errorf("servicebus: connection %q: %w", c.Name, err))
 	}
 	return nil
+}
+
+// errEntityPathTwice is the .NET client's message when a connection string's EntityPath and the
+// entity name disagree (Azure.Messaging.ServiceBus Resources.OnlyOneEntityNameMayBeSpecified,
+// thrown by ServiceBusClient.ValidateEntityName).
+const errEntityPathTwice = "The path to an Service Bus entity may be specified as part of the connection string or as a separate value, but not both."
+
+// entityPathMismatch reports whether entity (a queue or topic, or "topic/Subscriptions/sub")
+// disagrees with the connection string's EntityPath. As the .NET client: the comparison ignores
+// case, and a subscription matches an EntityPath naming its topic.
+func entityPathMismatch(c *connection.Connection, entity string) bool {
+	if c.EntityPath == "" || strings.EqualFold(c.EntityPath, entity) {
+		return false
+	}
+	if topic, _, ok := strings.Cut(entity, "/Subscriptions/"); ok && strings.EqualFold(c.EntityPath, topic) {
+		return false
+	}
+	return true
+}
+
+// checkEntityPath refuses an entity name that disagrees with the connection's EntityPath.
+func checkEntityPath(bc *driver.BindContext, c *connection.Connection, field, entity string) error {
+	if !entityPathMismatch(c, entity) {
+		return nil
+	}
+	return bc.Errorf(field, fmt.Sprintf("remove EntityPath from connection %q, or name the entity %q", c.Name, c.EntityPath),
+		"%q disagrees with EntityPath %q of connection %q: %s", entity, c.EntityPath, c.Name, errEntityPathTwice)
 }

@@ -106,3 +106,76 @@ func TestCheck(t *testing.T) {
 		t.Errorf("the error shows the key: %v", err)
 	}
 }
+
+// Out-of-range host.json numbers are refused at load with one line naming the field, the allowed
+// range and the fix (issue 25: maxConcurrentCalls 1e12 used to pass, then log "maxMessages cannot
+// exceed 5000" for ever).
+func TestOutOfRangeCountsRefusedAtLoad(t *testing.T) {
+	ok := map[string]string{"AzureWebJobsServiceBus": peer.ConnectionString}
+	for _, c := range []struct {
+		key string
+		v   any
+	}{
+		{"maxConcurrentCalls", 1e12}, {"maxConcurrentCalls", 5001}, {"maxConcurrentCalls", -1},
+		{"prefetchCount", 1e9}, {"maxMessageBatchSize", 100000}, {"maxConcurrentCallsPerSession", 1e12},
+		{"maxConcurrentSessions", 1e12}, {"minMessageBatchSize", 1e7},
+	} {
+		err := verify(t, ok, map[string]any{c.key: c.v}, servicebus.Trigger("s", "q"))
+		var ce *driver.ConfigError
+		if !errors.As(err, &ce) || ce.Field != "extensions.serviceBus."+c.key {
+			t.Errorf("%s = %v: %v", c.key, c.v, err)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "5000") || strings.Contains(msg, "\n") {
+			t.Errorf("%s = %v: want one line with the allowed range, got %q", c.key, c.v, msg)
+		}
+	}
+	err := verify(t, ok, map[string]any{"maxConcurrentCalls": 4000, "prefetchCount": 2000}, servicebus.Trigger("s", "q"))
+	if !errors.Is(err, driver.ErrInvalidConfig) || !strings.Contains(err.Error(), "prefetchCount") {
+		t.Errorf("maxConcurrentCalls 4000 + prefetchCount 2000: %v", err)
+	}
+	if err := verify(t, ok, map[string]any{"maxConcurrentCalls": 5000}, servicebus.Trigger("s", "q")); err != nil {
+		t.Errorf("maxConcurrentCalls 5000: %v", err)
+	}
+}
+
+// An EntityPath in the connection string that disagrees with queueName/topicName is refused at
+// load, with the .NET client's message (Azure.Messaging.ServiceBus
+// Resources.OnlyOneEntityNameMayBeSpecified); one that agrees (ignoring case, or naming a
+// subscription's topic) is accepted (issue 25).
+func TestEntityPathMustAgree(t *testing.T) {
+	with := func(path string) map[string]string {
+		return map[string]string{"AzureWebJobsServiceBus": peer.ConnectionString + ";EntityPath=" + path}
+	}
+	const dotnet = "The path to an Service Bus entity may be specified as part of the connection string or as a separate value, but not both."
+	for _, c := range []struct {
+		name string
+		path string
+		b    *driver.BindingSpec
+		bad  string // the field refused, "" = accepted
+	}{
+		{"trigger queue differs", "other", servicebus.Trigger("s", "orders"), "queueName"},
+		{"trigger queue same", "ORDERS", servicebus.Trigger("s", "orders"), ""},
+		{"subscription of the topic", "t", servicebus.SubscriptionTrigger("s", "t", "sub"), ""},
+		{"subscription of another topic", "u", servicebus.SubscriptionTrigger("s", "t", "sub"), "topicName"},
+		{"output differs", "other", servicebus.Output("$return", "orders"), "queueName"},
+		{"output topic differs", "other", servicebus.TopicOutput("$return", "t"), "topicName"},
+	} {
+		bindings := []*driver.BindingSpec{c.b}
+		if c.b.Name == "$return" {
+			bindings = append(bindings, extension.Binding("memTrigger", "s", extension.DirIn, extension.Props{"queue": "x"}))
+		}
+		err := verify(t, with(c.path), nil, bindings...)
+		if c.bad == "" {
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+			}
+			continue
+		}
+		var ce *driver.ConfigError
+		if !errors.As(err, &ce) || ce.Field != c.bad || !strings.Contains(err.Error(), dotnet) || strings.Contains(err.Error(), peer.Key) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}

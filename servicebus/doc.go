@@ -60,9 +60,11 @@
 // Binding data (MetadataNames): DeliveryCount, DeadLetterSource, LockToken, ExpiresAtUtc,
 // ExpiresAt, EnqueuedTimeUtc, EnqueuedTime, MessageId, ContentType, ReplyTo, SequenceNumber, To,
 // Subject (and Label), CorrelationId, ApplicationProperties (and UserProperties), SessionId,
-// ReplyToSessionId, PartitionKey, TransactionPartitionKey, plus MessageActions, SessionActions and
-// Client (the *azservicebus.Client), and the top-level members of a JSON body. For batches the
-// message names take the suffix Array (MessageIdArray, …), one element per message.
+// ReplyToSessionId, PartitionKey, TransactionPartitionKey, plus MessageActions (also as
+// MessageReceiver and ReceiveActions), SessionActions (also as MessageSession) and Client (the
+// *azservicebus.Client), and the top-level members of a JSON body. For batches the message names
+// take the suffix Array (MessageIdArray, …): one element per message, nil where a message lacks
+// the field, present even when no message has it.
 //
 // # Output
 //

@@ -9,15 +9,38 @@ import (
 )
 
 // MetadataNames are the binding-data names of a serviceBusTrigger message (reference §3.5,
-// ServiceBusTriggerBindingStrategy v5). A name whose value the message does not carry (SessionId
-// of a message without a session…) is absent. Batches (cardinality many) give the same names with
-// the suffix "Array", each an array with one element per message. MessageActions,
-// SessionActions (sessions only) and Client are objects, not for expressions.
+// ServiceBusTriggerBindingStrategy v5: the 27 names of its contract). A name whose value the
+// message does not carry (SessionId of a message without a session…) is absent. Batches
+// (cardinality many) give the message fields with the suffix "Array", each an array with one
+// element per message (nil where a message does not carry the field), present even when no
+// message carries it. MessageActions (and its v4 name MessageReceiver, and ReceiveActions),
+// SessionActions (and MessageSession; sessions only) and Client are objects, not for expressions;
+// they keep their names in batches.
 var MetadataNames = []string{
 	"DeliveryCount", "DeadLetterSource", "LockToken", "ExpiresAtUtc", "ExpiresAt", "EnqueuedTimeUtc",
 	"EnqueuedTime", "MessageId", "ContentType", "ReplyTo", "SequenceNumber", "To", "Subject", "Label",
 	"CorrelationId", "ApplicationProperties", "UserProperties", "SessionId", "ReplyToSessionId",
-	"PartitionKey", "TransactionPartitionKey", "MessageActions", "SessionActions", "Client",
+	"PartitionKey", "TransactionPartitionKey",
+	"MessageActions", "MessageReceiver", "ReceiveActions", "SessionActions", "MessageSession", "Client",
+}
+
+// isObjectName reports the binding-data names that are objects (no "Array" form in a batch).
+func isObjectName(name string) bool {
+	switch strings.ToLower(name) {
+	case "messageactions", "messagereceiver", "receiveactions", "sessionactions", "messagesession", "client":
+		return true
+	}
+	return false
+}
+
+// isMessageField reports the message fields of MetadataNames (case-insensitive).
+func isMessageField(name string) bool {
+	for _, n := range MetadataNames {
+		if strings.EqualFold(n, name) {
+			return !isObjectName(n)
+		}
+	}
+	return false
 }
 
 // messageValue returns the binding-data value name of m.
@@ -111,15 +134,13 @@ func (md *metadata) Lookup(name string) (any, bool) {
 		return messageValue(md.msgs[0], name)
 	}
 	base, ok := strings.CutSuffix(strings.ToLower(name), "array")
-	if !ok || base == "" {
+	if !ok || !isMessageField(base) {
 		return nil, false
 	}
+	// One element per message, nil where the message lacks the field (GetBindingData_MultipleDispatch).
 	out := make([]any, len(md.msgs))
-	any := false
 	for i, m := range md.msgs {
-		if v, ok := messageValue(m, base); ok {
-			out[i], any = v, true
-		}
+		out[i], _ = messageValue(m, base)
 	}
-	return out, any
+	return out, true
 }

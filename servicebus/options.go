@@ -26,6 +26,9 @@ const (
 	DefaultRetryDelay                   = 800 * time.Millisecond
 	DefaultMaxRetryDelay                = 60 * time.Second
 	DefaultMaxRetries                   = 3
+	// maxReceive is the most messages one azservicebus ReceiveMessages call may ask for (its
+	// "maxMessages cannot exceed 5000"): the bound of every count option.
+	maxReceive = 5000
 )
 
 // RetryOptions is host.json `extensions.serviceBus.clientRetryOptions` (the .NET SDK's
@@ -156,9 +159,7 @@ func hostJSONOptions(bc *driver.BindContext) (Options, error) {
 			}
 		}
 	}
-	if bc.Host != nil {
-		o.Concurrency = bc.Host.Concurrency
-	}
+	o.Concurrency = bc.Host.Concurrency
 	if err := o.Validate(); err != nil {
 		return Options{}, err
 	}
@@ -183,23 +184,23 @@ func (o *Options) Validate() error {
 	bad := func(field, fix, format string, args ...any) {
 		errs = append(errs, &driver.ConfigError{Where: "host.json", Field: "extensions.serviceBus." + field, Problem: fmt.Sprintf(format, args...), Fix: fix})
 	}
-	if o.PrefetchCount < 0 {
-		bad("prefetchCount", "use 0 or more", "%d is negative", o.PrefetchCount)
+	// count checks a count option: 0 only when absent (the default), at most maxReceive.
+	count := func(field string, v int) {
+		switch {
+		case v < 0 || v == 0 && o.isSet(field) || v > maxReceive:
+			bad(field, fmt.Sprintf("use a whole number from 1 to %d", maxReceive), "%d is out of range (1 to %d: the SDK receives at most %d messages at once)", v, maxReceive, maxReceive)
+		}
 	}
-	if o.MaxConcurrentCalls < 0 || o.MaxConcurrentCalls == 0 && o.isSet("maxConcurrentCalls") {
-		bad("maxConcurrentCalls", "use 1 or more", "%d is out of range", o.MaxConcurrentCalls)
+	if o.PrefetchCount < 0 || o.PrefetchCount > maxReceive {
+		bad("prefetchCount", fmt.Sprintf("use a whole number from 0 to %d", maxReceive), "%d is out of range (0 to %d)", o.PrefetchCount, maxReceive)
 	}
-	if o.MaxConcurrentSessions < 0 || o.MaxConcurrentSessions == 0 && o.isSet("maxConcurrentSessions") {
-		bad("maxConcurrentSessions", "use 1 or more", "%d is out of range", o.MaxConcurrentSessions)
-	}
-	if o.MaxConcurrentCallsPerSession < 0 || o.MaxConcurrentCallsPerSession == 0 && o.isSet("maxConcurrentCallsPerSession") {
-		bad("maxConcurrentCallsPerSession", "use 1 or more", "%d is out of range", o.MaxConcurrentCallsPerSession)
-	}
-	if o.MaxMessageBatchSize < 0 || o.MaxMessageBatchSize == 0 && o.isSet("maxMessageBatchSize") {
-		bad("maxMessageBatchSize", "use 1 or more", "%d is out of range", o.MaxMessageBatchSize)
-	}
-	if o.MinMessageBatchSize < 0 || o.MinMessageBatchSize == 0 && o.isSet("minMessageBatchSize") {
-		bad("minMessageBatchSize", "use 1 or more", "%d is out of range", o.MinMessageBatchSize)
+	count("maxConcurrentCalls", o.MaxConcurrentCalls)
+	count("maxConcurrentSessions", o.MaxConcurrentSessions)
+	count("maxConcurrentCallsPerSession", o.MaxConcurrentCallsPerSession)
+	count("maxMessageBatchSize", o.MaxMessageBatchSize)
+	count("minMessageBatchSize", o.MinMessageBatchSize)
+	if o.MaxConcurrentCalls > 0 && o.PrefetchCount > 0 && o.MaxConcurrentCalls+o.PrefetchCount > maxReceive && o.MaxConcurrentCalls <= maxReceive && o.PrefetchCount <= maxReceive {
+		bad("prefetchCount", fmt.Sprintf("keep maxConcurrentCalls + prefetchCount at most %d", maxReceive), "%d with maxConcurrentCalls %d asks for more than %d messages at once", o.PrefetchCount, o.MaxConcurrentCalls, maxReceive)
 	}
 	if o.MinMessageBatchSize > 0 && o.MaxMessageBatchSize > 0 && o.MinMessageBatchSize > o.MaxMessageBatchSize {
 		bad("minMessageBatchSize", "", "%d is above maxMessageBatchSize %d", o.MinMessageBatchSize, o.MaxMessageBatchSize)

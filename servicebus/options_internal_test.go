@@ -3,6 +3,7 @@ package servicebus
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,35 @@ func TestScaleTarget(t *testing.T) {
 		m, err := tr.Scale(context.Background())
 		if err != nil || m.Backlog != 100 || m.TargetPerInstance != c.want {
 			t.Errorf("sessions=%v batch=%v: %+v %v, want target %d", c.sessions, c.batch, m, err, c.want)
+		}
+	}
+}
+
+// Ported from azure-sdk-for-net ServiceBusTriggerStrategyTests (Microsoft.Azure.WebJobs.Extensions.
+// ServiceBus v5), GetBindingContract_SingleDispatch / _MultipleDispatch: 27 names, the message
+// fields (with "Array" in a batch) and MessageReceiver, MessageSession, MessageActions,
+// SessionActions, ReceiveActions and Client as they are.
+func TestBindingContractNames(t *testing.T) {
+	fields := []string{"DeliveryCount", "DeadLetterSource", "LockToken", "ExpiresAtUtc", "ExpiresAt", "EnqueuedTimeUtc",
+		"EnqueuedTime", "MessageId", "ContentType", "ReplyTo", "SequenceNumber", "To", "Label", "Subject", "CorrelationId",
+		"ApplicationProperties", "UserProperties", "SessionId", "ReplyToSessionId", "PartitionKey", "TransactionPartitionKey"}
+	objects := []string{"MessageReceiver", "MessageSession", "MessageActions", "SessionActions", "ReceiveActions", "Client"}
+	for _, batch := range []bool{false, true} {
+		names := (&trigger{batch: batch}).BindingData()
+		want := slices.Clone(objects)
+		for _, f := range fields {
+			if batch {
+				f += "Array"
+			}
+			want = append(want, f)
+		}
+		for _, n := range want {
+			if !slices.Contains(names, n) {
+				t.Errorf("batch %v: contract %v lacks %s", batch, names, n)
+			}
+		}
+		if len(names) != 27+1 { // + "*" (the members of a JSON body)
+			t.Errorf("batch %v: contract has %d names, want 27 and \"*\": %v", batch, len(names), names)
 		}
 	}
 }

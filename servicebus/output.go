@@ -53,6 +53,11 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 	if err != nil {
 		return nil, err
 	}
+	if tmpl.IsLiteral() {
+		if err := checkEntityPath(bc, cl.conn, field, tmpl.Literal()); err != nil {
+			return nil, err
+		}
+	}
 	return &output{where: bc.Spec.Where, field: field, name: tmpl, client: cl, senders: map[string]*azservicebus.Sender{}}, nil
 }
 
@@ -76,6 +81,9 @@ func (o *output) Open(ctx context.Context, fc *driver.FunctionContext) (driver.S
 	}
 	if name == "" {
 		return nil, fmt.Errorf("%s: %s: evaluated to an empty name", o.where, o.field)
+	}
+	if entityPathMismatch(o.client.conn, name) {
+		return nil, fmt.Errorf("%s: %s: %q disagrees with EntityPath %q of connection %q: %s", o.where, o.field, name, o.client.conn.EntityPath, o.client.conn.Name, errEntityPathTwice)
 	}
 	return &sink{o: o, entity: name}, nil
 }

@@ -27,6 +27,7 @@ func (t *trigger) sessionWorker(ctx context.Context, exec driver.Executor) {
 			var e *azservicebus.Error
 			if errors.As(err, &e) && e.Code == azservicebus.CodeTimeout || errors.Is(err, context.DeadlineExceeded) {
 				bo.reset()
+				t.receiveOK()
 				continue // no session has messages
 			}
 			t.receiveError(err)
@@ -34,6 +35,7 @@ func (t *trigger) sessionWorker(ctx context.Context, exec driver.Executor) {
 			continue
 		}
 		bo.reset()
+		t.receiveOK()
 		t.st.sessionsAccepted.Add(1)
 		t.runSession(ctx, exec, sr)
 		t.st.sessionsReleased.Add(1)
@@ -42,7 +44,7 @@ func (t *trigger) sessionWorker(ctx context.Context, exec driver.Executor) {
 
 func (t *trigger) runSession(ctx context.Context, exec driver.Executor, sr *azservicebus.SessionReceiver) {
 	defer func() {
-		if ctx.Err() != nil && t.shutdownAbandons.Load() > 0 {
+		if ctx.Err() != nil && (t.shutdownAbandons.Load() > 0 || t.creditAtStop.Load()) {
 			time.Sleep(releaseGrace) // see Run
 		}
 		t.closeReceiver(sr)
@@ -141,6 +143,7 @@ func (t *trigger) batchLoop(ctx context.Context, exec driver.Executor, rc receiv
 				cached = append(cached, msgs...)
 				t.st.received.Add(int64(len(msgs)))
 				bo.reset()
+				t.receiveOK()
 				continue
 			}
 			if ctx.Err() != nil {

@@ -57,6 +57,9 @@ type trigger struct {
 	runCtx       atomic.Pointer[context.Context]
 	// shutdownAbandons counts messages abandoned after Run's context ended.
 	shutdownAbandons atomic.Int64
+	// creditAtStop: a receive loop ended by the stop may have left credit on its link.
+	creditAtStop atomic.Bool
+	out          outage
 	// count reads the active message count for Scale (tests replace it).
 	count func(ctx context.Context) (int64, error)
 }
@@ -70,12 +73,8 @@ var (
 func (t *trigger) BindingData() []string {
 	names := make([]string, 0, len(MetadataNames)+1)
 	for _, n := range MetadataNames {
-		if t.batch {
-			switch n {
-			case "MessageActions", "SessionActions", "Client":
-			default:
-				n += "Array"
-			}
+		if t.batch && !isObjectName(n) {
+			n += "Array"
 		}
 		names = append(names, n)
 	}
@@ -101,8 +100,8 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		}
 		opts.AutoCompleteMessages = &b
 	}
-	if cfg.MaxMessageBatchSize < 0 {
-		return nil, bc.Errorf("maxMessageBatchSize", "use 1 or more", "%d is out of range", cfg.MaxMessageBatchSize)
+	if cfg.MaxMessageBatchSize < 0 || cfg.MaxMessageBatchSize > maxReceive {
+		return nil, bc.Errorf("maxMessageBatchSize", fmt.Sprintf("use a whole number from 1 to %d", maxReceive), "%d is out of range", cfg.MaxMessageBatchSize)
 	}
 	if cfg.MaxMessageBatchSize > 0 {
 		opts.MaxMessageBatchSize = cfg.MaxMessageBatchSize
@@ -112,20 +111,23 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err != nil {
 		return nil, err
 	}
+	field := "queueName"
+	if cfg.TopicName != "" {
+		field = "topicName"
+	}
 	t := &trigger{
 		fn: bc.Function, where: bc.Spec.Where,
 		queue: cfg.QueueName, topic: cfg.TopicName, sub: cfg.SubscriptionName,
 		sessions: cfg.IsSessionsEnabled, batch: bc.Spec.Many(),
 		autoComplete: *opts.AutoCompleteMessages, opts: opts, client: cl,
 	}
+	if err := checkEntityPath(bc, cl.conn, field, t.entity()); err != nil {
+		return nil, err
+	}
 	if bc.Param == receivedMessageType {
 		t.kind = paramMessage
 	}
-	logger := slog.Default()
-	if bc.Host != nil && bc.Host.Logger != nil {
-		logger = bc.Host.Logger
-	}
-	t.log = logger.With("function", bc.Function, "trigger", "serviceBusTrigger", "entity", t.entity())
+	t.log = bc.Host.Logger.With("function", bc.Function, "trigger", "serviceBusTrigger", "entity", t.entity())
 	t.count = t.activeMessageCount
 	return t, nil
 }
@@ -214,7 +216,7 @@ func (t *trigger) runReceiver(ctx context.Context, exec driver.Executor) error {
 		// remaining link credit, and a message in flight when the link closes stays locked until
 		// its lock expires. The SDK releases (without counting a delivery) what arrives between
 		// receives: give it a moment to return those before the link closes.
-		if t.shutdownAbandons.Load() > 0 {
+		if t.shutdownAbandons.Load() > 0 || t.creditAtStop.Load() {
 			time.Sleep(releaseGrace)
 		}
 		t.closeReceiver(r)
@@ -266,26 +268,91 @@ func (b *backoff) wait(ctx context.Context) {
 
 func (b *backoff) reset() { b.d = 0 }
 
+// outage tracks receive failures for the one severity rule of connection failures: ERROR once
+// per outage (what failed and that the trigger retries with back-off), DEBUG for the retries,
+// INFO once receiving works again.
+type outage struct {
+	mu       sync.Mutex
+	since    time.Time
+	failures int
+}
+
 func (t *trigger) receiveError(err error) {
 	t.st.receiveErrors.Add(1)
-	level := slog.LevelWarn
-	var e *azservicebus.Error
-	if errors.As(err, &e) && (e.Code == azservicebus.CodeNotFound || e.Code == azservicebus.CodeUnauthorizedAccess) {
-		level = slog.LevelError
+	t.out.mu.Lock()
+	first := t.out.failures == 0
+	if first {
+		t.out.since = time.Now()
 	}
-	t.log.Log(context.Background(), level, "receiving messages failed; retrying", "error", t.redact(err))
+	t.out.failures++
+	t.out.mu.Unlock()
+	if !first {
+		t.log.Debug("receiving messages failed again; retrying with back-off", "error", t.redact(err))
+		return
+	}
+	msg := "receiving messages failed; retrying with back-off (up to 30 s) until it works"
+	var e *azservicebus.Error
+	if errors.As(err, &e) {
+		switch e.Code {
+		case azservicebus.CodeNotFound:
+			msg = "the entity does not exist (yet); retrying with back-off (up to 30 s) until it does: create it, or fix the name"
+		case azservicebus.CodeUnauthorizedAccess:
+			msg = "the connection is not authorised to receive (wrong key, or no Listen right); retrying with back-off (up to 30 s)"
+		}
+	}
+	t.log.Error(msg, "error", t.redact(err))
+}
+
+// receiveOK ends an outage: one INFO line with how long it lasted.
+func (t *trigger) receiveOK() {
+	t.out.mu.Lock()
+	n, since := t.out.failures, t.out.since
+	t.out.failures = 0
+	t.out.mu.Unlock()
+	if n > 0 {
+		t.log.Info("receiving messages works again", "failures", n, "outage", time.Since(since).Round(time.Millisecond))
+	}
 }
 
 // singleLoop receives and dispatches one message per invocation, at most limit at once, asking
 // for up to prefetch messages more than it has free slots. For a session (sess not nil) it ends
 // when the handler released the session, when the session lock is lost, or after *idle without a
 // message; it returns once its invocations ended and their messages are settled.
+//
+// A stop costs no delivery attempt for a message no handler started (issue 23): every message
+// received is handed to a handler, also during the drain; and when Run's context ends while the
+// link may still hold credit (a receive cut short by the stop, or one that returned fewer
+// messages than it asked for), the receiver stays open releaseGrace after the drain, so that the
+// SDK's background releaser returns what the service sent on that credit (a release does not
+// count as a delivery) before the link closes. Closed earlier, those messages would stay locked
+// until their lock expires and come back with their delivery count raised.
 func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc receiver, s settler,
 	renew func(context.Context, *azservicebus.ReceivedMessage, *azservicebus.RenewMessageLockOptions) error,
 	sess *SessionActions, limit, prefetch int, idle *time.Duration) {
 	slots := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// dispatch runs one invocation per message; the first holds a slot already.
+	dispatch := func(msgs []*azservicebus.ReceivedMessage) {
+		t.st.received.Add(int64(len(msgs)))
+		for i, m := range msgs {
+			if i > 0 {
+				slots <- struct{}{} // during the drain too: the handlers in flight free slots
+			}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				t.handleOne(ctx, exec, s, renew, sess, m)
+			})
+		}
+	}
+	// credit is what the link may still deliver on: what the last receive asked for beyond what
+	// it returned (the SDK tops the link up to the count asked).
+	credit := 0
+	defer func() {
+		if ctx.Err() != nil && credit > 0 {
+			t.creditAtStop.Store(true)
+		}
+	}()
 	var bo backoff
 	for {
 		select {
@@ -302,8 +369,10 @@ func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc recei
 		if idle != nil {
 			rctx, cancel = context.WithTimeout(ctx, *idle)
 		}
-		msgs, err := rc.ReceiveMessages(rctx, free+prefetch, nil)
+		ask := free + prefetch
+		msgs, err := rc.ReceiveMessages(rctx, ask, nil)
 		cancel()
+		credit = max(ask, credit) - len(msgs)
 		if len(msgs) == 0 {
 			<-slots
 		}
@@ -320,6 +389,7 @@ func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc recei
 			}
 			t.receiveError(err)
 			if isClosed(err) {
+				credit = 0
 				return // the caller opens a new receiver
 			}
 			bo.wait(ctx)
@@ -333,22 +403,8 @@ func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc recei
 			continue
 		}
 		bo.reset()
-		t.st.received.Add(int64(len(msgs)))
-		for i, m := range msgs {
-			if i > 0 {
-				select {
-				case slots <- struct{}{}:
-				case <-ctx.Done():
-					// Shutting down with messages not yet dispatched: give them back at once.
-					t.abandonAll(s, msgs[i:])
-					return
-				}
-			}
-			wg.Go(func() {
-				defer func() { <-slots }()
-				t.handleOne(ctx, exec, s, renew, sess, m)
-			})
-		}
+		t.receiveOK()
+		dispatch(msgs)
 	}
 }
 
@@ -449,7 +505,8 @@ func (t *trigger) settle(s settler, acts *MessageActions, res driver.Result) {
 	}
 }
 
-// releaseGrace is how long a receiver stays open after messages were abandoned at shutdown.
+// releaseGrace is how long a receiver stays open at shutdown after messages were abandoned or
+// while its link may hold credit: the SDK's releaser releases one message per round trip.
 const releaseGrace = 500 * time.Millisecond
 
 func (t *trigger) abandonAll(s settler, msgs []*azservicebus.ReceivedMessage) {

@@ -36,12 +36,7 @@ func accountFor(ctx context.Context, bc *driver.BindContext) (*account, error) {
 		}
 		return &account{svc: svc}, nil
 	}
-	var a *account
-	if bc.Host == nil {
-		a, err = open(ctx)
-	} else {
-		a, err = driver.Shared(ctx, bc.Host, accountKey{strings.ToLower(c.Name), c.Key, c.Endpoint}, open)
-	}
+	a, err := driver.Shared(ctx, bc.Host, accountKey{strings.ToLower(c.Name), c.Key, c.Endpoint}, open)
 	if err != nil {
 		return nil, fmt.Errorf("%s: connection %q: %w", bc.Spec.Where, c.Name, err)
 	}

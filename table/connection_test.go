@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -15,8 +14,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 // roundTrip writes one entity through an output and reads it back through an input, on host.
@@ -56,7 +57,7 @@ func TestSASConnectionString(t *testing.T) {
 		CredentialType:   "sas",
 		ConnectionString: "AccountName=" + azurite.AccountName + ";TableEndpoint=" + azurite.TableEndpoint + ";SharedAccessSignature=" + sas.Encode(),
 	}
-	host := &driver.Services{Logger: slog.New(slog.DiscardHandler), Connections: resolver{conn}}
+	host := testhost.Services(t, extension.HostOptions{Connections: resolver{conn}})
 	roundTrip(t, host, fmt.Sprintf("sas%d", tableSeq.Add(1)))
 }
 
@@ -84,11 +85,11 @@ func TestIdentityConnection(t *testing.T) {
 		CredentialType: "managedIdentity",
 		ClientOptions:  azcore.ClientOptions{Transport: az.HTTPClient},
 	}
-	host := &driver.Services{Logger: slog.New(slog.DiscardHandler), Connections: resolver{conn}}
+	host := testhost.Services(t, extension.HostOptions{Connections: resolver{conn}})
 	roundTrip(t, host, "identity1")
 
 	conn.Endpoint = ""
-	host = &driver.Services{Connections: resolver{conn}}
+	host = testhost.Services(t, extension.HostOptions{Connections: resolver{conn}})
 	spec := driver.Binding(BindingType, "b", driver.DirOut, driver.Props{"tableName": "x1x", "connection": "Tables"})
 	spec.Where = "test"
 	_, err := newOutput(context.Background(), &driver.BindContext{Spec: spec, Host: host})
@@ -100,7 +101,7 @@ func TestIdentityConnection(t *testing.T) {
 // A malformed connection string fails at load time without echoing the secret.
 func TestBadConnectionString(t *testing.T) {
 	conn := connection.Connection{Kind: connection.KindConnectionString, ConnectionString: "AccountKey=" + azurite.AccountKey}
-	host := &driver.Services{Connections: resolver{conn}}
+	host := testhost.Services(t, extension.HostOptions{Connections: resolver{conn}})
 	spec := driver.Binding(BindingType, "b", driver.DirIn, driver.Props{"tableName": "abc", "connection": "Broken"})
 	spec.Where = "F/function.json: bindings[1]"
 	_, err := newInput(context.Background(), &driver.BindContext{Spec: spec, Host: host})

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"reflect"
@@ -20,8 +19,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/emulator"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 // One Azurite for the package; every test uses its own tables.
@@ -103,7 +104,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	return &env{
-		host:  &driver.Services{Logger: slog.New(slog.DiscardHandler), Connections: resolver{conn}},
+		host:  testhost.Services(t, extension.HostOptions{Connections: resolver{conn}}),
 		svc:   svc,
 		probe: p,
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"reflect"
 	"strings"
-	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
@@ -29,10 +28,7 @@ type output struct {
 }
 
 func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, error) {
-	o := &output{where: bc.Spec.Where, fn: bc.Function, logger: slog.Default()}
-	if bc.Host != nil && bc.Host.Logger != nil {
-		o.logger = bc.Host.Logger
-	}
+	o := &output{where: bc.Spec.Where, fn: bc.Function, logger: bc.Host.Logger}
 	var err error
 	if o.table, o.pk, o.rk, err = keyTemplates(bc); err != nil {
 		return nil, err
@@ -86,9 +82,9 @@ func (o *output) Open(ctx context.Context, fc *driver.FunctionContext) (driver.S
 	}, nil
 }
 
-// sink is safe for concurrent Add calls (a handler may add from several goroutines).
+// sink buffers one invocation's entities. The runtime serialises its Add and Flush calls
+// (driver.Sink), so it has no lock of its own.
 type sink struct {
-	mu     sync.Mutex
 	w      *writer
 	where  string
 	pk, rk string
@@ -159,15 +155,11 @@ func (s *sink) addOne(item any) error {
 	if err := validateKey("RowKey", e.rk); err != nil {
 		return fmt.Errorf("%s: %w", s.where, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.w.add(e)
 }
 
 // Flush implements driver.Sink: it writes the buffered entities.
 func (s *sink) Flush(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	n, batches, err := s.w.flush(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.where, err)

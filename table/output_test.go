@@ -436,35 +436,3 @@ func TestQuoteInKeys(t *testing.T) {
 	}
 }
 
-// Concurrent Adds on one sink (a handler adding from goroutines) lose nothing.
-func TestConcurrentAdd(t *testing.T) {
-	e := newEnv(t)
-	tbl := e.newTable("concurrent")
-	e.seed(t, tbl)
-	s, err := e.output(t, driver.Props{"tableName": tbl}).Open(context.Background(), md())
-	if err != nil {
-		t.Fatal(err)
-	}
-	errs := make(chan error, 8)
-	for g := 0; g < 8; g++ {
-		go func() {
-			var err error
-			for i := 0; i < 20 && err == nil; i++ {
-				err = s.Add(context.Background(), map[string]any{"PartitionKey": fmt.Sprint("g", g), "RowKey": fmt.Sprint(i)})
-			}
-			errs <- err
-		}()
-	}
-	for g := 0; g < 8; g++ {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	v, err := e.input(t, driver.Props{"tableName": tbl}, reflect.TypeFor[[]map[string]any]()).Bind(context.Background(), md())
-	if err != nil || len(v.([]map[string]any)) != 160 {
-		t.Fatalf("read back %d entities (%v), want 160", len(v.([]map[string]any)), err)
-	}
-}

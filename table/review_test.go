@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -14,7 +13,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 // C36 + §4: an expression written outside quotes in a filter ("Qty gt {min}") is a number or
@@ -88,7 +89,7 @@ func TestCreateTableErrorHasNoSASSignature(t *testing.T) {
 		ConnectionString: "AccountName=" + azurite.AccountName + ";TableEndpoint=" + azurite.TableEndpoint + ";SharedAccessSignature=" + sas.Encode(),
 		ClientOptions:    azcore.ClientOptions{PerCallPolicies: []policy.Policy{failCreate{}}, Retry: policy.RetryOptions{MaxRetries: -1}},
 	}
-	host := &driver.Services{Logger: slog.New(slog.DiscardHandler), Connections: resolver{conn}}
+	host := testhost.Services(t, extension.HostOptions{Connections: resolver{conn}})
 	spec := driver.Binding(BindingType, "out", driver.DirOut, driver.Props{"tableName": fmt.Sprintf("nosig%d", tableSeq.Add(1))})
 	spec.Where = "test"
 	out, err := newOutput(context.Background(), &driver.BindContext{Spec: spec, Host: host})

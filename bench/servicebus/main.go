@@ -1,13 +1,26 @@
-// Command servicebus benchmarks the serviceBusTrigger against a hand-written azservicebus
-// receive-complete loop on the project's AMQP test peer.
+// Command servicebus benchmarks the serviceBusTrigger at its defaults against hand-written
+// azservicebus loops on the project's AMQP test peer.
 //
-//	go run ./bench/servicebus [-n 2000] [-concurrency 32]
+//	go run ./bench/servicebus [-n 2000] [-rounds 3]
 //
-// It starts the amqp-peer, then, in one run: (a) fills a queue with n messages of 64 bytes and
-// drains it with the raw loop (ReceiveMessages of up to -concurrency messages, each completed by
-// its own goroutine, at most -concurrency in flight); (b) fills a second queue the same way and
-// drains it with the trigger (no-op handler, extension.NewHost + Func, maxConcurrentCalls =
-// -concurrency). It prints messages/second for each and, last, `ratio: <b/a>`.
+// It starts the amqp-peer and, in each round, fills a queue with n messages of 64 bytes and drains
+// it with each leg, the legs' order rotated every round (interleaved, so that a busy machine slows
+// every leg alike):
+//
+//	dapr    the shape of Dapr's Service Bus binding at its defaults: receive 1, handle, complete,
+//	        one at a time (maxActiveMessages 1);
+//	raw-1, raw-8, raw-32
+//	        a receive-complete loop with at most c messages in flight: ReceiveMessages of up to the
+//	        free slots, each message completed by its own goroutine;
+//	trigger the serviceBusTrigger through the runtime (extension.NewHost + Func, no-op handler), with
+//	        host.json defaults (maxConcurrentCalls 16 × processors).
+//
+// A leg's time runs from the first message it holds (opening a link is not measured) until the
+// peer holds no message of its queue. It
+// prints messages/second per leg and round, the total per leg, then `ratio trigger/<leg>:` for
+// every leg (total messages over total time), and `ok` or `BELOW` for each against 1.0.
+//
+// Figures (2 cores shared with other work, -n 2000 -rounds 3, three runs): see the package README.
 package main
 
 import (
@@ -17,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,20 +44,40 @@ import (
 )
 
 var (
-	n           = flag.Int("n", 2000, "messages per leg (the peer slows down on much deeper queues)")
-	concurrency = flag.Int("concurrency", 32, "messages in flight (raw loop) and maxConcurrentCalls (trigger)")
+	n       = flag.Int("n", 2000, "messages per leg and round")
+	rounds  = flag.Int("rounds", 3, "rounds (each runs every leg once, in a rotated order)")
+	cpuprof = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 )
 
 func main() {
 	flag.Parse()
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench/servicebus:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/servicebus:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
+type leg struct {
+	name  string
+	drain func(ctx context.Context, q string, count int, first *firstSeen) error
+	total time.Duration
+	msgs  int
+}
+
 func run() error {
-	p, err := amqppeer.Launch(&amqppeer.Config{Queues: []amqppeer.Queue{{Name: "raw"}, {Name: "trigger"}}})
+	p, err := amqppeer.Launch(&amqppeer.Config{Queues: []amqppeer.Queue{{Name: "bench"}}})
 	if err != nil {
 		return err
 	}
@@ -55,25 +89,80 @@ func run() error {
 	defer cl.Close(context.Background())
 	ctx := context.Background()
 
-	if err := fill(ctx, cl, "raw", *n); err != nil {
+	legs := []*leg{
+		{name: "dapr", drain: func(ctx context.Context, q string, count int, first *firstSeen) error {
+			return oneAtATime(ctx, cl, q, count, first)
+		}},
+		{name: "raw-1", drain: func(ctx context.Context, q string, count int, first *firstSeen) error {
+			return rawLoop(ctx, cl, q, count, 1, first)
+		}},
+		{name: "raw-8", drain: func(ctx context.Context, q string, count int, first *firstSeen) error {
+			return rawLoop(ctx, cl, q, count, 8, first)
+		}},
+		{name: "raw-32", drain: func(ctx context.Context, q string, count int, first *firstSeen) error {
+			return rawLoop(ctx, cl, q, count, 32, first)
+		}},
+		{name: "trigger", drain: func(ctx context.Context, q string, count int, first *firstSeen) error {
+			return triggerRun(ctx, p, q, count, first)
+		}},
+	}
+	// Warm up the peer (a Node process) and the connection: not measured.
+	if err := fill(ctx, cl, "bench", *n/4); err != nil {
 		return err
 	}
-	raw, err := rawLoop(ctx, cl, "raw", *n)
-	if err != nil {
+	if err := rawLoop(ctx, cl, "bench", *n/4, 8, &firstSeen{}); err != nil {
 		return err
 	}
-	fmt.Printf("raw azservicebus loop: %d messages in %v: %.0f msg/s\n", *n, raw.Round(time.Millisecond), float64(*n)/raw.Seconds())
-
-	if err := fill(ctx, cl, "trigger", *n); err != nil {
-		return err
+	for r := range *rounds {
+		for i := range legs {
+			l := legs[(i+r)%len(legs)]
+			if err := fill(ctx, cl, "bench", *n); err != nil {
+				return err
+			}
+			var first firstSeen
+			if err := l.drain(ctx, "bench", *n, &first); err != nil {
+				return fmt.Errorf("%s: %w", l.name, err)
+			}
+			if err := waitEmpty(ctx, p, "bench"); err != nil {
+				return fmt.Errorf("%s: %w", l.name, err)
+			}
+			if first.end.IsZero() {
+				first.end = time.Now()
+			}
+			d := first.end.Sub(first.at())
+			l.total += d
+			l.msgs += *n
+			fmt.Printf("round %d %-8s %6.0f msg/s\n", r+1, l.name, float64(*n)/d.Seconds())
+		}
 	}
-	trig, err := triggerRun(ctx, p, "trigger", *n)
-	if err != nil {
-		return err
+	trig := legs[len(legs)-1]
+	rate := func(l *leg) float64 { return float64(l.msgs) / l.total.Seconds() }
+	for _, l := range legs {
+		fmt.Printf("total %-8s %6.0f msg/s\n", l.name, rate(l))
 	}
-	fmt.Printf("serviceBusTrigger:     %d messages in %v: %.0f msg/s\n", *n, trig.Round(time.Millisecond), float64(*n)/trig.Seconds())
-	fmt.Printf("ratio: %.2f\n", raw.Seconds()/trig.Seconds())
+	for _, l := range legs[:len(legs)-1] {
+		ratio := rate(trig) / rate(l)
+		verdict := "ok"
+		if ratio < 1 {
+			verdict = "BELOW"
+		}
+		fmt.Printf("ratio trigger/%s: %.2f %s\n", l.name, ratio, verdict)
+	}
 	return nil
+}
+
+// firstSeen records when a leg first held a message: a leg's time excludes opening its link.
+type firstSeen struct {
+	once sync.Once
+	t    time.Time
+	end  time.Time // when the queue was empty (zero: when the leg returned)
+}
+
+func (f *firstSeen) mark() { f.once.Do(func() { f.t = time.Now() }) }
+
+func (f *firstSeen) at() time.Time {
+	f.mark()
+	return f.t
 }
 
 // fill sends count messages in batches.
@@ -101,103 +190,129 @@ func fill(ctx context.Context, cl *azservicebus.Client, q string, count int) err
 	return nil
 }
 
-// rawLoop drains q with a hand-written receive-complete loop.
-func rawLoop(ctx context.Context, cl *azservicebus.Client, q string, count int) (time.Duration, error) {
+// waitEmpty polls the peer until q holds no message (the last completions arrived).
+func waitEmpty(ctx context.Context, p *amqppeer.Peer, q string) error {
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		c, err := p.Counts(ctx, q)
+		if err != nil {
+			return err
+		}
+		if c.Total == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d messages left", c.Total)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// oneAtATime is the Dapr binding's shape at its defaults: receive one message, handle it (no-op),
+// complete it, then receive the next.
+func oneAtATime(ctx context.Context, cl *azservicebus.Client, q string, count int, first *firstSeen) error {
 	r, err := cl.NewReceiverForQueue(q, nil)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer r.Close(ctx)
-	slots := make(chan struct{}, *concurrency)
+	for done := 0; done < count; {
+		msgs, err := r.ReceiveMessages(ctx, 1, nil)
+		if err != nil {
+			return err
+		}
+		if len(msgs) > 0 {
+			first.mark()
+		}
+		for _, m := range msgs {
+			if err := r.CompleteMessage(ctx, m, nil); err != nil {
+				return err
+			}
+			done++
+		}
+	}
+	return nil
+}
+
+// rawLoop drains q with a receive-complete loop, at most c messages in flight.
+func rawLoop(ctx context.Context, cl *azservicebus.Client, q string, count, c int, first *firstSeen) error {
+	r, err := cl.NewReceiverForQueue(q, nil)
+	if err != nil {
+		return err
+	}
+	defer r.Close(ctx)
+	slots := make(chan struct{}, c)
 	var done atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
-	start := time.Now()
 	for done.Load()+int64(len(slots)) < int64(count) {
 		slots <- struct{}{}
 		free := cap(slots) - len(slots) + 1
 		msgs, err := r.ReceiveMessages(ctx, free, nil)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if len(msgs) == 0 {
 			<-slots
 			continue
 		}
+		first.mark()
 		for i, m := range msgs {
 			if i > 0 {
 				slots <- struct{}{}
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				defer func() { <-slots }()
 				if err := r.CompleteMessage(ctx, m, nil); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 				}
 				done.Add(1)
-			}()
+			})
 		}
 	}
 	wg.Wait()
 	if err, _ := firstErr.Load().(error); err != nil {
-		return 0, err
+		return err
 	}
-	return time.Since(start), nil
+	return nil
 }
 
-// triggerRun drains q with the serviceBusTrigger through the runtime.
-func triggerRun(ctx context.Context, p *amqppeer.Peer, q string, count int) (time.Duration, error) {
+// triggerRun drains q with the serviceBusTrigger at its defaults through the runtime; it returns
+// once the handler saw count messages (run waits for their completions on the peer).
+func triggerRun(ctx context.Context, p *amqppeer.Peer, q string, count int, first *firstSeen) error {
 	var handled atomic.Int64
 	all := make(chan struct{})
 	h, err := extension.NewHost(extension.HostOptions{
 		Settings:   connection.NewSettings(connection.FromMap("bench", map[string]string{"AzureWebJobsServiceBus": p.ConnectionString})),
 		Logger:     slog.New(slog.DiscardHandler),
-		HostConfig: &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"serviceBus": {"maxConcurrentCalls": float64(*concurrency)}}},
+		HostConfig: &extension.HostConfig{Version: "2.0"},
 	})
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if err := h.Func("Bench", extension.Action(func(ctx context.Context, b []byte) error {
+		first.mark()
 		if handled.Add(1) == int64(count) {
 			close(all)
 		}
 		return nil
 	}), servicebus.Trigger("b", q)); err != nil {
-		return 0, err
+		return err
 	}
 	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
 	done := make(chan error, 1)
-	start := time.Now()
 	go func() { done <- h.Run(runCtx) }()
-	var elapsed time.Duration
 	select {
 	case <-all:
-		elapsed = time.Since(start)
 	case err := <-done:
-		stop()
-		return 0, errors.Join(errors.New("host stopped early"), err)
+		return errors.Join(errors.New("host stopped early"), err)
 	case <-time.After(10 * time.Minute):
-		stop()
-		return 0, errors.New("the trigger did not drain the queue within 10 minutes")
+		return errors.New("the trigger did not drain the queue within 10 minutes")
 	}
-	// Wait until the peer counts no message (the completions of the last invocations).
-	for deadline := time.Now().Add(time.Minute); ; {
-		c, err := p.Counts(ctx, q)
-		if err != nil {
-			stop()
-			return 0, err
-		}
-		if c.Total == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return 0, fmt.Errorf("%d messages left after the handler saw all", c.Total)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if err := waitEmpty(ctx, p, q); err != nil {
+		return err
 	}
-	elapsed = time.Since(start)
+	first.end = time.Now() // the host's stop is not measured
 	stop()
-	return elapsed, <-done
+	return <-done
 }

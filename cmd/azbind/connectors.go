@@ -9,4 +9,5 @@ import (
 	_ "github.com/azbind/azbind/queue"
 	_ "github.com/azbind/azbind/servicebus"
 	_ "github.com/azbind/azbind/table"
+	_ "github.com/azbind/azbind/timer"
 )

@@ -209,4 +209,4 @@ func partitionBodies(t *testing.T, c *connection.Connection, pid string, n int) 
 	return strings.NewReplacer(`","`, " ", `["`, "[", `"]`, "]", `\"`, `"`).Replace(string(b))
 }
 
-func to[T any](v T) *T { return &v }
+// (to is declared in peek.go)

@@ -9,113 +9,50 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
+	"github.com/azbind/azbind/blob"
 	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/eventhubs"
 	"github.com/azbind/azbind/extension/expr"
-	"github.com/azbind/azbind/internal/emulator"
 	"github.com/azbind/azbind/queue"
+	"github.com/azbind/azbind/servicebus"
 )
 
-// The commands of a first hour with azbind: start the pinned Azurite, then put a message on a
-// queue or a blob in a container to trigger a function.
+// The commands of a first hour with azbind: put a message on a queue or a blob in a container to
+// trigger a function (emulators.go starts the local emulators).
 
 func init() {
-	commands["emulators"] = command{
-		summary: "start the pinned Azurite and print the settings to use (emulators start)",
-		run:     runEmulators,
-	}
 	commands["put"] = command{
 		summary: "put a message on a queue or a blob in a container (put queue Q TEXT, put blob C/B FILE)",
 		run:     runPut,
 	}
 }
 
-const emulatorsUsage = `usage: azbind emulators start [--free-ports] [--dir DIR]
-
-Starts the Azurite pinned in emulators/package-lock.json (install it once with
-` + "`npm ci --prefix emulators`" + ` in the azbind repository, or set AZBIND_EMULATORS_DIR to a folder
-holding its node_modules) on the standard ports 10000 (blob), 10001 (queue) and 10002 (table),
-prints the app setting to use — AzureWebJobsStorage=UseDevelopmentStorage=true — and runs until
-Ctrl-C. --free-ports picks free ports instead and prints the full connection string (with the
-emulator's public, well-known account key). --dir keeps the data in DIR (default: a temporary
-folder, removed on exit).
-`
-
-func runEmulators(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "start" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprint(stdout, emulatorsUsage)
-			return 0
-		}
-		fmt.Fprint(stderr, emulatorsUsage)
-		return 2
-	}
-	fs := flag.NewFlagSet("azbind emulators start", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	free := fs.Bool("free-ports", false, "")
-	dir := fs.String("dir", "", "")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, emulatorsUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "azbind emulators start: bad arguments\n%s", emulatorsUsage)
-		return 2
-	}
-	opts := &emulator.AzuriteOptions{Dir: *dir}
-	if !*free {
-		opts.Ports = [3]int{10000, 10001, 10002}
-	}
-	az, err := emulator.LaunchAzurite(opts)
-	if err != nil {
-		msg := err.Error()
-		if !*free && strings.Contains(msg, "in use") {
-			msg += " (another Azurite may already be running there — then UseDevelopmentStorage=true already works — or use --free-ports)"
-		}
-		fmt.Fprintf(stderr, "azbind emulators start: %s\n", msg)
-		return 1
-	}
-	defer az.Stop()
-	fmt.Fprintf(stdout, "Azurite is running: blob %s, queue %s, table %s\n", az.BlobEndpoint, az.QueueEndpoint, az.TableEndpoint)
-	fmt.Fprintln(stdout, "Use this app setting (an environment variable, or in local.settings.json \"Values\"):")
-	if *free {
-		fmt.Fprintf(stdout, "  AzureWebJobsStorage=%s\n", az.ConnectionString)
-	} else {
-		fmt.Fprintln(stdout, "  AzureWebJobsStorage=UseDevelopmentStorage=true")
-	}
-	fmt.Fprintln(stdout, "Try a function with:  azbind put queue QUEUE 'TEXT'   or   azbind put blob CONTAINER/NAME FILE")
-	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	<-sig
-	signal.Stop(sig)
-	if err := az.Stop(); err != nil {
-		fmt.Fprintf(stderr, "azbind emulators: stopping Azurite: %v\n", err)
-		return 1
-	}
-	fmt.Fprintln(stdout, "Azurite stopped.")
-	return 0
-}
-
 const putUsage = `usage: azbind put queue [flags] QUEUE TEXT     put a message on a queue (created if missing)
        azbind put blob  [flags] CONTAINER/NAME FILE   upload FILE ("-" for stdin) as a blob
+       azbind put servicebus [flags] ENTITY TEXT     send a message to a Service Bus queue or topic
+       azbind put eventhub [flags] HUB TEXT          send an event to an event hub
 
 flags:
-  --connection NAME   the connection setting (default: AzureWebJobsStorage)
+  --connection NAME   the connection setting (default: AzureWebJobsStorage for queue and blob,
+                      AzureWebJobsServiceBus for Service Bus; required for Event Hubs)
   --settings PATH     local.settings.json to read after the environment (default ./local.settings.json)
   --encoding E        queue only: base64 (default, what queueTrigger expects by default) or none
                       (for host.json extensions.queues.messageEncoding "none")
+  --session ID        servicebus only: the message's session id (for a session-enabled entity)
+  --partition-key K   eventhub only: the event's partition key
 `
 
 func runPut(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "queue" && args[0] != "blob" {
+	services := map[string]connection.Service{"queue": connection.Queue, "blob": connection.Blob,
+		"servicebus": connection.ServiceBus, "eventhub": connection.EventHubs}
+	if len(args) == 0 || services[args[0]] == "" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprint(stdout, putUsage)
 			return 0
@@ -129,6 +66,8 @@ func runPut(args []string, stdout, stderr io.Writer) int {
 	conn := fs.String("connection", "", "")
 	settingsPath := fs.String("settings", "local.settings.json", "")
 	encoding := fs.String("encoding", "base64", "")
+	session := fs.String("session", "", "")
+	pkey := fs.String("partition-key", "", "")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -142,26 +81,22 @@ func runPut(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "azbind put %s: need two arguments\n%s", what, putUsage)
 		return 2
 	}
-	settings, err := connection.NewDefaultSettings(*settingsPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "azbind put %s: %v\n", what, connection.RedactError(err))
-		return 1
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	svc := connection.Queue
-	if what == "blob" {
-		svc = connection.Blob
-	}
-	c, err := connection.NewResolver(settings, nil).Resolve(ctx, *conn, svc)
+	c, err := cliConnection(ctx, what, *settingsPath, *conn, services[what])
 	if err != nil {
-		fmt.Fprintf(stderr, "azbind put %s: %v\n", what, connection.RedactError(err))
+		fmt.Fprintf(stderr, "azbind put %s: %v\n", what, err)
 		return 1
 	}
-	if what == "queue" {
+	switch what {
+	case "queue":
 		err = putQueue(ctx, c, pos[0], pos[1], *encoding, stdout)
-	} else {
+	case "blob":
 		err = putBlob(ctx, c, pos[0], pos[1], stdout)
+	case "servicebus":
+		err = putServiceBus(ctx, c, pos[0], pos[1], *session, stdout)
+	default:
+		err = putEventHub(ctx, c, pos[0], pos[1], *pkey, stdout)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "azbind put %s: %v\n", what, c.RedactError(err))
@@ -224,16 +159,7 @@ func putBlob(ctx context.Context, c *connection.Connection, path, file string, s
 	if err != nil {
 		return err
 	}
-	opts := &service.ClientOptions{ClientOptions: c.SDKOptions()}
-	var svc *service.Client
-	switch c.Kind {
-	case connection.KindConnectionString:
-		svc, err = service.NewClientFromConnectionString(c.ConnectionString, opts)
-	case connection.KindIdentity:
-		svc, err = service.NewClient(c.Endpoint, c.Credential, opts)
-	default:
-		err = fmt.Errorf("connection %q has unsupported kind %q", c.Name, c.Kind)
-	}
+	svc, err := blob.NewServiceClient(c) // the blob connector's client, as its bindings build it
 	if err != nil {
 		return err
 	}
@@ -245,5 +171,44 @@ func putBlob(ctx context.Context, c *connection.Connection, path, file string, s
 		return fmt.Errorf("upload %s/%s: %w", container, name, err)
 	}
 	fmt.Fprintf(stdout, "put blob %s/%s (%d bytes)\n", container, name, len(data))
+	return nil
+}
+
+func putServiceBus(ctx context.Context, c *connection.Connection, entity, text, session string, stdout io.Writer) error {
+	cl, err := servicebus.NewClient(c, servicebus.RetryOptions{})
+	if err != nil {
+		return err
+	}
+	defer cl.Close(context.Background())
+	s, err := cl.NewSender(entity, nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close(context.Background())
+	m := &azservicebus.Message{Body: []byte(text)}
+	if session != "" {
+		m.SessionID = &session
+	}
+	if err := s.SendMessage(ctx, m, nil); err != nil {
+		return fmt.Errorf("send to %s: %w", entity, err)
+	}
+	fmt.Fprintf(stdout, "sent a message to %s (%d bytes)\n", entity, len(text))
+	return nil
+}
+
+func putEventHub(ctx context.Context, c *connection.Connection, hub, text, key string, stdout io.Writer) error {
+	pc, err := eventhubs.NewProducerClient(c, hub, nil)
+	if err != nil {
+		return err
+	}
+	defer pc.Close(context.Background())
+	var pk *string
+	if key != "" {
+		pk = &key
+	}
+	if err := eventhubs.Send(ctx, pc, pk, []*azeventhubs.EventData{{Body: []byte(text)}}); err != nil {
+		return fmt.Errorf("send to %s: %w", hub, err)
+	}
+	fmt.Fprintf(stdout, "sent an event to %s (%d bytes)\n", hub, len(text))
 	return nil
 }

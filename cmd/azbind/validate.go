@@ -65,11 +65,13 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		problems = append(problems, checkConnections(app)...)
 		problems = append(problems, app.Warnings...)
 	}
-	if app != nil && !hasErrors(problems) {
-		// Everything declared is well-formed: build every binding through its connector, as the
-		// host would at start-up, to catch what only the connector knows (required properties,
-		// expressions naming data the trigger does not provide, options).
-		problems = append(problems, verifyBindings(dir, app)...)
+	if app != nil {
+		// Build every well-formed function's bindings through their connectors, as the host
+		// would at start-up, to catch what only the connector knows (required properties,
+		// expressions naming data the trigger does not provide, options). Each function is
+		// checked on its own, as Functions reports them: a problem in one function (or a
+		// missing connection) hides nothing in another.
+		problems = append(problems, verifyBindings(app, problems)...)
 	}
 
 	nerr, nwarn := 0, 0
@@ -191,13 +193,27 @@ func hasErrors(ps []extension.Problem) bool {
 	return false
 }
 
-// verifyBindings runs Host.Verify on the app folder and turns each error into a problem line.
-func verifyBindings(dir string, app *extension.AppSpec) []extension.Problem {
+// verifyBindings runs Host.Verify on every function of app that has no error in found (the
+// problems already reported: a function whose declaration is broken cannot be built) and turns
+// each error into a problem line.
+func verifyBindings(app *extension.AppSpec, found []extension.Problem) []extension.Problem {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	broken := map[string]bool{}
+	for _, p := range found {
+		if !p.Warning {
+			broken[p.File] = true
+		}
+	}
 	h, err := extension.NewHost(extension.HostOptions{Settings: app.Settings, Logger: slog.New(slog.DiscardHandler), HostConfig: app.Host})
 	if err == nil {
-		err = h.LoadAppDir(dir)
+		for _, f := range app.Functions {
+			if !broken[f.Where] {
+				if err = h.Declare(f); err != nil {
+					break
+				}
+			}
+		}
 	}
 	if err == nil {
 		err = h.Verify(ctx)
@@ -214,7 +230,11 @@ func verifyBindings(dir string, app *extension.AppSpec) []extension.Problem {
 				problem = ce.Err.Error()
 			}
 			problem = strings.TrimSuffix(strings.TrimSpace(problem), ": "+driver.ErrInvalidConfig.Error())
-			out = append(out, extension.Problem{File: ce.Where, Field: ce.Field, Problem: problem, Fix: ce.Fix})
+			p := extension.Problem{File: ce.Where, Field: ce.Field, Problem: problem, Fix: ce.Fix}
+			if connectionReported(found, p) {
+				continue
+			}
+			out = append(out, p)
 			continue
 		}
 		msg := strings.TrimSpace(e.Error())
@@ -222,6 +242,20 @@ func verifyBindings(dir string, app *extension.AppSpec) []extension.Problem {
 		out = append(out, extension.Problem{File: msg})
 	}
 	return out
+}
+
+// connectionReported reports whether p is a connector's error about a binding's connection that
+// checkConnections already reported (one problem, one line).
+func connectionReported(found []extension.Problem, p extension.Problem) bool {
+	if !strings.EqualFold(p.Field, "connection") {
+		return false
+	}
+	for _, f := range found {
+		if !f.Warning && f.File+": "+strings.TrimSuffix(f.Field, ".connection") == p.File && strings.HasSuffix(f.Field, ".connection") {
+			return true
+		}
+	}
+	return false
 }
 
 // countFunctionFolders counts dir's sub-folders that hold a function.json.

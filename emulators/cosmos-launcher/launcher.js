@@ -54,7 +54,10 @@ function parseArgs(argv) {
 }
 
 const args = parseArgs(process.argv.slice(2));
-const lib = name => require(path.join(args.server, "lib", name));
+// require() resolves a relative path against this script's folder, not the working directory:
+// make --server absolute first, so that a relative path means what the shell user meant.
+const serverDir = path.resolve(args.server);
+const lib = name => require(path.join(serverDir, "lib", name));
 const Account = lib("account").default;
 const Documents = lib("account/documents").default;
 const routes = lib("routes").default;

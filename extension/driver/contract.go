@@ -31,6 +31,12 @@ type Extension struct {
 	// one cheap authenticated call, like database/sql's Pinger; `azbind connection resolve
 	// --check` calls it. It must build its client exactly as the bindings do.
 	Check func(ctx context.Context, c *connection.Connection) error
+	// ConfigKeys lists the keys the extension reads from its host.json section; a key of a
+	// nested object is written "parent.child" (a parent listed without children accepts any).
+	// The loader warns about every other key of the section, with "did you mean", as one line
+	// each. Nil: the runtime's list of the documented Functions keys for a section of this name
+	// is used, or no check is made.
+	ConfigKeys []string
 }
 
 // BindingType implements one function.json binding type. The runtime picks the factory from the
@@ -83,7 +89,8 @@ type Event struct {
 	// Data is the payload of a single item. The runtime converts it to the handler's parameter
 	// type: a value assignable to that type is passed as is (connector types such as a queue
 	// message or an SDK client); []byte, string, json.RawMessage and io.Reader convert to string,
-	// []byte, io.Reader, json.RawMessage or, by JSON decoding, to structs, maps and slices.
+	// []byte, io.Reader, json.RawMessage or, by JSON decoding, to structs, maps and slices. An
+	// `any` parameter gets a JSON payload decoded, other text as a string, other bytes as []byte.
 	Data any
 	// Payload is the item's content as the service delivered it (message text, event body), from
 	// which the runtime alone derives the JSON-member binding data of expressions (checklist C19),
@@ -98,6 +105,9 @@ type Event struct {
 	Metadata Metadata
 	// ID identifies the item in logs (message id, blob name, sequence number). Optional.
 	ID string
+	// Reason says why the function runs, for the Executing log line, in Functions' words where
+	// it has them ("New queue message detected on 'orders'."). Optional: the trigger type when empty.
+	Reason string
 	// Extras are this event's values for the trigger type's BindingType.Extras, at most one per
 	// type (e.g. the *Actions that settle this event's messages). A trigger that lets the handler
 	// settle must not settle again, after Execute, what the handler settled.

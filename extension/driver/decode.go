@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -47,6 +48,9 @@ func decodeMap(m map[string]any, v any, where string) error {
 	}
 	rv = rv.Elem()
 	rt := rv.Type()
+	// Every property is checked: all problems are returned at once (errors.Join of
+	// *ConfigError), so a declaration missing two properties names both.
+	var errs []error
 	for i := 0; i < rt.NumField(); i++ {
 		f := rt.Field(i)
 		tag, ok := f.Tag.Lookup("binding")
@@ -57,18 +61,22 @@ func decodeMap(m map[string]any, v any, where string) error {
 		raw, present := lookupFold(m, name)
 		if !present || raw == nil || raw == "" {
 			if strings.Contains(opts, "required") {
-				return &ConfigError{Where: where, Field: name, Problem: "is required", Fix: fmt.Sprintf("add %q", name)}
+				errs = append(errs, &ConfigError{Where: where, Field: name, Problem: "is required", Fix: fmt.Sprintf("add %q", name)})
 			}
 			continue
 		}
 		if !f.IsExported() {
-			return &ConfigError{Where: where, Field: name, Problem: "the connector's config field " + f.Name + " is unexported and cannot be set", Fix: "export it"}
+			errs = append(errs, &ConfigError{Where: where, Field: name, Problem: "the connector's config field " + f.Name + " is unexported and cannot be set", Fix: "export it"})
+			continue
 		}
 		if err := setField(rv.Field(i), raw); err != nil {
-			return &ConfigError{Where: where, Field: name, Err: err}
+			errs = append(errs, &ConfigError{Where: where, Field: name, Err: err})
 		}
 	}
-	return nil
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
 }
 
 func lookupFold(m map[string]any, name string) (any, bool) {

@@ -59,6 +59,15 @@ func Lookup(bindingType string) (BindingType, *Extension, bool) {
 	return r.bt, r.ext, true
 }
 
+// LookupExtension returns the registered extension whose host.json section is name
+// (case-insensitive).
+func LookupExtension(name string) (*Extension, bool) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	e, ok := extensions[strings.ToLower(name)]
+	return e, ok
+}
+
 // BindingTypes lists the registered binding type names, sorted.
 func BindingTypes() []string {
 	regMu.RLock()

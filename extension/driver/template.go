@@ -62,15 +62,20 @@ func (t *Template) Eval(fc *FunctionContext) (string, error) {
 	if t.t.IsLiteral() {
 		return t.t.Literal(), nil
 	}
+	// Inside the runtime the invocation is both the data and the clock: passing the interface
+	// value costs no allocation (a method value or a boxed struct would, per evaluation).
 	opt := expr.Options{Escape: t.esc}
-	var data expr.Data = metadataData{}
-	if fc != nil {
+	var data expr.Data
+	switch {
+	case fc == nil:
+		data = metadataData{}
+	case fc.Invocation != nil:
+		data = fc.Invocation
+		opt.FunctionName = fc.FunctionName
+		opt.Clock = fc.Invocation
+	default:
 		data = metadataData{fc.Metadata}
 		opt.FunctionName = fc.FunctionName
-		if inv := fc.Invocation; inv != nil {
-			data = inv
-			opt.Now = inv.Now
-		}
 	}
 	s, err := t.t.Eval(data, &opt)
 	if err != nil {

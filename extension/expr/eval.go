@@ -39,6 +39,9 @@ func now(opt *Options) time.Time {
 	if opt.Now != nil {
 		return opt.Now().UTC()
 	}
+	if opt.Clock != nil {
+		return opt.Clock.Now().UTC()
+	}
 	return time.Now().UTC()
 }
 

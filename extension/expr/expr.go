@@ -61,8 +61,11 @@ func (m MapData) Value(name string) (any, bool) {
 
 // Options for evaluation.
 type Options struct {
-	Now          func() time.Time // default time.Now; {DateTime} and {sys.UtcNow} use its UTC value
-	FunctionName string           // {sys.MethodName}
+	Now func() time.Time // default time.Now; {DateTime} and {sys.UtcNow} use its UTC value
+	// Clock, when set and Now is nil, gives the time instead (an interface value, so that a caller
+	// passing its clock costs no allocation per evaluation).
+	Clock        interface{ Now() time.Time }
+	FunctionName string // {sys.MethodName}
 	// Escape, if set, is applied to every substituted value (not to literal text): e.g. OData
 	// string-literal escaping for a table filter.
 	Escape func(string) string
@@ -305,6 +308,14 @@ func (t *Template) Eval(d Data, opt *Options) (string, error) {
 		opt = &Options{}
 	}
 	var b strings.Builder
+	n := 0
+	for _, p := range t.parts {
+		n += len(p.lit)
+		if p.expr != nil {
+			n += 24 // room for a typical value, so that the result is one allocation
+		}
+	}
+	b.Grow(n)
 	for _, p := range t.parts {
 		if p.expr == nil {
 			b.WriteString(p.lit)

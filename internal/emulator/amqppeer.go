@@ -24,6 +24,10 @@ type AMQPPeerOptions struct {
 	// "topics" and "eventHubs" (see internal/amqppeer.Config). Nil starts the peer without entities;
 	// they can be added later through the admin interface.
 	Entities any
+	// Port and AdminPort are the AMQP and admin ports on 127.0.0.1 (default: free ports). A fixed
+	// port such as the standard AMQP port 5672 fails if taken; a zero AdminPort with a fixed Port
+	// takes a free one.
+	Port, AdminPort int
 }
 
 // AMQPPeer is a running amqp-peer (emulators/amqp-peer/peer.js): a local AMQP 1.0 test double
@@ -110,6 +114,12 @@ func LaunchAMQPPeer(opts *AMQPPeerOptions) (*AMQPPeer, error) {
 			_ = os.RemoveAll(dir)
 			return nil, err
 		}
+		if opts.Port != 0 {
+			ports[0] = opts.Port
+		}
+		if opts.AdminPort != 0 {
+			ports[1] = opts.AdminPort
+		}
 		cfg["port"], cfg["adminPort"] = ports[0], ports[1]
 		raw, err := json.Marshal(cfg)
 		if err != nil {
@@ -131,7 +141,7 @@ func LaunchAMQPPeer(opts *AMQPPeerOptions) (*AMQPPeer, error) {
 			a.Port, a.AdminPort = ports[0], ports[1]
 			break
 		}
-		if errors.Is(err, errPortInUse) && attempt < startTries {
+		if errors.Is(err, errPortInUse) && attempt < startTries && opts.Port == 0 && opts.AdminPort == 0 {
 			continue
 		}
 		_ = os.RemoveAll(dir)

@@ -28,6 +28,9 @@ type CosmosFeedOptions struct {
 	// PlainHTTP serves http:// instead of HTTPS, for harnesses that cannot give their clients a
 	// CA (CertPool, CertPEM are then nil; HTTPClient is a plain client).
 	PlainHTTP bool
+	// Port is the port on 127.0.0.1 (default: a free port). A fixed port such as the Cosmos DB
+	// emulator's 8081 fails if taken.
+	Port int
 }
 
 // CosmosFeed is a running cosmosdb-server behind azbind's launcher
@@ -132,6 +135,10 @@ func LaunchCosmosFeed(opts *CosmosFeedOptions) (*CosmosFeed, error) {
 			return nil, err
 		}
 		port = ports[0]
+		if opts != nil && opts.Port != 0 {
+			port = opts.Port
+			ports[0] = port
+		}
 		args := append([]string{launcher, "--server", serverDir, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 			"--ranges", strconv.Itoa(ranges)}, tlsArgs...)
 		p, err = startProc("cosmos-launcher", node, args, dir, logFile)
@@ -144,7 +151,7 @@ func LaunchCosmosFeed(opts *CosmosFeedOptions) (*CosmosFeed, error) {
 		if err == nil {
 			break
 		}
-		if errors.Is(err, errPortInUse) && attempt < startTries {
+		if errors.Is(err, errPortInUse) && attempt < startTries && (opts == nil || opts.Port == 0) {
 			continue
 		}
 		_ = os.RemoveAll(dir)

@@ -117,7 +117,7 @@ func cosmosScript() (node, script string, err error) {
 func findNode() (string, error) {
 	node, err := exec.LookPath("node")
 	if err != nil {
-		return "", fmt.Errorf("%w: node is not on PATH (Node 20 or later is required): %w", ErrNotInstalled, err)
+		return "", fmt.Errorf("%w: node is not on PATH (Node 22 or later: Azurite 3.37 declares node >=22): %w", ErrNotInstalled, err)
 	}
 	return node, nil
 }

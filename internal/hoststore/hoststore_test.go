@@ -65,3 +65,14 @@ func TestHostDefaultsToAzureWebJobsStorage(t *testing.T) {
 		t.Errorf("DurableStorage: %v", err)
 	}
 }
+
+func TestLeaserOnAzurite(t *testing.T) {
+	az := emulator.StartAzurite(t, nil)
+	svc, err := azblob.NewClientFromConnectionString(az.ConnectionString, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The container does not exist yet: the lock blob and its container are created.
+	name := fmt.Sprintf("leases%d", time.Now().UnixNano())
+	storagetest.RunLeaser(t, hoststore.New(svc.ServiceClient().NewContainerClient(name)), 15*time.Second, func() { time.Sleep(250 * time.Millisecond) })
+}

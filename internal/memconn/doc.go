@@ -4,11 +4,14 @@
 // template (see package driver):
 //
 //   - register.go: one driver.Extension with its binding types (and the types its triggers offer
-//     handlers by type, BindingType.Extras).
-//   - options.go: the host.json section "memory", decoded once.
+//     handlers by type, BindingType.Extras) and its Check.
+//   - clients.go: the host's client of the service, built in one place (newClient) and shared
+//     per host (driver.Shared); Check makes one cheap call through the same constructor.
+//   - options.go: the host.json section "memory", decoded and validated once per host
+//     (driver.Section); the zero value means the defaults, errors name the host.json field.
 //   - service.go: the Broker — queues, streams, a key/value store and a push Publisher — the
 //     simulated service, shared by every host of the process as a real service is. It stands in
-//     for the SDK a real connector's clients.go builds clients of.
+//     for the SDK whose clients a real connector's clients.go builds.
 //   - trigger.go: "memTrigger", a queue trigger (Service Bus-like): at-least-once delivery,
 //     redelivery on failure, dead-letter after maxDeliveries, batches for `cardinality: many`, and
 //     settlement chosen by the handler through *Actions.

@@ -12,9 +12,12 @@ type inputConfig struct {
 	Key string `binding:"key,required"`
 }
 
-type input struct{ key *driver.Template }
+type input struct {
+	key *driver.Template
+	cl  *client
+}
 
-func newInput(_ context.Context, bc *driver.BindContext) (driver.Input, error) {
+func newInput(ctx context.Context, bc *driver.BindContext) (driver.Input, error) {
 	var cfg inputConfig
 	if err := bc.Decode(&cfg); err != nil {
 		return nil, err
@@ -23,7 +26,11 @@ func newInput(_ context.Context, bc *driver.BindContext) (driver.Input, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &input{key: t}, nil
+	cl, err := clientFor(ctx, bc)
+	if err != nil {
+		return nil, err
+	}
+	return &input{key: t, cl: cl}, nil
 }
 
 func (in *input) Bind(_ context.Context, fc *driver.FunctionContext) (any, error) {
@@ -31,7 +38,7 @@ func (in *input) Bind(_ context.Context, fc *driver.FunctionContext) (any, error
 	if err != nil {
 		return nil, err
 	}
-	v, ok := Default.Get(k)
+	v, ok := in.cl.b.Get(k)
 	if !ok {
 		return nil, nil
 	}

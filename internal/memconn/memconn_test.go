@@ -9,7 +9,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 type countExec struct{ n atomic.Int32 }
@@ -27,7 +29,7 @@ func TestRunStopsFetchingWhenCancelled(t *testing.T) {
 	for i := range 50 {
 		q := Default.Queue(fmt.Sprintf("memconn-stop-%d", i))
 		q.Send([]byte("x"))
-		tr := &queueTrigger{q: q, opts: Options{Concurrency: 4, BatchSize: 1}}
+		tr := &queueTrigger{q: q, opts: &Options{Concurrency: 4, BatchSize: 1}}
 		var exec countExec
 		if err := tr.Run(ctx, &exec); err != nil {
 			t.Fatal(err)
@@ -45,7 +47,7 @@ func TestRunStopsFetchingWhenCancelled(t *testing.T) {
 // back to (and names the setting to define).
 func TestStreamNeedsDurableStorage(t *testing.T) {
 	bc := &driver.BindContext{Function: "f", Spec: driver.Binding("memStreamTrigger", "item", driver.DirIn, driver.Props{"stream": "s"}),
-		Host: &driver.Services{StorageVolatile: true}}
+		Host: volatileServices(t)}
 	_, err := newStreamTrigger(context.Background(), bc)
 	if err == nil || !strings.Contains(err.Error(), "AzureWebJobsStorage") {
 		t.Fatalf("newStreamTrigger on volatile storage: %v, want an error naming AzureWebJobsStorage", err)
@@ -76,5 +78,54 @@ func TestPushRouterMountedOnce(t *testing.T) {
 	mux := http.NewServeMux()
 	if a, b := mountRouter(mux), mountRouter(mux); a != b {
 		t.Fatal("a second mount made a second router")
+	}
+}
+
+// volatileServices are full host services whose storage is memory the host fell back to.
+func volatileServices(t *testing.T) *driver.Services {
+	return testhost.Services(t, extension.HostOptions{})
+}
+
+// The extension's Check (driver.Extension.Check) answers through the client the bindings use.
+func TestCheck(t *testing.T) {
+	_, ext, ok := driver.Lookup("memTrigger")
+	if !ok || ext.Check == nil {
+		t.Fatal("memconn registers no Check")
+	}
+	if err := ext.Check(context.Background(), nil); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := ext.Check(ctx, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Check with a cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+// The host.json section is decoded once per host (driver.Section): every binding of the host gets
+// the same *Options; a value out of range fails with an error naming the host.json field.
+func TestOptionsOncePerHost(t *testing.T) {
+	s := testhost.Services(t, extension.HostOptions{})
+	bc := func(cfg map[string]any, typ string) *driver.BindContext {
+		return &driver.BindContext{Function: "f", Host: s, Config: cfg, Extension: "memory",
+			Spec: driver.Binding(typ, "b", driver.DirIn, driver.Props{"queue": "q"})}
+	}
+	a, err := newQueueTrigger(context.Background(), bc(map[string]any{"batchSize": 3.0}, "memTrigger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newQueueTrigger(context.Background(), bc(map[string]any{"batchSize": 3.0}, "memTrigger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.(*queueTrigger).opts != b.(*queueTrigger).opts || a.(*queueTrigger).opts.batchSize() != 3 || a.(*queueTrigger).opts.concurrency() != 16 {
+		t.Fatalf("options %+v and %+v: want one decoded value with batchSize 3, concurrency 16", a.(*queueTrigger).opts, b.(*queueTrigger).opts)
+	}
+	s2 := testhost.Services(t, extension.HostOptions{})
+	_, err = newQueueTrigger(context.Background(), &driver.BindContext{Function: "f", Host: s2, Config: map[string]any{"concurrency": -1.0}, Extension: "memory",
+		Spec: driver.Binding("memTrigger", "b", driver.DirIn, driver.Props{"queue": "q"})})
+	var ce *driver.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "extensions.memory.concurrency" {
+		t.Fatalf("concurrency -1: %v, want a ConfigError naming extensions.memory.concurrency", err)
 	}
 }

@@ -14,9 +14,12 @@ type outputConfig struct {
 	Queue string `binding:"queue,required"`
 }
 
-type output struct{ queue *driver.Template }
+type output struct {
+	queue *driver.Template
+	cl    *client
+}
 
-func newOutput(_ context.Context, bc *driver.BindContext) (driver.Output, error) {
+func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, error) {
 	var cfg outputConfig
 	if err := bc.Decode(&cfg); err != nil {
 		return nil, err
@@ -25,7 +28,11 @@ func newOutput(_ context.Context, bc *driver.BindContext) (driver.Output, error)
 	if err != nil {
 		return nil, err
 	}
-	return &output{queue: t}, nil
+	cl, err := clientFor(ctx, bc)
+	if err != nil {
+		return nil, err
+	}
+	return &output{queue: t, cl: cl}, nil
 }
 
 type sink struct {
@@ -41,7 +48,7 @@ func (o *output) Open(_ context.Context, fc *driver.FunctionContext) (driver.Sin
 	if name == "" {
 		return nil, fmt.Errorf("queue name evaluated to an empty string")
 	}
-	return &sink{q: Default.Queue(name)}, nil
+	return &sink{q: o.cl.b.Queue(name)}, nil
 }
 
 func (s *sink) Add(_ context.Context, item any) error {

@@ -16,5 +16,6 @@ func init() {
 			{Type: "memPushTrigger", NewTrigger: newPushTrigger},
 			{Type: "mem", NewInput: newInput, NewOutput: newOutput},
 		},
+		Check: Check,
 	})
 }

@@ -88,21 +88,25 @@ type queueConfig struct {
 
 type queueTrigger struct {
 	q    *Queue
-	opts Options
+	opts *Options
 	many bool
 	msgT bool // the handler takes *Message
 }
 
-func newQueueTrigger(_ context.Context, bc *driver.BindContext) (driver.Trigger, error) {
+func newQueueTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, error) {
 	var cfg queueConfig
 	if err := bc.Decode(&cfg); err != nil {
 		return nil, err
 	}
-	opts, err := options(bc)
+	opts, err := optionsFor(ctx, bc)
 	if err != nil {
 		return nil, err
 	}
-	return &queueTrigger{q: Default.Queue(cfg.Queue), opts: opts, many: bc.Spec.Many(), msgT: bc.Param == messageType}, nil
+	cl, err := clientFor(ctx, bc)
+	if err != nil {
+		return nil, err
+	}
+	return &queueTrigger{q: cl.b.Queue(cfg.Queue), opts: opts, many: bc.Spec.Many(), msgT: bc.Param == messageType}, nil
 }
 
 var messageType = reflect.TypeFor[*Message]()
@@ -142,7 +146,7 @@ func (t *queueTrigger) data(m *msg) any {
 // Run implements driver.Trigger: receive while a concurrency slot is free, run each event in its
 // own goroutine, and settle it from the handler's Actions and the invocation's status.
 func (t *queueTrigger) Run(ctx context.Context, exec driver.Executor) error {
-	sem := make(chan struct{}, t.opts.Concurrency)
+	sem := make(chan struct{}, t.opts.concurrency())
 	var wg sync.WaitGroup
 	defer wg.Wait() // "stop fetching" then wait until everything dispatched is settled
 	for {
@@ -157,7 +161,7 @@ func (t *queueTrigger) Run(ctx context.Context, exec driver.Executor) error {
 		}
 		n := 1
 		if t.many {
-			n = t.opts.BatchSize
+			n = t.opts.batchSize()
 		}
 		msgs := t.q.receive(n)
 		if len(msgs) == 0 {

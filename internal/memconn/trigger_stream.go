@@ -82,12 +82,12 @@ type streamTrigger struct {
 	s     *Stream
 	group string
 	store driver.HostStorage
-	opts  Options
+	opts  *Options
 	many  bool
 	log   *slog.Logger
 }
 
-func newStreamTrigger(_ context.Context, bc *driver.BindContext) (driver.Trigger, error) {
+func newStreamTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, error) {
 	var cfg streamConfig
 	if err := bc.Decode(&cfg); err != nil {
 		return nil, err
@@ -95,7 +95,11 @@ func newStreamTrigger(_ context.Context, bc *driver.BindContext) (driver.Trigger
 	if cfg.ConsumerGroup == "" {
 		cfg.ConsumerGroup = "$Default"
 	}
-	opts, err := options(bc)
+	opts, err := optionsFor(ctx, bc)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := clientFor(ctx, bc)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +108,7 @@ func newStreamTrigger(_ context.Context, bc *driver.BindContext) (driver.Trigger
 	if err != nil {
 		return nil, err
 	}
-	return &streamTrigger{s: Default.Stream(cfg.Stream), group: cfg.ConsumerGroup, store: store, opts: opts,
+	return &streamTrigger{s: cl.b.Stream(cfg.Stream), group: cfg.ConsumerGroup, store: store, opts: opts,
 		many: bc.Spec.Many(), log: bc.Host.Logger}, nil
 }
 
@@ -156,7 +160,7 @@ func (t *streamTrigger) runPartition(ctx context.Context, exec driver.Executor, 
 	}
 	n := 1
 	if t.many {
-		n = t.opts.BatchSize
+		n = t.opts.batchSize()
 	}
 	for {
 		evs, grown := t.s.read(p, next, n)

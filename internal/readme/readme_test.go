@@ -7,6 +7,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,7 +70,9 @@ func TestReadmeExample(t *testing.T) {
 	work := t.TempDir()
 	// The setting comes from local.settings.json in the working directory, as the README says;
 	// the polling setting is the README's way to shorten the idle back-off.
+	addr := freeAddr(t)
 	ls := `{"IsEncrypted": false, "Values": {"AzureWebJobsStorage": "` + az.ConnectionString + `",
+	  "AZBIND_HTTP_ADDR": "` + addr + `",
 	  "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:01"}}`
 	if err := os.WriteFile(filepath.Join(work, "local.settings.json"), []byte(ls), 0o600); err != nil {
 		t.Fatal(err)
@@ -102,23 +107,50 @@ func TestReadmeExample(t *testing.T) {
 	if _, err := orders.EnqueueMessage(ctx, base64.StdEncoding.EncodeToString([]byte(`{"ID": "A1", "Qty": 2}`)), nil); err != nil {
 		t.Fatal(err)
 	}
-	shipped := qs.NewQueueClient("shipped-a1") // lower-cased, as Functions writes it
-	var got string
-	deadline := time.Now().Add(60 * time.Second)
-	for got == "" && time.Now().Before(deadline) {
-		resp, err := shipped.PeekMessages(ctx, nil)
-		if err == nil && len(resp.Messages) == 1 {
-			b, _ := base64.StdEncoding.DecodeString(*resp.Messages[0].MessageText)
-			got = string(b)
+	waitShipped := func(queue, want string) {
+		t.Helper()
+		shipped := qs.NewQueueClient(queue) // lower-cased, as Functions writes it
+		var got string
+		deadline := time.Now().Add(60 * time.Second)
+		for got == "" && time.Now().Before(deadline) {
+			resp, err := shipped.PeekMessages(ctx, nil)
+			if err == nil && len(resp.Messages) == 1 {
+				b, _ := base64.StdEncoding.DecodeString(*resp.Messages[0].MessageText)
+				got = string(b)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if got != want {
+			cmd.Process.Kill()
+			<-logDone
+			t.Fatalf("%s holds %q; want %q\nprogram output:\n%s", queue, got, want, logs.String())
+		}
+	}
+	waitShipped("shipped-a1", "shipped A1 x2")
+
+	// The HTTP function, as the README's curl line calls it: 202, and the order it queued is
+	// shipped by the queue function.
+	var status int
+	var body string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Post("http://"+addr+"/api/orders", "application/json", strings.NewReader(`{"ID": "B2", "Qty": 3}`))
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			status, body = resp.StatusCode, string(b)
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("POST /api/orders: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	if got != "shipped A1 x2" {
-		cmd.Process.Kill()
-		<-logDone
-		t.Fatalf("shipped-a1 holds %q; want \"shipped A1 x2\"\nprogram output:\n%s", got, logs.String())
+	if status != http.StatusAccepted || body != "accepted B2" {
+		t.Fatalf("POST /api/orders = %d %q; want 202 \"accepted B2\"\n%s", status, body, logs.String())
 	}
+	waitShipped("shipped-b2", "shipped B2 x3")
 
 	// Ctrl-C: a clean exit with status 0.
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
@@ -135,4 +167,15 @@ func TestReadmeExample(t *testing.T) {
 	case <-time.After(40 * time.Second):
 		t.Fatalf("the program did not exit after Ctrl-C\n%s", logs.String())
 	}
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

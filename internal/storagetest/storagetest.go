@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/azbind/azbind/extension/driver"
 )
@@ -79,5 +80,68 @@ func Run(t *testing.T, hs driver.HostStorage) {
 	}
 	if rec, err := hs.Get(ctx, "locks/h/b"); err != nil || string(rec.Data) != "b2" || rec.ETag != e3 {
 		t.Fatalf("Get after overwrite = %+v, %v (etag %q)", rec, err, e3)
+	}
+}
+
+// RunLeaser checks a driver.Leaser: exclusive acquire (ErrConflict while held), renew, idempotent
+// release, ErrLeaseLost for a holder whose lease another took, and expiry after period without
+// renewal. tick lets time pass while the test polls for the expiry (advance a fake clock, or
+// sleep a little on a real service); the keys used start with "locks/leasetest/".
+func RunLeaser(t *testing.T, l driver.Leaser, period time.Duration, tick func()) {
+	t.Helper()
+	ctx := context.Background()
+	a, err := l.AcquireLease(ctx, "locks/leasetest/a", period)
+	if err != nil {
+		t.Fatalf("AcquireLease (key missing): %v", err)
+	}
+	if a.Key() != "locks/leasetest/a" {
+		t.Fatalf("Key() = %q", a.Key())
+	}
+	if hs, ok := l.(driver.HostStorage); ok {
+		if _, err := hs.Get(ctx, "locks/leasetest/a"); err != nil {
+			t.Fatalf("the leased key was not created: %v", err)
+		}
+	}
+	if _, err := l.AcquireLease(ctx, "locks/leasetest/a", period); !errors.Is(err, driver.ErrConflict) {
+		t.Fatalf("AcquireLease while held: %v, want ErrConflict", err)
+	}
+	if err := a.Renew(ctx); err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatalf("Release again: %v", err)
+	}
+	b, err := l.AcquireLease(ctx, "locks/leasetest/a", period)
+	if err != nil {
+		t.Fatalf("AcquireLease after release: %v", err)
+	}
+	if err := a.Renew(ctx); !errors.Is(err, driver.ErrLeaseLost) {
+		t.Fatalf("Renew of a released lease another holds: %v, want ErrLeaseLost", err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatalf("Release of a lease another holds: %v", err)
+	}
+	if _, err := l.AcquireLease(ctx, "locks/leasetest/a", period); !errors.Is(err, driver.ErrConflict) {
+		t.Fatalf("a stale holder's Release freed the lease: %v", err)
+	}
+	// Not renewed, b's lease expires; c takes it over, and b's renewal is refused.
+	var c driver.Lease
+	for i := 0; ; i++ {
+		if c, err = l.AcquireLease(ctx, "locks/leasetest/a", period); err == nil {
+			break
+		}
+		if !errors.Is(err, driver.ErrConflict) || i > 1000 {
+			t.Fatalf("AcquireLease after expiry: %v", err)
+		}
+		tick()
+	}
+	if err := b.Renew(ctx); !errors.Is(err, driver.ErrLeaseLost) {
+		t.Fatalf("Renew after another took the expired lease: %v, want ErrLeaseLost", err)
+	}
+	if err := c.Release(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,0 +1,111 @@
+package customhandler
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
+)
+
+// httpRequestObject is the HTTP trigger's Data value (HttpRequestExtensions.GetRequestAsJObject):
+// {Url, Method, Query{k:"v1,v2"}, Headers{k:["v"]}, Params{route values}, Identities[], Body},
+// the body as text, or base64 for application/octet-stream and multipart/*.
+func httpRequestObject(r *http.Request, fc *extension.FunctionContext) (json.RawMessage, error) {
+	var body []byte
+	if r.Body != nil {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("reading the request body: %w", err)
+		}
+		body = b
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	query := map[string]string{}
+	for k, v := range r.URL.Query() {
+		query[k] = strings.Join(v, ",")
+	}
+	headers := map[string][]string{}
+	for k, v := range r.Header {
+		headers[k] = v
+	}
+	params := driver.RouteValues(r)
+	if params == nil {
+		params = map[string]string{}
+	}
+	var b any
+	if len(body) > 0 {
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if mt == "application/octet-stream" || strings.HasPrefix(mt, "multipart/") {
+			b = base64.StdEncoding.EncodeToString(body)
+		} else {
+			b = string(body)
+		}
+	}
+	u := *r.URL
+	if u.Host == "" {
+		u.Host = r.Host
+	}
+	if u.Scheme == "" {
+		u.Scheme = "http"
+		if r.TLS != nil {
+			u.Scheme = "https"
+		}
+	}
+	return json.Marshal(map[string]any{"Url": u.String(), "Method": r.Method, "Query": query, "Headers": headers,
+		"Params": params, "Identities": []any{}, "Body": b})
+}
+
+// hopHeaders are not forwarded (RFC 9110 §7.6.1).
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// forward sends the original request to the handler on its original path and query
+// (enableForwardingHttpRequest) and replies with the handler's response verbatim: whatever its
+// status, the invocation succeeded (redirects are not followed).
+func (w *Worker) forward(ctx context.Context, fc *extension.FunctionContext, r *http.Request) error {
+	if err := w.waitReady(ctx); err != nil {
+		return fmt.Errorf("function %q: %w", fc.FunctionName, err)
+	}
+	var body io.Reader
+	if r.Body != nil {
+		body = r.Body
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, w.base+r.URL.RequestURI(), body)
+	if err != nil {
+		return err
+	}
+	req.Header = r.Header.Clone()
+	for _, h := range hopHeaders {
+		req.Header.Del(h)
+	}
+	req.ContentLength = r.ContentLength
+	req.Host = r.Host
+	id := fc.InvocationID()
+	req.Header.Set("X-Azure-Functions-InvocationId", id)
+	req.Header.Set("X-Azure-Functions-HostVersion", HostVersion)
+	w.track(id, fc.FunctionName)
+	defer w.untrack(id)
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("function %q: forwarding the request to the custom handler failed: %w", fc.FunctionName, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("function %q: reading the custom handler's response: %w", fc.FunctionName, err)
+	}
+	h := resp.Header.Clone()
+	for _, k := range hopHeaders {
+		h.Del(k)
+	}
+	h.Del("Content-Length")
+	fc.SetReply(driver.HTTPReply{Status: resp.StatusCode, Header: h, Body: b})
+	return nil
+}

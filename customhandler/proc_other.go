@@ -1,0 +1,7 @@
+//go:build unix && !linux
+
+package customhandler
+
+import "syscall"
+
+func setDeathSignal(*syscall.SysProcAttr) {}

@@ -1,0 +1,70 @@
+package servicebus_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/internal/amqppeer"
+	"github.com/azbind/azbind/servicebus"
+)
+
+// A graceful stop costs no delivery attempt for a message no handler started (issue 23): 200
+// messages queued, the host stopped while handlers run; right after the stop no message is left
+// locked (nothing waits for its 60 s lock to expire), and on restart every message that no
+// handler started comes back with DeliveryCount 1. The peer counts deliveries as Service Bus
+// does: a lock that expires or an abandon counts, a release does not (amqp-wire-facts §7b).
+func TestGracefulStopCostsNoDeliveryAttempt(t *testing.T) {
+	t.Parallel()
+	q := newQueue(t, amqppeer.Queue{})
+	var bodies []string
+	for i := range 200 {
+		bodies = append(bodies, fmt.Sprint("m", i))
+	}
+	send(t, q, bodies...)
+	var mu sync.Mutex
+	started := map[string]bool{}
+	enough := make(chan struct{})
+	h := startHost(t, hostCfg{}, "Stop", extension.Action(func(ctx context.Context, s string) error {
+		mu.Lock()
+		started[s] = true
+		if len(started) == 40 {
+			close(enough)
+		}
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		return nil
+	}), servicebus.Trigger("s", q))
+	select {
+	case <-enough:
+	case <-time.After(waitLong):
+		t.Fatal("handlers did not start")
+	}
+	if err := h.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	handled := len(started)
+	mu.Unlock()
+	// Released messages are back at once; a message locked until its lock expires is not.
+	eventually(t, func() string {
+		if c := counts(t, q); c.Locked != 0 {
+			return fmt.Sprintf("after the stop %d messages are still locked (counts %+v)", c.Locked, c)
+		}
+		return ""
+	})
+	rest := receiveAll(t, q, 200-handled)
+	raised := 0
+	for _, m := range rest {
+		if !started[string(m.Body)] && m.DeliveryCount != 1 {
+			raised++
+		}
+	}
+	if raised > 0 {
+		t.Errorf("%d of %d messages no handler started came back with a raised delivery count", raised, len(rest))
+	}
+	wantCounts(t, q, amqppeer.Counts{})
+}
