@@ -111,11 +111,10 @@ type trigger struct {
 	owner    string // this listener's lease owner name
 	connName string // the binding's connection setting name, for dead letters
 
-	mu       sync.Mutex
-	store    *leaseStore
-	monitor  *azcosmos.ContainerClient
-	workers  map[string]*leaseWorker // lease id → worker
-	prefixOK bool
+	mu      sync.Mutex
+	store   *leaseStore
+	monitor *azcosmos.ContainerClient
+	workers map[string]*leaseWorker // lease id → worker
 }
 
 func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, error) {
@@ -326,7 +325,7 @@ func (t *trigger) setup(ctx context.Context) error {
 		if c.CreateLeaseContainerIfNotExists {
 			hint = " The lease container is created (createLeaseContainerIfNotExists) once the source container exists."
 		}
-		return fmt.Errorf("Either the source container '%s' (in database '%s') or the lease container '%s' (in database '%s') does not exist. Both containers must exist before the listener starts.%s",
+		return fmt.Errorf("cosmos trigger: Either the source container '%s' (in database '%s') or the lease container '%s' (in database '%s') does not exist. Both containers must exist before the listener starts.%s",
 			c.ContainerName, c.DatabaseName, c.LeaseContainerName, c.LeaseDatabaseName, hint)
 	}
 	if p := leaseProps.PartitionKeyDefinition.Paths; len(p) > 0 && (len(p) != 1 || p[0] != "/id") {

@@ -49,7 +49,6 @@ type source struct {
 	h   harness
 	t   *testing.T
 	hub string
-	fn  string
 }
 
 func (h harness) NewSource(ctx context.Context, t *testing.T) conformance.Source {
