@@ -183,7 +183,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	// A bare GUID, as the Change Feed Processor's instance name in Functions; the host id goes
 	// in the lease's properties (propHostID) for people reading the lease container.
 	t.owner = uuid.NewString()
-	opts, err := decodeOptions(bc)
+	opts, err := decodeOptions(ctx, bc)
 	if err != nil {
 		return nil, err
 	}
