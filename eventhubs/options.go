@@ -33,8 +33,8 @@ type Options struct {
 	InitialOffsetOptions            map[string]any `binding:"initialOffsetOptions"`
 	ClientRetryOptions              map[string]any `binding:"clientRetryOptions"`
 
-	initial     initialOffset
-	retry       azeventhubs.RetryOptions
+	initial initialOffset
+	retry   azeventhubs.RetryOptions
 }
 
 type initialOffset struct {
