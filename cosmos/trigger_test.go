@@ -272,10 +272,21 @@ func TestTriggerRestartResumes(t *testing.T) {
 	eventually(t, "20 documents", func() bool { return first.count() == 20 })
 	stop()
 	first.exactlyOnce(t, before)
+	// Every lease is released; those whose worker read its range before the stop keep their
+	// position (on a busy machine a lease acquired just before the stop may not have been read:
+	// it has no position yet, and the next host reads its range from the start, which still
+	// holds nothing of before's documents it has not seen — exactlyOnce below proves it).
+	withPos := 0
 	for _, l := range e.leaseDocs() {
-		if l.Owner != "" || l.ContinuationToken == "" {
-			t.Errorf("lease after stop: owner %q continuation %q, want released with a continuation", l.Owner, l.ContinuationToken)
+		if l.Owner != "" {
+			t.Errorf("lease after stop: owner %q, want released", l.Owner)
 		}
+		if l.ContinuationToken != "" {
+			withPos++
+		}
+	}
+	if withPos == 0 {
+		t.Error("no lease kept a continuation after the stop")
 	}
 	after := docs(20, 15)
 	e.write(after...)
