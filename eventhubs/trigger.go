@@ -338,8 +338,12 @@ func (t *trigger) partition(ctx context.Context, pc *azeventhubs.ProcessorPartit
 	t.store.claimed(pid)
 	var pending *azeventhubs.ReceivedEventData // settled, not yet checkpointed
 	var due *azeventhubs.ReceivedEventData     // to checkpoint once the link is seen open
+	var inflight chan bool                     // the checkpoint being written (its result: still owned)
 	batches := 0
 	defer func() {
+		if inflight != nil && !<-inflight {
+			pending = nil
+		}
 		if pending != nil {
 			t.finalCheckpoint(ctx, pc, pid, pending, log)
 		}
@@ -368,10 +372,19 @@ func (t *trigger) partition(ctx context.Context, pc *azeventhubs.ProcessorPartit
 			return
 		}
 		if due != nil {
-			if !t.checkpoint(ctx, pc, pid, due, log) {
-				pending = nil
-				return
+			// One checkpoint at a time, written while the next batch runs: the previous one
+			// must have finished (and found the partition still owned) first.
+			if inflight != nil {
+				owned := <-inflight
+				inflight = nil
+				if !owned {
+					pending = nil
+					return
+				}
 			}
+			d, done := due, make(chan bool, 1)
+			go func() { done <- t.checkpoint(ctx, pc, pid, d, log) }()
+			inflight = done
 			if pending == due {
 				pending = nil
 			}
