@@ -60,8 +60,9 @@
 // key), where the trigger processes them again after what the partition holds now, and then
 // deletes the dead letter; other consumer groups see the events a second time. An invocation
 // cancelled at shutdown is not checkpointed (it is delivered again); nor is anything after this
-// host lost the partition, at no request per batch: a batch's checkpoint is written once the next
-// receive shows the partition's link still open (a host that claims the partition opens its
+// host lost the partition, at no request per batch: a batch's checkpoint is written (while the
+// next batch runs, one checkpoint at a time) once the next receive shows the partition's link
+// still open (a host that claims the partition opens its
 // receiver with a higher owner level, which detaches this one) and the Processor's own
 // load-balancing listings show no other owner; the stop reads the ownership blob once before its
 // final checkpoint. Events prefetched before a steal can still be processed by the old owner
