@@ -37,7 +37,8 @@
 //     Its body is buffered (bounded by the host's body limit), so that JSON members are binding
 //     data and r.Body reads from the start.
 //   - a struct, map, []byte, string or json.RawMessage: the body, converted by the runtime as
-//     every trigger's payload is (a typed JSON body is a struct parameter).
+//     every trigger's payload is (a typed JSON body is a struct parameter; an empty body gives
+//     a struct or map its zero value, as Functions creates an empty instance).
 //   - *Stream (from Handle): the live http.ResponseWriter and request, nothing buffered — the
 //     escape hatch for streaming responses, uploads and existing http.Handlers.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	_ "github.com/azbind/azbind/internal/memconn"
 	"github.com/azbind/azbind/internal/testlog"
 )
 
@@ -241,6 +243,7 @@ func TestAppFolderServes(t *testing.T) {
 		{"no prefix", "GET", "/HttpExample", "", "", 404, ""},
 		{"typed body", "POST", "/api/typed", "application/json", `{"SKU": "A1", "Qty": 2}`, 201, `{"SKU":"A1","Qty":2}`},
 		{"typed bad body", "POST", "/api/typed", "application/json", `{"SKU": `, 500, ""},
+		{"typed empty body", "POST", "/api/typed", "", "", 201, `{"SKU":"","Qty":0}`},
 		{"failure", "GET", "/api/Fails", "", "", 500, ""},
 		{"no reply", "POST", "/api/NoReply", "text/plain", "x", 200, ""},
 		{"response shape", "GET", "/api/Shape", "", "", 202, `{"ok":true}`},
@@ -305,6 +308,35 @@ func TestRoutePrefix(t *testing.T) {
 	}
 }
 
+// The web-app profile: routePrefix "" and a catch-all route. The host's own literal routes
+// (admin/host/ping) still win by precedence; everything else reaches the function.
+func TestCatchAllBesideAdminRoutes(t *testing.T) {
+	dir := writeApp(t, map[string]string{
+		"host.json":         `{"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}`,
+		"Web/function.json": `{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous", "route": "{*path}"}, {"type": "http", "direction": "out", "name": "$return"}]}`,
+	})
+	logs := &testlog.Buffer{}
+	h, err := extension.NewHost(hostOptions(nil, logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.LoadAppDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	h.Handle("Web", extension.Func(func(_ context.Context, r *http.Request) (string, error) {
+		return "page " + azhttp.RouteValues(r)["path"], nil
+	}))
+	s := start(t, h, logs, "/index.html")
+	for path, want := range map[string]string{"/index.html": "page index.html", "/a/b%20c": "page a/b c", "/": "page "} {
+		if r := s.do(t, "GET", path, "", ""); r.code != 200 || r.body != want {
+			t.Errorf("GET %s = %d %q; want %q", path, r.code, r.body, want)
+		}
+	}
+	if r := s.do(t, "GET", "/admin/host/ping", "", ""); r.code != 200 || strings.HasPrefix(r.body, "page") {
+		t.Errorf("GET /admin/host/ping = %d %q; want the host's ping", r.code, r.body)
+	}
+}
+
 // Load-time errors name the file, the field and the fix.
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ fn, hostJSON, want string }{
@@ -331,6 +363,17 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v; want %q", tc.fn, err, tc.want)
 		}
+	}
+	// An http output answers an HTTP request: with another trigger it is a load error.
+	dir0 := writeApp(t, map[string]string{"host.json": `{"version": "2.0"}`,
+		"Q/function.json": `{"bindings": [{"type": "memTrigger", "direction": "in", "name": "m", "queue": "q"}, {"type": "http", "direction": "out", "name": "$return"}]}`})
+	h0, _ := extension.NewHost(hostOptions(nil, &testlog.Buffer{}))
+	if err := h0.LoadAppDir(dir0); err != nil {
+		t.Fatal(err)
+	}
+	h0.Handle("Q", extension.Func(func(_ context.Context, s string) (string, error) { return s, nil }))
+	if err := h0.Verify(context.Background()); err == nil || !strings.Contains(err.Error(), "an http output answers an HTTP request, and this function's trigger is memTrigger") {
+		t.Errorf("http output on a memTrigger: %v", err)
 	}
 	// Two functions on one route.
 	dir := writeApp(t, map[string]string{"host.json": `{"version": "2.0"}`,
@@ -385,5 +428,58 @@ func TestBodyLimit(t *testing.T) {
 	}
 	if n := calls.Load(); n != 0 {
 		t.Errorf("the function ran %d times for bodies over the limit", n)
+	}
+}
+
+// authLevel function (the default) with Functions keys (internal/hostkeys, set here through the
+// settings Functions reads on Kubernetes): the function's own key or a host key, in the
+// x-functions-key header or the code query parameter; nothing else. The key is not binding data.
+func TestFunctionLevelKeys(t *testing.T) {
+	logs := &testlog.Buffer{}
+	settings := map[string]string{
+		"functions__keyed__default": "fn-key-of-keyed",
+		"functions__other__default": "fn-key-of-other",
+		"host__function__default":   "host-function-key",
+		"host__master":              "the-master-key",
+	}
+	h, err := extension.NewHost(hostOptions(settings, logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := extension.Func(func(ctx context.Context, r *http.Request) (string, error) {
+		q, _ := extension.FromContext(ctx).BindingData("Query")
+		code, hasCode := extension.FromContext(ctx).BindingData("code")
+		return fmt.Sprintf("ok query=%v code=%v,%v", q, code, hasCode), nil
+	})
+	for _, name := range []string{"Keyed", "Other"} {
+		if err := h.Func(name, echo, azhttp.Trigger("req", nil), azhttp.Output("$return")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := start(t, h, logs, "/api/Keyed") // 401 is not 404: mounted
+	for _, tc := range []struct {
+		name, path string
+		header     []string
+		code       int
+	}{
+		{"no key", "/api/Keyed", nil, 401},
+		{"function key in header", "/api/Keyed", []string{"x-functions-key", "fn-key-of-keyed"}, 200},
+		{"function key in code", "/api/Keyed?code=fn-key-of-keyed&x=1", nil, 200},
+		{"host key", "/api/Keyed?code=host-function-key", nil, 200},
+		{"master key", "/api/Keyed", []string{"x-functions-key", "the-master-key"}, 200},
+		{"another function's key", "/api/Keyed?code=fn-key-of-other", nil, 401},
+		{"wrong key", "/api/Keyed", []string{"x-functions-key", "fn-key-of-keyed-not"}, 401},
+		{"header wins over code", "/api/Keyed?code=fn-key-of-keyed", []string{"x-functions-key", "wrong"}, 401},
+	} {
+		r := s.do(t, "GET", tc.path, "", "", tc.header...)
+		if r.code != tc.code {
+			t.Errorf("%s: %d %q; want %d", tc.name, r.code, r.body, tc.code)
+		}
+		if r.code == 200 && (strings.Contains(r.body, "fn-key") || !strings.Contains(r.body, "code=<nil>,false")) {
+			t.Errorf("%s: the key reached binding data: %q", tc.name, r.body)
+		}
+	}
+	if strings.Contains(logs.String(), "fn-key-of-keyed") || strings.Contains(logs.String(), "the-master-key") {
+		t.Error("a key was logged")
 	}
 }

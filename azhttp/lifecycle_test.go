@@ -15,11 +15,12 @@ import (
 
 	"github.com/azbind/azbind/azhttp"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/testlog"
 )
 
 // A host with an httpTrigger and an http output, started and stopped three times, leaves no
-// goroutine and no shared value behind, and its route is gone (404) after Run returned.
+// goroutine and no shared value behind, and its route is unmounted after Run returned.
 func TestHostLeavesNothingBehind(t *testing.T) {
 	opts := []goleak.Option{goleak.IgnoreCurrent(),
 		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
@@ -49,8 +50,15 @@ func TestHostLeavesNothingBehind(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("Run: %v", err)
 		}
-		if r := s.do(t, "POST", "/api/Echo", "text/plain", "hi"); r.code != 404 {
-			t.Errorf("after Run returned: %d; want 404 (unmounted)", r.code)
+		if r := s.do(t, "POST", "/api/Echo", "text/plain", "hi"); r.code == 200 {
+			t.Errorf("after Run returned: %d %q; the function still answers", r.code, r.body)
+		}
+		// Unmounted: the same route mounts again without a conflict.
+		un, err := h.Services().Router.Mount(driver.Route{Template: "api/Echo", Level: azhttp.Anonymous, Handler: http.NotFoundHandler()})
+		if err != nil {
+			t.Errorf("the trigger's route is still mounted after Run returned: %v", err)
+		} else {
+			un()
 		}
 		if n := h.Services().SharedCount(); n != 0 {
 			t.Fatalf("%d shared values left after stop", n)

@@ -59,6 +59,7 @@ type trigger struct {
 	route    driver.Route
 	params   []string
 	mode     mode
+	object   bool // the handler takes a struct or map: an empty body is {} (as Functions creates an empty instance)
 	router   driver.Router
 	logger   *slog.Logger
 
@@ -137,6 +138,12 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		t.mode = modeStream
 	case bc.Param == nil || bc.Param == requestType || bc.Param.Kind() == reflect.Interface:
 		t.mode = modeRequest
+	default:
+		k := bc.Param.Kind()
+		if k == reflect.Pointer {
+			k = bc.Param.Elem().Kind()
+		}
+		t.object = k == reflect.Struct || k == reflect.Map
 	}
 	return t, nil
 }
@@ -192,6 +199,8 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 // (the precedence of Functions' HttpTriggerAttributeBindingProvider).
 var noPayload = []byte{}
 
+var emptyObject = []byte("{}")
+
 func (t *trigger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.mu.Lock()
 	ctx, exec := t.ctx, t.exec
@@ -230,10 +239,14 @@ func (t *trigger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			ev.Data = r
 		} else {
-			if body == nil {
-				body = []byte{}
+			switch {
+			case len(body) == 0 && t.object:
+				ev.Data = emptyObject
+			case body == nil:
+				ev.Data = []byte{}
+			default:
+				ev.Data = body
 			}
-			ev.Data = body
 		}
 	}
 	res := exec.Execute(ctx, ev)

@@ -37,12 +37,14 @@ func TestFastPath(t *testing.T) {
 	// Another host's output does not reach this host's scanner.
 	other := newServices(t, unique("h"))
 	write(t, newTestOutput(t, c+"/in/{name}", other), fcWith(driver.MapMetadata{"name": "fromother"}), "x")
+	// Absence check, in a bounded window: blobs not written by this host do not trigger within 1.5 s (before a scan).
 	time.Sleep(1500 * time.Millisecond)
 	if rec.count(c+"/in/external.txt") != 0 || rec.count(c+"/in/fromother") != 0 {
 		t.Fatalf("blobs not written by this host triggered before a scan: %v", rec.calls)
 	}
 	// A non-matching path written by this host is ignored.
 	write(t, newTestOutput(t, c+"/elsewhere/{name}", host), fcWith(driver.MapMetadata{"name": "z"}), "x")
+	// Absence check, in a bounded window: the non-matching path does not trigger within 500 ms.
 	time.Sleep(500 * time.Millisecond)
 	if rec.total() != 3 {
 		t.Fatalf("invocations = %v, want the 3 fast-path blobs only", rec.calls)
@@ -127,6 +129,7 @@ func TestReprocess(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 15*time.Second, "reprocessing", func() bool { return rec.count(c+"/r.txt") == 2 })
+	// Absence check, in a bounded window: no third run within 2 s.
 	time.Sleep(2 * time.Second)
 	if n := rec.count(c + "/r.txt"); n != 2 {
 		t.Fatalf("runs = %d, want 2", n)

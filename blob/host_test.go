@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 // End to end through the extension runtime: a blob trigger with a blob input (missing → nil)
@@ -49,15 +50,7 @@ func TestHostEndToEnd(t *testing.T) {
 	}), Trigger("input", c+"/out/{name}")); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	run := testhost.Run(t, h, testhost.RunOptions{}) // (stopped, and Run's error reported, at cleanup)
 
 	upload(t, c, "side/a.txt.json", []byte(`{"id":"s1","total":2}`))
 	upload(t, c, "in/a.txt", []byte("hello"))
@@ -73,8 +66,8 @@ func TestHostEndToEnd(t *testing.T) {
 			delete(want, ch.name)
 		case s := <-sides:
 			sideVals = append(sideVals, s)
-		case err := <-done:
-			t.Fatalf("host stopped: %v", err)
+		case <-run.Exited():
+			t.Fatalf("host stopped: %v", run.Err())
 		case <-time.After(20 * time.Second):
 			t.Fatalf("timed out; still waiting for %v", want)
 		}

@@ -147,6 +147,7 @@ func TestStoppedFunctionMessagesNotPoisoned(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(3 * time.Second)
+	// Absence check, in a bounded window: for 3 s the stopped function's message must not be poisoned.
 	for time.Now().Before(deadline) {
 		if poisonedFor(t, c1) {
 			t.Fatal("the stopped function's message was poisoned without being invoked")

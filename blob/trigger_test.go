@@ -29,6 +29,7 @@ func TestTriggerOncePerVersion(t *testing.T) {
 	upload(t, c, "a.txt", []byte("v2"))
 	waitFor(t, 15*time.Second, "second invocation for the new version", func() bool { return rec.count(c+"/a.txt") == 2 })
 	// Several more sweeps must not invoke again.
+	// Absence check, in a bounded window: more sweeps within 3 s must not invoke again.
 	time.Sleep(3 * time.Second)
 	if n := rec.count(c + "/a.txt"); n != 2 {
 		t.Fatalf("invocations for a.txt = %d, want 2 (one per version)", n)
@@ -108,6 +109,7 @@ func TestTriggerCapturesAndMetadata(t *testing.T) {
 	upload(t, c, "out/{x}-1/a.csv", []byte("x"))   // other prefix
 	upload(t, c, "in/{x}-2024/noext", []byte("x")) // no dot
 	waitFor(t, 15*time.Second, "invocation", func() bool { return rec.total() >= 1 })
+	// Absence check, in a bounded window: more sweeps within 2.5 s must leave the others ignored.
 	time.Sleep(2500 * time.Millisecond) // more sweeps: the others must stay ignored
 	if rec.total() != 1 {
 		t.Fatalf("invocations = %v, want only the matching blob", rec.calls)
@@ -174,6 +176,7 @@ func TestTriggerPoison(t *testing.T) {
 	if n := rec.count(c + "/bad.json"); n != 3 {
 		t.Fatalf("attempts = %d, want poisonBlobThreshold = 3", n)
 	}
+	// Absence check, in a bounded window: no attempt after poisoning within 2 s.
 	time.Sleep(2 * time.Second)
 	if n := rec.count(c + "/bad.json"); n != 3 {
 		t.Fatalf("attempts after poisoning = %d, want 3", n)
@@ -266,6 +269,7 @@ func TestTriggerTwoHostsExactlyOnce(t *testing.T) {
 	rb := startTrigger(t, hostB, "Shared", c+"/{name}", both(b), cfg, nil)
 	uploadMany(t, c, n, func(i int) string { return fmt.Sprintf("%03d", i) })
 	waitFor(t, 60*time.Second, "all blobs", func() bool { return rec.distinct() == n })
+	// Absence check, in a bounded window: no duplicate across hosts within 3 s.
 	time.Sleep(3 * time.Second)
 	if d := rec.duplicates(); len(d) > 0 {
 		t.Fatalf("duplicates across hosts: %v", d)
@@ -305,8 +309,8 @@ func TestTriggerStartFrom(t *testing.T) {
 	c := unique("start")
 	createContainer(t, c)
 	upload(t, c, "old.txt", []byte("old"))
-	// LastModified has a 1-s resolution and the first watermark keeps a second of margin, so a
-	// blob is "old" once it is more than 2 s older than the start.
+	// Not synchronisation: LastModified has a 1-s resolution and the first watermark keeps a second
+	// of margin, so the blob must be more than 2 s older than the start.
 	time.Sleep(2100 * time.Millisecond)
 	host := newServices(t, unique("h"))
 	rec := newRecorder()
@@ -315,6 +319,7 @@ func TestTriggerStartFrom(t *testing.T) {
 	_ = s
 	upload(t, c, "new.txt", []byte("new"))
 	waitFor(t, 15*time.Second, "new blob", func() bool { return rec.count(c+"/new.txt") == 1 })
+	// Absence check, in a bounded window: old.txt is not processed within 2 s.
 	time.Sleep(2 * time.Second)
 	if rec.count(c+"/old.txt") != 0 {
 		t.Fatal("startFrom firstStart: a blob older than the first start was processed")
@@ -324,6 +329,7 @@ func TestTriggerStartFrom(t *testing.T) {
 	c2 := unique("startat")
 	createContainer(t, c2)
 	upload(t, c2, "before.txt", []byte("x"))
+	// Not synchronisation: before.txt must be older than the cut by LastModified's 1-s resolution.
 	time.Sleep(1500 * time.Millisecond)
 	cut := time.Now().UTC().Add(-200 * time.Millisecond).Truncate(time.Second).Add(time.Second)
 	time.Sleep(time.Until(cut) + 200*time.Millisecond)
@@ -332,6 +338,7 @@ func TestTriggerStartFrom(t *testing.T) {
 	startTrigger(t, newServices(t, unique("h")), "FromTime", c2+"/{name}", rec2, map[string]any{"startFrom": "firstStart"},
 		driver.Props{"startFrom": cut.Format(time.RFC3339)})
 	waitFor(t, 15*time.Second, "after.txt", func() bool { return rec2.count(c2+"/after.txt") == 1 })
+	// Absence check, in a bounded window: before.txt is not processed within 2 s.
 	time.Sleep(2 * time.Second)
 	if rec2.count(c2+"/before.txt") != 0 {
 		t.Fatal("startFrom time: an older blob was processed")

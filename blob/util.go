@@ -1,7 +1,6 @@
 package blob
 
 import (
-	"errors"
 	"net/url"
 	"strings"
 	"time"
@@ -38,8 +37,6 @@ func quoteETag(s string) string {
 type responseError = azcore.ResponseError
 
 const anyETag = azcore.ETagAny
-
-func asResponseError(err error, target **azcore.ResponseError) bool { return errors.As(err, target) }
 
 // blobURI is the blob's URI with its name escaped segment by segment ("/" kept), as the
 // service and the real binding data show it.

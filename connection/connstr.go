@@ -364,6 +364,7 @@ func parseMessaging(cs *connString, svc Service) (*parsedConn, error) {
 	}
 	u, err := url.Parse(ep)
 	if err != nil || u.Host == "" {
+		//lint:ignore ST1005 names the connection-string key Endpoint
 		return nil, fmt.Errorf("Endpoint is not an absolute URI such as sb://<namespace>.servicebus.windows.net/")
 	}
 	p := &parsedConn{cs: cs, endpoint: u.Host}
@@ -412,6 +413,7 @@ func parseEventGrid(cs *connString) (*parsedConn, error) {
 		return nil, fmt.Errorf("it needs Endpoint=<topic endpoint>;AccessKey=<topic key>")
 	}
 	if err := checkAbsoluteURL(ep); err != nil {
+		//lint:ignore ST1005 names the connection-string key Endpoint, in the real extension's words
 		return nil, fmt.Errorf("Endpoint %v (Event Grid topic connection string must be a valid absolute Uri)", err)
 	}
 	key, ok := cs.get("AccessKey")

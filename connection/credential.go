@@ -114,6 +114,7 @@ func selectCredential(p props, cloudCfg *cloud.Configuration, lookupEnv func(str
 			}
 		}
 		if len(set) > 1 {
+			//lint:ignore ST1005 the real extension's message, verbatim
 			return nil, fmt.Errorf("%w: %s and %s are both set: Only one of [clientId, managedIdentityClientId, managedIdentityResourceId, managedIdentityObjectId] can be specified for managed identity.", ErrConflict, p.key(set[0]), p.key(set[1]))
 		}
 		s := &credSpec{typ: CredManagedIdentity}

@@ -134,17 +134,21 @@ func ScrubHandler(h slog.Handler) slog.Handler {
 	if _, ok := h.(scrubHandler); ok {
 		return h
 	}
-	return scrubHandler{h}
+	return scrubHandler{h, ScrubText}
 }
 
-type scrubHandler struct{ h slog.Handler }
+// scrubHandler scrubs with scrub: ScrubText, or a connection's Scrub (Scrubber.Logger).
+type scrubHandler struct {
+	h     slog.Handler
+	scrub func(string) string
+}
 
 func (s scrubHandler) Enabled(ctx context.Context, l slog.Level) bool { return s.h.Enabled(ctx, l) }
 
 func (s scrubHandler) Handle(ctx context.Context, r slog.Record) error {
-	nr := slog.NewRecord(r.Time, r.Level, ScrubText(r.Message), r.PC)
+	nr := slog.NewRecord(r.Time, r.Level, s.scrub(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
-		nr.AddAttrs(scrubAttr(a))
+		nr.AddAttrs(s.attr(a))
 		return true
 	})
 	return s.h.Handle(ctx, nr)
@@ -153,29 +157,31 @@ func (s scrubHandler) Handle(ctx context.Context, r slog.Record) error {
 func (s scrubHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	out := make([]slog.Attr, len(as))
 	for i, a := range as {
-		out[i] = scrubAttr(a)
+		out[i] = s.attr(a)
 	}
-	return scrubHandler{s.h.WithAttrs(out)}
+	return scrubHandler{s.h.WithAttrs(out), s.scrub}
 }
 
-func (s scrubHandler) WithGroup(name string) slog.Handler { return scrubHandler{s.h.WithGroup(name)} }
+func (s scrubHandler) WithGroup(name string) slog.Handler {
+	return scrubHandler{s.h.WithGroup(name), s.scrub}
+}
 
-func scrubAttr(a slog.Attr) slog.Attr {
+func (s scrubHandler) attr(a slog.Attr) slog.Attr {
 	v := a.Value.Resolve()
 	switch v.Kind() {
 	case slog.KindString:
-		if c := ScrubText(v.String()); c != v.String() {
+		if c := s.scrub(v.String()); c != v.String() {
 			return slog.String(a.Key, c)
 		}
 	case slog.KindAny:
 		if err, ok := v.Any().(error); ok {
-			return slog.Any(a.Key, RedactError(err))
+			return slog.Any(a.Key, redactWith(err, s.scrub))
 		}
 	case slog.KindGroup:
 		g := v.Group()
 		out := make([]any, len(g))
 		for i, x := range g {
-			out[i] = scrubAttr(x)
+			out[i] = s.attr(x)
 		}
 		return slog.Group(a.Key, out...)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/internal/emulator"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 // feed is the launcher every test of the package uses (4 feed ranges, so that leases can be
@@ -186,25 +187,8 @@ func newHost(t testing.TB, o hostOpts) *extension.Host {
 // run starts h; the returned stop cancels it and waits for Run (also at cleanup).
 func run(t testing.TB, h *extension.Host) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("host Run: %v", err)
-				}
-			case <-time.After(waitLong):
-				t.Errorf("host did not stop")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	r := testhost.Run(t, h, testhost.RunOptions{StopWait: waitLong}) // (reports Run's error at cleanup)
+	return func() { _ = r.Stop() }
 }
 
 func eventually(t testing.TB, what string, cond func() bool) {

@@ -124,6 +124,7 @@ func (in *input) Bind(ctx context.Context, fc *driver.FunctionContext) (any, err
 			return nil, fmt.Errorf("%s: reading container %q (in database %q): %w", in.where, coll, db, err)
 		}
 		if paths == nil {
+			//lint:ignore ST1005 the real extension's message, verbatim
 			return nil, fmt.Errorf("%s: The container '%s' (in database '%s') does not exist.", in.where, coll, db)
 		}
 		if len(paths) != 1 || paths[0] != "/id" {
@@ -158,6 +159,7 @@ func (in *input) runQuery(ctx context.Context, fc *driver.FunctionContext, cc *a
 		page, err := pager.NextPage(ctx)
 		if err != nil {
 			if isNotFound(err) {
+				//lint:ignore ST1005 the real extension's message, verbatim
 				return nil, fmt.Errorf("%s: The container '%s' (in database '%s') does not exist.", in.where, coll, db)
 			}
 			return nil, fmt.Errorf("%s: querying container %q (in database %q): %w", in.where, coll, db, err)

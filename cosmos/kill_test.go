@@ -3,16 +3,12 @@ package cosmos
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
-	"github.com/azbind/azbind/internal/subproc"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 const killHelperEnv = "AZBIND_COSMOS_KILL_HELPER"
@@ -21,30 +17,19 @@ const killHelperEnv = "AZBIND_COSMOS_KILL_HELPER"
 // announces its batch and then hangs, until the parent kills the process.
 func runKillHelper() int {
 	var cfg struct{ ConnStr, CertPEM, DB string }
-	if err := json.Unmarshal([]byte(os.Getenv(killHelperEnv)), &cfg); err != nil {
-		fmt.Println("error", err)
-		return 1
+	if err := testhost.HelperConfig(killHelperEnv, &cfg); err != nil {
+		return testhost.RunHelper(nil, err)
 	}
 	s := connection.NewSettings(connection.FromMap("test", map[string]string{"CosmosDB": cfg.ConnStr}))
 	r := connection.NewResolver(s, &connection.ResolverOptions{ClientOptions: azcore.ClientOptions{Transport: transportFromPEM([]byte(cfg.CertPEM))}})
 	h, err := extension.NewHost(extension.HostOptions{Settings: s, Connections: r, HostID: "doomed", Storage: extension.NewMemoryStorage()})
-	if err != nil {
-		fmt.Println("error", err)
-		return 1
+	if err == nil {
+		err = h.Func("Watch", extension.Action(func(ctx context.Context, batch []testDoc) error {
+			testhost.Hang(len(batch))
+			return nil
+		}), Trigger("docs", cfg.DB, "items", fast(map[string]any{"startFromBeginning": true})))
 	}
-	err = h.Func("Watch", extension.Action(func(ctx context.Context, batch []testDoc) error {
-		fmt.Println("started", len(batch))
-		select {} // hang until killed
-	}), Trigger("docs", cfg.DB, "items", fast(map[string]any{"startFromBeginning": true})))
-	if err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	if err := h.Run(context.Background()); err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	return 0
+	return testhost.RunHelper(h, err)
 }
 
 // A host killed mid-batch loses nothing: its leases expire (no renewal from a dead process), and
@@ -54,23 +39,9 @@ func TestKilledHostLosesNothing(t *testing.T) {
 	before := docs(0, 20)
 	e.write(before...)
 	cfg, _ := json.Marshal(map[string]string{"ConnStr": feed.ConnectionString, "CertPEM": string(feed.CertPEM), "DB": e.db})
-	child := subproc.Start(t, killHelperEnv, string(cfg))
-	cmd, lines := child.Cmd, child.Lines
-	select {
-	case line := <-lines:
-		if !strings.HasPrefix(line, "started ") {
-			cmd.Process.Kill()
-			t.Fatalf("helper said %q", line)
-		}
-	case <-time.After(waitLong):
-		cmd.Process.Kill()
-		t.Fatal("helper did not start a batch")
-	}
+	child, _ := testhost.StartKillHelper(t, killHelperEnv, string(cfg), waitLong)
 	eventually(t, "the helper to own the 4 leases", func() bool { return ownersOf(e.leaseDocs())["doomed"] == 4 })
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	child.Kill()
 	later := docs(20, 10)
 	e.write(later...)
 

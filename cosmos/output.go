@@ -145,6 +145,7 @@ func (o *output) container(ctx context.Context, db, coll string) (*azcosmos.Cont
 		return cc, paths, nil
 	}
 	if !o.create {
+		//lint:ignore ST1005 the real extension's message, verbatim
 		return nil, nil, fmt.Errorf("%s: The container '%s' (in database '%s') does not exist. To automatically create the container, set 'CreateIfNotExists' to 'true'.", o.where, coll, db)
 	}
 	if err := ensureContainer(ctx, o.acct.client, db, coll, o.pkPath, o.throughput); err != nil {

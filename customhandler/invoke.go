@@ -126,17 +126,13 @@ func (w *Worker) buildRequest(ctx context.Context, inv *extension.DynamicInvocat
 	var err error
 	switch {
 	case inv.Batch != nil:
-		items := make([]json.RawMessage, len(inv.Batch))
-		for i, it := range inv.Batch {
-			if items[i], err = w.encodeContent(it, tb.DataType); err != nil {
-				return nil, fmt.Errorf("trigger %q: %w", tb.Name, err)
-			}
-		}
-		tv, err = json.Marshal(items)
+		tv, err = w.encodeBatch(inv.Batch, tb.DataType)
 	default:
 		if r, ok := inv.Data.(*http.Request); ok {
 			tv, err = httpRequestObject(r, fc)
-		} else if isContent(inv.Data) {
+		} else if _, isJSON := inv.Data.(json.RawMessage); !isJSON && isContent(inv.Data) {
+			// (a json.RawMessage trigger value — the timer's TimerInfo, an event — is a value:
+			// an object stays an object)
 			var b []byte
 			if b, err = inv.Bytes(); err == nil {
 				tv, err = w.encodeContent(b, tb.DataType)
@@ -179,7 +175,7 @@ func (w *Worker) buildRequest(ctx context.Context, inv *extension.DynamicInvocat
 		}
 		rq.Metadata[k] = e
 	}
-	sys, _ := json.Marshal(map[string]any{"MethodName": inv.Function, "UtcNow": time.Now().UTC().Format(time.RFC3339Nano), "RandGuid": uuid.NewString()})
+	sys, _ := json.Marshal(map[string]any{"MethodName": inv.Function, "UtcNow": time.Now().UTC().Format("2006-01-02T15:04:05.9999999Z"), "RandGuid": uuid.NewString()})
 	rq.Metadata["sys"] = sys
 	if fc.Retry.MaxRetryCount != 0 {
 		var exc any
@@ -190,6 +186,54 @@ func (w *Worker) buildRequest(ctx context.Context, inv *extension.DynamicInvocat
 		rq.Metadata["RetryContext"] = rc
 	}
 	return json.Marshal(rq)
+}
+
+// encodeBatch encodes a `cardinality: many` trigger value as Functions does an array (string[]
+// or byte[][]): JObject.FromObject fails on an array, so it arrives as its JSON text inside a
+// string; each item is text, or base64 for binary. StrictTypes sends the array itself.
+func (w *Worker) encodeBatch(batch []any, dataType string) (json.RawMessage, error) {
+	items := make([]any, len(batch))
+	for i, it := range batch {
+		var b []byte
+		switch x := it.(type) {
+		case json.RawMessage:
+			if isJSONObject(x) {
+				items[i] = x
+				continue
+			}
+			b = x
+		default:
+			var err error
+			if b, err = contentOf(it); err != nil {
+				return nil, err
+			}
+		}
+		if strings.EqualFold(dataType, "binary") || !utf8.Valid(b) {
+			items[i] = base64.StdEncoding.EncodeToString(b)
+		} else {
+			items[i] = string(b)
+		}
+	}
+	text, err := json.Marshal(items)
+	if err != nil || w.cfg.StrictTypes {
+		return text, err
+	}
+	return json.Marshal(string(text))
+}
+
+// contentOf returns the bytes of a content value, or the JSON of any other value.
+func contentOf(v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case []byte:
+		return x, nil
+	case string:
+		return []byte(x), nil
+	case io.Reader:
+		return io.ReadAll(x)
+	}
+	return json.Marshal(v)
 }
 
 func isContent(v any) bool {
@@ -237,7 +281,8 @@ func (w *Worker) encodeValue(v any, _ string) (json.RawMessage, error) {
 	case json.RawMessage:
 		text = x
 	case time.Time:
-		text, _ = json.Marshal(x.Format(time.RFC3339Nano))
+		// Json.NET's DateTimeOffset form: up to 7 fraction digits, the offset as ±hh:mm.
+		text, _ = json.Marshal(x.Format(netTimeLayout))
 	default:
 		var err error
 		if text, err = json.Marshal(v); err != nil {
@@ -249,6 +294,8 @@ func (w *Worker) encodeValue(v any, _ string) (json.RawMessage, error) {
 	}
 	return json.Marshal(string(text))
 }
+
+const netTimeLayout = "2006-01-02T15:04:05.9999999-07:00"
 
 func isJSONObject(b []byte) bool {
 	b = bytes.TrimSpace(b)
@@ -353,7 +400,7 @@ func httpOutput(raw json.RawMessage, present bool) (any, error) {
 		raw = json.RawMessage(s)
 	}
 	if !isJSONObject(raw) || !json.Valid(raw) {
-		return nil, fmt.Errorf("Failed while trying to Deserialize to httpOutputBindingResponse: Output body should have 'StatusCode', 'Status', 'Body', and 'Headers': got %s", excerpt(raw))
+		return nil, fmt.Errorf("the answer is not an http response: Failed while trying to Deserialize to httpOutputBindingResponse: Output body should have 'StatusCode', 'Status', 'Body', and 'Headers': got %s", excerpt(raw))
 	}
 	return raw, nil
 }

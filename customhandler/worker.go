@@ -265,6 +265,7 @@ func (w *Worker) runOnce(first chan<- error) (bool, error) {
 		_ = kill(cmd.Process)
 	}
 	<-exited
+	w.client.CloseIdleConnections() // (kept-alive connections to the dead process)
 	w.mu.Lock()
 	w.proc = nil
 	select {
@@ -276,7 +277,7 @@ func (w *Worker) runOnce(first chan<- error) (bool, error) {
 	if readyErr != nil {
 		return false, readyErr
 	}
-	return true, fmt.Errorf("Language Worker Process exited. Pid=%d: %v", pid, exitText(waitErr))
+	return true, fmt.Errorf("custom handler: Language Worker Process exited. Pid=%d: %v", pid, exitText(waitErr))
 }
 
 // awaitReady polls GET / until any HTTP response (HttpWorkerProcess: only a socket error means

@@ -17,6 +17,7 @@ import (
 	"github.com/azbind/azbind/eventgrid"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/testhost"
 	"github.com/azbind/azbind/internal/testlog"
 )
 
@@ -48,13 +49,12 @@ type hostConfig struct {
 
 // testHost is a running host served on a loopback httptest server.
 type testHost struct {
-	t      *testing.T
-	h      *extension.Host
-	srv    *httptest.Server
-	logs   *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
-	key    string
+	t    *testing.T
+	h    *extension.Host
+	srv  *httptest.Server
+	logs *syncBuffer
+	run  *testhost.Running
+	key  string
 }
 
 func startHost(t *testing.T, cfg hostConfig) *testHost {
@@ -86,11 +86,9 @@ func startHost(t *testing.T, cfg hostConfig) *testHost {
 		t.Fatal(err)
 	}
 	cfg.declare(t, h)
-	th := &testHost{t: t, h: h, logs: logs, done: make(chan error, 1), key: testKey}
+	th := &testHost{t: t, h: h, logs: logs, key: testKey}
 	th.srv = httptest.NewServer(h.Handler())
-	ctx, cancel := context.WithCancel(context.Background())
-	th.cancel = cancel
-	go func() { th.done <- h.Run(ctx) }()
+	th.run = testhost.Run(t, h, testhost.RunOptions{StopWait: 30 * time.Second})
 	t.Cleanup(func() {
 		th.stop()
 		th.srv.Close()
@@ -110,8 +108,8 @@ func (th *testHost) waitListening(storage extension.HostStorage, hostID string, 
 	deadline := time.Now().Add(10 * time.Second)
 	wait := func() {
 		select {
-		case err := <-th.done:
-			th.t.Fatalf("host stopped while starting: %v", err)
+		case <-th.run.Exited():
+			th.t.Fatalf("host stopped while starting: %v", th.run.Err())
 		case <-time.After(5 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -165,19 +163,7 @@ func (th *testHost) waitListening(storage extension.HostStorage, hostID string, 
 }
 
 // stop cancels Run and waits for it (once).
-func (th *testHost) stop() error {
-	th.cancel()
-	select {
-	case err, ok := <-th.done:
-		if ok {
-			close(th.done)
-		}
-		return err
-	case <-time.After(30 * time.Second):
-		th.t.Fatal("host did not stop within 30s")
-	}
-	return nil
-}
+func (th *testHost) stop() error { return th.run.Stop() }
 
 // response is a finished HTTP exchange.
 type response struct {

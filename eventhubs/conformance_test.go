@@ -60,11 +60,22 @@ func (s *source) Trigger(name string) *driver.BindingSpec {
 }
 
 func (s *source) Send(ctx context.Context, payload []byte) error {
-	return eventhubs.Send(ctx, producerFor(s.t, s.hub), nil, []*azeventhubs.EventData{{Body: payload}})
+	return s.send(ctx, nil, payload)
 }
 
 func (s *source) SendKeyed(ctx context.Context, key string, payload []byte) error {
-	return eventhubs.Send(ctx, producerFor(s.t, s.hub), to.Ptr(key), []*azeventhubs.EventData{{Body: payload}})
+	return s.send(ctx, to.Ptr(key), payload)
+}
+
+// send sends with a producer of its own, closed at once: the kit's Lifecycle test counts the
+// goroutines the harness leaves running too.
+func (s *source) send(ctx context.Context, key *string, payload []byte) error {
+	p, err := azeventhubs.NewProducerClientFromConnectionString(peer.ConnectionString, s.hub, nil)
+	if err != nil {
+		return err
+	}
+	defer p.Close(context.Background())
+	return eventhubs.Send(ctx, p, key, []*azeventhubs.EventData{{Body: payload}})
 }
 
 // Pending is the number of events after each partition's checkpoint.
@@ -160,6 +171,17 @@ func (d *destination) Received(ctx context.Context) ([][]byte, error) {
 	}
 	return append([][]byte(nil), d.seen...), nil
 }
+
+// IgnoredGoroutines implements conformance.GoroutineIgnorer. azeventhubs v2.0.2:
+// ConsumerClient.Close closes the namespace but not its $management links (ProducerClient.Close
+// does), so the token renewer of the management link the Processor used stays until its next
+// refresh (minutes later), finds the client closed and ends. It opens nothing: an SDK bug,
+// outside this connector.
+func (harness) IgnoredGoroutines() []string {
+	return []string{"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2/internal.(*Namespace).startNegotiateClaimRenewer.func3"}
+}
+
+var _ conformance.GoroutineIgnorer = harness{}
 
 func TestConformance(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) conformance.Harness { return harness{t: t} })

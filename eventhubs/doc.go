@@ -110,7 +110,7 @@
 // per namespace, credential and hub (a driver.Shared value, closed after the drain) and each
 // trigger its own consumer client (closed with the trigger; its owner id is the Processor's).
 // azeventhubs v2.0.2's ConsumerClient.Close leaves the token renewer of its management link
-// running until its next refresh, when it finds the client closed and ends (see leak_test.go). The trigger implements driver.Scaler:
+// running until its next refresh, when it finds the client closed and ends (conformance_test.go lists it for the kit's Lifecycle test). The trigger implements driver.Scaler:
 // the backlog is the events after each partition's checkpoint (from the partition properties),
 // the target per instance targetUnprocessedEventThreshold or maxEventBatchSize. Check (used by
 // `azbind connection resolve --check`) reads the hub's properties, or — without an EntityPath —

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/azbind/azbind/eventhubs"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/internal/subproc"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 const killHelperEnv = "AZBIND_EVENTHUBS_KILL_HELPER"
@@ -31,9 +31,8 @@ type killConfig struct {
 // "started <body>"), until the parent kills the process.
 func runKillHelper() int {
 	var cfg killConfig
-	if err := json.Unmarshal([]byte(os.Getenv(killHelperEnv)), &cfg); err != nil {
-		fmt.Println("error", err)
-		return 1
+	if err := testhost.HelperConfig(killHelperEnv, &cfg); err != nil {
+		return testhost.RunHelper(nil, err)
 	}
 	var out sync.Mutex
 	say := func(s string) {
@@ -47,28 +46,18 @@ func runKillHelper() int {
 		HostConfig: &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"eventHubs": fastLB(nil)}},
 		HostID:     "ehchild",
 	})
-	if err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	err = h.Func("Victim", extension.Action(func(ctx context.Context, body string) error {
-		if strings.HasPrefix(body, "hang") {
-			say("started " + body)
-			select {}
-		}
-		say("done " + body)
-		return nil
-	}), eventhubs.Trigger("body", cfg.Hub, map[string]any{"connection": "EventHubConn"}))
-	if err != nil {
-		fmt.Println("error", err)
-		return 1
+	if err == nil {
+		err = h.Func("Victim", extension.Action(func(ctx context.Context, body string) error {
+			if strings.HasPrefix(body, "hang") {
+				say("started " + body) // (not testhost.Hang: other partitions' lines must not interleave)
+				select {}
+			}
+			say("done " + body)
+			return nil
+		}), eventhubs.Trigger("body", cfg.Hub, map[string]any{"connection": "EventHubConn"}))
 	}
 	say("running")
-	if err := h.Run(context.Background()); err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	return 0
+	return testhost.RunHelper(h, err)
 }
 
 // owners returns the owner id of each partition's ownership blob.

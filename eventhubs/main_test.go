@@ -22,6 +22,7 @@ import (
 	"github.com/azbind/azbind/internal/amqppeer"
 	"github.com/azbind/azbind/internal/emulator"
 	"github.com/azbind/azbind/internal/hoststore"
+	"github.com/azbind/azbind/internal/testhost"
 	"github.com/azbind/azbind/internal/testlog"
 )
 
@@ -197,46 +198,15 @@ func startHost(t *testing.T, o hostOpts, declare func(h *extension.Host) error) 
 		o.shutdown = 10 * time.Second
 	}
 	logs := &logBuffer{}
-	h, err := extension.NewHost(extension.HostOptions{
+	run := testhost.Start(t, extension.HostOptions{
 		Settings:        connection.NewSettings(connection.FromMap("test", kv)),
 		Logger:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		HostConfig:      &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"eventHubs": fastLB(o.ext)}, Retry: o.retry},
 		ShutdownTimeout: o.shutdown,
 		HostID:          o.hostID,
 		Storage:         o.storage,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := declare(h); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	var once sync.Once
-	var runErr error
-	th := &testHost{h: h, logs: logs}
-	th.stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case runErr = <-done:
-			case <-time.After(60 * time.Second):
-				t.Errorf("host did not stop within 60 s")
-			}
-		})
-		return runErr
-	}
-	t.Cleanup(func() {
-		if err := th.stop(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("host logs:\n%s", logs.String())
-		}
-	})
-	return th
+	}, testhost.RunOptions{Logs: logs}, declare)
+	return &testHost{h: run.Host, logs: logs, stop: run.Stop}
 }
 
 // waitFor polls cond every 25 ms until it holds or d passes.

@@ -46,6 +46,7 @@ func TestRestartResumesFromCheckpoints(t *testing.T) {
 		return h.Func("Resume", collect(rec2), eventhubs.Trigger("body", hub, map[string]any{"connection": "EventHubConn"}))
 	})
 	waitFor(t, 30*time.Second, "second run", func() bool { return rec2.len() >= 3 })
+	// Absence check, in a bounded window: no event beyond these three arrives within 300 ms.
 	time.Sleep(300 * time.Millisecond)
 	got := rec2.all()
 	sort.Strings(got)
@@ -83,7 +84,8 @@ func TestTwoHostsShareFourPartitionsExactlyOnce(t *testing.T) {
 		}
 		return len(o) == 4 && len(n) == 2
 	})
-	time.Sleep(2 * time.Second) // a few balancing rounds: the split must stay
+	// Absence check, in a bounded window: the split must stay for 2 s (a few balancing rounds).
+	time.Sleep(2 * time.Second)
 	var all []string
 	for p := range 4 {
 		var bodies []string
@@ -98,6 +100,7 @@ func TestTwoHostsShareFourPartitionsExactlyOnce(t *testing.T) {
 		defer mu.Unlock()
 		return len(count) == 40
 	})
+	// Absence check, in a bounded window: no duplicate arrives within 500 ms.
 	time.Sleep(500 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
@@ -142,6 +145,7 @@ func TestLegacyV4CheckpointIsRead(t *testing.T) {
 		return h.Func("Legacy", collect(rec), eventhubs.Trigger("body", hub, map[string]any{"connection": "EventHubConn"}))
 	})
 	waitFor(t, 30*time.Second, "events after the legacy checkpoint", func() bool { return rec.len() >= 2 })
+	// Absence check, in a bounded window: no event before the checkpoint arrives within 300 ms.
 	time.Sleep(300 * time.Millisecond)
 	if got := fmt.Sprint(rec.all()); got != "[e3 e4]" {
 		t.Errorf("processed %s, want [e3 e4] (after the legacy checkpoint at e2)", got)
@@ -162,18 +166,34 @@ func TestInitialOffsetOptions(t *testing.T) {
 			return h.Func("End", collect(rec), eventhubs.Trigger("body", hub, map[string]any{"connection": "EventHubConn"}))
 		})
 		waitFor(t, 30*time.Second, "partition owned", func() bool { return len(owners(t, hub)) == 1 })
-		time.Sleep(300 * time.Millisecond)
-		send(t, hub, "0", "new")
-		waitFor(t, 30*time.Second, "new event", func() bool { return rec.len() >= 1 })
+		// The partition's receiver opens at the end some time after the claim: send a new event
+		// every second until one is processed (instead of sleeping and hoping it is open).
+		sent := 0
+		waitFor(t, 30*time.Second, "a new event", func() bool {
+			if rec.len() > 0 {
+				return true
+			}
+			send(t, hub, "0", fmt.Sprint("new", sent))
+			sent++
+			for deadline := time.Now().Add(time.Second); rec.len() == 0 && time.Now().Before(deadline); {
+				time.Sleep(25 * time.Millisecond)
+			}
+			return rec.len() > 0
+		})
+		// Absence check, in a bounded window: "old" does not arrive within 200 ms.
 		time.Sleep(200 * time.Millisecond)
-		if got := fmt.Sprint(rec.all()); got != "[new]" {
-			t.Errorf("fromEnd processed %s", got)
+		for _, b := range rec.all() {
+			if !strings.HasPrefix(b, "new") {
+				t.Errorf("fromEnd processed %q, sent before the start", b)
+			}
 		}
 	})
 	t.Run("fromEnqueuedTime", func(t *testing.T) {
 		t.Parallel()
 		hub := newHub(t, 1)
 		send(t, hub, "0", "before")
+		// Not synchronisation: the enqueued times of "before" and "after" must be 100 ms either
+		// side of the start time (the peer stamps them with its clock).
 		time.Sleep(100 * time.Millisecond)
 		at := time.Now().UTC()
 		time.Sleep(100 * time.Millisecond)
@@ -184,6 +204,7 @@ func TestInitialOffsetOptions(t *testing.T) {
 				return h.Func("Time", collect(rec), eventhubs.Trigger("body", hub, map[string]any{"connection": "EventHubConn"}))
 			})
 		waitFor(t, 30*time.Second, "event after the time", func() bool { return rec.len() >= 1 })
+		// Absence check, in a bounded window: "before" does not arrive within 200 ms.
 		time.Sleep(200 * time.Millisecond)
 		if got := fmt.Sprint(rec.all()); got != "[after]" {
 			t.Errorf("fromEnqueuedTime processed %s", got)
@@ -326,6 +347,7 @@ func TestFunctionsCheckpointWithoutOffset(t *testing.T) {
 		return h.Func("NoOffset", collect(rec), eventhubs.Trigger("body", hub, map[string]any{"connection": "EventHubConn"}))
 	})
 	waitFor(t, 30*time.Second, "events after sequence number 1", func() bool { return rec.len() >= 2 })
+	// Absence check, in a bounded window: no earlier event arrives within 300 ms.
 	time.Sleep(300 * time.Millisecond)
 	if got := fmt.Sprint(rec.all()); got != "[e2 e3]" {
 		t.Errorf("processed %s, want [e2 e3]", got)

@@ -85,9 +85,7 @@ func closestType(typ string) string {
 	t := strings.ToLower(typ)
 	best, bestD := "", 3
 	cands := driver.BindingTypes()
-	for _, k := range []string{"queueTrigger", "queue", "blobTrigger", "blob", "table", "cosmosDBTrigger", "cosmosDB", "eventGridTrigger", "eventGrid", "eventHubTrigger", "eventHub", "serviceBusTrigger", "serviceBus"} {
-		cands = append(cands, k)
-	}
+	cands = append(cands, []string{"queueTrigger", "queue", "blobTrigger", "blob", "table", "cosmosDBTrigger", "cosmosDB", "eventGridTrigger", "eventGrid", "eventHubTrigger", "eventHub", "serviceBusTrigger", "serviceBus"}...)
 	for _, c := range cands {
 		if d := suggest.Distance(t, strings.ToLower(c)); d > 0 && d < bestD && d*4 <= len(t) {
 			best, bestD = c, d

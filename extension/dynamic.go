@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 
@@ -145,28 +144,31 @@ func (f *function) coreDynamic(ctx context.Context, inv *invocation) error {
 	if inv.Err() == errTimeoutCancel {
 		return errTimeoutCancel
 	}
-	// Check every name before writing anything.
-	idx := make([]int, 0, len(outs))
-	names := make([]string, 0, len(outs))
+	// Check every name before writing anything; then write in declaration order.
 	for name := range outs {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		i := f.outputIndex(name)
-		if i < 0 {
+		if f.outputIndex(name) < 0 {
 			return fmt.Errorf("function %q: the dynamic handler returned output %q but the function declares no out binding of that name (out bindings: %s)", f.name, name, f.outputNames())
 		}
-		idx = append(idx, i)
 	}
-	for k, name := range names {
-		v := outs[name]
-		if items, ok := v.([]any); ok {
+	for i, o := range f.outputs {
+		v, ok := outs[o.spec.Name]
+		if !ok {
+			for k, x := range outs {
+				if strings.EqualFold(k, o.spec.Name) {
+					v, ok = x, true
+					break
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
+		if items, isItems := v.([]any); isItems {
 			for _, it := range items {
 				if isNil(it) {
 					continue
 				}
-				if err := inv.outs[idx[k]].add(ctx, it); err != nil {
+				if err := inv.outs[i].add(ctx, it); err != nil {
 					return err
 				}
 			}
@@ -175,7 +177,7 @@ func (f *function) coreDynamic(ctx context.Context, inv *invocation) error {
 		if isNil(v) {
 			continue
 		}
-		if err := inv.outs[idx[k]].add(ctx, v); err != nil {
+		if err := inv.outs[i].add(ctx, v); err != nil {
 			return err
 		}
 	}

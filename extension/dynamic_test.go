@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/memconn"
 	"github.com/azbind/azbind/internal/testlog"
 )
@@ -151,5 +152,18 @@ func TestNoHandlerNoDefault(t *testing.T) {
 	err := buildErr(t, opts(nil), "orphan", extension.Handler{}, trig(a))
 	if !strings.Contains(err.Error(), "HostOptions.DefaultHandler") || !errors.Is(err, extension.ErrInvalidConfig) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// BenchmarkInvokeDynamic is BenchmarkInvoke through a Dynamic handler (the DynamicInvocation,
+// its metadata map and the Outputs map are the extra allocations).
+func BenchmarkInvokeDynamic(b *testing.B) {
+	exec, ev := extension.BenchDynamicExecutor(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := exec.Execute(ctx, ev); r.Status != driver.Succeeded {
+			b.Fatal(r.Err)
+		}
 	}
 }

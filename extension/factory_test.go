@@ -13,6 +13,7 @@ func init() {
 	driver.Register(driver.Extension{Name: "panickyfactory", Bindings: []driver.BindingType{
 		{Type: "panickyFactoryIn", NewInput: func(context.Context, *driver.BindContext) (driver.Input, error) {
 			var m map[string]int
+			//lint:ignore SA5000 deliberate: the factory panics like a buggy connector
 			m["boom"] = 1 // a connector bug on odd input
 			return nil, nil
 		}},

@@ -151,6 +151,7 @@ func (h *Host) Func(name string, handler Handler, bindings ...*BindingSpec) erro
 	f := &FunctionSpec{Name: name, Where: "Go API: " + name}
 	for i, b := range bindings {
 		if b == nil {
+			//lint:ignore ST1005 "Go API: <function>" names where the problem is, like "<file>: …"
 			err := fmt.Errorf("Go API: %s: bindings[%d]: nil binding: %w", name, i, ErrInvalidConfig)
 			h.addDeclErr(err)
 			return err
@@ -167,6 +168,7 @@ func (h *Host) Func(name string, handler Handler, bindings ...*BindingSpec) erro
 		f.Bindings = append(f.Bindings, &c)
 	}
 	if handler.err != nil {
+		//lint:ignore ST1005 "Go API: <function>" names where the problem is, like "<file>: …"
 		err := fmt.Errorf("Go API: %s: %w: %w", name, handler.err, ErrInvalidConfig)
 		h.addDeclErr(err)
 		return err
@@ -178,6 +180,7 @@ func (h *Host) Func(name string, handler Handler, bindings ...*BindingSpec) erro
 	}
 	for _, s := range h.specs {
 		if strings.EqualFold(s.Name, name) {
+			//lint:ignore ST1005 "Go API: <function>" names where the problem is, like "<file>: …"
 			err := fmt.Errorf("Go API: %s: function declared twice (also in %s): %w", name, s.Where, ErrInvalidConfig)
 			h.declErrs = append(h.declErrs, err)
 			return err

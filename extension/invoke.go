@@ -66,7 +66,7 @@ func (f *function) Execute(ctx context.Context, ev *driver.Event) driver.Result 
 		rc.MaxRetryCount = f.retry.MaxRetryCount
 	}
 	for {
-		err, cancelled, reply := f.attempt(ctx, ev, rc)
+		cancelled, reply, err := f.attempt(ctx, ev, rc)
 		if err == nil {
 			return driver.Result{Status: driver.Succeeded, Reply: reply}
 		}
@@ -113,7 +113,7 @@ func (p *RetryPolicy) delay(n int) time.Duration {
 }
 
 // attempt runs one attempt; cancelled reports a shutdown cancellation.
-func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryContext) (err error, cancelled bool, reply any) {
+func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryContext) (cancelled bool, reply any, err error) {
 	h := f.host
 	inv := &invocation{parent: parent, f: f, ev: ev, idHi: rand.Uint64(), idLo: rand.Uint64()}
 	inv.fc = FunctionContext{FunctionName: f.name, TriggerType: f.trigType, Metadata: ev.Metadata, Retry: rc, Invocation: (*invocationData)(inv)}
@@ -134,7 +134,7 @@ func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryCon
 		inv.outs[i].inv = inv
 	}
 	if !h.track(inv) {
-		return errShutdownCancel, true, nil
+		return true, nil, errShutdownCancel
 	}
 	defer h.untrack(inv)
 
@@ -214,7 +214,7 @@ func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryCon
 		reply = inv.reply
 		inv.mu.Unlock()
 	}
-	return err, cancelled, reply
+	return cancelled, reply, err
 }
 
 // safeInvoke runs the middleware chain, turning panics into failures.

@@ -24,27 +24,6 @@ func decodeJSONDoc(data []byte) (any, error) {
 	return v, nil
 }
 
-// lineCol returns "line L, column C" (1-based; columns count bytes) of the byte at offset off
-// (0-based).
-func lineCol(data []byte, off int64) string {
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	if off < 0 {
-		off = 0
-	}
-	line, col := 1, 1
-	for _, c := range data[:off] {
-		if c == '\n' {
-			line++
-			col = 1
-		} else {
-			col++
-		}
-	}
-	return fmt.Sprintf("line %d, column %d", line, col)
-}
-
 // getFold returns the value of key in m, matched case-insensitively, and the key as spelled.
 func getFold(m map[string]any, key string) (any, string, bool) {
 	if v, ok := m[key]; ok {

@@ -92,8 +92,8 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var hit *mountedRoute
 	var vals map[string]string
 	for _, m := range rt.routes {
-		if len(m.r.Methods) > 0 && !slices.Contains(m.r.Methods, r.Method) {
-			continue
+		if len(m.r.Methods) > 0 && !slices.ContainsFunc(m.r.Methods, func(x string) bool { return strings.EqualFold(x, r.Method) }) {
+			continue // (case-insensitive, as ASP.NET Core's HttpMethodRouteConstraint)
 		}
 		if v, ok := m.tmpl.Match(path); ok {
 			hit, vals = m, v

@@ -282,6 +282,7 @@ func closeLogged(log *slog.Logger, fn, typ string, v any) {
 	err := func() (err error) {
 		defer func() {
 			if r := recover(); r != nil {
+				//lint:ignore ST1005 names the method Close
 				err = fmt.Errorf("Close panicked: %v", r)
 			}
 		}()

@@ -106,10 +106,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func drained(q *memconn.Queue, n int) func() bool {
-	return func() bool { return len(q.Drain()) == n }
-}
-
 type order struct {
 	ID    string  `json:"id"`
 	Item  string  `json:"item"`

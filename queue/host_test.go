@@ -14,6 +14,7 @@ import (
 
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/internal/testhost"
 	"github.com/azbind/azbind/queue"
 	"github.com/azbind/azbind/queue/queuetest"
 )
@@ -46,42 +47,14 @@ func startHost(t *testing.T, cfg map[string]any, retry *extension.RetryPolicy, d
 		kv[k] = v
 	}
 	settings := connection.NewSettings(connection.FromMap("test", kv))
-	h, err := extension.NewHost(extension.HostOptions{
+	return testhost.Start(t, extension.HostOptions{
 		Settings:        settings,
 		Connections:     queue.Resolver{},
 		Logger:          slog.New(slog.DiscardHandler),
 		HostConfig:      &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"queues": cfg}, Retry: retry},
 		ShutdownTimeout: 10 * time.Second,
 		HostID:          "queuetest",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := declare(h); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	var once sync.Once
-	var runErr error
-	stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case runErr = <-done:
-			case <-time.After(30 * time.Second):
-				t.Errorf("host did not stop")
-			}
-		})
-		return runErr
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return stop
+	}, testhost.RunOptions{StopWait: 30 * time.Second}, declare).Stop
 }
 
 func TestHostQueueToQueueWithExpressions(t *testing.T) { // %setting% queue names; output with {payload} and {metadata} names; JSON in and out

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/azbind/azbind/extension/driver"
-	"github.com/azbind/azbind/internal/subproc"
+	"github.com/azbind/azbind/internal/testhost"
 	"github.com/azbind/azbind/queue/queuetest"
 )
 
@@ -26,8 +26,8 @@ func runKillHelper() int {
 	}
 	l := NewListener(e.Queue(q), e.Queue(PoisonQueueName(q)), ListenerOptions{ReceiveVisibility: 2 * time.Second, MaxPollingInterval: 200 * time.Millisecond},
 		func(ctx context.Context, m *Message) driver.Result {
-			fmt.Println("started", m.ID)
-			select {} // hang until killed
+			testhost.Hang(m.ID)
+			return ok
 		})
 	l.Run(context.Background())
 	return 0
@@ -38,21 +38,11 @@ func runKillHelper() int {
 func TestKilledHostLosesNothing(t *testing.T) {
 	q := env.NewQueue(t)
 	id := env.Send(t, q, []byte("survivor"))
-	child := subproc.Start(t, killHelperEnv, env.ConnectionString+"|"+q)
-	cmd, started := child.Cmd, child.Lines
-	select {
-	case line := <-started:
-		if line != "started "+id {
-			t.Fatalf("helper said %q", line)
-		}
-	case <-time.After(waitLong):
-		cmd.Process.Kill()
-		t.Fatal("helper did not start handling")
+	child, line := testhost.StartKillHelper(t, killHelperEnv, env.ConnectionString+"|"+q, waitLong)
+	child.Kill()
+	if line != "started "+id {
+		t.Fatalf("helper said %q", line)
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
 
 	got := make(chan *Message, 1)
 	l := testListener(t, q, ListenerOptions{}, func(ctx context.Context, m *Message) driver.Result {

@@ -12,7 +12,6 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
-	"github.com/azbind/azbind/internal/subproc"
 	"github.com/azbind/azbind/internal/testhost"
 	"github.com/azbind/azbind/queue/queuetest"
 )
@@ -23,7 +22,7 @@ const recoveryHelperEnv = "AZBIND_QUEUE_RECOVERY_HELPER"
 // from host.json options (as a host builds it) whose handler announces the message and hangs.
 func runRecoveryHelper() int {
 	var arg struct{ ConnStr, Queue, Visibility string }
-	if err := json.Unmarshal([]byte(os.Getenv(recoveryHelperEnv)), &arg); err != nil {
+	if err := testhost.HelperConfig(recoveryHelperEnv, &arg); err != nil {
 		fmt.Println("error", err)
 		return 1
 	}
@@ -45,8 +44,8 @@ func runRecoveryHelper() int {
 		return 1
 	}
 	tr.(*trigger).Run(context.Background(), execFunc(func(ctx context.Context, ev *driver.Event) driver.Result {
-		fmt.Println("started", ev.ID)
-		select {} // hang until killed
+		testhost.Hang(ev.ID)
+		return driver.Result{}
 	}))
 	return 0
 }
@@ -63,25 +62,13 @@ func TestKilledHostRecoveryTime(t *testing.T) {
 	q := env.NewQueue(t)
 	id := env.Send(t, q, []byte("survivor"))
 	arg, _ := json.Marshal(map[string]string{"ConnStr": env.ConnectionString, "Queue": q, "Visibility": setting})
-	child := subproc.Start(t, recoveryHelperEnv, string(arg))
-	cmd, lines := child.Cmd, child.Lines
-	var received time.Time
-	select {
-	case line := <-lines:
-		if line != "started "+id {
-			cmd.Process.Kill()
-			t.Fatalf("helper said %q", line)
-		}
-		received = time.Now() // the message became invisible just before
-	case <-time.After(waitLong):
-		cmd.Process.Kill()
-		t.Fatal("helper did not start handling")
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
+	child, line := testhost.StartKillHelper(t, recoveryHelperEnv, string(arg), waitLong)
+	received := time.Now() // the message became invisible just before
+	child.Kill()
 	killed := time.Now()
+	if line != "started "+id {
+		t.Fatalf("helper said %q", line)
+	}
 
 	got := make(chan time.Time, 1)
 	l := testListener(t, q, ListenerOptions{MaxPollingInterval: 200 * time.Millisecond}, func(ctx context.Context, m *Message) driver.Result {

@@ -109,7 +109,7 @@ func TestOutputEncodingNoneRefusesBytesXMLCannotCarry(t *testing.T) {
 		if err == nil {
 			err = s.Flush(context.Background())
 			got := env.Receive(t, q, 1, 5*time.Second)
-			t.Errorf("body %q accepted with messageEncoding none; the queue holds %q", body, got)
+			t.Errorf("body %q accepted with messageEncoding none (flush: %v); the queue holds %q", body, err, got)
 			continue
 		}
 		if !errors.Is(err, ErrEncode) || !strings.Contains(err.Error(), "base64") {

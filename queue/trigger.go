@@ -22,8 +22,6 @@ type trigger struct {
 	kind   paramKind
 	// text: the handler takes a string, so a body that is not UTF-8 fails to bind (textBindError).
 	text bool
-	// payload: JSON payload properties are binding data (handler takes a struct or map).
-	payload bool
 }
 
 type paramKind int

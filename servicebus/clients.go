@@ -41,7 +41,7 @@ func NewClient(c *connection.Connection, retry RetryOptions) (*azservicebus.Clie
 		return nil, fmt.Errorf("servicebus: connection %q has unsupported kind %q", c.Name, c.Kind)
 	}
 	if err != nil {
-		return nil, c.RedactError(fmt.Errorf("servicebus: connection %q (%s %s): %w", c.Name, c.Source, c.Key, err))
+		return nil, c.Scrubber().Errorf("servicebus: connection %q (%s %s): %w", c.Name, c.Source, c.Key, err)
 	}
 	return cl, nil
 }
@@ -82,6 +82,7 @@ func keyOf(c *connection.Connection, retry RetryOptions) clientKey {
 type sharedClient struct {
 	*azservicebus.Client
 	conn  *connection.Connection
+	scrub connection.Scrubber // every SDK error logged or returned passes through it
 	admin func() (*admin.Client, error)
 }
 
@@ -91,7 +92,7 @@ var _ io.Closer = (*sharedClient)(nil)
 func (s *sharedClient) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return s.conn.RedactError(s.Client.Close(ctx))
+	return s.scrub.Err(s.Client.Close(ctx))
 }
 
 // bindingClient resolves the binding's connection and returns the host's shared client for it.
@@ -105,7 +106,7 @@ func bindingClient(ctx context.Context, bc *driver.BindContext, retry RetryOptio
 		if err != nil {
 			return nil, &driver.ConfigError{Where: bc.Spec.Where, Field: "connection", Err: err}
 		}
-		return &sharedClient{Client: cl, conn: conn, admin: sync.OnceValues(func() (*admin.Client, error) { return newAdminClient(conn) })}, nil
+		return &sharedClient{Client: cl, conn: conn, scrub: conn.Scrubber(), admin: sync.OnceValues(func() (*admin.Client, error) { return newAdminClient(conn) })}, nil
 	})
 }
 
@@ -132,7 +133,7 @@ func check(ctx context.Context, c *connection.Connection) error {
 	}
 	r, err := cl.NewReceiverForQueue(entity, nil)
 	if err != nil {
-		return c.RedactError(err)
+		return c.Scrubber().Err(err)
 	}
 	defer r.Close(context.WithoutCancel(ctx))
 	_, err = r.PeekMessages(ctx, 1, nil)
@@ -141,7 +142,7 @@ func check(ctx context.Context, c *connection.Connection) error {
 		return nil
 	}
 	if err != nil {
-		return c.RedactError(fmt.Errorf("servicebus: connection %q: %w", c.Name, err))
+		return c.Scrubber().Errorf("servicebus: connection %q: %w", c.Name, err)
 	}
 	return nil
 }

@@ -186,12 +186,11 @@ func (s sessionHarness) NewSource(ctx context.Context, t *testing.T) conformance
 	return s.h.NewSource(ctx, t)
 }
 
+// Not parallel (nor TestConformanceSessions): the kit's Lifecycle test sees every goroutine.
 func TestConformance(t *testing.T) {
-	t.Parallel()
 	conformance.Run(t, func(t *testing.T) conformance.Harness { return harness{} })
 }
 
 func TestConformanceSessions(t *testing.T) {
-	t.Parallel()
 	conformance.Run(t, func(t *testing.T) conformance.Harness { return sessionHarness{harness{sessions: true}} })
 }

@@ -10,7 +10,8 @@
 // AzureWebJobsServiceBus (unprefixed names are looked up first, as in Functions). A host opens one
 // AMQP connection per namespace and credential, shared by every Service Bus binding of the host
 // and closed when the host stops. Errors and logs never show the key: the AMQP client does not
-// take azcore options, so the connector scrubs its errors with the connection's RedactError.
+// take azcore options, so everything it says passes the connection's one scrub boundary
+// (connection.Scrubber: the trigger's logger, and every error the connector returns).
 //
 // # Trigger
 //

@@ -2,7 +2,6 @@ package servicebus_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -11,7 +10,7 @@ import (
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/internal/amqppeer"
-	"github.com/azbind/azbind/internal/subproc"
+	"github.com/azbind/azbind/internal/testhost"
 	"github.com/azbind/azbind/servicebus"
 )
 
@@ -22,23 +21,13 @@ const killHelperEnv = "AZBIND_SERVICEBUS_KILL_HELPER"
 func runKillHelper() int {
 	connStr, q, _ := strings.Cut(os.Getenv(killHelperEnv), "|")
 	h, err := extension.NewHost(extension.HostOptions{Settings: connection.NewSettings(connection.FromMap("helper", map[string]string{"AzureWebJobsServiceBus": connStr}))})
-	if err != nil {
-		fmt.Println("error", err)
-		return 1
+	if err == nil {
+		err = h.Func("Hang", extension.Action(func(ctx context.Context, s string) error {
+			testhost.Hang(s)
+			return nil
+		}), servicebus.Trigger("s", q))
 	}
-	err = h.Func("Hang", extension.Action(func(ctx context.Context, s string) error {
-		fmt.Println("started", s)
-		select {} // until killed
-	}), servicebus.Trigger("s", q))
-	if err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	if err := h.Run(context.Background()); err != nil {
-		fmt.Println("error", err)
-		return 1
-	}
-	return 0
+	return testhost.RunHelper(h, err)
 }
 
 // A host killed mid-handler loses nothing: its locked message comes back (lock expiry or the
@@ -47,24 +36,11 @@ func TestKilledHostLosesNothing(t *testing.T) {
 	t.Parallel()
 	q := newQueue(t, amqppeer.Queue{LockDuration: 2 * time.Second})
 	send(t, q, "survivor")
-	child := subproc.Start(t, killHelperEnv, peer.ConnectionString+"|"+q)
-	cmd, lines := child.Cmd, child.Lines
-	select {
-	case line := <-lines:
-		if line != "started survivor" {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("helper said %q", line)
-		}
-	case <-time.After(waitLong):
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatal("helper did not start handling")
+	child, line := testhost.StartKillHelper(t, killHelperEnv, peer.ConnectionString+"|"+q, waitLong)
+	child.Kill()
+	if line != "started survivor" {
+		t.Fatalf("helper said %q", line)
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
 
 	got := make(chan int, 1)
 	startHost(t, hostCfg{}, "Survive", extension.Action(func(ctx context.Context, s string) error {

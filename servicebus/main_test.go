@@ -19,6 +19,7 @@ import (
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/amqppeer"
+	"github.com/azbind/azbind/internal/testhost"
 	"github.com/azbind/azbind/internal/testlog"
 )
 
@@ -204,26 +205,13 @@ type logBuffer = testlog.Buffer
 
 // hostRun is a host running in the background.
 type hostRun struct {
+	*testhost.Running
 	h    *extension.Host
 	logs *logBuffer
-	stop context.CancelFunc
-	done chan error
-	once sync.Once
-	err  error
 }
 
 // Stop stops the host and waits for Run to return.
-func (r *hostRun) Stop(t testing.TB) error {
-	r.once.Do(func() {
-		r.stop()
-		select {
-		case r.err = <-r.done:
-		case <-time.After(60 * time.Second):
-			t.Errorf("host did not stop within 60 s")
-		}
-	})
-	return r.err
-}
+func (r *hostRun) Stop(testing.TB) error { return r.Running.Stop() }
 
 type hostCfg struct {
 	ext      map[string]any    // host.json extensions.serviceBus
@@ -246,32 +234,12 @@ func startHost(t testing.TB, cfg hostCfg, name string, handler extension.Handler
 	if cfg.shutdown == 0 {
 		cfg.shutdown = 30 * time.Second
 	}
-	h, err := extension.NewHost(extension.HostOptions{
+	run := testhost.Start(t, extension.HostOptions{
 		Settings:        connection.NewSettings(connection.FromMap("test", settings)),
 		Logger:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		HostConfig:      &extension.HostConfig{Version: "2.0", Extensions: ext},
 		ShutdownTimeout: cfg.shutdown,
 		HostID:          "sbtest",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Func(name, handler, bindings...); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &hostRun{h: h, logs: logs, stop: cancel, done: make(chan error, 1)}
-	go func() { r.done <- h.Run(ctx) }()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("host logs:\n%s", r.logs.String())
-		}
-		if err := r.Stop(t); err != nil {
-			t.Errorf("host Run: %v", err)
-		}
-		if strings.Contains(r.logs.String(), peer.Key) {
-			t.Errorf("the host's logs contain the SAS key")
-		}
-	})
-	return r
+	}, testhost.RunOptions{Logs: logs, Secrets: []string{peer.Key}}, func(h *extension.Host) error { return h.Func(name, handler, bindings...) })
+	return &hostRun{Running: run, h: run.Host, logs: logs}
 }

@@ -1,10 +1,12 @@
 package servicebus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
@@ -123,26 +125,66 @@ type Options struct {
 	set map[string]bool // host.json keys present
 }
 
-// hostJSONOptions decodes host.json extensions.serviceBus; errors name the field.
-func hostJSONOptions(bc *driver.BindContext) (Options, error) {
+// section is host.json extensions.serviceBus, decoded once per host: driver.Section keeps one
+// *section per host, and its first use fills it under once from that host's section (every
+// binding of the extension gets the same Config).
+type section struct {
+	once sync.Once
+	// opts and err: every key, as the trigger reads them.
+	opts Options
+	err  error
+	// client and clientErr: clientRetryOptions and transportType only, as the output reads them
+	// (a bad trigger setting does not fail an output).
+	client    Options
+	clientErr error
+}
+
+// hostSection returns the host's decoded extensions.serviceBus section.
+func hostSection(ctx context.Context, bc *driver.BindContext) (*section, error) {
+	s, err := driver.Section[section](ctx, bc)
+	if err != nil {
+		return nil, err
+	}
+	s.once.Do(func() {
+		s.opts, s.err = hostJSONOptions(bc.Config, bc.Host.Concurrency)
+		s.client, s.clientErr = hostJSONOptions(onlyKeys(bc.Config, "clientRetryOptions", "transportType"), bc.Host.Concurrency)
+	})
+	return s, nil
+}
+
+func onlyKeys(m map[string]any, keys ...string) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		for _, want := range keys {
+			if strings.EqualFold(k, want) {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+// hostJSONOptions decodes host.json extensions.serviceBus (config) for a host planning for
+// concurrency processors; errors name the field.
+func hostJSONOptions(config map[string]any, concurrency int) (Options, error) {
 	var o Options
-	if err := bc.DecodeConfig(&o); err != nil {
+	if err := driver.DecodeMap(config, &o, "host.json: extensions.serviceBus"); err != nil {
 		return Options{}, err
 	}
 	o.set = map[string]bool{}
-	for k, v := range bc.Config {
+	for k, v := range config {
 		if v != nil && v != "" {
 			o.set[strings.ToLower(k)] = true
 		}
 	}
-	if v, ok := lookupFold(bc.Config, "autoCompleteMessages"); ok && v != nil {
+	if v, ok := lookupFold(config, "autoCompleteMessages"); ok && v != nil {
 		b, ok := v.(bool)
 		if !ok {
 			return Options{}, &driver.ConfigError{Where: "host.json", Field: "extensions.serviceBus.autoCompleteMessages", Problem: "must be true or false", Fix: "use true or false"}
 		}
 		o.AutoCompleteMessages = &b
 	}
-	if v, ok := lookupFold(bc.Config, "clientRetryOptions"); ok && v != nil {
+	if v, ok := lookupFold(config, "clientRetryOptions"); ok && v != nil {
 		m, ok := v.(map[string]any)
 		if !ok {
 			return Options{}, &driver.ConfigError{Where: "host.json", Field: "extensions.serviceBus.clientRetryOptions", Problem: "must be an object", Fix: "use {\"mode\": \"exponential\", \"tryTimeout\": \"00:01:00\", …}"}
@@ -159,7 +201,7 @@ func hostJSONOptions(bc *driver.BindContext) (Options, error) {
 			}
 		}
 	}
-	o.Concurrency = bc.Host.Concurrency
+	o.Concurrency = concurrency
 	if err := o.Validate(); err != nil {
 		return Options{}, err
 	}

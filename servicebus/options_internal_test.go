@@ -8,17 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
+	"github.com/azbind/azbind/internal/testhost"
 )
-
-func bcWith(config map[string]any) *driver.BindContext {
-	return &driver.BindContext{Spec: &driver.BindingSpec{Type: "serviceBusTrigger", Where: "F/function.json: bindings[0]"}, Config: config,
-		Host: &driver.Services{Concurrency: 2}}
-}
 
 // The zero value is the Functions default (reference §3.5).
 func TestOptionsDefaults(t *testing.T) {
-	o, err := hostJSONOptions(bcWith(nil))
+	o, err := hostJSONOptions(nil, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,12 +33,12 @@ func TestOptionsDefaults(t *testing.T) {
 }
 
 func TestOptionsFromHostJSON(t *testing.T) {
-	o, err := hostJSONOptions(bcWith(map[string]any{
+	o, err := hostJSONOptions(map[string]any{
 		"prefetchCount": 10.0, "autoCompleteMessages": false, "maxAutoLockRenewalDuration": "-00:00:00.0010000",
 		"maxConcurrentCalls": 4.0, "maxConcurrentSessions": 2.0, "maxConcurrentCallsPerSession": 3.0,
 		"maxMessageBatchSize": 50.0, "minMessageBatchSize": 10.0, "maxBatchWaitTime": "00:00:05",
 		"clientRetryOptions": map[string]any{"mode": "fixed", "tryTimeout": "00:00:10", "delay": "00:00:02", "maxRetries": 0.0},
-	}))
+	}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +52,7 @@ func TestOptionsFromHostJSON(t *testing.T) {
 	if r.MaxRetries != -1 || r.RetryDelay != 2*time.Second || r.MaxRetryDelay != 2*time.Second {
 		t.Errorf("fixed, no retries: SDK options %+v", r)
 	}
-	o, _ = hostJSONOptions(bcWith(map[string]any{"maxAutoLockRenewalDuration": "00:00:00"}))
+	o, _ = hostJSONOptions(map[string]any{"maxAutoLockRenewalDuration": "00:00:00"}, 2)
 	if o.withDefaults().MaxAutoLockRenewalDuration != 0 {
 		t.Error("an explicit 00:00:00 must turn renewal off")
 	}
@@ -68,13 +65,13 @@ func TestOptionsValidation(t *testing.T) {
 		"maxBatchWaitTime": "00:05:00", "transportType": "amqpWebSockets", "enableCrossEntityTransactions": true,
 		"clientRetryOptions": map[string]any{"mode": "linear"}, "autoCompleteMessages": "yes",
 	} {
-		_, err := hostJSONOptions(bcWith(map[string]any{key: v}))
+		_, err := hostJSONOptions(map[string]any{key: v}, 2)
 		var ce *driver.ConfigError
 		if !errors.Is(err, driver.ErrInvalidConfig) || !errors.As(err, &ce) || !strings.Contains(ce.Field, "extensions.serviceBus."+key) {
 			t.Errorf("%s=%v: error %v (field %q)", key, v, err, fieldOf(ce))
 		}
 	}
-	_, err := hostJSONOptions(bcWith(map[string]any{"minMessageBatchSize": 10.0, "maxMessageBatchSize": 5.0}))
+	_, err := hostJSONOptions(map[string]any{"minMessageBatchSize": 10.0, "maxMessageBatchSize": 5.0}, 2)
 	if !errors.Is(err, driver.ErrInvalidConfig) {
 		t.Errorf("min > max: %v", err)
 	}
@@ -129,5 +126,41 @@ func TestBindingContractNames(t *testing.T) {
 		if len(names) != 27+1 { // + "*" (the members of a JSON body)
 			t.Errorf("batch %v: contract has %d names, want 27 and \"*\": %v", batch, len(names), names)
 		}
+	}
+}
+
+// host.json extensions.serviceBus is decoded once per host (driver.Section): the trigger and the
+// output of every function get the same decoded section, and the output's view has only the
+// client options (a bad trigger setting does not fail it).
+func TestSectionDecodedOncePerHost(t *testing.T) {
+	svc := testhost.Services(t, extension.HostOptions{})
+	cfg := map[string]any{"maxConcurrentCalls": 0.0, "clientRetryOptions": map[string]any{"maxRetries": 5.0}}
+	bc := func(typ string) *driver.BindContext {
+		return &driver.BindContext{Spec: &driver.BindingSpec{Type: typ}, Host: svc, Config: cfg, Extension: "serviceBus"}
+	}
+	a, err := hostSection(context.Background(), bc("serviceBusTrigger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := hostSection(context.Background(), bc("serviceBus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b {
+		t.Error("two bindings of one host decoded the section twice")
+	}
+	if a.err == nil || !strings.Contains(a.err.Error(), "maxConcurrentCalls") {
+		t.Errorf("trigger view: %v", a.err)
+	}
+	if a.clientErr != nil || a.client.ClientRetryOptions.MaxRetries != 5 {
+		t.Errorf("output view: %v %+v", a.clientErr, a.client.ClientRetryOptions)
+	}
+	other, err := hostSection(context.Background(), &driver.BindContext{Spec: &driver.BindingSpec{Type: "serviceBus"},
+		Host: testhost.Services(t, extension.HostOptions{}), Config: cfg, Extension: "serviceBus"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other == a {
+		t.Error("two hosts share one decoded section")
 	}
 }

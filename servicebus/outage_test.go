@@ -15,7 +15,7 @@ import (
 // A trigger whose queue does not exist yet keeps retrying with back-off, as the Functions listener
 // does, and follows the one severity rule for connection failures: one ERROR line for the outage
 // (saying the entity is missing and that it retries), DEBUG for every retry, one INFO line once
-// it receives (issue 25).
+// it receives (driver.Outage; issue 25).
 func TestMissingEntityRetriedWithOneErrorThenInfo(t *testing.T) {
 	t.Parallel()
 	q := entityName(t)
@@ -50,7 +50,7 @@ func TestMissingEntityRetriedWithOneErrorThenInfo(t *testing.T) {
 		t.Fatalf("the message sent once the queue existed was not handled:\n%s", h.logs.String())
 	}
 	eventually(t, func() string {
-		if count("INFO", "works again") != 1 {
+		if count("INFO", "recovered") != 1 {
 			return "no INFO line for the recovery"
 		}
 		return ""

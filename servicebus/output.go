@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
@@ -42,13 +41,14 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 		return nil, err
 	}
 	// An output reads only the client's options: a bad trigger setting does not fail it.
-	only := *bc
-	only.Config = onlyKeys(bc.Config, "clientRetryOptions", "transportType")
-	opts, err := hostJSONOptions(&only)
+	sec, err := hostSection(ctx, bc)
 	if err != nil {
 		return nil, err
 	}
-	opts = opts.withDefaults()
+	if sec.clientErr != nil {
+		return nil, sec.clientErr
+	}
+	opts := sec.client.withDefaults()
 	cl, err := bindingClient(ctx, bc, opts.ClientRetryOptions)
 	if err != nil {
 		return nil, err
@@ -59,18 +59,6 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 		}
 	}
 	return &output{where: bc.Spec.Where, field: field, name: tmpl, client: cl, senders: map[string]*azservicebus.Sender{}}, nil
-}
-
-func onlyKeys(m map[string]any, keys ...string) map[string]any {
-	out := map[string]any{}
-	for k, v := range m {
-		for _, want := range keys {
-			if strings.EqualFold(k, want) {
-				out[k] = v
-			}
-		}
-	}
-	return out
 }
 
 // Open implements driver.Output: the entity name is evaluated for this invocation.
@@ -119,7 +107,7 @@ func (o *output) Close() error {
 		}
 		cancel()
 	}
-	return o.client.conn.RedactError(errors.Join(errs...))
+	return o.client.scrub.Err(errors.Join(errs...))
 }
 
 type sink struct {
@@ -188,10 +176,10 @@ func (s *sink) Flush(ctx context.Context) error {
 	}
 	snd, err := s.o.sender(s.entity)
 	if err != nil {
-		return s.o.client.conn.RedactError(fmt.Errorf("%s: %s: %w", s.o.where, s.entity, err))
+		return s.o.client.scrub.Errorf("%s: %s: %w", s.o.where, s.entity, err)
 	}
 	fail := func(what string, err error) error {
-		return s.o.client.conn.RedactError(fmt.Errorf("%s: %s to %s: %w", s.o.where, what, s.entity, err))
+		return s.o.client.scrub.Errorf("%s: %s to %s: %w", s.o.where, what, s.entity, err)
 	}
 	var (
 		batch *azservicebus.MessageBatch

@@ -2,7 +2,6 @@ package servicebus
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/azbind/azbind/extension/driver"
 )
@@ -32,12 +31,12 @@ func (t *trigger) targetPerInstance() int {
 func (t *trigger) activeMessageCount(ctx context.Context) (int64, error) {
 	ac, err := t.client.admin()
 	if err != nil {
-		return 0, t.client.conn.RedactError(fmt.Errorf("servicebus: %s: administration client: %w", t.entity(), err))
+		return 0, t.client.scrub.Errorf("servicebus: %s: administration client: %w", t.entity(), err)
 	}
 	if t.queue != "" {
 		p, err := ac.GetQueueRuntimeProperties(ctx, t.queue, nil)
 		if err != nil {
-			return 0, t.client.conn.RedactError(fmt.Errorf("servicebus: %s: reading the message count (needs Manage rights): %w", t.entity(), err))
+			return 0, t.client.scrub.Errorf("servicebus: %s: reading the message count (needs Manage rights): %w", t.entity(), err)
 		}
 		if p == nil {
 			return 0, nil // a missing entity counts as no backlog
@@ -46,7 +45,7 @@ func (t *trigger) activeMessageCount(ctx context.Context) (int64, error) {
 	}
 	p, err := ac.GetSubscriptionRuntimeProperties(ctx, t.topic, t.sub, nil)
 	if err != nil {
-		return 0, t.client.conn.RedactError(fmt.Errorf("servicebus: %s: reading the message count (needs Manage rights): %w", t.entity(), err))
+		return 0, t.client.scrub.Errorf("servicebus: %s: reading the message count (needs Manage rights): %w", t.entity(), err)
 	}
 	if p == nil {
 		return 0, nil

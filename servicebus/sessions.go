@@ -84,12 +84,12 @@ func (t *trigger) renewSession(ctx context.Context, sess *SessionActions) {
 			if errors.Is(err, ErrLockLost) {
 				t.st.locksLost.Add(1)
 				t.log.Error("session lock lost: its messages in hand cannot be settled and come back to the next receiver of the session",
-					"session_id", sess.SessionID(), "error", t.redact(err))
+					"session_id", sess.SessionID(), "error", err)
 				sess.Release()
 				return
 			}
 			t.st.renewalErrors.Add(1)
-			t.log.Warn("renewing the session lock failed; retrying", "session_id", sess.SessionID(), "error", t.redact(err))
+			t.log.Warn("renewing the session lock failed; retrying", "session_id", sess.SessionID(), "error", err)
 			select {
 			case <-ctx.Done():
 				return
@@ -173,11 +173,13 @@ func (t *trigger) batchLoop(ctx context.Context, exec driver.Executor, rc receiv
 			}
 			bo.wait(ctx) // an error, or the SDK recovered the link: nothing received
 		}
+		if ctx.Err() != nil {
+			// The stop may leave credit on the link: see singleLoop.
+			t.creditAtStop.Store(true)
+		}
 		if len(cached) > 0 {
-			if ctx.Err() != nil {
-				t.abandonAll(s, cached) // shutting down before dispatch: give them back at once
-				return
-			}
+			// Also when stopping before the batch is full: the handler gets what was received (in
+			// the drain), so that a stop costs no delivery attempt for messages no handler started.
 			acts := newActions(s, renewFn, t.opts.ClientRetryOptions.TryTimeout, cached)
 			res := t.execute(ctx, exec, cached, acts, sess)
 			t.settle(s, acts, res)

@@ -68,3 +68,35 @@ func TestGracefulStopCostsNoDeliveryAttempt(t *testing.T) {
 	}
 	wantCounts(t, q, amqppeer.Counts{})
 }
+
+// A batch still waiting for minMessageBatchSize when the host stops goes to the handler in the
+// drain, instead of being abandoned with its delivery count raised before any handler saw it.
+func TestGracefulStopHandsWaitingBatchToHandler(t *testing.T) {
+	t.Parallel()
+	q := newQueue(t, amqppeer.Queue{})
+	got := make(chan []string, 1)
+	h := startHost(t, hostCfg{ext: map[string]any{"maxMessageBatchSize": 10, "minMessageBatchSize": 10, "maxBatchWaitTime": "00:02:00"}}, "Batch",
+		extension.Action(func(ctx context.Context, msgs []string) error {
+			got <- msgs
+			return nil
+		}), servicebus.Trigger("m", q, map[string]any{"cardinality": "many"}))
+	send(t, q, "a", "b", "c")
+	eventually(t, func() string {
+		if c := counts(t, q); c.Locked != 3 {
+			return fmt.Sprintf("the trigger has not received the 3 messages yet: %+v", c)
+		}
+		return ""
+	})
+	if err := h.Stop(t); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case msgs := <-got:
+		if len(msgs) != 3 {
+			t.Errorf("the handler got %v, want the 3 waiting messages", msgs)
+		}
+	default:
+		t.Fatal("the waiting batch was not handed to the handler at the stop")
+	}
+	wantCounts(t, q, amqppeer.Counts{})
+}

@@ -59,7 +59,7 @@ type trigger struct {
 	shutdownAbandons atomic.Int64
 	// creditAtStop: a receive loop ended by the stop may have left credit on its link.
 	creditAtStop atomic.Bool
-	out          outage
+	out          *driver.Outage // receive failures
 	// count reads the active message count for Scale (tests replace it).
 	count func(ctx context.Context) (int64, error)
 }
@@ -89,10 +89,14 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if err := checkEntityNames(bc, cfg, true); err != nil {
 		return nil, err
 	}
-	opts, err := hostJSONOptions(bc)
+	sec, err := hostSection(ctx, bc)
 	if err != nil {
 		return nil, err
 	}
+	if sec.err != nil {
+		return nil, sec.err
+	}
+	opts := sec.opts
 	if v, ok := bc.Spec.Prop("autoCompleteMessages"); ok && v != nil {
 		b, ok := v.(bool)
 		if !ok {
@@ -127,7 +131,8 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if bc.Param == receivedMessageType {
 		t.kind = paramMessage
 	}
-	t.log = bc.Host.Logger.With("function", bc.Function, "trigger", "serviceBusTrigger", "entity", t.entity())
+	t.log = cl.scrub.Logger(bc.Host.Logger).With("function", bc.Function, "trigger", "serviceBusTrigger", "entity", t.entity())
+	t.out = driver.NewOutage(t.log, bc.Host.Clock, "receiving from "+t.entity())
 	t.count = t.activeMessageCount
 	return t, nil
 }
@@ -209,7 +214,7 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 func (t *trigger) runReceiver(ctx context.Context, exec driver.Executor) error {
 	r, err := t.newReceiver()
 	if err != nil {
-		return t.client.conn.RedactError(fmt.Errorf("%s: %w", t.where, err))
+		return t.client.scrub.Errorf("%s: %w", t.where, err)
 	}
 	defer func() {
 		// A message abandoned at shutdown may be offered again at once on this receiver's
@@ -233,7 +238,7 @@ func (t *trigger) closeReceiver(r interface{ Close(context.Context) error }) {
 	ctx, cancel := context.WithTimeout(context.Background(), t.opts.ClientRetryOptions.TryTimeout)
 	defer cancel()
 	if err := r.Close(ctx); err != nil {
-		t.log.Debug("closing the receiver", "error", t.redact(err))
+		t.log.Debug("closing the receiver", "error", err)
 	}
 }
 
@@ -241,8 +246,6 @@ func (t *trigger) stopping() bool {
 	c := t.runCtx.Load()
 	return c != nil && (*c).Err() != nil
 }
-
-func (t *trigger) redact(err error) string { return t.client.conn.RedactError(err).Error() }
 
 // receiver is what the loops need of *Receiver and *SessionReceiver.
 type receiver interface {
@@ -268,51 +271,26 @@ func (b *backoff) wait(ctx context.Context) {
 
 func (b *backoff) reset() { b.d = 0 }
 
-// outage tracks receive failures for the one severity rule of connection failures: ERROR once
-// per outage (what failed and that the trigger retries with back-off), DEBUG for the retries,
-// INFO once receiving works again.
-type outage struct {
-	mu       sync.Mutex
-	since    time.Time
-	failures int
-}
-
+// receiveError records a failed receive on the trigger's driver.Outage (the one severity rule for
+// connection failures: ERROR once per outage, DEBUG while it lasts, INFO when it recovers); a
+// missing entity or a refused credential says so.
 func (t *trigger) receiveError(err error) {
 	t.st.receiveErrors.Add(1)
-	t.out.mu.Lock()
-	first := t.out.failures == 0
-	if first {
-		t.out.since = time.Now()
-	}
-	t.out.failures++
-	t.out.mu.Unlock()
-	if !first {
-		t.log.Debug("receiving messages failed again; retrying with back-off", "error", t.redact(err))
-		return
-	}
-	msg := "receiving messages failed; retrying with back-off (up to 30 s) until it works"
+	var attrs []slog.Attr
 	var e *azservicebus.Error
 	if errors.As(err, &e) {
 		switch e.Code {
 		case azservicebus.CodeNotFound:
-			msg = "the entity does not exist (yet); retrying with back-off (up to 30 s) until it does: create it, or fix the name"
+			attrs = append(attrs, slog.String("hint", "the entity does not exist (yet): the trigger retries until it does; create it, or fix the name"))
 		case azservicebus.CodeUnauthorizedAccess:
-			msg = "the connection is not authorised to receive (wrong key, or no Listen right); retrying with back-off (up to 30 s)"
+			attrs = append(attrs, slog.String("hint", "the connection is not authorised to receive: wrong key, or no Listen right"))
 		}
 	}
-	t.log.Error(msg, "error", t.redact(err))
+	t.out.Fail(err, attrs...)
 }
 
-// receiveOK ends an outage: one INFO line with how long it lasted.
-func (t *trigger) receiveOK() {
-	t.out.mu.Lock()
-	n, since := t.out.failures, t.out.since
-	t.out.failures = 0
-	t.out.mu.Unlock()
-	if n > 0 {
-		t.log.Info("receiving messages works again", "failures", n, "outage", time.Since(since).Round(time.Millisecond))
-	}
-}
+// receiveOK ends an outage (one INFO line with how long it lasted).
+func (t *trigger) receiveOK() { t.out.OK() }
 
 // singleLoop receives and dispatches one message per invocation, at most limit at once, asking
 // for up to prefetch messages more than it has free slots. For a session (sess not nil) it ends
@@ -384,7 +362,7 @@ func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc recei
 				return // the session is idle
 			}
 			if sess != nil && isSessionLost(err) {
-				t.log.Warn("session lock lost; releasing the session", "session_id", sess.SessionID(), "error", t.redact(err))
+				t.log.Warn("session lock lost; releasing the session", "session_id", sess.SessionID(), "error", err)
 				return
 			}
 			t.receiveError(err)
@@ -549,11 +527,11 @@ func (t *trigger) settleError(op string, acts *MessageActions, m *azservicebus.R
 	t.st.settleErrors.Add(1)
 	if isLockLost(err) || (acts != nil && acts.lockLost(m)) {
 		t.log.Warn("cannot "+op+" the message: its lock was lost; Service Bus delivers it again", "message_id", m.MessageID,
-			"delivery_count", m.DeliveryCount, "error", t.redact(err))
+			"delivery_count", m.DeliveryCount, "error", err)
 		return
 	}
 	t.log.Error("cannot "+op+" the message; Service Bus delivers it again once its lock expires", "message_id", m.MessageID,
-		"delivery_count", m.DeliveryCount, "error", t.redact(err))
+		"delivery_count", m.DeliveryCount, "error", err)
 }
 
 // autoRenew renews m's lock while the handler runs, up to MaxAutoLockRenewalDuration (negative:
@@ -605,11 +583,11 @@ func (t *trigger) autoRenew(acts *MessageActions, m *azservicebus.ReceivedMessag
 			case errors.Is(err, ErrLockLost):
 				t.st.locksLost.Add(1)
 				t.log.Error("message lock lost while the handler ran: Service Bus delivers the message again, and settling it will fail",
-					"message_id", m.MessageID, "delivery_count", m.DeliveryCount, "error", t.redact(err))
+					"message_id", m.MessageID, "delivery_count", m.DeliveryCount, "error", err)
 				return
 			default:
 				t.st.renewalErrors.Add(1)
-				t.log.Warn("renewing the message lock failed; retrying", "message_id", m.MessageID, "error", t.redact(err))
+				t.log.Warn("renewing the message lock failed; retrying", "message_id", m.MessageID, "error", err)
 				if time.Until(*lu) <= 0 {
 					t.st.locksLost.Add(1)
 					t.log.Error("message lock expired while the handler ran: Service Bus delivers the message again, and settling it will fail",

@@ -202,6 +202,7 @@ func TestHandlerSettlement(t *testing.T) {
 	if v := doubleErr.Load(); v != nil {
 		t.Error(v)
 	}
+	// Absence check, in a bounded window: no message is invoked again within 300 ms.
 	time.Sleep(300 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()

@@ -498,7 +498,7 @@ func structFields(t reflect.Type) *fieldSet {
 			idx := append(append([]int(nil), index...), i)
 			tag, hasTag := f.Tag.Lookup("table")
 			if !hasTag {
-				tag, hasTag = f.Tag.Lookup("json")
+				tag, _ = f.Tag.Lookup("json")
 			}
 			name, opts, _ := strings.Cut(tag, ",")
 			if name == "-" && opts == "" {

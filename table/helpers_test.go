@@ -85,7 +85,6 @@ type env struct {
 	host  *driver.Services
 	svc   *aztables.ServiceClient // direct SDK access for arranging and asserting
 	probe *probe
-	n     int
 }
 
 var tableSeq atomic.Int32

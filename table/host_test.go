@@ -15,6 +15,7 @@ import (
 	"github.com/azbind/azbind/extension"
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/memconn"
+	"github.com/azbind/azbind/internal/testhost"
 )
 
 type hostOrderMsg struct {
@@ -79,9 +80,7 @@ func TestInHost(t *testing.T) {
 	q.Send([]byte(`{"orderId":"o1","customerId":"c1","total":9.5}`))
 	q.Send([]byte(`{"orderId":"o2","customerId":"ghost","total":3}`))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- host.Run(ctx) }()
+	run := testhost.Run(t, host, testhost.RunOptions{})
 	deadline := time.Now().Add(30 * time.Second)
 	for len(q.Acked())+len(q.Dead()) < 2 {
 		if time.Now().After(deadline) {
@@ -89,8 +88,7 @@ func TestInHost(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := run.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if len(q.Acked()) != 1 || len(q.Dead()) != 1 {
@@ -139,17 +137,14 @@ func TestFunctionJSON(t *testing.T) {
 	must(host.LoadAppDir(dir))
 	q := memconn.Default.Queue(queue)
 	q.Send([]byte("src"))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- host.Run(ctx) }()
+	run := testhost.Run(t, host, testhost.RunOptions{})
 	for deadline := time.Now().Add(30 * time.Second); len(q.Acked())+len(q.Dead()) == 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("message not processed")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	must(<-done)
+	must(run.Stop())
 	got := e.get(t, tbl, "copy", "src")
 	if fmt.Sprint(got["Count"]) != "2" || got["Kept"] != "yes" {
 		t.Fatalf("merged entity %v: want Count 2 (take) and Kept (merge)", got)
@@ -194,17 +189,14 @@ func TestConcurrentAdd(t *testing.T) {
 	}
 	q := memconn.Default.Queue(queue)
 	q.Send([]byte("go"))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- host.Run(ctx) }()
+	run := testhost.Run(t, host, testhost.RunOptions{})
 	for deadline := time.Now().Add(30 * time.Second); len(q.Acked())+len(q.Dead()) == 0; {
 		if time.Now().After(deadline) {
 			t.Fatal("the invocation did not settle")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := run.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if len(q.Acked()) != 1 {

@@ -435,4 +435,3 @@ func TestQuoteInKeys(t *testing.T) {
 		t.Fatalf("query by quoted partition key: %v, %v", v, err)
 	}
 }
-

@@ -1,15 +1,17 @@
 // Command http benchmarks the HTTP trigger against a plain net/http handler doing the same work.
 //
-//	go run ./bench/http [-c 32] [-d 2s] [-legs 8] [-level anonymous|function]
+//	go run ./bench/http [-c 32] [-d 2s] [-legs 8] [-level function|anonymous]
 //
-// Both sides serve on loopback and do the same work per request: bound the body, decode a JSON
+// Both sides serve on loopback, with the same server timeouts and header limit (the host's
+// defaults), and do the same work per request: bound the body, decode a JSON
 // body {"name": …}, encode {"hello": name} as the JSON reply — and, with -level function, check
 // the caller's key in constant time (the plain handler compares the x-functions-key header; the
 // host's router checks Functions keys). The azbind side is a real host (extension.NewHost + an
 // httpTrigger function with an `http` $return output, served by the host's own server). After a
 // warm-up, the measured legs alternate in ABBA order (plain, trigger, trigger, plain, …) with c
-// keep-alive clients each, so that a busy machine affects both alike. It prints requests/second
-// and p50/p99 latency per side and `ratio: <trigger/plain>` (req/s).
+// keep-alive clients each, so that a busy machine affects both alike. It prints requests/second,
+// p50/p99 latency and the process CPU time per request (server and clients; the load-independent
+// view) per side, `cpu ratio` (plain/trigger CPU per request) and `ratio: <trigger/plain>` (req/s).
 package main
 
 import (
@@ -28,6 +30,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/azbind/azbind/azhttp"
@@ -40,7 +43,7 @@ var (
 	conc  = flag.Int("c", 32, "concurrent keep-alive clients")
 	dur   = flag.Duration("d", 2*time.Second, "duration of one measured leg")
 	legs  = flag.Int("legs", 8, "measured legs (ABBA order), split evenly between plain and trigger")
-	level = flag.String("level", "anonymous", "authLevel of the function: anonymous, or function (key checks on both sides)")
+	level = flag.String("level", "function", "authLevel of the function: function (key checks on both sides) or anonymous")
 	prof  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 )
 
@@ -102,12 +105,17 @@ func run() error {
 		b, _ := json.Marshal(out{Hello: v.Name})
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Write(b)
-	}), ReadHeaderTimeout: 30 * time.Second}
+	}),
+		// The timeouts and header limit of the host's server (extension/server.go defaults), as a
+		// production net/http server would set them.
+		ReadHeaderTimeout: 30 * time.Second, ReadTimeout: 230 * time.Second, WriteTimeout: 230 * time.Second,
+		IdleTimeout: 130 * time.Second, MaxHeaderBytes: 32 << 10}
 	go plain.Serve(ln)
 	defer plain.Close()
 
 	// (b) the HTTP trigger through the runtime.
-	settings := connection.NewSettings(connection.FromMap("bench", map[string]string{}))
+	// The host key is given as Functions reads it on Kubernetes (internal/hostkeys' settings).
+	settings := connection.NewSettings(connection.FromMap("bench", map[string]string{"host__function__default": benchKey}))
 	h, err := extension.NewHost(extension.HostOptions{Settings: settings, Logger: slog.New(slog.DiscardHandler), HostID: "bench-http", HTTPAddr: "127.0.0.1:0"})
 	if err != nil {
 		return err
@@ -154,12 +162,14 @@ func run() error {
 		side := []int{0, 1, 1, 0}[i%4]
 		u := []string{plainURL, trigURL}[side]
 		s := leg(client, u, *dur)
-		fmt.Printf("  leg %d %-7s %8.0f req/s  p50 %-8s p99 %s  errors %d\n", i+1, []string{"plain", "trigger"}[side], s.rate(), pct(s.lat, 50), pct(s.lat, 99), s.errors)
+		fmt.Printf("  leg %d %-7s %8.0f req/s  p50 %-8s p99 %-9s cpu/req %-8s errors %d\n", i+1, []string{"plain", "trigger"}[side], s.rate(), pct(s.lat, 50), pct(s.lat, 99), s.cpuPerReq().Round(time.Microsecond), s.errors)
 		res[side].add(s)
 	}
 	for i, name := range []string{"plain", "trigger"} {
-		fmt.Printf("%-8s %8.0f req/s  p50 %-8s p99 %s  errors %d\n", name, res[i].rate(), pct(res[i].lat, 50), pct(res[i].lat, 99), res[i].errors)
+		fmt.Printf("%-8s %8.0f req/s  p50 %-8s p99 %-9s cpu/req %-8s errors %d\n", name, res[i].rate(), pct(res[i].lat, 50), pct(res[i].lat, 99), res[i].cpuPerReq().Round(time.Microsecond), res[i].errors)
 	}
+	// cpu/req (server and clients of this process) is the load-independent view of the overhead.
+	fmt.Printf("cpu ratio (plain/trigger): %.2f\n", float64(res[0].cpuPerReq())/float64(res[1].cpuPerReq()))
 	fmt.Printf("ratio: %.2f\n", res[1].rate()/res[0].rate())
 	return nil
 }
@@ -184,13 +194,29 @@ func once(c *http.Client, u string) (int, string) {
 type stats struct {
 	n, errors int64
 	elapsed   time.Duration
+	cpu       time.Duration // process CPU time (server and clients) during the leg
 	lat       []time.Duration
+}
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (s stats) cpuPerReq() time.Duration {
+	if s.n == 0 {
+		return 0
+	}
+	return s.cpu / time.Duration(s.n)
 }
 
 func (s *stats) add(o stats) {
 	s.n += o.n
 	s.errors += o.errors
 	s.elapsed += o.elapsed
+	s.cpu += o.cpu
 	s.lat = append(s.lat, o.lat...)
 }
 
@@ -202,7 +228,7 @@ func leg(c *http.Client, u string, d time.Duration) stats {
 	var mu sync.Mutex
 	var lat []time.Duration
 	stop := time.Now().Add(d)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	var wg sync.WaitGroup
 	for i := 0; i < *conc; i++ {
 		wg.Add(1)
@@ -231,7 +257,7 @@ func leg(c *http.Client, u string, d time.Duration) stats {
 		}()
 	}
 	wg.Wait()
-	return stats{n: n.Load(), errors: errs.Load(), elapsed: time.Since(start), lat: lat}
+	return stats{n: n.Load(), errors: errs.Load(), elapsed: time.Since(start), cpu: cpuTime() - cpu0, lat: lat}
 }
 
 func pct(d []time.Duration, p int) string {

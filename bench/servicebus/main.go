@@ -20,7 +20,8 @@
 // prints messages/second per leg and round, the total per leg, then `ratio trigger/<leg>:` for
 // every leg (total messages over total time), and `ok` or `BELOW` for each against 1.0.
 //
-// Figures (2 cores shared with other work, -n 2000 -rounds 3, three runs): see the package README.
+// Figures (three runs of -n 2000 -rounds 3) and why the concurrent receive used to stall: see
+// servicebus/README.md, "Benchmark".
 package main
 
 import (

@@ -161,7 +161,7 @@ func TestConnectionResolveFailures(t *testing.T) {
 				}
 			}
 			_ = out
-			code, out, errOut = runCLI(append(args, "--json")...)
+			code, out, _ = runCLI(append(args, "--json")...)
 			var got map[string]any
 			if err := json.Unmarshal([]byte(out), &got); err != nil || code != 1 {
 				t.Fatalf("--json failure: exit %d, %v: %s", code, err, out)

@@ -154,7 +154,7 @@ func TestValidateOneErrorOneLine(t *testing.T) {
 	write("host.json", "{\"version\": \"2.0\", \"ty\\u0000po\": 1}")
 	write("A/function.json", `{"bindings": [{"type": "queueTrigger", "name": "m", "queueName": "wo_rk"}]}`)
 	write("C/function.json", `{"bindings": [`)
-	code, out, _ = runCmd(t, "validate", dir)
+	_, out, _ = runCmd(t, "validate", dir)
 	for _, want := range []string{
 		`C/function.json: not valid JSON: unexpected end of file`,
 		`warning: host.json: ty\x00po: unknown key is ignored`,
@@ -171,7 +171,7 @@ func TestValidateOneErrorOneLine(t *testing.T) {
 	}
 	// Fix the syntax error: the connector's queue-name error is then reported with its file and field.
 	write("C/function.json", `{"bindings": [{"type": "queueTrigger", "name": "m", "queueName": "third"}]}`)
-	code, out, _ = runCmd(t, "validate", dir)
+	_, out, _ = runCmd(t, "validate", dir)
 	if !strings.Contains(out, `A/function.json: bindings[0]: queueName: invalid queue name "wo_rk"`) {
 		t.Errorf("queue name error without file and field:\n%s", out)
 	}

@@ -273,6 +273,7 @@ class SBStore {
     this.requiresSession = !dlqOf && !!opts.requiresSession;
     this.defaultTtl = durationMs(opts.defaultMessageTimeToLive, 0);
     this.msgs = new Map(); // seq -> rec (insertion order == seq order)
+    this.releases = 0; // deliveries released by a receiver, ever (for tests to poll)
     this.byToken = new Map(); // hex rfc token -> rec
     this.receivers = [];
     this.sessionLocks = new Map(); // sessionId -> {link, lockedUntil, timer}
@@ -478,7 +479,7 @@ class SBStore {
   counts() {
     const now = Date.now();
     this.purgeExpired(now);
-    const c = { active: 0, locked: 0, deferred: 0, scheduled: 0, deadLettered: 0, total: 0 };
+    const c = { active: 0, locked: 0, deferred: 0, scheduled: 0, deadLettered: 0, total: 0, releases: this.releases };
     for (const rec of this.msgs.values()) {
       c.total++;
       if (rec.state === 'active') c.active++;
@@ -1344,6 +1345,7 @@ container.on('released', (ctx) => {
   // without counting a delivery. Offer it again a little later, so that a link with spare credit
   // does not ping-pong it.
   x.store.unlock(x.rec);
+  x.store.releases++;
   x.rec.deliveries = Math.max(0, x.rec.deliveries - 1);
   x.rec.state = 'released';
   setTimeout(() => {

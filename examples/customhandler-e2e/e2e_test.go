@@ -256,9 +256,37 @@ func exampleEndToEnd(t *testing.T, example, runtime string) {
 	}
 	st := newStorage(t)
 	a := start(t, copyApp(t, example), st.env()...)
-	if out := a.stdout.String(); !strings.Contains(out, "ProcessOrder: queueTrigger") {
-		t.Errorf("function list:\n%s", out)
+	for _, want := range []string{"HttpEnqueue: [POST] http://localhost:" + strconv.Itoa(a.port) + "/api/orders", "ProcessOrder: queueTrigger", "Tick: timerTrigger"} {
+		if out := a.stdout.String(); !strings.Contains(out, want) {
+			t.Errorf("function list lacks %q:\n%s", want, out)
+		}
 	}
+	// HTTP → queue → blob: the handler's http output is the reply; its queue output feeds
+	// ProcessOrder.
+	resp, err := http.Post(a.url("/api/orders"), "application/json", strings.NewReader(`{"id":"h-1","item":"lamp","qty":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 202 || string(body) != `{"queued":"h-1"}` || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("POST /api/orders: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	resp, err = http.Post(a.url("/api/orders"), "text/plain", strings.NewReader(`nonsense`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("POST /api/orders with no order: %d, want the handler's 400", resp.StatusCode)
+	}
+	if resp, err := http.Get(a.url("/api/orders")); err != nil || resp.StatusCode != 404 {
+		t.Errorf("GET /api/orders (the function admits POST only): %v %v", resp.StatusCode, err)
+	}
+	waitFor(t, a, "receipts/h-1.json", 60*time.Second, func() bool { _, ok := st.blob("receipts", "h-1.json"); return ok })
+	waitFor(t, a, "a timer tick", 30*time.Second, func() bool {
+		return regexp.MustCompile(`msg="tick \(past due: false\)".*function=Tick`).MatchString(a.stderr.String())
+	})
 	st.send(t, "orders", `{"id":"o-1","item":"book","qty":2}`)
 	var got []byte
 	waitFor(t, a, "receipts/o-1.json", 60*time.Second, func() bool {
@@ -295,11 +323,15 @@ func handlerPIDs(a *app) []int {
 func TestHandlerKilledUnderLoad(t *testing.T) {
 	const n = 100
 	st := newStorage(t)
-	a := start(t, copyApp(t, "customhandler-go"), append(st.env(), "ORDER_DELAY_MS=250")...)
+	a := start(t, copyApp(t, "customhandler-go"), append(st.env(), "ORDER_DELAY_MS=1000")...)
 	for i := range n {
 		st.send(t, "orders", fmt.Sprintf(`{"id":"k-%03d","item":"pen","qty":%d}`, i, i))
 	}
-	waitFor(t, a, "some receipts", 60*time.Second, func() bool { return st.blobCount(t, "receipts") >= 20 })
+	waitFor(t, a, "some receipts", 60*time.Second, func() bool { return st.blobCount(t, "receipts") >= 10 })
+	// Kill while the handler holds requests: right after it logged that it began one (each
+	// takes ORDER_DELAY_MS, 1 s, in the handler).
+	began := strings.Count(a.stderr.String(), "processing order")
+	waitFor(t, a, "the handler to begin a request", 60*time.Second, func() bool { return strings.Count(a.stderr.String(), "processing order") > began })
 	pids := handlerPIDs(a)
 	if len(pids) != 1 {
 		t.Fatalf("handler pids %v\n%s", pids, a.logs())
@@ -331,4 +363,27 @@ func TestHandlerKilledUnderLoad(t *testing.T) {
 		t.Errorf("the exit was not logged\n%s", a.logs())
 	}
 	t.Logf("%d of %d orders were retried after the kill", retried, n)
+}
+
+// SIGTERM while the handler holds an invocation: azbind drains it (the handler process keeps
+// running until the host has drained), writes its blob, and exits 0.
+func TestDrainOnSIGTERM(t *testing.T) {
+	st := newStorage(t)
+	a := start(t, copyApp(t, "customhandler-go"), append(st.env(), "ORDER_DELAY_MS=1500")...)
+	st.send(t, "orders", `{"id":"d-1","item":"cup","qty":1}`)
+	waitFor(t, a, "the handler to begin the request", 60*time.Second, func() bool { return strings.Contains(a.stderr.String(), "processing order d-1") })
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no exit within 60 s of SIGTERM\n%s", a.logs())
+	}
+	if a.err != nil {
+		t.Errorf("exit: %v, want 0\n%s", a.err, a.logs())
+	}
+	if _, ok := st.blob("receipts", "d-1.json"); !ok {
+		t.Errorf("the in-flight invocation was not drained: no receipt\n%s", a.logs())
+	}
 }

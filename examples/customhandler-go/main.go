@@ -100,6 +100,7 @@ func main() {
 			return
 		}
 		if delay > 0 {
+			log.Printf("processing order %s (%d ms)", o.ID, delay)
 			time.Sleep(time.Duration(delay) * time.Millisecond)
 		}
 		reply(w, result{
@@ -121,6 +122,7 @@ func main() {
 		_ = json.Unmarshal(inv.Data["timer"], &timer)
 		reply(w, result{Logs: []string{"tick (past due: " + strconv.FormatBool(timer.IsPastDue) + ")"}})
 	})
+	log.SetOutput(os.Stdout) // stderr lines are errors in the host log
 	log.Printf("customhandler-go listening on 127.0.0.1:%s", port)
 	log.Fatal(http.ListenAndServe("127.0.0.1:"+port, mux))
 }

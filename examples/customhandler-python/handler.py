@@ -30,7 +30,7 @@ def http_enqueue(inv):
         "Outputs": {
             "msg": req["Body"],
             "res": {"statusCode": 202, "headers": {"Content-Type": "application/json"},
-                    "body": json.dumps({"queued": order["id"]})},
+                    "body": json.dumps({"queued": order["id"]}, separators=(",", ":"))},
         },
         "Logs": ["queued order " + order["id"]],
     }

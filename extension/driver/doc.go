@@ -65,9 +65,9 @@
 //	                   Validate names the host.json field), shared by trigger and output
 //	trigger.go         factory + Run: receive → Execute → one switch on Result.Status
 //	input.go, output.go
-//	conformance_test.go  conformance.Run against the real emulator, declaring Capabilities
-//	leak_test.go       a host with the connector's trigger and output started and stopped
-//	                   leaves no goroutine (goleak) and Services.SharedCount() == 0
+//	conformance_test.go  conformance.Run against the real emulator, declaring Capabilities; its
+//	                   Lifecycle test starts and stops hosts with the connector's bindings and
+//	                   checks that no goroutine (goleak) and no Shared value is left
 //
 // A factory reads the same way in every connector: Decode the properties, compile Templates,
 // get the client with Shared(ctx, bc.Host, key, open) from clients.go, return the value.

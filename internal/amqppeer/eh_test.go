@@ -231,6 +231,7 @@ func TestEHStartPositions(t *testing.T) {
 	create(t, amqppeer.Config{EventHubs: []amqppeer.EventHub{{Name: hub, Partitions: 1}}})
 	p := ehProducer(t, hub)
 	sendEvents(t, p, nil, "e0", "e1")
+	// Not synchronisation: e2 and e3 get enqueued times after e0 and e1's.
 	time.Sleep(20 * time.Millisecond)
 	sendEvents(t, p, nil, "e2", "e3")
 	c := ehConsumer(t, hub, azeventhubs.DefaultConsumerGroup)

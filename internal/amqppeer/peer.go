@@ -198,6 +198,16 @@ func (p *Peer) Counts(ctx context.Context, entity string) (Counts, error) {
 }
 
 // DeadLetters lists the dead-lettered messages of a queue or subscription, oldest first.
+// Releases is how many deliveries of entity a receiver released (the SDK's releaser gives back
+// messages that arrived outside ReceiveMessages), ever: a count a test can poll.
+func (p *Peer) Releases(ctx context.Context, entity string) (int, error) {
+	var c struct {
+		Releases int `json:"releases"`
+	}
+	err := p.do(ctx, http.MethodGet, "/counts?entity="+url.QueryEscape(entity), nil, &c)
+	return c.Releases, err
+}
+
 func (p *Peer) DeadLetters(ctx context.Context, entity string) ([]DeadLetter, error) {
 	var d []DeadLetter
 	err := p.do(ctx, http.MethodGet, "/deadletters?entity="+url.QueryEscape(entity), nil, &d)

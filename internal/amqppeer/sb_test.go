@@ -491,6 +491,7 @@ func TestSBRenewLock(t *testing.T) {
 	m := receiveN(t, r, 1)[0]
 	first := *m.LockedUntil
 	for range 3 {
+		// Not synchronisation: time passing is what is tested (renewals 600 ms apart keep a 1.5 s lock).
 		time.Sleep(600 * time.Millisecond)
 		if err := r.RenewMessageLock(ctx(t), m, nil); err != nil {
 			t.Fatal(err)
@@ -499,6 +500,7 @@ func TestSBRenewLock(t *testing.T) {
 	if !m.LockedUntil.After(first.Add(time.Second)) {
 		t.Errorf("LockedUntil %v not advanced from %v", m.LockedUntil, first)
 	}
+	// Not synchronisation: past the original lock, only the renewals keep it.
 	time.Sleep(300 * time.Millisecond)
 	// 2.1 s after receipt with a 1.5 s lock: only the renewals kept the lock.
 	if err := r.CompleteMessage(ctx(t), m, nil); err != nil {
@@ -542,13 +544,24 @@ func TestSBReleasedMessageIsNotCounted(t *testing.T) {
 	c := sbClient(t)
 	s := sender(t, c, q)
 	r := queueReceiver(t, c, q, nil)
+	// The receive link is attached first (a message received and completed), so that the empty
+	// receive below grants its credit even on a busy machine.
+	send(t, s, "warm")
+	if err := r.CompleteMessage(ctx(t), receiveN(t, r, 1)[0], nil); err != nil {
+		t.Fatal(err)
+	}
 	// An empty receive leaves credit on the link; the message sent next arrives outside
 	// ReceiveMessages, and the SDK's releaser releases it.
 	short, cancel := contextWithTimeout(t, 300*time.Millisecond)
 	_, _ = r.ReceiveMessages(short, 5, nil)
 	cancel()
 	send(t, s, "rel")
-	time.Sleep(200 * time.Millisecond)
+	eventually(t, 10*time.Second, func() string {
+		if n, err := peer.Releases(ctx(t), q); err != nil || n < 1 {
+			return fmt.Sprintf("%d releases (%v): want the message released", n, err)
+		}
+		return ""
+	})
 	m := receiveN(t, r, 1)[0]
 	if m.DeliveryCount != 1 {
 		t.Fatalf("released message came back with delivery count %d, want 1", m.DeliveryCount)
@@ -674,5 +687,32 @@ func TestSBUnknownEntityIsNotFound(t *testing.T) {
 	var sbErr *azservicebus.Error
 	if !errors.As(err, &sbErr) || sbErr.Code != azservicebus.CodeNotFound {
 		t.Fatalf("send to an unknown queue: %v, want CodeNotFound", err)
+	}
+}
+
+// The peer locks only what the link credit lets it send, as the service does: a receive of 5 from
+// a queue of 40 leaves 5 locked and 35 available to other receivers. (rhea takes credit only when
+// it writes a transfer; the peer used to lock every available message on the first flow.)
+func TestSBLocksOnlyWithinLinkCredit(t *testing.T) {
+	t.Parallel()
+	q := name(t)
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q}}})
+	c := sbClient(t)
+	var bs []string
+	for i := range 40 {
+		bs = append(bs, fmt.Sprint("m", i))
+	}
+	send(t, sender(t, c, q), bs...)
+	r := queueReceiver(t, c, q, nil)
+	got := receiveN(t, r, 5)
+	if n := counts(t, q).Locked; n != 5 {
+		t.Errorf("after receiving 5 messages the peer holds %d locked, want 5", n)
+	}
+	other := queueReceiver(t, c, q, nil)
+	rest := receiveN(t, other, 35)
+	for _, m := range append(got, rest...) {
+		if m.DeliveryCount != 1 {
+			t.Errorf("%s: delivery count %d, want 1", m.Body, m.DeliveryCount)
+		}
 	}
 }

@@ -155,6 +155,8 @@ func TestSBSessionsNextAvailable(t *testing.T) {
 		r, err := c.AcceptNextSessionForQueue(ctx(t), q, nil)
 		done <- result{r, err}
 	}()
+	// Ordering, not an assertion's synchronisation: the accept is usually pending before the send; if
+	// it is not yet, the accept finds the session at once and the test still holds.
 	time.Sleep(300 * time.Millisecond)
 	sendSession(t, s, "late", "l1")
 	res := <-done
@@ -199,6 +201,7 @@ func TestSBSessionStateAndLockRenewal(t *testing.T) {
 	}
 	first := r.LockedUntil()
 	for range 3 {
+		// Not synchronisation: time passing is what is tested (renewals keep the session lock).
 		time.Sleep(750 * time.Millisecond)
 		if err := r.RenewSessionLock(ctx(t), nil); err != nil {
 			t.Fatalf("renew session lock: %v", err)
@@ -238,6 +241,7 @@ func TestSBSessionLockExpiryReleasesSession(t *testing.T) {
 	}
 	defer r.Close(ctx(t))
 	m := receiveSessionN(t, r, 1)[0]
+	// Not synchronisation: the session lock must expire without renewal (time is what is tested).
 	time.Sleep(1500 * time.Millisecond) // the session lock expires without renewal
 	short, cancel := contextWithTimeout(t, 2*time.Second)
 	err = r.CompleteMessage(short, m, nil)

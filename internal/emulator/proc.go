@@ -16,11 +16,11 @@ import (
 )
 
 // EnvStartTimeout names the environment variable that overrides how long an emulator may take to
-// become ready (a Go duration such as "60s"; default 30s), for heavily loaded machines.
+// become ready (a Go duration such as "60s"; default 2m), for heavily loaded machines.
 const EnvStartTimeout = "AZBIND_EMULATOR_START_TIMEOUT"
 
 const (
-	defaultReadyTimeout = 30 * time.Second
+	defaultReadyTimeout = 2 * time.Minute // a poll: a loaded 2-core machine has taken 25 s to start Azurite
 	stopGrace           = 5 * time.Second
 	pollInterval        = 50 * time.Millisecond
 	logTailLines        = 20

@@ -23,6 +23,12 @@ func main() {
 			return
 		}
 		body, _ := io.ReadAll(r.Body)
+		if strings.HasPrefix(r.URL.Path, "/api/") { // a forwarded request (enableForwardingHttpRequest)
+			w.Header().Set("X-Fwd", r.Header.Get("X-In"))
+			w.WriteHeader(http.StatusTeapot)
+			fmt.Fprintf(w, "forwarded %s %s %s", r.Method, r.URL.RequestURI(), body)
+			return
+		}
 		fn := strings.TrimPrefix(r.URL.Path, "/")
 		fmt.Println("handling", fn)
 		reply := func(v any) {
@@ -42,6 +48,8 @@ func main() {
 				"Logs":        []string{"log line one", "log line two"},
 				"ReturnValue": "not base64!",
 			})
+		case "HttpEcho":
+			reply(map[string]any{"Outputs": map[string]any{"res": map[string]any{"statusCode": "201", "headers": map[string]string{"X-Test": "1"}, "body": string(body)}}})
 		case "Fail":
 			w.WriteHeader(http.StatusInternalServerError)
 			reply(map[string]any{"Outputs": map[string]any{"text": "x"}, "Logs": []string{"dropped"}})

@@ -1,0 +1,126 @@
+package customhandler_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/azbind/azbind/connection"
+	"github.com/azbind/azbind/customhandler"
+	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/internal/testlog"
+)
+
+// httpHost runs the echo handler behind a host serving HTTP on a loopback port.
+func httpHost(t *testing.T, extra string, declare func(h *extension.Host)) string {
+	t.Helper()
+	dir := app(t, extra)
+	logs := &testlog.Buffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	settings := connection.NewSettings()
+	cfg, err := customhandler.LoadConfig(dir, settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := customhandler.Start(context.Background(), customhandler.Options{AppDir: dir, Config: cfg, Settings: settings, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close(context.Background()) })
+	h, err := extension.NewHost(extension.HostOptions{Settings: settings, Logger: logger, HostID: "customhandler-http", HTTPAddr: "127.0.0.1:0", DefaultHandler: w.Handler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	declare(h)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(30 * time.Second)
+	for h.Addr() == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("host not listening\n%s", logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return "http://" + h.Addr()
+}
+
+func httpFunc(route string, outs ...*extension.BindingSpec) []*extension.BindingSpec {
+	return append([]*extension.BindingSpec{
+		extension.Binding("httpTrigger", "req", extension.DirIn, extension.Props{"authLevel": "anonymous", "route": route}),
+		extension.Binding("http", "res", extension.DirOut, nil)}, outs...)
+}
+
+// The HTTP trigger's Data is Functions' request object {Url, Method, Query, Headers, Params,
+// Identities, Body} and the http output's {statusCode (a numeric string), headers, body} is the
+// reply (HttpRequestExtensions.GetRequestAsJObject, HttpOutputBindingResponse).
+func TestHTTPTriggerObject(t *testing.T) {
+	base := httpHost(t, "", func(h *extension.Host) {
+		if err := h.Func("HttpEcho", extension.Handler{}, httpFunc("items/{id:int}")...); err != nil {
+			t.Fatal(err)
+		}
+	})
+	resp, err := http.Post(base+"/api/items/42?a=1&a=2", "application/json", strings.NewReader(`{"x":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 || resp.Header.Get("X-Test") != "1" {
+		t.Fatalf("reply %d %v %s", resp.StatusCode, resp.Header, b)
+	}
+	var inv struct {
+		Data struct {
+			Req struct {
+				Url, Method string
+				Query       map[string]string
+				Headers     map[string][]string
+				Params      map[string]string
+				Identities  []any
+				Body        string
+			} `json:"req"`
+		}
+		Metadata map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(b, &inv); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	r := inv.Data.Req
+	if r.Method != "POST" || !strings.HasSuffix(r.Url, "/api/items/42?a=1&a=2") || r.Query["a"] != "1,2" || r.Params["id"] != "42" ||
+		r.Identities == nil || r.Body != `{"x":1}` || r.Headers["Content-Type"][0] != "application/json" {
+		t.Errorf("request object: %+v", r)
+	}
+	if s := string(inv.Metadata["id"]); s != `"\"42\""` {
+		t.Errorf(`Metadata.id = %s, want "\"42\"" (a route value, a string JSON-encoded)`, s)
+	}
+	if q := string(inv.Metadata["Query"]); !strings.HasPrefix(q, "{") {
+		t.Errorf("Metadata.Query = %s, want an object", q)
+	}
+}
+
+// enableForwardingHttpRequest: an HTTP function with only HTTP outputs is forwarded on its
+// original path and query, and the handler's answer — a 418 here — is the reply, verbatim.
+func TestForwarding(t *testing.T) {
+	base := httpHost(t, `,"enableForwardingHttpRequest":true`, func(h *extension.Host) {
+		if err := h.Func("Fwd", extension.Handler{}, httpFunc("fwd/{id}")...); err != nil {
+			t.Fatal(err)
+		}
+	})
+	req, _ := http.NewRequest(http.MethodPut, base+"/api/fwd/7?q=1", strings.NewReader("payload"))
+	req.Header.Set("X-In", "abc")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTeapot || resp.Header.Get("X-Fwd") != "abc" || string(b) != "forwarded PUT /api/fwd/7?q=1 payload" {
+		t.Errorf("reply %d %v %q", resp.StatusCode, resp.Header, b)
+	}
+}
