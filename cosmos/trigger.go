@@ -271,24 +271,17 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 // logged at ERROR once, then at DEBUG while it lasts, and at INFO when it clears.
 func (t *trigger) retrying(ctx context.Context, what string, f func(context.Context) error) error {
 	delay := 500 * time.Millisecond
-	failing := false
+	outage := driver.NewOutage(t.logger, t.clock, "cosmos trigger: "+what)
 	for {
 		err := f(ctx)
 		if err == nil {
-			if failing {
-				t.logger.InfoContext(ctx, "cosmos trigger: "+what+" succeeded after retries")
-			}
+			outage.OK()
 			return nil
 		}
 		if errors.Is(err, driver.ErrPermanent) || ctx.Err() != nil {
 			return err
 		}
-		if !failing {
-			t.logger.ErrorContext(ctx, "cosmos trigger: "+what+" failed; retrying with back-off until it succeeds", "error", err, "retryIn", delay)
-			failing = true
-		} else {
-			t.logger.DebugContext(ctx, "cosmos trigger: "+what+" still failing; retrying", "error", err, "retryIn", delay)
-		}
+		outage.Fail(err, slog.Duration("retryIn", delay))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -377,7 +377,7 @@ func TestTriggerContainerChecks(t *testing.T) {
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- tr.Run(rctx, nil) }()
-	eventually(t, "the start retried", func() bool { return logs.has(slog.LevelDebug, "still failing") })
+	eventually(t, "the start retried", func() bool { return logs.has(slog.LevelDebug, "failed again") })
 	if !logs.has(slog.LevelError, want) || logs.countLevel(slog.LevelError) != 1 {
 		t.Errorf("want one ERROR with the reference message: %v", logs.lines())
 	}
@@ -388,7 +388,7 @@ func TestTriggerContainerChecks(t *testing.T) {
 		cc, _ := e.client.NewContainer(e.db, "nope")
 		return len((&env{t: t, leases: cc}).leaseDocs()) > 0
 	})
-	eventually(t, "the recovery logged", func() bool { return logs.has(slog.LevelInfo, "succeeded after retries") })
+	eventually(t, "the recovery logged", func() bool { return logs.has(slog.LevelInfo, "recovered") })
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)

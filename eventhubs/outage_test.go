@@ -39,7 +39,7 @@ func TestMissingConsumerGroupRetriedAndLogged(t *testing.T) {
 	th := startHost(t, hostOpts{}, func(h *extension.Host) error {
 		return h.Func("NoGroup", collect(rec), eventhubs.Trigger("body", hub, map[string]any{"connection": "EventHubConn", "consumerGroup": "later"}))
 	})
-	waitFor(t, 30*time.Second, "a retried start", func() bool { return count(th.logs.String(), "still cannot start") >= 1 })
+	waitFor(t, 30*time.Second, "a retried start", func() bool { return count(th.logs.String(), "failed again") >= 1 })
 	if n := count(th.logs.String(), "level=ERROR", `consumer group \"later\" does not exist`); n != 1 {
 		t.Errorf("%d ERROR lines naming the group, want 1:\n%s", n, th.logs.String())
 	}
@@ -75,7 +75,7 @@ func TestUnknownHubAndWrongKeyLoggedOnce(t *testing.T) {
 	})
 	waitFor(t, 60*time.Second, "retried starts", func() bool {
 		l := th.logs.String()
-		return count(l, "still cannot start", "function=NoHub") >= 1 && count(l, "still cannot start", "function=BadKey") >= 1 &&
+		return count(l, "failed again", "function=NoHub") >= 1 && count(l, "failed again", "function=BadKey") >= 1 &&
 			count(l, "level=ERROR", "function=Gone") >= 1
 	})
 	l := th.logs.String()

@@ -69,8 +69,7 @@ type trigger struct {
 
 	closeOnce sync.Once
 
-	outageMu sync.Mutex
-	inOutage bool // a start failed and has not succeeded since
+	outage *driver.Outage // start failures
 }
 
 var (
@@ -127,6 +126,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	t := &trigger{fn: bc.Function, hostID: bc.Host.HostID, fqns: namespaceOf(conn), hub: hub, group: group, opts: opts, many: bc.Spec.Many(),
 		ownerID: ownerID, connName: connectionName(bc.Spec), cc: cc, store: st, dead: dead, clock: bc.Host.Clock}
 	t.logger = bc.Host.Logger.With("function", bc.Function, "trigger", "eventHubTrigger", "event_hub", hub, "consumer_group", group)
+	t.outage = driver.NewOutage(t.logger, t.clock, "event hub trigger: starting to receive")
 	switch bc.Param {
 	case eventPtrType:
 		t.kind = paramEventPtr
@@ -186,32 +186,17 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	}
 }
 
-// startFailed logs a failed start or a stopped Processor: at ERROR once per outage, with what is
-// wrong (a key the namespace refuses, a hub or consumer group that does not exist, a namespace
-// that cannot be reached), then at DEBUG while the outage lasts; recovered says when it ends.
+// startFailed logs a failed start or a stopped Processor through the shared outage rule
+// (driver.Outage: ERROR once per outage, DEBUG while it lasts, INFO when it recovers), naming what
+// is wrong: a key the namespace refuses, a hub or consumer group that does not exist, a namespace
+// that cannot be reached.
 func (t *trigger) startFailed(err error, retryIn time.Duration) {
-	t.outageMu.Lock()
-	first := !t.inOutage
-	t.inOutage = true
-	t.outageMu.Unlock()
 	err = connection.RedactError(err)
-	if !first {
-		t.logger.Debug("event hub trigger still cannot start; retrying", "error", err, "retry_in", retryIn)
-		return
-	}
-	t.logger.Error("event hub trigger cannot receive: "+t.diagnose(err)+"; retrying with back-off (logged again when it recovers)", "error", err, "retry_in", retryIn)
+	t.outage.Fail(fmt.Errorf("%s: %w", t.diagnose(err), err), slog.Duration("retry_in", retryIn))
 }
 
 // recovered ends an outage (INFO).
-func (t *trigger) recovered() {
-	t.outageMu.Lock()
-	was := t.inOutage
-	t.inOutage = false
-	t.outageMu.Unlock()
-	if was {
-		t.logger.Info("event hub trigger recovered: the event hub is reachable and receiving")
-	}
-}
+func (t *trigger) recovered() { t.outage.OK() }
 
 // diagnose names the likely cause of a start failure.
 func (t *trigger) diagnose(err error) string {
