@@ -15,7 +15,17 @@
 // leases: id `<leaseContainerPrefix><account host>_<database rid>_<container rid>..<min>-<max>`,
 // version 1, LeaseToken, FeedRange, Owner, ContinuationToken, timestamp, properties; a
 // `<prefix>.info` document marks the store as initialized. `leaseContainerPrefix` is the
-// processor name, so several functions share one lease container.
+// processor name, so several functions share one lease container. Owners are bare GUIDs, as the
+// instance names Functions gives its processor (the owner's host id is in the lease's
+// properties, `azbind.hostId`).
+//
+// Where azbind differs: the real processor first creates one lease per partition-key range
+// (version 0, LeaseToken = the range id, no FeedRange; DocumentServiceLeaseCore) and moves to EPK
+// leases only after a split; azcosmos exposes feed ranges but not partition-key-range ids, so
+// azbind creates EPK leases from the start. A lease container cannot be shared with a running
+// Functions app's processor, nor continued from one: a trigger that finds partition-key-range
+// leases under its prefix stops with one line saying so (give it its own leaseContainerPrefix or
+// lease container, and startFromTime to continue near where the app stopped).
 //
 // Every leaseAcquireInterval (13 s) a listener lists the leases and takes, with writes conditional
 // on the lease's ETag, the expired (not renewed for leaseExpirationInterval, 60 s) and released
@@ -28,7 +38,9 @@
 //
 // Per owned lease, batches are read from the change feed (at most maxItemsPerInvocation documents,
 // default: the service's page size) and executed one at a time, so documents of a feed range are
-// delivered in order; an empty read waits feedPollDelay (5 s). After a batch the continuation is
+// delivered in order; an empty read waits feedPollDelay (5 s); after a quiet minute the wait
+// doubles per empty read up to 4 × feedPollDelay (20 s at the default, 30 s at most), and the
+// first change resets it (idle cost; lease renewal and takeover are unaffected). After a batch the continuation is
 // stored in the lease (a checkpoint):
 //
 //   - Succeeded: checkpoint.
@@ -47,9 +59,12 @@
 // skipped by a restart), from the beginning (`startFromBeginning`), or from `startFromTime`
 // (ISO 8601 UTC; "Only one of StartFromBeginning or StartFromTime can be used").
 // `createLeaseContainerIfNotExists` creates the lease container (partition key /id, default TTL
-// −1, `leasesContainerThroughput` RU/s when set). A missing container stops the function with the
-// reference's message ("Either the source container '…' (in database '…') or the lease container
-// '…' (in database '…') does not exist. …", wrapping driver.ErrPermanent); the monitored container
+// −1, `leasesContainerThroughput` RU/s when set). A missing container does not stop the function: as
+// Functions retries a listener that failed to start, the start is retried with back-off (up to a
+// minute), logged at ERROR once with the reference's message ("Either the source container '…'
+// (in database '…') or the lease container '…' (in database '…') does not exist. …", suggesting
+// createLeaseContainerIfNotExists only when it is unset), at DEBUG while it lasts and at INFO when
+// the listener starts; the monitored container
 // as the lease container is a configuration error ("The monitored container cannot be the same as
 // the container storing the leases."). Timing properties are milliseconds (as in function.json) or,
 // through the Go API, time.Duration values.

@@ -41,7 +41,7 @@ func newInput(ctx context.Context, bc *driver.BindContext) (driver.Input, error)
 			return nil, bc.Errorf(p, "remove it from the input binding", "applies to cosmosDB outputs only")
 		}
 	}
-	opts, err := decodeOptions(bc)
+	opts, err := decodeOptions(ctx, bc)
 	if err != nil {
 		return nil, err
 	}

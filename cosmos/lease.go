@@ -21,10 +21,11 @@ import (
 //	version            1 (EPK range based)
 //	LeaseToken         "<min>-<max>" of the feed range
 //	FeedRange          {"Range":{"min":…,"max":…}}
-//	Owner              the owning listener ("<hostId>-<uuid>"), "" when released
+//	Owner              the owning listener (a GUID, as Functions' instance names), "" when released
 //	ContinuationToken  the change feed's etag after the last checkpointed batch ("" = not started)
 //	timestamp          when the owner last acquired, renewed or checkpointed it (UTC)
-//	properties         azbind.startFromTime when the trigger declared startFromTime
+//	properties         azbind.startFromTime when the trigger declared startFromTime;
+//	                   azbind.hostId, the owner's host id
 //
 // plus <prefix>.info, written once every lease of the container exists (start options are then
 // no longer applied). Every write is a create (409 if it exists) or a replace conditional on the
@@ -49,7 +50,10 @@ type leaseFeedRange struct {
 	} `json:"Range"`
 }
 
-const propStartFromTime = "azbind.startFromTime"
+const (
+	propStartFromTime = "azbind.startFromTime"
+	propHostID        = "azbind.hostId" // the host id of the lease's current owner
+)
 
 func (l *leaseDoc) feedRange() azcosmos.FeedRange {
 	if l.FeedRange == nil {

@@ -2,6 +2,8 @@ package cosmos
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -9,8 +11,11 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/google/uuid"
+
 	"github.com/azbind/azbind/connection"
 	"github.com/azbind/azbind/extension"
+	"github.com/azbind/azbind/extension/driver"
 )
 
 // A lease taken by another host while a batch runs is not checkpointed by the old owner: its
@@ -120,5 +125,53 @@ func TestCheck(t *testing.T) {
 	err = check(ctx, bc)
 	if err == nil || strings.Contains(err.Error(), feed.Key) {
 		t.Errorf("check of an unreachable account: %v", err)
+	}
+}
+
+// Leases are owned by bare GUIDs, as the Change Feed Processor's instance names in Functions
+// (DocumentServiceLeaseCore.Owner; issue 23), and a lease container holding the processor's own
+// partition-key-range leases (version 0, LeaseToken = range id, no FeedRange) for this container
+// is refused with one clear line instead of being read as whole-container leases.
+func TestLeaseOwnerGUIDAndForeignLeasesRefused(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tr, err := newTestTrigger(t, Trigger("docs", e.db, "items", fast()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- tr.Run(rctx, nil) }()
+	eventually(t, "owned leases", func() bool {
+		ls := e.leaseDocs()
+		for _, l := range ls {
+			if l.Owner == "" {
+				return false
+			}
+		}
+		return len(ls) > 0
+	})
+	for _, l := range e.leaseDocs() {
+		if uuid.Validate(l.Owner) != nil || l.Properties[propHostID] != "direct" {
+			t.Errorf("lease %s: owner %q (host %q), want a bare GUID and host id direct", l.ID, l.Owner, l.Properties[propHostID])
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// What a Functions app's processor writes first: one lease per partition-key range.
+	l := e.leaseDocs()[0]
+	raw, _ := json.Marshal(map[string]any{"id": l.ID, "version": 0, "LeaseToken": "0", "Owner": uuid.NewString(), "ContinuationToken": `"12"`, "properties": map[string]string{}})
+	if _, err := e.leases.UpsertItem(ctx, pkOf(l.ID), raw, nil); err != nil {
+		t.Fatal(err)
+	}
+	tr2, err := newTestTrigger(t, Trigger("docs", e.db, "items", fast()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tr2.Run(ctx, nil)
+	if !errors.Is(err, driver.ErrPermanent) || !strings.Contains(err.Error(), "holds leases of an Azure Functions app's change feed processor") || !strings.Contains(err.Error(), "leaseContainerPrefix") {
+		t.Errorf("Run over processor-written leases: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package cosmos
 
 import (
+	"context"
 	"strings"
 
 	"github.com/azbind/azbind/extension/driver"
@@ -16,18 +17,28 @@ type Options struct {
 	UserAgentSuffix string `binding:"userAgentSuffix"`
 }
 
-func decodeOptions(bc *driver.BindContext) (*Options, error) {
-	var o Options
-	if err := bc.DecodeConfig(&o); err != nil {
-		return nil, err
+// decodeOptions returns the host's extensions.cosmosDB section, decoded and validated once per
+// host (driver.Section).
+func decodeOptions(ctx context.Context, bc *driver.BindContext) (*Options, error) {
+	if bc.Host == nil {
+		var o Options
+		if err := bc.DecodeConfig(&o); err != nil {
+			return nil, err
+		}
+		return &o, o.Validate()
 	}
+	return driver.Section[Options](ctx, bc)
+}
+
+// Validate implements driver.Validator.
+func (o *Options) Validate() error {
 	switch strings.ToLower(o.ConnectionMode) {
 	case "", "gateway", "direct":
 	default:
-		return nil, &driver.ConfigError{Where: "host.json: extensions.cosmosDB", Field: "connectionMode",
+		return &driver.ConfigError{Where: "host.json: extensions.cosmosDB", Field: "connectionMode",
 			Problem: "\"" + o.ConnectionMode + "\" is not a connection mode", Fix: "use Gateway or Direct"}
 	}
-	return &o, nil
+	return nil
 }
 
 // clientKey is what distinguishes two clients of one connection.

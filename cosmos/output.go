@@ -44,7 +44,7 @@ func newOutput(ctx context.Context, bc *driver.BindContext) (driver.Output, erro
 	if cfg.PartitionKey != "" && cfg.PartitionKey[0] != '/' {
 		return nil, bc.Errorf("partitionKey", `use a path such as "/pk"`, "%q is not a partition-key path (on an output it is the path used when the container is created)", cfg.PartitionKey)
 	}
-	opts, err := decodeOptions(bc)
+	opts, err := decodeOptions(ctx, bc)
 	if err != nil {
 		return nil, err
 	}

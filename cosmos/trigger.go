@@ -54,6 +54,24 @@ type timing struct {
 	feedPollDelay, acquire, renew, expiration time.Duration
 }
 
+// quietBeforeBackoff is how long a lease's feed must stay empty before its polling backs off.
+const quietBeforeBackoff = time.Minute
+
+// nextPollDelay is the delay after an empty read, given the previous one and how long the feed
+// has been quiet.
+func (tm timing) nextPollDelay(prev, quiet time.Duration) time.Duration {
+	if quiet < quietBeforeBackoff {
+		return tm.feedPollDelay
+	}
+	return min(2*prev, tm.idlePollDelay())
+}
+
+// idlePollDelay is the longest delay between polls of an idle lease: 4 × feedPollDelay (20 s at
+// the default), at most 30 s, never below feedPollDelay.
+func (tm timing) idlePollDelay() time.Duration {
+	return max(tm.feedPollDelay, min(4*tm.feedPollDelay, 30*time.Second))
+}
+
 // milliseconds reads a timing property: a number of milliseconds (as function.json has it, also
 // as text), a time.Duration (Go API), or a TimeSpan / Go duration text ("00:00:05", "5s").
 func milliseconds(raw any) (time.Duration, error) {
@@ -162,8 +180,10 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	if t.connName == "" {
 		t.connName = bc.Spec.Connection()
 	}
-	t.owner = t.hostID + "-" + uuid.NewString()
-	opts, err := decodeOptions(bc)
+	// A bare GUID, as the Change Feed Processor's instance name in Functions; the host id goes
+	// in the lease's properties (propHostID) for people reading the lease container.
+	t.owner = uuid.NewString()
+	opts, err := decodeOptions(ctx, bc)
 	if err != nil {
 		return nil, err
 	}
@@ -245,21 +265,29 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	}
 }
 
-// retrying runs f until it succeeds, fails permanently (ErrPermanent) or ctx ends.
+// retrying runs f until it succeeds, fails permanently (ErrPermanent) or ctx ends. As Functions
+// retries a listener that failed to start, a failure that may clear (a container the app creates
+// a moment later, an account that cannot be reached) is retried with back-off (up to a minute):
+// logged at ERROR once, then at DEBUG while it lasts, and at INFO when it clears.
 func (t *trigger) retrying(ctx context.Context, what string, f func(context.Context) error) error {
 	delay := 500 * time.Millisecond
+	outage := driver.NewOutage(t.logger, t.clock, "cosmos trigger: "+what)
 	for {
 		err := f(ctx)
-		if err == nil || errors.Is(err, driver.ErrPermanent) || ctx.Err() != nil {
+		if err == nil {
+			outage.OK()
+			return nil
+		}
+		if errors.Is(err, driver.ErrPermanent) || ctx.Err() != nil {
 			return err
 		}
-		t.logger.WarnContext(ctx, "cosmos trigger: "+what+" failed; retrying", "error", err, "retryIn", delay)
+		outage.Fail(err, slog.Duration("retryIn", delay))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(delay):
 		}
-		delay = min(2*delay, 30*time.Second)
+		delay = min(2*delay, time.Minute)
 	}
 }
 
@@ -284,9 +312,14 @@ func (t *trigger) setup(ctx context.Context) error {
 		}
 	}
 	if monProps == nil || leaseProps == nil {
-		//lint:ignore ST1005 the real extension's message, verbatim
-		return fmt.Errorf("%w: Either the source container '%s' (in database '%s') or the lease container '%s' (in database '%s') does not exist. Both containers must exist before the listener starts. To automatically create the lease container, set 'CreateLeaseContainerIfNotExists' to 'true'.",
-			driver.ErrPermanent, c.ContainerName, c.DatabaseName, c.LeaseContainerName, c.LeaseDatabaseName)
+		// Not permanent: the app (or a deployment) may create the containers after the host
+		// started. The hint to set createLeaseContainerIfNotExists is given only when it is unset.
+		hint := " To automatically create the lease container, set 'CreateLeaseContainerIfNotExists' to 'true'."
+		if c.CreateLeaseContainerIfNotExists {
+			hint = " The lease container is created (createLeaseContainerIfNotExists) once the source container exists."
+		}
+		return fmt.Errorf("cosmos trigger: Either the source container '%s' (in database '%s') or the lease container '%s' (in database '%s') does not exist. Both containers must exist before the listener starts.%s",
+			c.ContainerName, c.DatabaseName, c.LeaseContainerName, c.LeaseDatabaseName, hint)
 	}
 	if p := leaseProps.PartitionKeyDefinition.Paths; len(p) > 0 && (len(p) != 1 || p[0] != "/id") {
 		return fmt.Errorf("%w: the lease container '%s' (in database '%s') is partitioned by %s; the leases need a container partitioned by /id",
@@ -312,7 +345,30 @@ func (t *trigger) setup(ctx context.Context) error {
 	t.mu.Lock()
 	t.store, t.monitor = store, mon
 	t.mu.Unlock()
+	if err := t.checkForeignLeases(ctx); err != nil {
+		return err
+	}
 	return t.ensureLeases(ctx)
+}
+
+// checkForeignLeases refuses a lease container that holds, under this trigger's prefix, leases
+// azbind cannot continue: the partition-key-range leases (version 0, no FeedRange) the Change
+// Feed Processor of a Functions app writes first. Their tokens are partition-key-range ids,
+// which azcosmos gives no way to map to feed ranges; reading them as whole-container ranges would
+// deliver every change once per lease. Sharing the lease container of a running Functions app is
+// not possible either way (its processor and this one would not balance the same leases).
+func (t *trigger) checkForeignLeases(ctx context.Context) error {
+	leases, err := t.store.list(ctx)
+	if err != nil {
+		return fmt.Errorf("cosmos trigger: reading the lease store: %w", err)
+	}
+	for _, l := range leases {
+		if l.Version == 0 && l.FeedRange == nil {
+			return fmt.Errorf("%w: the lease container '%s' (in database '%s') holds leases of an Azure Functions app's change feed processor for this container (lease %q, partition-key range %q); azbind cannot share or continue them: give this trigger its own leaseContainerPrefix (e.g. \"azbind-\") or lease container, with startFromTime to continue near where the app stopped",
+				driver.ErrPermanent, t.cfg.LeaseContainerName, t.cfg.LeaseDatabaseName, l.ID, l.LeaseToken)
+		}
+	}
+	return nil
 }
 
 func (t *trigger) createLeaseContainer(ctx context.Context) error {
@@ -470,6 +526,10 @@ func (t *trigger) balance(ctx context.Context, exec driver.Executor, wg *sync.Wa
 	for _, l := range take {
 		prev := l.Owner
 		l.Owner, l.Timestamp = t.owner, t.clock.Now().UTC()
+		if l.Properties == nil {
+			l.Properties = map[string]string{}
+		}
+		l.Properties[propHostID] = t.hostID
 		got, err := t.store.replace(ctx, l)
 		if err != nil {
 			if isPrecondition(err) || isNotFound(err) {
@@ -673,6 +733,8 @@ func (w *leaseWorker) run(ctx, runCtx context.Context, exec driver.Executor) {
 	t := w.t
 	fr, cont, startTime := w.state()
 	log := t.logger.With("lease", w.token())
+	var quietSince time.Time // first empty read of the current quiet spell
+	delay := t.tm.feedPollDelay
 	for ctx.Err() == nil {
 		items, next, err := t.readFeed(ctx, fr, cont, startTime)
 		if err != nil {
@@ -687,9 +749,17 @@ func (w *leaseWorker) run(ctx, runCtx context.Context, exec driver.Executor) {
 				cont, startTime = next, nil
 				w.setPos(next)
 			}
-			sleep(ctx, t.tm.feedPollDelay)
+			// Idle back-off: after a quiet minute the delay doubles per empty read, up to
+			// idlePollDelay; the first change resets it. Leases (and so failover) are unaffected.
+			now := time.Now()
+			if quietSince.IsZero() {
+				quietSince = now
+			}
+			delay = t.tm.nextPollDelay(delay, now.Sub(quietSince))
+			sleep(ctx, delay)
 			continue
 		}
+		quietSince, delay = time.Time{}, t.tm.feedPollDelay
 		if !w.stillOwned(ctx) {
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/azbind/azbind/extension"
@@ -17,10 +18,15 @@ import (
 // newTestTrigger builds the trigger of spec outside a host (for Run and configuration checks).
 func newTestTrigger(t testing.TB, spec *driver.BindingSpec) (*trigger, error) {
 	t.Helper()
+	return newLoggedTrigger(t, spec, slog.New(slog.DiscardHandler))
+}
+
+func newLoggedTrigger(t testing.TB, spec *driver.BindingSpec, logger *slog.Logger) (*trigger, error) {
+	t.Helper()
 	s := settings()
 	spec.Where = "test: " + t.Name()
 	bc := &driver.BindContext{Function: "Direct", Spec: spec, Host: testhost.Services(t, extension.HostOptions{HostID: "direct",
-		Settings: s, Connections: resolver(s), Storage: extension.NewMemoryStorage()})}
+		Settings: s, Connections: resolver(s), Storage: extension.NewMemoryStorage(), Logger: logger})}
 	tr, err := newTrigger(context.Background(), bc)
 	if err != nil {
 		return nil, err
@@ -70,3 +76,37 @@ func (l *logCapture) lines() []string {
 }
 
 func policyNoRetry() policy.RetryOptions { return policy.RetryOptions{MaxRetries: -1} }
+
+func (l *logCapture) countLevel(level slog.Level) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, lv := range l.lvls {
+		if lv == level {
+			n++
+		}
+	}
+	return n
+}
+
+// An idle lease's polling backs off after a quiet minute (issue 24: 12 polls a minute per lease
+// at the default 5 s), doubling up to 4 × feedPollDelay (30 s at most), and returns to
+// feedPollDelay with the first change (the worker resets it).
+func TestIdlePollBackoff(t *testing.T) {
+	tm := timing{feedPollDelay: DefaultFeedPollDelay}
+	var got []time.Duration
+	d := tm.feedPollDelay
+	for _, quiet := range []time.Duration{0, 30 * time.Second, 55 * time.Second, time.Minute, 65 * time.Second, 75 * time.Second, 95 * time.Second, 2 * time.Minute} {
+		d = tm.nextPollDelay(d, quiet)
+		got = append(got, d)
+	}
+	want := []time.Duration{5 * time.Second, 5 * time.Second, 5 * time.Second, 10 * time.Second, 20 * time.Second, 20 * time.Second, 20 * time.Second, 20 * time.Second}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("delays %v, want %v", got, want)
+	}
+	for poll, cap := range map[time.Duration]time.Duration{time.Second: 4 * time.Second, 10 * time.Second: 30 * time.Second, time.Minute: time.Minute} {
+		if c := (timing{feedPollDelay: poll}).idlePollDelay(); c != cap {
+			t.Errorf("feedPollDelay %v: idle cap %v, want %v", poll, c, cap)
+		}
+	}
+}

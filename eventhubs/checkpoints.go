@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2/checkpoints"
@@ -25,18 +26,32 @@ type store struct {
 	cc      *container.Client
 	ownerID string // this trigger's Processor
 
+	// interval and expiry are the Processor's load-balancing interval and ownership expiration.
+	interval, expiry time.Duration
+
 	mu     sync.Mutex
-	others map[string]string // partition → the other owner the last listing or claim showed
+	others map[string]string                // partition → the other owner the last listing or claim showed
+	mine   map[string]azeventhubs.Ownership // partition → this owner's ownership as last listed or written
 }
 
 var _ azeventhubs.CheckpointStore = (*store)(nil)
 
-func newStore(cc *container.Client, ownerID string) (*store, error) {
+func newStore(cc *container.Client, ownerID string, interval, expiry time.Duration) (*store, error) {
 	bs, err := checkpoints.NewBlobStore(cc, nil)
 	if err != nil {
 		return nil, fmt.Errorf("eventhubs: checkpoint store: %w", err)
 	}
-	return &store{inner: bs, cc: cc, ownerID: ownerID, others: map[string]string{}}, nil
+	return &store{inner: bs, cc: cc, ownerID: ownerID, interval: interval, expiry: expiry,
+		others: map[string]string{}, mine: map[string]azeventhubs.Ownership{}}, nil
+}
+
+// renewDue reports whether an ownership written age ago must be renewed in this round: unless
+// it would still be fresh after the longest gap to the next round (the Processor's jitter makes a
+// round 0.8–1.3 × the interval) with a sixth of the expiration to spare. At the defaults (10 s,
+// 30 s) an ownership younger than 12 s is not rewritten, which about halves the ownership writes
+// of an idle host; a killed host's ownership still expires at most expiry after its last write.
+func renewDue(age, interval, expiry time.Duration) bool {
+	return age+interval*13/10+expiry/6 >= expiry
 }
 
 // observe records what a listing of the ownership blobs showed (the Processor lists them every
@@ -47,8 +62,14 @@ func (s *store) observe(owns []azeventhubs.Ownership) {
 	for _, o := range owns {
 		if o.OwnerID != s.ownerID && o.OwnerID != "" {
 			s.others[o.PartitionID] = o.OwnerID
+			delete(s.mine, o.PartitionID)
 		} else {
 			delete(s.others, o.PartitionID)
+			if o.OwnerID == s.ownerID {
+				s.mine[o.PartitionID] = o
+			} else {
+				delete(s.mine, o.PartitionID)
+			}
 		}
 	}
 }
@@ -72,25 +93,40 @@ func lower(fqns, hub, group string) (string, string, string) {
 	return strings.ToLower(fqns), strings.ToLower(hub), strings.ToLower(group)
 }
 
-// ClaimOwnership implements azeventhubs.CheckpointStore.
+// ClaimOwnership implements azeventhubs.CheckpointStore. A renewal of an ownership this trigger
+// wrote recently (the listing still shows it, same ETag) is skipped (renewDue): it is returned as
+// it stands.
 func (s *store) ClaimOwnership(ctx context.Context, owns []azeventhubs.Ownership, opts *azeventhubs.ClaimOwnershipOptions) ([]azeventhubs.Ownership, error) {
 	if len(owns) == 0 {
 		return nil, nil
 	}
 	orig := owns[0]
-	low := make([]azeventhubs.Ownership, len(owns))
-	for i, o := range owns {
+	var kept []azeventhubs.Ownership
+	var low []azeventhubs.Ownership
+	s.mu.Lock()
+	for _, o := range owns {
+		if m, ok := s.mine[o.PartitionID]; ok && o.OwnerID == s.ownerID && o.ETag != nil && m.ETag != nil && *m.ETag == *o.ETag &&
+			!renewDue(time.Since(m.LastModifiedTime), s.interval, s.expiry) {
+			kept = append(kept, o)
+			continue
+		}
 		o.FullyQualifiedNamespace, o.EventHubName, o.ConsumerGroup = lower(o.FullyQualifiedNamespace, o.EventHubName, o.ConsumerGroup)
-		low[i] = o
+		low = append(low, o)
 	}
-	got, err := s.inner.ClaimOwnership(ctx, low, opts)
-	for i := range got {
-		got[i].FullyQualifiedNamespace, got[i].EventHubName, got[i].ConsumerGroup = orig.FullyQualifiedNamespace, orig.EventHubName, orig.ConsumerGroup
+	s.mu.Unlock()
+	var got []azeventhubs.Ownership
+	var err error
+	if len(low) > 0 {
+		got, err = s.inner.ClaimOwnership(ctx, low, opts)
+		for i := range got {
+			got[i].FullyQualifiedNamespace, got[i].EventHubName, got[i].ConsumerGroup = orig.FullyQualifiedNamespace, orig.EventHubName, orig.ConsumerGroup
+		}
 	}
-	if err == nil {
-		s.observe(got)
+	if err != nil {
+		return got, err
 	}
-	return got, err
+	s.observe(got)
+	return append(kept, got...), nil
 }
 
 // ListOwnership implements azeventhubs.CheckpointStore.

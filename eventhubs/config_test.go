@@ -67,6 +67,7 @@ func TestConfigErrors(t *testing.T) {
 		{"retry mode", storage, map[string]any{"clientRetryOptions": map[string]any{"mode": "sometimes"}}, []*extension.BindingSpec{eventhubs.Trigger("s", "h", conn)}, "clientRetryOptions.mode"},
 		{"no storage", nil, nil, []*extension.BindingSpec{eventhubs.Trigger("s", "h", conn)}, ""},
 		{"no connection", storage, nil, []*extension.BindingSpec{eventhubs.Trigger("s", "h", map[string]any{"connection": "Missing"})}, "connection"},
+		{"consumer group number", storage, nil, []*extension.BindingSpec{eventhubs.Trigger("s", "h", map[string]any{"connection": "EventHubConn", "consumerGroup": float64(5)})}, "consumerGroup"}, // issue 25: hung silently
 		{"output no hub", storage, nil, []*extension.BindingSpec{eventhubs.Trigger("s", "h", conn), eventhubs.Output("$return", "", conn)}, "eventHubName"},
 	}
 	for _, tc := range cases {

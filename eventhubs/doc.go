@@ -60,10 +60,23 @@
 // key), where the trigger processes them again after what the partition holds now, and then
 // deletes the dead letter; other consumer groups see the events a second time. An invocation
 // cancelled at shutdown is not checkpointed (it is delivered again); nor is anything after this
-// host lost the partition: the ownership blob is read before each checkpoint, and before a batch
-// is dispatched unless the previous checkpoint just read it, so that events still prefetched
-// after another host claimed the partition are left to that host instead of being processed
-// twice; a batch that fails on a lost partition is left to the new owner, not dead-lettered.
+// host lost the partition, at no request per batch: a batch's checkpoint is written (while the
+// next batch runs, one checkpoint at a time) once the next receive shows the partition's link
+// still open (a host that claims the partition opens its
+// receiver with a higher owner level, which detaches this one) and the Processor's own
+// load-balancing listings show no other owner; the stop reads the ownership blob once before its
+// final checkpoint. Events prefetched before a steal can still be processed by the old owner
+// (duplicates, never loss). A batch that fails on a lost partition is left to the new owner, not
+// dead-lettered. An idle host renews an ownership only when it would otherwise risk going stale
+// before the next load-balancing round (about every other round at the defaults).
+//
+// A start that fails — an event hub or consumer group that does not exist (the consumer group is
+// probed once per start: the SDK's Processor only logs its link's amqp:not-found and idles), a
+// key the namespace refuses, a namespace that cannot be reached, the checkpoint store failing —
+// is logged at ERROR once per outage with its cause, retried with back-off (DEBUG while it
+// lasts), and logged at INFO when the trigger recovers. consumerGroup must be a JSON string.
+// initialOffsetOptions.enqueuedTimeUtc is read as .NET's DateTimeOffset.Parse does
+// ("2020-09-13T12:00Z", "2020-09-13 12:00:00Z", offsets, dates alone; no offset means UTC).
 // Events already settled are checkpointed when a partition stops, so a graceful restart repeats
 // nothing.
 //
@@ -77,6 +90,7 @@
 //	partitionOwnershipExpirationInterval "00:00:30"; loadBalancingUpdateInterval "00:00:10"
 //	loadBalancingStrategy    "greedy" (not a Functions key; "balanced" also accepted)
 //	initialOffsetOptions     {type: fromStart (default) | fromEnd | fromEnqueuedTime, enqueuedTimeUtc}
+//	(binding data: PartitionContext and TriggerPartitionContext, the same value)
 //	targetUnprocessedEventThreshold  target events per instance for scaling (default maxEventBatchSize)
 //	clientRetryOptions       {mode, delay, maximumDelay, maximumRetries} (tryTimeout has no Go equivalent)
 //

@@ -18,8 +18,9 @@ type PartitionContext struct {
 	PartitionID             string
 }
 
-// MetadataNames are the trigger's binding data names (reference §3.6).
-var MetadataNames = []string{"PartitionContext", "PartitionKey", "Offset", "SequenceNumber", "EnqueuedTimeUtc", "Properties", "SystemProperties",
+// MetadataNames are the trigger's binding data names (reference §3.6). TriggerPartitionContext is
+// the same value as PartitionContext, under the name the v5 extension also gives it.
+var MetadataNames = []string{"PartitionContext", "TriggerPartitionContext", "PartitionKey", "Offset", "SequenceNumber", "EnqueuedTimeUtc", "Properties", "SystemProperties",
 	"PartitionKeyArray", "OffsetArray", "SequenceNumberArray", "EnqueuedTimeUtcArray", "PropertiesArray", "SystemPropertiesArray"}
 
 func enqueued(e *azeventhubs.ReceivedEventData) time.Time {
@@ -60,13 +61,14 @@ func properties(e *azeventhubs.ReceivedEventData) map[string]any {
 // singleMetadata is the binding data of one event.
 func singleMetadata(pc *PartitionContext, e *azeventhubs.ReceivedEventData) driver.Metadata {
 	return driver.MapMetadata{
-		"PartitionContext": pc,
-		"PartitionKey":     partitionKey(e),
-		"Offset":           e.Offset,
-		"SequenceNumber":   e.SequenceNumber,
-		"EnqueuedTimeUtc":  enqueued(e),
-		"Properties":       properties(e),
-		"SystemProperties": systemProperties(e),
+		"PartitionContext":        pc,
+		"TriggerPartitionContext": pc,
+		"PartitionKey":            partitionKey(e),
+		"Offset":                  e.Offset,
+		"SequenceNumber":          e.SequenceNumber,
+		"EnqueuedTimeUtc":         enqueued(e),
+		"Properties":              properties(e),
+		"SystemProperties":        systemProperties(e),
 	}
 }
 
@@ -85,7 +87,7 @@ func (b batchMetadata) Lookup(name string) (any, bool) {
 		return out
 	}
 	switch strings.ToLower(name) {
-	case "partitioncontext":
+	case "partitioncontext", "triggerpartitioncontext":
 		return b.pc, true
 	case "partitionkeyarray":
 		return col(partitionKey), true

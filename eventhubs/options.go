@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -32,9 +33,8 @@ type Options struct {
 	InitialOffsetOptions            map[string]any `binding:"initialOffsetOptions"`
 	ClientRetryOptions              map[string]any `binding:"clientRetryOptions"`
 
-	prefetchSet bool
-	initial     initialOffset
-	retry       azeventhubs.RetryOptions
+	initial initialOffset
+	retry   azeventhubs.RetryOptions
 }
 
 type initialOffset struct {
@@ -70,20 +70,37 @@ func hasKey(m map[string]any, key string) bool {
 	return false
 }
 
-type optionsKey struct{}
-
 // triggerOptions is the host's extensions.eventHubs section, decoded and validated once per host
-// (a driver.Shared value).
+// (driver.Section: Defaults marks every field unset, Validate applies the Functions defaults and
+// checks what was given).
 func triggerOptions(ctx context.Context, bc *driver.BindContext) (Options, error) {
-	o, err := driver.Shared(ctx, bc.Host, optionsKey{}, func(context.Context) (*Options, error) {
-		o, err := decodeOptions(bc)
-		return &o, err
-	})
+	if bc.Host == nil {
+		return decodeOptions(bc)
+	}
+	o, err := driver.Section[Options](ctx, bc)
 	if err != nil {
 		return Options{}, err
 	}
 	return *o, nil
 }
+
+// Unset markers: a field still holding one after decoding was not given.
+const (
+	unsetInt = math.MinInt32
+	unsetDur = time.Duration(math.MinInt64)
+)
+
+// Defaults implements driver.Section's defaults hook: every defaulted field starts unset, so that
+// Validate tells a value given as 0 from an absent one.
+func (o *Options) Defaults() {
+	o.MaxEventBatchSize, o.MinEventBatchSize, o.BatchCheckpointFrequency, o.PrefetchCount, o.TargetUnprocessedEventThreshold =
+		unsetInt, unsetInt, unsetInt, unsetInt, unsetInt
+	o.MaxWaitTime, o.PartitionOwnershipExpirationInterval, o.LoadBalancingUpdateInterval = unsetDur, unsetDur, unsetDur
+}
+
+// Validate implements driver.Validator: it applies the defaults of the fields not given and
+// checks the others; errors are *driver.ConfigError naming the field.
+func (o *Options) Validate() error { return o.finish() }
 
 // outputOptions decodes only what the output uses (clientRetryOptions), so that a bad trigger
 // setting does not fail outputs.
@@ -101,15 +118,14 @@ func outputOptions(bc *driver.BindContext) (azeventhubs.RetryOptions, error) {
 	return o.retry, nil
 }
 
-// decodeOptions reads and validates host.json extensions.eventHubs; errors are *driver.ConfigError
-// naming the field.
+// decodeOptions reads and validates host.json extensions.eventHubs outside a host (tests).
 func decodeOptions(bc *driver.BindContext) (Options, error) {
 	var o Options
+	o.Defaults()
 	if err := driver.DecodeMap(bc.Config, &o, where); err != nil {
 		return Options{}, err
 	}
-	o.prefetchSet = hasKey(bc.Config, "prefetchCount")
-	if err := o.finish(bc.Config); err != nil {
+	if err := o.finish(); err != nil {
 		return Options{}, err
 	}
 	return o, nil
@@ -119,46 +135,46 @@ func cfgErr(field, problem, fix string) error {
 	return &driver.ConfigError{Where: where, Field: field, Problem: problem, Fix: fix}
 }
 
-// finish applies defaults and validates; raw is the section as given (to tell "0" from absent).
-func (o *Options) finish(raw map[string]any) error {
+// finish applies defaults (to the fields still unset) and validates.
+func (o *Options) finish() error {
 	var errs []error
-	if hasKey(raw, "maxEventBatchSize") && o.MaxEventBatchSize < 1 {
+	if o.MaxEventBatchSize != unsetInt && o.MaxEventBatchSize < 1 {
 		errs = append(errs, cfgErr("maxEventBatchSize", fmt.Sprintf("%d is out of range", o.MaxEventBatchSize), "use 1 or more"))
 	}
 	if o.MaxEventBatchSize <= 0 {
 		o.MaxEventBatchSize = defaultMaxBatch
 	}
-	if hasKey(raw, "minEventBatchSize") && (o.MinEventBatchSize < 1 || o.MinEventBatchSize > o.MaxEventBatchSize) {
+	if o.MinEventBatchSize != unsetInt && (o.MinEventBatchSize < 1 || o.MinEventBatchSize > o.MaxEventBatchSize) {
 		errs = append(errs, cfgErr("minEventBatchSize", fmt.Sprintf("%d is out of range", o.MinEventBatchSize), fmt.Sprintf("use 1 to maxEventBatchSize (%d)", o.MaxEventBatchSize)))
 	}
 	if o.MinEventBatchSize <= 0 {
 		o.MinEventBatchSize = 1
 	}
-	if hasKey(raw, "maxWaitTime") && (o.MaxWaitTime < 0 || o.MaxWaitTime > maxMaxWait) {
+	if o.MaxWaitTime != unsetDur && (o.MaxWaitTime < 0 || o.MaxWaitTime > maxMaxWait) {
 		errs = append(errs, cfgErr("maxWaitTime", fmt.Sprintf("%v is out of range", o.MaxWaitTime), "use 00:00:00 to 00:10:00"))
 	}
-	if !hasKey(raw, "maxWaitTime") {
+	if o.MaxWaitTime == unsetDur {
 		o.MaxWaitTime = defaultMaxWait
 	}
-	if hasKey(raw, "batchCheckpointFrequency") && o.BatchCheckpointFrequency < 1 {
+	if o.BatchCheckpointFrequency != unsetInt && o.BatchCheckpointFrequency < 1 {
 		errs = append(errs, cfgErr("batchCheckpointFrequency", fmt.Sprintf("%d is out of range", o.BatchCheckpointFrequency), "use 1 or more (1 checkpoints after every batch)"))
 	}
 	if o.BatchCheckpointFrequency <= 0 {
 		o.BatchCheckpointFrequency = 1
 	}
-	if o.PrefetchCount < 0 {
+	if o.PrefetchCount != unsetInt && o.PrefetchCount < 0 {
 		errs = append(errs, cfgErr("prefetchCount", fmt.Sprintf("%d is out of range", o.PrefetchCount), "use 0 (no prefetch) or more"))
 	}
-	if !o.prefetchSet {
+	if o.PrefetchCount == unsetInt {
 		o.PrefetchCount = defaultPrefetch
 	}
-	if hasKey(raw, "partitionOwnershipExpirationInterval") && o.PartitionOwnershipExpirationInterval <= 0 {
+	if o.PartitionOwnershipExpirationInterval != unsetDur && o.PartitionOwnershipExpirationInterval <= 0 {
 		errs = append(errs, cfgErr("partitionOwnershipExpirationInterval", "must be positive", "use a TimeSpan such as \"00:00:30\""))
 	}
 	if o.PartitionOwnershipExpirationInterval <= 0 {
 		o.PartitionOwnershipExpirationInterval = defaultOwnershipExpiry
 	}
-	if hasKey(raw, "loadBalancingUpdateInterval") && o.LoadBalancingUpdateInterval <= 0 {
+	if o.LoadBalancingUpdateInterval != unsetDur && o.LoadBalancingUpdateInterval <= 0 {
 		errs = append(errs, cfgErr("loadBalancingUpdateInterval", "must be positive", "use a TimeSpan such as \"00:00:10\""))
 	}
 	if o.LoadBalancingUpdateInterval <= 0 {
@@ -172,8 +188,11 @@ func (o *Options) finish(raw map[string]any) error {
 	default:
 		errs = append(errs, cfgErr("loadBalancingStrategy", fmt.Sprintf("unknown strategy %q", o.LoadBalancingStrategy), "use \"greedy\" or \"balanced\""))
 	}
-	if hasKey(raw, "targetUnprocessedEventThreshold") && o.TargetUnprocessedEventThreshold < 1 {
+	if o.TargetUnprocessedEventThreshold != unsetInt && o.TargetUnprocessedEventThreshold < 1 {
 		errs = append(errs, cfgErr("targetUnprocessedEventThreshold", fmt.Sprintf("%d is out of range", o.TargetUnprocessedEventThreshold), "use 1 or more, or remove it (maxEventBatchSize is then the target)"))
+	}
+	if o.TargetUnprocessedEventThreshold == unsetInt {
+		o.TargetUnprocessedEventThreshold = 0
 	}
 	if err := o.decodeInitial(); err != nil {
 		errs = append(errs, err)
@@ -209,10 +228,28 @@ func (o *Options) decodeInitial() error {
 	return nil
 }
 
+// parseTime reads enqueuedTimeUtc as the extension does (DateTimeOffset.Parse, invariant
+// culture): an ISO 8601 date and time with "T" or a space between them, minutes with or without
+// seconds and fractions, an offset ("Z", "+02:00", "+0200") or none (then UTC: the time is
+// "Utc", and Functions hosts run in UTC), a date alone (midnight), or the invariant culture's
+// M/d/yyyy with an optional h:mm[:ss] [AM|PM].
 func parseTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+	s = strings.TrimSpace(s)
+	dates := []string{"2006-01-02", "2006-1-2", "1/2/2006"}
+	times := []string{"15:04:05", "15:04", "3:04:05 PM", "3:04 PM"}
+	zones := []string{"Z07:00", "Z0700", " Z07:00", ""}
+	for _, d := range dates {
+		if t, err := time.Parse(d, s); err == nil {
 			return t.UTC(), nil
+		}
+		for _, sep := range []string{"T", " "} {
+			for _, tm := range times {
+				for _, z := range zones {
+					if t, err := time.Parse(d+sep+tm+z, s); err == nil {
+						return t.UTC(), nil
+					}
+				}
+			}
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date and time", s)

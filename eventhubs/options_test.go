@@ -2,6 +2,7 @@ package eventhubs
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -83,5 +84,74 @@ func TestDeadLetterIDSortsByPosition(t *testing.T) {
 	a, b := deadLetterID("3", 9, 10), deadLetterID("3", 100, 120)
 	if a != "p3-00000000000000000009-00000000000000000010" || a >= b {
 		t.Errorf("ids %s, %s", a, b)
+	}
+}
+
+// enqueuedTimeUtc is parsed as DateTimeOffset.Parse does: the cases of
+// CanParseInitialOffsetFromConfig_EnqueuedTime and ParseInitialOffsetWithInvalidTime_Throws…
+// (azure-sdk-for-net sdk/eventhub/Microsoft.Azure.WebJobs.Extensions.EventHubs/tests/
+// EventHubConfigurationTests.cs), and other forms .NET accepts.
+func TestEnqueuedTimeUTCDotNetForms(t *testing.T) {
+	noon := time.Date(2020, 9, 13, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"2020-09-13T12:00Z":         noon, // ported
+		"2020-09-13 12:00:00Z":      noon, // ported
+		"2020-09-13T12:00:00.000Z":  noon,
+		"2020-09-13T14:00:00+02:00": noon,
+		"2020-09-13T14:00+0200":     noon,
+		"2020-09-13T12:00:00":       noon,
+		"2020-09-13":                noon.Add(-12 * time.Hour),
+		"9/13/2020 12:00:00 PM":     noon,
+		"09/13/2020 12:00":          noon,
+		" 2020-09-13T12:00:00.5Z ":  noon.Add(500 * time.Millisecond),
+	} {
+		o, err := decode(t, map[string]any{"initialOffsetOptions": map[string]any{"type": "fromEnqueuedTime", "enqueuedTimeUtc": in}})
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		if sp := o.startPosition(); sp.EnqueuedTime == nil || !sp.EnqueuedTime.Equal(want) {
+			t.Errorf("%q: start %v, want %v", in, sp.EnqueuedTime, want)
+		}
+	}
+	for _, in := range []string{"not a valid time", "2020-13-13T12:00Z", "12:00"} { // ported: not a valid time
+		if _, err := decode(t, map[string]any{"initialOffsetOptions": map[string]any{"type": "fromEnqueuedTime", "enqueuedTimeUtc": in}}); !errors.Is(err, driver.ErrInvalidConfig) {
+			t.Errorf("%q: %v, want a configuration error", in, err)
+		}
+	}
+}
+
+// TriggerPartitionContext is binding data (the v5 extension's EventHubTriggerBindingStrategy
+// adds it beside PartitionContext), for single events and batches.
+func TestTriggerPartitionContextBindingData(t *testing.T) {
+	pc := &PartitionContext{EventHubName: "hub", PartitionID: "3"}
+	if !slices.Contains((&trigger{}).BindingData(), "TriggerPartitionContext") {
+		t.Error("TriggerPartitionContext is not in the binding data contract")
+	}
+	e := &azeventhubs.ReceivedEventData{}
+	for _, md := range []driver.Metadata{singleMetadata(pc, e), batchMetadata{pc: pc, evs: []*azeventhubs.ReceivedEventData{e}}} {
+		if v, ok := md.Lookup("TriggerPartitionContext"); !ok || v != pc {
+			t.Errorf("%T: TriggerPartitionContext = %v, %v", md, v, ok)
+		}
+	}
+}
+
+// An idle host rewrites its ownership blobs about every other load-balancing round instead of
+// every round (issue 24: 24 ownership writes a minute for one idle function), never so late that
+// the ownership could expire before the next round.
+func TestRenewDue(t *testing.T) {
+	interval, expiry := 10*time.Second, 30*time.Second
+	for age, want := range map[time.Duration]bool{0: false, 8 * time.Second: false, 11 * time.Second: false, 12 * time.Second: true, 20 * time.Second: true} {
+		if got := renewDue(age, interval, expiry); got != want {
+			t.Errorf("age %v: renew %v, want %v", age, got, want)
+		}
+	}
+	// Skipped at age a, the next round comes at most 1.3 intervals later: still fresh then.
+	for _, c := range []struct{ interval, expiry time.Duration }{{10 * time.Second, 30 * time.Second}, {500 * time.Millisecond, 3 * time.Second}, {20 * time.Second, 30 * time.Second}} {
+		for age := time.Duration(0); age < c.expiry; age += 100 * time.Millisecond {
+			if !renewDue(age, c.interval, c.expiry) && age+c.interval*13/10 >= c.expiry {
+				t.Errorf("%+v: skipping at age %v lets the ownership expire before the next round", c, age)
+			}
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azeventhubs/v2"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/google/uuid"
@@ -67,6 +68,8 @@ type trigger struct {
 	deadMetric                                     metric.Int64Counter
 
 	closeOnce sync.Once
+
+	outage *driver.Outage // start failures
 }
 
 var (
@@ -82,6 +85,11 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	}
 	if strings.ContainsAny(cfg.EventHubName, "{}") {
 		return nil, bc.Errorf("eventHubName", "use a literal name or %setting%", "%q: a trigger's event hub cannot use {…} expressions", cfg.EventHubName)
+	}
+	for k, raw := range bc.Spec.Properties {
+		if _, isString := raw.(string); strings.EqualFold(k, "consumerGroup") && raw != nil && !isString {
+			return nil, bc.Errorf("consumerGroup", `give the consumer group's name as a JSON string, e.g. "$Default" (or "5")`, "must be a string, not %v", raw)
+		}
 	}
 	if strings.ContainsAny(cfg.ConsumerGroup, "{}") {
 		return nil, bc.Errorf("consumerGroup", "use a literal name or %setting%", "%q: a trigger's consumer group cannot use {…} expressions", cfg.ConsumerGroup)
@@ -111,13 +119,14 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		return nil, err
 	}
 	ownerID := uuid.NewString()
-	st, err := newStore(cc, ownerID)
+	st, err := newStore(cc, ownerID, opts.LoadBalancingUpdateInterval, opts.PartitionOwnershipExpirationInterval)
 	if err != nil {
 		return nil, err
 	}
 	t := &trigger{fn: bc.Function, hostID: bc.Host.HostID, fqns: namespaceOf(conn), hub: hub, group: group, opts: opts, many: bc.Spec.Many(),
 		ownerID: ownerID, connName: connectionName(bc.Spec), cc: cc, store: st, dead: dead, clock: bc.Host.Clock}
 	t.logger = bc.Host.Logger.With("function", bc.Function, "trigger", "eventHubTrigger", "event_hub", hub, "consumer_group", group)
+	t.outage = driver.NewOutage(t.logger, t.clock, "event hub trigger: starting to receive")
 	switch bc.Param {
 	case eventPtrType:
 		t.kind = paramEventPtr
@@ -167,7 +176,7 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 		if time.Since(started) > time.Minute {
 			backoff = time.Second
 		}
-		t.logger.Warn("event hub processor stopped; restarting", "error", err, "retry_in", backoff)
+		t.startFailed(err, backoff)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -177,10 +186,87 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	}
 }
 
+// startFailed logs a failed start or a stopped Processor through the shared outage rule
+// (driver.Outage: ERROR once per outage, DEBUG while it lasts, INFO when it recovers), naming what
+// is wrong: a key the namespace refuses, a hub or consumer group that does not exist, a namespace
+// that cannot be reached.
+func (t *trigger) startFailed(err error, retryIn time.Duration) {
+	err = connection.RedactError(err)
+	t.outage.Fail(fmt.Errorf("%s: %w", t.diagnose(err), err), slog.Duration("retry_in", retryIn))
+}
+
+// recovered ends an outage (INFO).
+func (t *trigger) recovered() { t.outage.OK() }
+
+// diagnose names the likely cause of a start failure.
+func (t *trigger) diagnose(err error) string {
+	var ehErr *azeventhubs.Error
+	var gErr *groupNotFoundError
+	switch {
+	case strings.Contains(err.Error(), "creating container "+CheckpointContainer):
+		return "the checkpoint store (AzureWebJobsStorage, container " + CheckpointContainer + ") is unreachable or failing"
+	case errors.As(err, &gErr):
+		return fmt.Sprintf("consumer group %q does not exist in event hub %q (create it, or fix the binding's consumerGroup)", t.group, t.hub)
+	case errors.As(err, &ehErr) && ehErr.Code == azeventhubs.ErrorCodeUnauthorizedAccess, isUnauthorized(err):
+		return fmt.Sprintf("namespace %s refused the connection's credential (check the key name and key, or the identity's role)", t.fqns)
+	case isNotFound(err):
+		return fmt.Sprintf("event hub %q does not exist in namespace %s (create it, or fix eventHubName / EntityPath)", t.hub, t.fqns)
+	}
+	return fmt.Sprintf("namespace %s is unreachable or failing", t.fqns)
+}
+
+func isUnauthorized(err error) bool {
+	s := strings.ToLower(err.Error())
+	return strings.Contains(s, "unauthorized") || strings.Contains(s, "status code 401") || strings.Contains(s, "invalidsignature") || strings.Contains(s, "amqp:unauthorized-access")
+}
+
+// groupNotFoundError is a consumer group the namespace does not know.
+type groupNotFoundError struct{ err error }
+
+func (e *groupNotFoundError) Error() string { return "consumer group not found: " + e.err.Error() }
+func (e *groupNotFoundError) Unwrap() error { return e.err }
+
+// probeGroup opens a receiver (no owner level, from the latest event) on the first partition:
+// the SDK's Processor only logs a consumer group the namespace does not know (amqp:not-found at
+// link attach) and then idles, so the trigger asks once per start. Any other answer — a
+// receiver that attaches, or one refused because another host's Processor holds the partition
+// — shows the group exists.
+func (t *trigger) probeGroup(ctx context.Context, pid string) error {
+	pc, err := t.consumer.NewPartitionClient(pid, &azeventhubs.PartitionClientOptions{StartPosition: azeventhubs.StartPosition{Latest: to.Ptr(true)}, Prefetch: -1})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = pc.Close(cctx)
+	}()
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = pc.ReceiveEvents(rctx, 1, nil)
+	if err != nil && rctx.Err() == nil && isNotFound(err) {
+		return &groupNotFoundError{err}
+	}
+	return nil
+}
+
 func (t *trigger) runProcessor(ctx context.Context, exec driver.Executor) error {
 	if err := ensureContainer(ctx, t.cc); err != nil {
 		return err
 	}
+	props, err := t.consumer.GetEventHubProperties(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("eventhubs: reading event hub %q: %w", t.hub, err)
+	}
+	if len(props.PartitionIDs) > 0 {
+		if err := t.probeGroup(ctx, props.PartitionIDs[0]); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	t.recovered()
 	proc, err := azeventhubs.NewProcessor(t.consumer, t.store, &azeventhubs.ProcessorOptions{
 		LoadBalancingStrategy:       azeventhubs.ProcessorStrategy(t.opts.LoadBalancingStrategy),
 		UpdateInterval:              t.opts.LoadBalancingUpdateInterval,
@@ -237,8 +323,12 @@ func (t *trigger) partition(ctx context.Context, pc *azeventhubs.ProcessorPartit
 	t.store.claimed(pid)
 	var pending *azeventhubs.ReceivedEventData // settled, not yet checkpointed
 	var due *azeventhubs.ReceivedEventData     // to checkpoint once the link is seen open
+	var inflight chan bool                     // the checkpoint being written (its result: still owned)
 	batches := 0
 	defer func() {
+		if inflight != nil && !<-inflight {
+			pending = nil
+		}
 		if pending != nil {
 			t.finalCheckpoint(ctx, pc, pid, pending, log)
 		}
@@ -267,10 +357,19 @@ func (t *trigger) partition(ctx context.Context, pc *azeventhubs.ProcessorPartit
 			return
 		}
 		if due != nil {
-			if !t.checkpoint(ctx, pc, pid, due, log) {
-				pending = nil
-				return
+			// One checkpoint at a time, written while the next batch runs: the previous one
+			// must have finished (and found the partition still owned) first.
+			if inflight != nil {
+				owned := <-inflight
+				inflight = nil
+				if !owned {
+					pending = nil
+					return
+				}
 			}
+			d, done := due, make(chan bool, 1)
+			go func() { done <- t.checkpoint(ctx, pc, pid, d, log) }()
+			inflight = done
 			if pending == due {
 				pending = nil
 			}

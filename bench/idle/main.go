@@ -6,8 +6,13 @@
 //
 // The host has one queue trigger (queue "idle-q", whose function also declares a table output and
 // a blob output that stay unused) and one blob trigger on a container that holds -blobs blobs
-// (startFrom firstStart, so they are not processed), all with default settings. The command
-// prints, in one run:
+// (startFrom firstStart, so they are not processed), all with default settings; with -seven (the
+// default) also one function each of the other connectors: a Service Bus queue trigger and an
+// Event Hubs trigger (2 partitions) on the amqp-peer, a Cosmos DB trigger on the cosmos launcher
+// (plain HTTP) and an Event Grid trigger (a webhook: nothing at rest). Storage requests (Azurite)
+// are counted by the proxy, Cosmos DB requests by a counting transport in the host's connection
+// resolver; AMQP traffic (Service Bus receives, Event Hubs links) is not HTTP and not counted. The
+// command prints, in one run:
 //
 //   - idle cost: requests per minute over -window, after -quiet of quiet, by kind of request, next
 //     to the rate of the Functions defaults computed from their documented intervals;
@@ -37,6 +42,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 
@@ -58,6 +64,7 @@ var (
 	every   = flag.Duration("every", 200*time.Millisecond, "gap between steady messages")
 	burst   = flag.Int("burst", 20, "blobs uploaded with random 0–1 s gaps for the detection latency")
 	verbose = flag.Bool("v", false, "log the host at info level and every counted request")
+	seven   = flag.Bool("seven", true, "add one function each of servicebus, eventhubs, cosmos and eventgrid")
 )
 
 func main() {
@@ -121,6 +128,17 @@ func run() error {
 	conn := fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;QueueEndpoint=%s;TableEndpoint=%s;",
 		az.AccountName, az.AccountKey, eps[0], eps[1], eps[2])
 
+	values := map[string]string{"AzureWebJobsStorage": conn}
+	var sevenFuncs func(h *extension.Host) error
+	if *seven {
+		stop, err := startSeven(ctx, values, cnt)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		sevenFuncs = declareSeven
+	}
+
 	var mu sync.Mutex
 	gotMsg := map[string]time.Time{}
 	gotBlob := map[string]time.Time{}
@@ -128,11 +146,15 @@ func run() error {
 	if *verbose {
 		level = slog.LevelInfo
 	}
+	settings := connection.NewSettings(connection.FromMap("idle", values))
 	h, err := extension.NewHost(extension.HostOptions{
-		Settings:   connection.NewSettings(connection.FromMap("idle", map[string]string{"AzureWebJobsStorage": conn})),
-		HostID:     hostID,
-		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
-		HostConfig: &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"blobs": {"startFrom": "firstStart"}}},
+		Settings: settings,
+		// The counting transport sees every SDK HTTP request; it counts those to Cosmos DB (the
+		// storage ones are counted by the proxy).
+		Connections: connection.NewResolver(settings, &connection.ResolverOptions{ClientOptions: azcore.ClientOptions{Transport: &countingTransport{c: cnt, host: values["cosmosHost"]}}}),
+		HostID:      hostID,
+		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
+		HostConfig:  &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"blobs": {"startFrom": "firstStart"}}},
 	})
 	if err != nil {
 		return err
@@ -164,6 +186,11 @@ func run() error {
 	}), blob.Trigger("input", contName+"/{name}"))
 	if err != nil {
 		return err
+	}
+	if sevenFuncs != nil {
+		if err := sevenFuncs(h); err != nil {
+			return err
+		}
 	}
 	hctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -200,7 +227,11 @@ func run() error {
 		}
 	}
 	sort.Strings(kinds)
-	fmt.Printf("\nidle cost (1 queue trigger, 1 blob trigger on %d blobs, unused table and blob outputs), after %s of quiet:\n", *nBlobs, *quiet)
+	what := "1 queue trigger, 1 blob trigger on %d blobs, unused table and blob outputs"
+	if *seven {
+		what += "; 1 Service Bus, 1 Event Hubs (2 partitions), 1 Cosmos DB and 1 Event Grid trigger"
+	}
+	fmt.Printf("\nidle cost ("+what+"), after %s of quiet:\n", *nBlobs, *quiet)
 	fmt.Printf("  azbind: %.1f requests/minute (%d in %s)\n", float64(total)/mins, total, time.Since(w0).Round(time.Second))
 	for _, k := range kinds {
 		fmt.Printf("    %-52s %6.1f/min\n", k, float64(c1[k]-c0[k])/mins)
