@@ -19,7 +19,7 @@ azbind_emulators() {
 		return 0
 	fi
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-		echo "emulators: node and npm are required (Node 20 or later); install them and re-run" >&2
+		echo "emulators: node and npm are required (Node 22 or later; Azurite 3.37 asks for it, Node 20 works with warnings); install them and re-run" >&2
 		return 1
 	fi
 	local want
