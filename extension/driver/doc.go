@@ -18,7 +18,7 @@
 // Each factory receives a *BindContext: the binding as declared (%setting% resolved), Decode for
 // typed options, Template for `{…}` expressions, Connection for the resolved `connection`,
 // Param for the Go type the handler wants, Errorf for typed configuration errors, and the host's
-// Services (logger, host id, settings, host storage, HTTP mux, clock, Shared values).
+// Services (logger, host id, settings, host storage, HTTP router, clock, meter, Shared values).
 //
 // Executor.Execute runs one invocation (inputs bound, handler called, outputs flushed, the
 // function's retry policy applied) and returns a Result — Succeeded, Failed or Cancelled — from
