@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/azbind/azbind/extension"
@@ -94,7 +96,7 @@ func (w *Worker) forward(ctx context.Context, fc *extension.FunctionContext, r *
 	defer w.untrack(id)
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("function %q: forwarding the request to the custom handler failed: %w", fc.FunctionName, err)
+		return fmt.Errorf("function %q: forwarding the request to the custom handler failed: %w", fc.FunctionName, withoutQuery(err))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -108,4 +110,19 @@ func (w *Worker) forward(ctx context.Context, fc *extension.FunctionContext, r *
 	h.Del("Content-Length")
 	fc.SetReply(driver.HTTPReply{Status: resp.StatusCode, Header: h, Body: b})
 	return nil
+}
+
+// withoutQuery drops the query from a client error's URL: the request's `code` parameter is a
+// key, and the error is logged.
+func withoutQuery(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	u.RawQuery, u.ForceQuery = "", false
+	return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
 }
