@@ -66,6 +66,18 @@ func httpRequestObject(r *http.Request, fc *extension.FunctionContext) (json.Raw
 }
 
 // hopHeaders are not forwarded (RFC 9110 §7.6.1).
+// maxAnswer bounds what is read of a handler's answer (a forwarded reply, an invocation's JSON).
+var maxAnswer int64 = 256 << 20
+
+// readAnswer reads a handler's answer, failing (rather than truncating) one over maxAnswer.
+func readAnswer(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxAnswer+1))
+	if err == nil && int64(len(b)) > maxAnswer {
+		return nil, fmt.Errorf("the answer is over the limit of %d bytes", maxAnswer)
+	}
+	return b, err
+}
+
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 // forward sends the original request to the handler on its original path and query
@@ -99,7 +111,7 @@ func (w *Worker) forward(ctx context.Context, fc *extension.FunctionContext, r *
 		return fmt.Errorf("function %q: forwarding the request to the custom handler failed: %w", fc.FunctionName, withoutQuery(err))
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := readAnswer(resp.Body)
 	if err != nil {
 		return fmt.Errorf("function %q: reading the custom handler's response: %w", fc.FunctionName, err)
 	}

@@ -154,3 +154,30 @@ func TestForwardingFailureHidesKey(t *testing.T) {
 		t.Errorf("the key in the request's code parameter reached the log:\n%s", logs)
 	}
 }
+
+// A forwarded answer over the bound is not buffered whole nor cut short: the invocation fails
+// (500) and the log says why.
+func TestForwardingAnswerBounded(t *testing.T) {
+	t.Cleanup(customhandler.SetMaxAnswer(1 << 20))
+	base, logs := httpHost(t, `,"enableForwardingHttpRequest":true`, func(h *extension.Host) {
+		if err := h.Func("Huge", extension.Handler{}, httpFunc("huge")...); err != nil {
+			t.Fatal(err)
+		}
+	})
+	resp, err := http.Get(base + "/api/huge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || n != 0 {
+		t.Errorf("reply %d with %d bytes; want 500 (the handler answered 8 MiB, over the 1 MiB bound)", resp.StatusCode, n)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "over the limit of 1048576 bytes") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failure naming the limit logged\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
