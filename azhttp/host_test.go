@@ -343,6 +343,8 @@ func TestConfigErrors(t *testing.T) {
 		{`{"type": "httpTrigger", "direction": "in", "name": "req", "route": "a/{id:nosuch}"}`, "", `F/function.json: bindings[0]: route: route template "api/a/{id:nosuch}": segment "{id:nosuch}": parameter "id": constraint "nosuch": unknown constraint "nosuch"`},
 		{`{"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "everyone"}`, "", `F/function.json: bindings[0]: authLevel: "everyone" is not an authorization level`},
 		{`{"type": "httpTrigger", "direction": "in", "name": "req", "methods": ["get", ""]}`, "", `methods: "" is not an HTTP method`},
+		// A string instead of a list is one method; "get,post" would be a method no request has (all 404).
+		{`{"type": "httpTrigger", "direction": "in", "name": "req", "methods": "get,post"}`, "", `methods: "GET,POST" is not an HTTP method: list HTTP methods such as ["get", "post"]`},
 		{`{"type": "httpTrigger", "direction": "in", "name": "req"}`, `{"version": "2.0", "extensions": {"http": {"routePrefix": "{x}"}}}`, `host.json: extensions.http: routePrefix: must be a literal path`},
 		{`{"type": "httpTrigger", "direction": "in", "name": "req", "route": "admin/host/status"}`, `{"version": "2.0", "extensions": {"http": {"routePrefix": ""}}}`, `route: the route "admin/host/status" conflicts with the host's built-in routes`},
 	} {

@@ -117,7 +117,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 	methods := make([]string, 0, len(p.Methods))
 	for _, m := range p.Methods {
 		m = strings.ToUpper(strings.TrimSpace(m))
-		if m == "" || strings.ContainsAny(m, " /:(){}") {
+		if !isToken(m) { // (a method is an RFC 9110 token: "GET,POST" in one string is none)
 			return nil, bc.Errorf("methods", `list HTTP methods such as ["get", "post"]`, "%q is not an HTTP method", m)
 		}
 		methods = append(methods, m)
@@ -146,6 +146,20 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		t.object = k == reflect.Struct || k == reflect.Map
 	}
 	return t, nil
+}
+
+// isToken reports whether s is an RFC 9110 token (tchar+), the syntax of an HTTP method.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func (rt *routeTable) claim(key string, methods []string, function string) error {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -99,6 +100,14 @@ func LoadConfig(appDir string, settings *connection.Settings) (*Config, error) {
 		StrictTypes                 bool `json:"azbindStrictTypes"`
 	}
 	if err := json.Unmarshal(raw, &sec); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			where := cfg.Section
+			if te.Field != "" {
+				where += "." + te.Field
+			}
+			return nil, fmt.Errorf("host.json: %s: must be %s, got %s: fix the value (description: object, arguments: array of strings, enableForwardingHttpRequest: boolean)", where, jsonKind(te.Type), article(te.Value))
+		}
 		return nil, fmt.Errorf("host.json: %s: %v: fix the section's value types (description: object, arguments: array of strings, enableForwardingHttpRequest: boolean)", cfg.Section, err)
 	}
 	d := sec.Description
@@ -185,4 +194,33 @@ func (c *Config) args() []string {
 		a = append(a, c.WorkerPath)
 	}
 	return append(a, c.WorkerArguments...)
+}
+
+// jsonKind names the JSON value a Go type decodes from, for an error.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.String {
+			return "an array of strings"
+		}
+		return "an array"
+	case reflect.Struct, reflect.Pointer, reflect.Map:
+		return "an object"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.String:
+		return "a string"
+	}
+	return "a number"
+}
+
+// article prefixes a JSON value kind of UnmarshalTypeError.Value ("string", "array", "number 4").
+func article(v string) string {
+	if v == "" {
+		return "another value"
+	}
+	if strings.IndexByte("aeiou", v[0]) >= 0 {
+		return "an " + v
+	}
+	return "a " + v
 }

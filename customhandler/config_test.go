@@ -75,12 +75,14 @@ func TestLoadConfig(t *testing.T) {
 		{"no description", `{"version":"2.0","customHandler":{}}`, "customHandler.description: Missing worker Description."},
 		{"empty exe", `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":" "}}}`, "DefaultExecutablePath cannot be empty"},
 		{"missing exe", `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"no-such-handler"}}}`, `"no-such-handler" is neither a file in the app folder`},
-		{"bad type", `{"version":"2.0","customHandler":{"description":{"arguments":"x"}}}`, "fix the section's value types"},
+		{"bad type", `{"version":"2.0","customHandler":{"description":{"arguments":"x"}}}`, "host.json: customHandler.description.arguments: must be an array of strings, got a string"},
+		{"description a string", `{"version":"2.0","customHandler":{"description":"x"}}`, "host.json: customHandler.description: must be an object, got a string"},
+		{"section an array", `{"version":"2.0","customHandler":[]}`, "host.json: customHandler: must be an object, got an array"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := customhandler.LoadConfig(hostJSON(t, tc.body), settings)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want %q", err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "Go struct") {
+				t.Fatalf("err = %v, want %q (and no Go type)", err, tc.want)
 			}
 			if tc.name == "none" && !errors.Is(err, customhandler.ErrNoCustomHandler) {
 				t.Errorf("not ErrNoCustomHandler: %v", err)

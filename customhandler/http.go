@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/azbind/azbind/extension"
@@ -64,6 +66,18 @@ func httpRequestObject(r *http.Request, fc *extension.FunctionContext) (json.Raw
 }
 
 // hopHeaders are not forwarded (RFC 9110 §7.6.1).
+// maxAnswer bounds what is read of a handler's answer (a forwarded reply, an invocation's JSON).
+var maxAnswer int64 = 256 << 20
+
+// readAnswer reads a handler's answer, failing (rather than truncating) one over maxAnswer.
+func readAnswer(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxAnswer+1))
+	if err == nil && int64(len(b)) > maxAnswer {
+		return nil, fmt.Errorf("the answer is over the limit of %d bytes", maxAnswer)
+	}
+	return b, err
+}
+
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 // forward sends the original request to the handler on its original path and query
@@ -94,10 +108,10 @@ func (w *Worker) forward(ctx context.Context, fc *extension.FunctionContext, r *
 	defer w.untrack(id)
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("function %q: forwarding the request to the custom handler failed: %w", fc.FunctionName, err)
+		return fmt.Errorf("function %q: forwarding the request to the custom handler failed: %w", fc.FunctionName, withoutQuery(err))
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := readAnswer(resp.Body)
 	if err != nil {
 		return fmt.Errorf("function %q: reading the custom handler's response: %w", fc.FunctionName, err)
 	}
@@ -108,4 +122,19 @@ func (w *Worker) forward(ctx context.Context, fc *extension.FunctionContext, r *
 	h.Del("Content-Length")
 	fc.SetReply(driver.HTTPReply{Status: resp.StatusCode, Header: h, Body: b})
 	return nil
+}
+
+// withoutQuery drops the query from a client error's URL: the request's `code` parameter is a
+// key, and the error is logged.
+func withoutQuery(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	u.RawQuery, u.ForceQuery = "", false
+	return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // httpHost runs the echo handler behind a host serving HTTP on a loopback port.
-func httpHost(t *testing.T, extra string, declare func(h *extension.Host)) string {
+func httpHost(t *testing.T, extra string, declare func(h *extension.Host)) (string, *testlog.Buffer) {
 	t.Helper()
 	dir := app(t, extra)
 	logs := &testlog.Buffer{}
@@ -48,7 +48,7 @@ func httpHost(t *testing.T, extra string, declare func(h *extension.Host)) strin
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return "http://" + h.Addr()
+	return "http://" + h.Addr(), logs
 }
 
 func httpFunc(route string, outs ...*extension.BindingSpec) []*extension.BindingSpec {
@@ -61,7 +61,7 @@ func httpFunc(route string, outs ...*extension.BindingSpec) []*extension.Binding
 // Identities, Body} and the http output's {statusCode (a numeric string), headers, body} is the
 // reply (HttpRequestExtensions.GetRequestAsJObject, HttpOutputBindingResponse).
 func TestHTTPTriggerObject(t *testing.T) {
-	base := httpHost(t, "", func(h *extension.Host) {
+	base, _ := httpHost(t, "", func(h *extension.Host) {
 		if err := h.Func("HttpEcho", extension.Handler{}, httpFunc("items/{id:int}")...); err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func TestHTTPTriggerObject(t *testing.T) {
 // enableForwardingHttpRequest: an HTTP function with only HTTP outputs is forwarded on its
 // original path and query, and the handler's answer — a 418 here — is the reply, verbatim.
 func TestForwarding(t *testing.T) {
-	base := httpHost(t, `,"enableForwardingHttpRequest":true`, func(h *extension.Host) {
+	base, _ := httpHost(t, `,"enableForwardingHttpRequest":true`, func(h *extension.Host) {
 		if err := h.Func("Fwd", extension.Handler{}, httpFunc("fwd/{id}")...); err != nil {
 			t.Fatal(err)
 		}
@@ -122,5 +122,62 @@ func TestForwarding(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTeapot || resp.Header.Get("X-Fwd") != "abc" || string(b) != "forwarded PUT /api/fwd/7?q=1 payload" {
 		t.Errorf("reply %d %v %q", resp.StatusCode, resp.Header, b)
+	}
+}
+
+// A forwarded request the handler fails (here: it drops the connection) is a 500 without the
+// error's text, and the failure logged does not carry the request's query: its `code` is a key.
+func TestForwardingFailureHidesKey(t *testing.T) {
+	base, logs := httpHost(t, `,"enableForwardingHttpRequest":true`, func(h *extension.Host) {
+		if err := h.Func("Drop", extension.Handler{}, httpFunc("drop")...); err != nil {
+			t.Fatal(err)
+		}
+	})
+	const key = "SecretKeyValue0123456789abcdefghijklmnopqrstuv=="
+	resp, err := http.Post(base+"/api/drop?code="+key, "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || len(b) != 0 {
+		t.Errorf("reply %d %q; want 500 with no body", resp.StatusCode, b)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "forwarding the request to the custom handler failed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failure logged\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if strings.Contains(logs.String(), key) {
+		t.Errorf("the key in the request's code parameter reached the log:\n%s", logs)
+	}
+}
+
+// A forwarded answer over the bound is not buffered whole nor cut short: the invocation fails
+// (500) and the log says why.
+func TestForwardingAnswerBounded(t *testing.T) {
+	t.Cleanup(customhandler.SetMaxAnswer(1 << 20))
+	base, logs := httpHost(t, `,"enableForwardingHttpRequest":true`, func(h *extension.Host) {
+		if err := h.Func("Huge", extension.Handler{}, httpFunc("huge")...); err != nil {
+			t.Fatal(err)
+		}
+	})
+	resp, err := http.Get(base + "/api/huge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || n != 0 {
+		t.Errorf("reply %d with %d bytes; want 500 (the handler answered 8 MiB, over the 1 MiB bound)", resp.StatusCode, n)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "over the limit of 1048576 bytes") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failure naming the limit logged\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -64,7 +64,7 @@ func (w *Worker) invoke(ctx context.Context, inv *extension.DynamicInvocation) (
 		return nil, fmt.Errorf("function %q: custom handler request failed: %w", inv.Function, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	raw, err := readAnswer(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("function %q: reading the custom handler's response: %w", inv.Function, err)
 	}

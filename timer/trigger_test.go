@@ -213,7 +213,7 @@ func TestBadDeclarations(t *testing.T) {
 		spec *driver.BindingSpec
 		want string
 	}{
-		{timer.Trigger("info", "every day"), "The schedule expression 'every day' was not recognized as a valid cron expression or timespan string."},
+		{timer.Trigger("info", "every day"), "The schedule expression 'every day' was not recognized as a valid cron expression or timespan string: check it with `azbind timer next '<schedule>'`"},
 		{timer.Trigger("info", ""), "schedule: is required"},
 		{timer.Trigger("info", "0 * * * * *", driver.Props{"runOnStartup": "yes please"}), "runOnStartup: must be a boolean"},
 	} {

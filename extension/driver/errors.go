@@ -18,8 +18,12 @@ type ConfigError struct {
 }
 
 func (e *ConfigError) Error() string {
+	problem := strings.TrimSpace(e.problem())
+	if strings.TrimSpace(e.Fix) != "" && strings.HasSuffix(problem, ".") && !strings.HasSuffix(problem, "..") {
+		problem = strings.TrimSuffix(problem, ".") // (as extension.Problem: "…string: fix", not "…string.: fix")
+	}
 	parts := make([]string, 0, 4)
-	for _, p := range []string{e.Where, e.Field, e.problem(), e.Fix} {
+	for _, p := range []string{e.Where, e.Field, problem, e.Fix} {
 		if p = strings.TrimSpace(p); p != "" {
 			parts = append(parts, p)
 		}

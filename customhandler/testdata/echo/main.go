@@ -23,6 +23,15 @@ func main() {
 			return
 		}
 		body, _ := io.ReadAll(r.Body)
+		if strings.HasPrefix(r.URL.Path, "/api/drop") { // a forwarded request the handler drops
+			c, _, _ := http.NewResponseController(w).Hijack()
+			c.Close()
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/huge") { // a forwarded request answered with 8 MiB
+			io.WriteString(w, strings.Repeat("x", 8<<20))
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, "/api/") { // a forwarded request (enableForwardingHttpRequest)
 			w.Header().Set("X-Fwd", r.Header.Get("X-In"))
 			w.WriteHeader(http.StatusTeapot)
