@@ -90,13 +90,18 @@ func TestGracefulStopHandsWaitingBatchToHandler(t *testing.T) {
 	if err := h.Stop(t); err != nil {
 		t.Fatal(err)
 	}
+	// The peer locks a message when it sends it; the SDK may not have handed all three to the
+	// trigger yet when the stop comes. What the trigger held goes to the handler (nothing it
+	// received is abandoned waiting for minMessageBatchSize); the rest is released by the SDK,
+	// back to Active without a delivery attempt, and nothing stays locked.
+	var handled []string
 	select {
-	case msgs := <-got:
-		if len(msgs) != 3 {
-			t.Errorf("the handler got %v, want the 3 waiting messages", msgs)
+	case handled = <-got:
+		if len(handled) == 0 {
+			t.Fatal("the handler got an empty batch")
 		}
 	default:
 		t.Fatal("the waiting batch was not handed to the handler at the stop")
 	}
-	wantCounts(t, q, amqppeer.Counts{})
+	wantCounts(t, q, amqppeer.Counts{Active: 3 - len(handled), Total: 3 - len(handled)})
 }
