@@ -18,7 +18,7 @@ func TestExamplesCompileOutsideTheModule(t *testing.T) {
 		t.Fatal(err)
 	}
 	userPackages := []string{"extension", "extension/driver", "extension/expr", "connection", "conformance", "emulator",
-		"queue", "blob", "table", "cosmos", "servicebus", "eventhubs", "eventgrid"}
+		"queue", "blob", "table", "cosmos", "servicebus", "eventhubs", "eventgrid", "azhttp", "timer", "customhandler"}
 	mod := t.TempDir()
 	for _, pkg := range userPackages {
 		files, _ := filepath.Glob(filepath.Join(root, pkg, "example*_test.go"))
