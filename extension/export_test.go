@@ -59,29 +59,16 @@ func init() {
 // BenchExecutor builds a function "bench" (string in, string out) and returns its executor and
 // an event carrying a []byte payload, as a queue trigger would deliver it.
 func BenchExecutor(tb testing.TB) (driver.Executor, *driver.Event) {
-	h, err := NewHost(HostOptions{
-		Settings:       connection.NewSettings(),
-		Logger:         slog.New(slog.DiscardHandler),
-		HostID:         "bench",
-		TracerProvider: noop.NewTracerProvider(),
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	err = h.Func("bench", Func(func(_ context.Context, s string) (string, error) { return s, nil }),
-		Binding("benchTrigger", "in", DirIn, nil), Binding("benchOut", "$return", DirOut, nil))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := h.build(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return h.funcs[0], &driver.Event{Data: []byte("hello, world"), Metadata: driver.MapMetadata{"Id": "1"}}
+	return benchExecutor(tb, Binding("benchOut", "$return", DirOut, nil))
 }
 
 // BenchTemplatedExecutor is BenchExecutor with its output's `queueName: shipped-{ID}` evaluated
 // in Open, as connectors' outputs do.
 func BenchTemplatedExecutor(tb testing.TB) (driver.Executor, *driver.Event) {
+	return benchExecutor(tb, Binding("benchTemplOut", "$return", DirOut, map[string]any{"queueName": "shipped-{ID}"}))
+}
+
+func benchExecutor(tb testing.TB, out *BindingSpec) (driver.Executor, *driver.Event) {
 	h, err := NewHost(HostOptions{
 		Settings:       connection.NewSettings(),
 		Logger:         slog.New(slog.DiscardHandler),
@@ -92,7 +79,7 @@ func BenchTemplatedExecutor(tb testing.TB) (driver.Executor, *driver.Event) {
 		tb.Fatal(err)
 	}
 	err = h.Func("bench", Func(func(_ context.Context, s string) (string, error) { return s, nil }),
-		Binding("benchTrigger", "in", DirIn, nil), Binding("benchTemplOut", "$return", DirOut, map[string]any{"queueName": "shipped-{ID}"}))
+		Binding("benchTrigger", "in", DirIn, nil), out)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -487,6 +487,12 @@ func TestFunctionContextLogger(t *testing.T) {
 
 // BenchmarkInvoke: one invocation through the executor — in-memory trigger value, string in,
 // string out to a collector-less output, no I/O.
+//
+// Measured 2026-12-07 (go test -bench Invoke ./extension/, 2 cores): BenchmarkInvoke 3 allocs,
+// 512 B/op; BenchmarkInvokeTemplated 4 allocs, 544 B/op (7 before: Template.Eval boxed its data
+// and the clock's method value per call). The three allocations of the plain path: the attempt
+// record (also its context), the string made from the payload, the boxed result. ns/op swung
+// 700–2000 on a machine shared with eight other test runs; on a quiet one it was 316–343 ns.
 func BenchmarkInvoke(b *testing.B) {
 	exec, ev := extension.BenchExecutor(b)
 	ctx := context.Background()
