@@ -67,6 +67,7 @@ type trigger struct {
 	ctx      context.Context
 	exec     driver.Executor
 	inflight sync.WaitGroup
+	unmount  func()
 }
 
 func isHTTPTrigger(t string) bool { return strings.EqualFold(t, "httpTrigger") }
@@ -145,7 +146,24 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		}
 		t.object = k == reflect.Struct || k == reflect.Map
 	}
+	// Mounted when built, before the host listens: a request that arrives before Run gets 503
+	// with Retry-After (never a 404 for a route that exists), and a host that answers its ping
+	// serves every HTTP function. Close unmounts.
+	unmount, err := t.router.Mount(t.route)
+	if err != nil {
+		return nil, bc.Errorf("route", "give each HTTP function its own route or methods", "%w", err)
+	}
+	t.unmount = unmount
 	return t, nil
+}
+
+// Close implements io.Closer: the route is removed (the runtime closes the trigger after the
+// drain, or at once after Verify).
+func (t *trigger) Close() error {
+	if t.unmount != nil {
+		t.unmount()
+	}
+	return nil
 }
 
 // isToken reports whether s is an RFC 9110 token (tchar+), the syntax of an HTTP method.
@@ -189,17 +207,12 @@ func (t *trigger) BindingData() []string {
 	return append(append([]string{}, t.params...), "Query", "Headers", "*")
 }
 
-// Run implements driver.Trigger: the route is served from Run's start until it returns; after ctx
-// is cancelled new requests get 503 while the accepted ones finish.
+// Run implements driver.Trigger: requests are executed from Run's start until it returns; after
+// ctx is cancelled new requests get 503 while the accepted ones finish.
 func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	t.mu.Lock()
 	t.ctx, t.exec = ctx, exec
 	t.mu.Unlock()
-	unmount, err := t.router.Mount(t.route)
-	if err != nil {
-		return fmt.Errorf("httpTrigger of function %q: %w", t.function, err)
-	}
-	defer unmount()
 	<-ctx.Done()
 	t.mu.Lock()
 	t.exec = nil // no inflight.Add after this point

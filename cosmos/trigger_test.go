@@ -433,7 +433,7 @@ func TestTriggerContainerChecks(t *testing.T) {
 		field string
 		msg   string
 	}{
-		{map[string]any{"leaseContainerName": "items"}, "leaseContainerName", "The monitored container cannot be the same as the container storing the leases."},
+		{map[string]any{"leaseContainerName": "items"}, "leaseContainerName", "The monitored container cannot be the same as the container storing the leases"},
 		{map[string]any{"startFromBeginning": true, "startFromTime": "2021-02-16T14:19:29Z"}, "startFromTime", "Only one of StartFromBeginning or StartFromTime can be used"},
 		{map[string]any{"startFromTime": "yesterday"}, "startFromTime", "not a date"},
 		{map[string]any{"leaseRenewInterval": 5000, "leaseExpirationInterval": 1000}, "leaseRenewInterval", "expire before"},

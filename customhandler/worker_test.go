@@ -130,7 +130,7 @@ func out(name, q string, props ...string) *extension.BindingSpec {
 
 func waitFor(t *testing.T, what string, cond func() bool, logs fmt.Stringer) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a liveness bound for a loaded machine (a poll)
 	for !cond() {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<20)
