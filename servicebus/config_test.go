@@ -148,7 +148,7 @@ func TestEntityPathMustAgree(t *testing.T) {
 	with := func(path string) map[string]string {
 		return map[string]string{"AzureWebJobsServiceBus": peer.ConnectionString + ";EntityPath=" + path}
 	}
-	const dotnet = "The path to an Service Bus entity may be specified as part of the connection string or as a separate value, but not both."
+	const dotnet = "The path to an Service Bus entity may be specified as part of the connection string or as a separate value, but not both"
 	for _, c := range []struct {
 		name string
 		path string
