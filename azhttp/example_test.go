@@ -15,6 +15,7 @@ import (
 
 // get polls url while it answers 404 (until the host's trigger has mounted its route, which it
 // does when Run starts it), up to wait.
+// get polls url while the route is not mounted yet (404) or not yet running (503, Retry-After).
 func get(url string, wait time.Duration) (int, string) {
 	deadline := time.Now().Add(wait)
 	for {
@@ -24,7 +25,7 @@ func get(url string, wait time.Duration) (int, string) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound || time.Now().After(deadline) {
+		if resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
 			return resp.StatusCode, string(b)
 		}
 		time.Sleep(10 * time.Millisecond)

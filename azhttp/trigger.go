@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/azbind/azbind/extension/driver"
 	"github.com/azbind/azbind/internal/route"
@@ -68,6 +69,8 @@ type trigger struct {
 	exec     driver.Executor
 	inflight sync.WaitGroup
 	unmount  func()
+	started  chan struct{} // closed when Run begins: requests that came before it wait for it
+	stopped  bool
 }
 
 func isHTTPTrigger(t string) bool { return strings.EqualFold(t, "httpTrigger") }
@@ -154,6 +157,7 @@ func newTrigger(ctx context.Context, bc *driver.BindContext) (driver.Trigger, er
 		return nil, bc.Errorf("route", "give each HTTP function its own route or methods", "%w", err)
 	}
 	t.unmount = unmount
+	t.started = make(chan struct{})
 	return t, nil
 }
 
@@ -212,10 +216,11 @@ func (t *trigger) BindingData() []string {
 func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 	t.mu.Lock()
 	t.ctx, t.exec = ctx, exec
+	close(t.started)
 	t.mu.Unlock()
 	<-ctx.Done()
 	t.mu.Lock()
-	t.exec = nil // no inflight.Add after this point
+	t.exec, t.stopped = nil, true // no inflight.Add after this point
 	t.mu.Unlock()
 	t.inflight.Wait()
 	return nil
@@ -230,6 +235,19 @@ var emptyObject = []byte("{}")
 
 func (t *trigger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.mu.Lock()
+	if t.exec == nil && !t.stopped {
+		// Mounted, the host listening, Run not started yet (it starts right after the server):
+		// wait for it a little rather than refuse a request the host is about to serve.
+		t.mu.Unlock()
+		timer := time.NewTimer(10 * time.Second)
+		select {
+		case <-t.started:
+		case <-timer.C:
+		case <-r.Context().Done():
+		}
+		timer.Stop()
+		t.mu.Lock()
+	}
 	ctx, exec := t.ctx, t.exec
 	if exec == nil {
 		t.mu.Unlock()
