@@ -111,7 +111,18 @@ func (w *Worker) track(id, fn string) {
 	w.mu.Unlock()
 }
 
+// untrack ends an invocation. When it was the only one in flight, what the handler printed
+// before it answered is logged first (up to 100 ms), so those lines name it.
 func (w *Worker) untrack(id string) {
+	w.mu.Lock()
+	outs := w.outs
+	sole := len(w.inflight) == 1
+	w.mu.Unlock()
+	if sole {
+		for _, o := range outs {
+			o.settle(100 * time.Millisecond)
+		}
+	}
 	w.mu.Lock()
 	delete(w.inflight, id)
 	w.mu.Unlock()

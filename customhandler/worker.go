@@ -61,6 +61,7 @@ type Worker struct {
 	proc     *os.Process
 	closed   bool
 	inflight map[string]string // invocation id -> function name
+	outs     []*outputPipe     // the current process's stdout and stderr
 	stop     chan struct{}
 	done     chan struct{}
 }
@@ -225,21 +226,30 @@ func (w *Worker) runOnce(first chan<- error) (bool, error) {
 	cmd := exec.Command(w.cfg.Executable, w.cfg.args()...)
 	cmd.Dir = w.cfg.WorkingDirectory
 	cmd.Env = w.env()
-	stdout := &lineLog{w: w, stream: "stdout", level: slog.LevelInfo}
-	stderr := &lineLog{w: w, stream: "stderr", level: slog.LevelError}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	outs, ends, err := w.outputPipes()
+	if err != nil {
+		return false, fmt.Errorf("custom handler: cannot make the pipes for %s's output: %w", w.cfg.Executable, err)
+	}
+	cmd.Stdout, cmd.Stderr = ends[0], ends[1]
 	cmd.WaitDelay = 2 * time.Second
 	setProcAttr(cmd)
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
+		closeAll(outs, ends)
 		return false, ErrClosed
 	}
 	if err := cmd.Start(); err != nil {
 		w.mu.Unlock()
+		closeAll(outs, ends)
 		return false, fmt.Errorf("custom handler: cannot start %s: %w: check host.json %s.description.defaultExecutablePath", w.cfg.Executable, err, w.cfg.Section)
 	}
+	for i := range ends {
+		_ = ends[i].Close() // the child has its copies
+		go outs[i].run()
+	}
 	w.proc = cmd.Process
+	w.outs = outs
 	w.mu.Unlock()
 	pid := cmd.Process.Pid
 	w.log.Info("custom handler process started", slog.Int("pid", pid), slog.String("executable", w.cfg.Executable), slog.Int("port", w.port))
@@ -248,8 +258,10 @@ func (w *Worker) runOnce(first chan<- error) (bool, error) {
 	var waitErr error
 	go func() {
 		waitErr = cmd.Wait()
-		stdout.flush()
-		stderr.flush()
+		grace := time.Now().Add(cmd.WaitDelay)
+		for _, o := range outs {
+			o.close(grace)
+		}
 		close(exited)
 	}()
 	readyErr := w.awaitReady(exited)
@@ -268,6 +280,7 @@ func (w *Worker) runOnce(first chan<- error) (bool, error) {
 	w.client.CloseIdleConnections() // (kept-alive connections to the dead process)
 	w.mu.Lock()
 	w.proc = nil
+	w.outs = nil
 	select {
 	case <-w.readyCh: // was ready: new invocations wait for the next process
 		w.readyCh = make(chan struct{})
@@ -343,6 +356,33 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// outputPipes makes the stdout and stderr pipes: the readers and the write ends for the child.
+func (w *Worker) outputPipes() ([]*outputPipe, []*os.File, error) {
+	var outs []*outputPipe
+	var ends []*os.File
+	for _, l := range []*lineLog{
+		{w: w, stream: "stdout", level: slog.LevelInfo},
+		{w: w, stream: "stderr", level: slog.LevelError},
+	} {
+		o, end, err := newOutputPipe(l)
+		if err != nil {
+			closeAll(outs, ends)
+			return nil, nil, err
+		}
+		outs, ends = append(outs, o), append(ends, end)
+	}
+	return outs, ends, nil
+}
+
+func closeAll(outs []*outputPipe, ends []*os.File) {
+	for _, o := range outs {
+		_ = o.r.Close()
+	}
+	for _, f := range ends {
+		_ = f.Close()
+	}
 }
 
 // lineLog writes the handler's output to the host log, a record per line, naming the function
