@@ -156,6 +156,8 @@ func TestListenerNoPoisonQueueSkipsPastLimit(t *testing.T) {
 	})
 	stop := runBG(t, l.Run)
 	queuetest.WaitFor(t, waitLong, "the message received", func() bool { return l.Stats().Messages >= 1 })
+	// The skip is logged after the receive is counted: poll for the log, not a moment after the count.
+	queuetest.WaitFor(t, waitLong, "the skip logged", func() bool { return strings.Contains(logs.String(), "MaxDequeueCount") })
 	stop()
 	if n := calls.Load(); n != 0 {
 		t.Errorf("handler called %d times for a message past maxDequeueCount", n)
