@@ -1,7 +1,6 @@
 package customhandler
 
 import (
-	"errors"
 	"os"
 	"sync/atomic"
 	"time"
@@ -86,5 +85,3 @@ func (o *outputPipe) close(deadline time.Time) {
 	_ = o.r.Close()
 	<-o.finished
 }
-
-var errNoPending = errors.New("pending bytes unknown on this platform")
