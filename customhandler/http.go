@@ -84,29 +84,42 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", 
 // (enableForwardingHttpRequest) and replies with the handler's response verbatim: whatever its
 // status, the invocation succeeded (redirects are not followed).
 func (w *Worker) forward(ctx context.Context, fc *extension.FunctionContext, r *http.Request) error {
-	if err := w.waitReady(ctx); err != nil {
+	ready, err := w.waitReady(ctx)
+	if err != nil {
 		return fmt.Errorf("function %q: %w", fc.FunctionName, err)
 	}
+	// The body is read once, so the whole request is kept for a resend (send) only when it has
+	// none; a request with a body that found the process gone fails (the client retries it).
 	var body io.Reader
-	if r.Body != nil {
+	if r.Body != nil && r.Body != http.NoBody {
 		body = r.Body
 	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, w.base+r.URL.RequestURI(), body)
-	if err != nil {
-		return err
-	}
-	req.Header = r.Header.Clone()
-	for _, h := range hopHeaders {
-		req.Header.Del(h)
-	}
-	req.ContentLength = r.ContentLength
-	req.Host = r.Host
 	id := fc.InvocationID()
-	req.Header.Set("X-Azure-Functions-InvocationId", id)
-	req.Header.Set("X-Azure-Functions-HostVersion", HostVersion)
 	w.track(id, fc.FunctionName)
 	defer w.untrack(id)
-	resp, err := w.client.Do(req)
+	mk := func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, r.Method, w.base+r.URL.RequestURI(), body)
+		if err != nil {
+			return nil, err
+		}
+		req.Header = r.Header.Clone()
+		for _, h := range hopHeaders {
+			req.Header.Del(h)
+		}
+		req.ContentLength = r.ContentLength
+		req.Host = r.Host
+		req.Header.Set("X-Azure-Functions-InvocationId", id)
+		req.Header.Set("X-Azure-Functions-HostVersion", HostVersion)
+		return req, nil
+	}
+	var resp *http.Response
+	if body == nil {
+		resp, err = w.send(ctx, ready, mk)
+	} else if req, mkErr := mk(); mkErr != nil {
+		return mkErr
+	} else {
+		resp, err = w.client.Do(req)
+	}
 	if err != nil {
 		return fmt.Errorf("function %q: forwarding the request to the custom handler failed: %w", fc.FunctionName, withoutQuery(err))
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -45,21 +47,24 @@ func (w *Worker) invoke(ctx context.Context, inv *extension.DynamicInvocation) (
 	if err != nil {
 		return nil, err
 	}
-	if err := w.waitReady(ctx); err != nil {
+	ready, err := w.waitReady(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("function %q: %w", inv.Function, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.base+"/"+url.PathEscape(inv.Function), bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
 	id := fc.InvocationID()
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Azure-Functions-InvocationId", id)
-	req.Header.Set("X-Azure-Functions-HostVersion", HostVersion)
-	req.Header.Set("User-Agent", "Azure-Functions-Host/"+HostVersion)
 	w.track(id, inv.Function)
 	defer w.untrack(id)
-	resp, err := w.client.Do(req)
+	resp, err := w.send(ctx, ready, func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.base+"/"+url.PathEscape(inv.Function), bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Azure-Functions-InvocationId", id)
+		req.Header.Set("X-Azure-Functions-HostVersion", HostVersion)
+		req.Header.Set("User-Agent", "Azure-Functions-Host/"+HostVersion)
+		return req, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("function %q: custom handler request failed: %w", inv.Function, err)
 	}
@@ -91,6 +96,26 @@ func (w *Worker) invoke(ctx context.Context, inv *extension.DynamicInvocation) (
 		lg.LogAttrs(ctx, slog.LevelInfo, s, slog.String("source", "customHandler"))
 	}
 	return w.outputs(inv, &res)
+}
+
+// send sends the request mk makes to the process that was ready. A request that found nothing
+// listening (the process had just exited, before the worker saw it) never reached the handler:
+// it waits for the restarted process and is sent again (at most twice), rather than failing an
+// invocation, and burning a delivery, for a crash it was not part of.
+func (w *Worker) send(ctx context.Context, ready chan struct{}, mk func() (*http.Request, error)) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		req, err := mk()
+		if err != nil {
+			return nil, err
+		}
+		resp, err := w.client.Do(req)
+		if err == nil || attempt == 2 || !errors.Is(err, syscall.ECONNREFUSED) || !w.awaitRestart(ctx, ready) {
+			return resp, err
+		}
+		w.mu.Lock()
+		ready = w.readyCh
+		w.mu.Unlock()
+	}
 }
 
 func excerpt(b []byte) string {

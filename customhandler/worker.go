@@ -58,6 +58,7 @@ type Worker struct {
 
 	mu       sync.Mutex
 	readyCh  chan struct{} // closed while the current process answers
+	goneCh   chan struct{} // closed when the process readyCh belongs to has exited
 	proc     *os.Process
 	closed   bool
 	inflight map[string]string // invocation id -> function name
@@ -88,7 +89,7 @@ func Start(ctx context.Context, opts Options) (*Worker, error) {
 	}
 	w := &Worker{opts: opts, cfg: opts.Config, log: opts.Logger.With(slog.String("component", "customHandler")),
 		port: port, id: uuid.NewString(), base: "http://127.0.0.1:" + strconv.Itoa(port),
-		readyCh: make(chan struct{}), inflight: map[string]string{}, stop: make(chan struct{}), done: make(chan struct{})}
+		readyCh: make(chan struct{}), goneCh: make(chan struct{}), inflight: map[string]string{}, stop: make(chan struct{}), done: make(chan struct{})}
 	timeout := time.Duration(0) // unbounded (int.MaxValue ms in Functions)
 	switch ft := opts.FunctionTimeout; {
 	case ft == 0:
@@ -258,6 +259,7 @@ func (w *Worker) runOnce(first chan<- error) (bool, error) {
 	var waitErr error
 	go func() {
 		waitErr = cmd.Wait()
+		w.processGone() // at once: new invocations wait for the next process, not for the pipes to drain
 		grace := time.Now().Add(cmd.WaitDelay)
 		for _, o := range outs {
 			o.close(grace)
@@ -278,14 +280,10 @@ func (w *Worker) runOnce(first chan<- error) (bool, error) {
 	}
 	<-exited
 	w.client.CloseIdleConnections() // (kept-alive connections to the dead process)
+	w.processGone()                 // again: it may have become ready just as it exited
 	w.mu.Lock()
 	w.proc = nil
 	w.outs = nil
-	select {
-	case <-w.readyCh: // was ready: new invocations wait for the next process
-		w.readyCh = make(chan struct{})
-	default:
-	}
 	w.mu.Unlock()
 	if readyErr != nil {
 		return false, readyErr
@@ -323,22 +321,62 @@ func (w *Worker) awaitReady(exited <-chan struct{}) error {
 	}
 }
 
+// processGone marks the current process as no longer answering: if it was ready, new
+// invocations wait for the next one, and those that found it gone (awaitRestart) are woken.
+func (w *Worker) processGone() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	select {
+	case <-w.readyCh:
+		w.readyCh = make(chan struct{})
+		close(w.goneCh)
+		w.goneCh = make(chan struct{})
+	default:
+	}
+}
+
+// awaitRestart is called when a request to the process that was ready (ready) found nothing
+// listening: the request never reached the handler, so it is safe to send again. It waits for
+// that process to be seen gone and the next one to answer, at most ReadyTimeout for each, and
+// reports whether to send again.
+func (w *Worker) awaitRestart(ctx context.Context, ready chan struct{}) bool {
+	w.mu.Lock()
+	cur, gone := w.readyCh, w.goneCh
+	w.mu.Unlock()
+	if cur == ready { // still the same process: wait until it is seen gone
+		t := time.NewTimer(w.opts.ReadyTimeout)
+		defer t.Stop()
+		select {
+		case <-gone:
+		case <-t.C:
+			return false // alive but not listening: fail with the dial error
+		case <-ctx.Done():
+			return false
+		case <-w.stop:
+			return false
+		}
+	}
+	_, err := w.waitReady(ctx)
+	return err == nil
+}
+
 // waitReady blocks until a process answers (invocations during a restart wait, rather than
 // fail and burn their delivery count), ctx ends, or the worker closes.
-func (w *Worker) waitReady(ctx context.Context) error {
+// It returns the ready channel of the process it waited for.
+func (w *Worker) waitReady(ctx context.Context) (chan struct{}, error) {
 	w.mu.Lock()
 	ch, closed := w.readyCh, w.closed
 	w.mu.Unlock()
 	if closed {
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	select {
 	case <-ch:
-		return nil
+		return ch, nil
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for the custom handler process to be ready: %w", ctx.Err())
+		return nil, fmt.Errorf("waiting for the custom handler process to be ready: %w", ctx.Err())
 	case <-w.stop:
-		return ErrClosed
+		return nil, ErrClosed
 	}
 }
 

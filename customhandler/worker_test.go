@@ -288,3 +288,25 @@ func TestFailuresAndRestart(t *testing.T) {
 		t.Error("the Logs of a non-2xx answer were applied (Functions drops them)")
 	}
 }
+
+// A request that finds nothing listening never reached the handler: while the process that
+// stopped listening exits and is restarted, the invocation waits and is sent to the new one,
+// instead of failing (and burning its one delivery here) for a crash it was not part of.
+func TestRefusedRequestWaitsForRestart(t *testing.T) {
+	e := start(t, app(t, ""), func(h *extension.Host, pre string) {
+		for _, fn := range []string{"Deaf", "Ok"} {
+			_ = h.Func(fn, extension.Handler{}, trig(pre+fn), out("text", pre+fn+"-out"))
+		}
+	})
+	pid := e.w.PID()
+	e.q("Deaf").Send([]byte("x"))
+	waitFor(t, "Deaf acked", func() bool { return len(e.q("Deaf").Acked()) == 1 }, e.logs)
+	e.q("Ok").Send([]byte("x")) // within the 500 ms the old process refuses connections
+	waitFor(t, "Ok acked or dead-lettered", func() bool { return len(e.q("Ok").Acked())+len(e.q("Ok").Dead()) == 1 }, e.logs)
+	if n := len(e.q("Ok").Dead()); n != 0 {
+		t.Fatalf("Ok dead-lettered: a refused request was not sent again to the restarted process\n%s", e.logs.String())
+	}
+	if p := e.w.PID(); p == pid || p == 0 {
+		t.Errorf("pid %d, was %d: not restarted", p, pid)
+	}
+}

@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 func main() {
@@ -17,6 +20,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "FUNCTIONS_CUSTOMHANDLER_PORT and FUNCTIONS_HTTPWORKER_PORT must be set alike")
 		os.Exit(2)
 	}
+	l, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var deaf atomic.Bool
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Path == "/" {
 			w.WriteHeader(http.StatusNotFound) // any answer means ready
@@ -65,6 +74,12 @@ func main() {
 		case "NotJSON":
 			w.Header().Set("Content-Type", "text/plain")
 			io.WriteString(w, `{"Outputs":{"text":"x"}}`)
+		case "Deaf": // stops listening, answers, and exits 500 ms later: requests meanwhile are refused
+			deaf.Store(true)
+			l.Close()
+			w.Header().Set("Connection", "close")
+			reply(map[string]any{})
+			go func() { time.Sleep(500 * time.Millisecond); os.Exit(4) }()
 		case "Crash":
 			fmt.Fprintln(os.Stderr, "crashing on purpose")
 			os.Exit(3)
@@ -72,8 +87,10 @@ func main() {
 			reply(map[string]any{})
 		}
 	})
-	if err := http.ListenAndServe("127.0.0.1:"+port, nil); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	err = http.Serve(l, nil)
+	if deaf.Load() {
+		select {} // the exit above ends the process
 	}
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
 }
