@@ -34,7 +34,9 @@
 // another host took is given up at once, and before each batch the owner checks it still holds
 // the lease. On stop a listener finishes its batches in flight, stores their continuations and
 // releases its leases, so another host resumes at once; a killed host's leases expire and are
-// taken over from their stored continuations.
+// taken over from their stored continuations — the listener looks again just after the first
+// lease of another owner would expire, so the takeover comes at the expiry (≤ 60 s after the kill
+// at the defaults), not at the next acquire round.
 //
 // Per owned lease, batches are read from the change feed (at most maxItemsPerInvocation documents,
 // default: the service's page size) and executed one at a time, so documents of a feed range are

@@ -67,11 +67,16 @@ func (l *leaseDoc) expired(now time.Time, expiration time.Duration) bool {
 	if l.Owner == "" {
 		return true
 	}
+	return now.Sub(l.renewed()) > expiration
+}
+
+// renewed is when the lease was last written by its owner.
+func (l *leaseDoc) renewed() time.Time {
 	ts := l.Timestamp
 	if ts.IsZero() && l.TS > 0 {
 		ts = time.Unix(l.TS, 0)
 	}
-	return now.Sub(ts) > expiration
+	return ts
 }
 
 type leaseStore struct {

@@ -255,10 +255,11 @@ func (t *trigger) Run(ctx context.Context, exec driver.Executor) error {
 		case <-ctx.Done():
 			return nil
 		case <-acquire.C:
-			if err := t.balance(ctx, exec, &wg); err != nil && ctx.Err() == nil {
+			next, err := t.balance(ctx, exec, &wg)
+			if err != nil && ctx.Err() == nil {
 				t.logger.WarnContext(ctx, "cosmos trigger: acquiring leases failed; retrying", "error", err)
 			}
-			acquire.Reset(t.tm.acquire)
+			acquire.Reset(next)
 		case <-renew.C:
 			t.renewAll(ctx)
 		}
@@ -469,13 +470,20 @@ func continuationFor(fr azcosmos.FeedRange, etag string) *string {
 // balance lists the leases, takes the expired and released ones this host is due (an equal share
 // of the leases among the live owners), and steals one from the busiest owner when no free lease
 // is left and this host is below its share.
-func (t *trigger) balance(ctx context.Context, exec driver.Executor, wg *sync.WaitGroup) error {
+//
+// It returns when to look again: leaseAcquireInterval, or sooner — just after the first lease of
+// another owner would expire — so that a lease its owner no longer renews (a killed host) is taken
+// over as soon as it expires, not up to an acquire interval later (issue 24; the change-feed
+// processor waits for its next round). A live owner renews every leaseRenewInterval, long before
+// its lease comes within an acquire interval of expiring, so healthy hosts never look sooner.
+func (t *trigger) balance(ctx context.Context, exec driver.Executor, wg *sync.WaitGroup) (time.Duration, error) {
+	next := t.tm.acquire
 	leases, err := t.store.list(ctx)
 	if err != nil {
-		return err
+		return next, err
 	}
 	if len(leases) == 0 {
-		return t.ensureLeases(ctx)
+		return next, t.ensureLeases(ctx)
 	}
 	now := t.clock.Now()
 	t.mu.Lock()
@@ -503,10 +511,15 @@ func (t *trigger) balance(ctx context.Context, exec driver.Executor, wg *sync.Wa
 		}
 	}
 	t.mu.Unlock()
+	for _, l := range others {
+		if d := l.renewed().Add(t.tm.expiration).Sub(now) + expiryMargin; d > 0 && d < next {
+			next = d
+		}
+	}
 	target := (len(leases) + len(counts) - 1) / len(counts)
 	need := target - mine
 	if need <= 0 {
-		return nil
+		return next, nil
 	}
 	rand.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
 	var take []*leaseDoc
@@ -535,13 +548,17 @@ func (t *trigger) balance(ctx context.Context, exec driver.Executor, wg *sync.Wa
 			if isPrecondition(err) || isNotFound(err) {
 				continue // another host was first
 			}
-			return fmt.Errorf("acquiring lease %s: %w", l.LeaseToken, err)
+			return t.tm.acquire, fmt.Errorf("acquiring lease %s: %w", l.LeaseToken, err)
 		}
 		t.logger.InfoContext(ctx, "cosmos trigger acquired a lease", "lease", got.LeaseToken, "previousOwner", prev)
 		t.start(ctx, exec, wg, got)
 	}
-	return nil
+	return next, nil
 }
+
+// expiryMargin is how long after a lease's expiry balance looks again (expired means older than
+// leaseExpirationInterval, strictly).
+const expiryMargin = 100 * time.Millisecond
 
 func (t *trigger) start(ctx context.Context, exec driver.Executor, wg *sync.WaitGroup, l *leaseDoc) {
 	wctx, cancel := context.WithCancel(ctx)

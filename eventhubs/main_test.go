@@ -166,6 +166,8 @@ type hostOpts struct {
 	settings map[string]string
 	shutdown time.Duration
 	storage  extension.HostStorage // default: AzureWebJobsStorage's azure-webjobs-hosts
+	// defaultLB keeps the load-balancing intervals at their defaults (10 s, 30 s) instead of fastLB's.
+	defaultLB bool
 }
 
 // fastLB are host.json settings that make ownership changes quick in tests.
@@ -197,11 +199,15 @@ func startHost(t *testing.T, o hostOpts, declare func(h *extension.Host) error) 
 	if o.shutdown == 0 {
 		o.shutdown = 10 * time.Second
 	}
+	ext := o.ext
+	if !o.defaultLB {
+		ext = fastLB(o.ext)
+	}
 	logs := &logBuffer{}
 	run := testhost.Start(t, extension.HostOptions{
 		Settings:        connection.NewSettings(connection.FromMap("test", kv)),
 		Logger:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		HostConfig:      &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"eventHubs": fastLB(o.ext)}, Retry: o.retry},
+		HostConfig:      &extension.HostConfig{Version: "2.0", Extensions: map[string]map[string]any{"eventHubs": ext}, Retry: o.retry},
 		ShutdownTimeout: o.shutdown,
 		HostID:          o.hostID,
 		Storage:         o.storage,

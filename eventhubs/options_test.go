@@ -155,3 +155,54 @@ func TestRenewDue(t *testing.T) {
 		}
 	}
 }
+
+// The Processor's rounds come every second, but the ownership blobs are listed again only when the
+// kept listing is an interval old, shows a partition nobody owns, or another owner's ownership past
+// its expiry; a refused claim drops the kept listing.
+func TestOwnershipListingKept(t *testing.T) {
+	if r := processorRound(10 * time.Second); r != time.Second {
+		t.Errorf("round for 10 s = %v", r)
+	}
+	if r := processorRound(500 * time.Millisecond); r != 500*time.Millisecond {
+		t.Errorf("round for 0.5 s = %v", r)
+	}
+	key := [3]string{"ns", "hub", "$default"}
+	now := time.Now()
+	own := func(pid, owner string, age time.Duration) azeventhubs.Ownership {
+		return azeventhubs.Ownership{FullyQualifiedNamespace: "ns", EventHubName: "hub", ConsumerGroup: "$default", PartitionID: pid, OwnerID: owner, LastModifiedTime: now.Add(-age)}
+	}
+	s := &store{ownerID: "me", interval: 10 * time.Second, expiry: 30 * time.Second, others: map[string]string{}, mine: map[string]azeventhubs.Ownership{}}
+	set := func(listedAge time.Duration, owns ...azeventhubs.Ownership) {
+		s.listed, s.listKey, s.listedAt = owns, key, now.Add(-listedAge)
+	}
+	for _, c := range []struct {
+		what   string
+		age    time.Duration
+		owns   []azeventhubs.Ownership
+		key    [3]string
+		reused bool
+	}{
+		{"fresh listing", time.Second, []azeventhubs.Ownership{own("0", "me", 20*time.Second), own("1", "other", 29*time.Second)}, key, true},
+		{"an interval old", 10 * time.Second, []azeventhubs.Ownership{own("0", "me", time.Second)}, key, false},
+		{"another group", time.Second, []azeventhubs.Ownership{own("0", "me", time.Second)}, [3]string{"ns", "hub", "g2"}, false},
+		{"unowned partition", time.Second, []azeventhubs.Ownership{own("0", "", time.Second)}, key, false},
+		{"foreign ownership expired", time.Second, []azeventhubs.Ownership{own("0", "other", 31*time.Second)}, key, false},
+		{"own ownership old", time.Second, []azeventhubs.Ownership{own("0", "me", 31*time.Second)}, key, true},
+	} {
+		set(c.age, c.owns...)
+		if _, ok := s.cachedListing(c.key); ok != c.reused {
+			t.Errorf("%s: listing kept = %v, want %v", c.what, ok, c.reused)
+		}
+	}
+	set(time.Second, own("0", "other", 29*time.Second), own("1", "me", time.Second))
+	claimed := own("0", "me", 0)
+	s.claimedInListing([]azeventhubs.Ownership{claimed}, []azeventhubs.Ownership{claimed})
+	got, ok := s.cachedListing(key)
+	if !ok || len(got) != 2 || got[0].OwnerID != "me" {
+		t.Errorf("after a claim: %v %+v", ok, got)
+	}
+	s.claimedInListing([]azeventhubs.Ownership{own("1", "me", 0)}, nil)
+	if _, ok := s.cachedListing(key); ok {
+		t.Error("a refused claim kept the listing")
+	}
+}

@@ -269,7 +269,7 @@ func (t *trigger) runProcessor(ctx context.Context, exec driver.Executor) error 
 	t.recovered()
 	proc, err := azeventhubs.NewProcessor(t.consumer, t.store, &azeventhubs.ProcessorOptions{
 		LoadBalancingStrategy:       azeventhubs.ProcessorStrategy(t.opts.LoadBalancingStrategy),
-		UpdateInterval:              t.opts.LoadBalancingUpdateInterval,
+		UpdateInterval:              processorRound(t.opts.LoadBalancingUpdateInterval),
 		PartitionExpirationDuration: t.opts.PartitionOwnershipExpirationInterval,
 		StartPositions:              azeventhubs.StartPositions{Default: t.opts.startPosition()},
 		Prefetch:                    t.opts.prefetch(),

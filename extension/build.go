@@ -172,6 +172,7 @@ func (h *Host) buildFunction(ctx context.Context, spec *FunctionSpec, handler Ha
 	tp := h.opts.TracerProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider()
+		f.globalTP = true
 	}
 	if _, isNoop := tp.(noop.TracerProvider); !isNoop {
 		f.tracer = tp.Tracer("github.com/azbind/azbind/extension")

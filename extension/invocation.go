@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 
@@ -120,13 +119,8 @@ type invocationData invocation
 func (d *invocationData) Value(name string) (any, bool) {
 	inv := (*invocation)(d)
 	if p := inv.payloadProps(); p != nil {
-		if v, ok := p[name]; ok {
+		if v, ok := driver.LookupFold(p, name); ok {
 			return v, true
-		}
-		for k, v := range p {
-			if strings.EqualFold(k, name) {
-				return v, true
-			}
 		}
 	}
 	if m := inv.fc.Metadata; m != nil {
@@ -157,7 +151,11 @@ func (inv *invocation) payloadProps() map[string]any {
 			b = x
 		}
 	}
-	if len(b) > 0 && b[0] == '{' || len(b) > 0 && strings.HasPrefix(strings.TrimSpace(string(b[:min(len(b), 64)])), "{") {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	if i < len(b) && b[i] == '{' {
 		var m map[string]any
 		if json.Unmarshal(b, &m) == nil {
 			inv.payload = m

@@ -14,9 +14,11 @@ import (
 
 	"github.com/azbind/azbind/extension/driver"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // function is a built, runnable function: the Executor its trigger drives.
@@ -38,6 +40,7 @@ type function struct {
 	timeout   time.Duration // <=0: none
 	logger    *slog.Logger
 	tracer    trace.Tracer // nil when tracing is a no-op
+	globalTP  bool         // tracer is otel's global provider's: skipped while no provider is set
 	spanName  string
 	spanOpts  []trace.SpanStartOption
 	metCount  metric.Int64Counter // nil without a MeterProvider
@@ -140,7 +143,7 @@ func (f *function) attempt(parent context.Context, ev *driver.Event, rc RetryCon
 
 	var ctx context.Context = inv
 	var span trace.Span
-	if f.tracer != nil {
+	if f.tracer != nil && !(f.globalTP && globalTracingOff()) {
 		ctx, span = f.tracer.Start(ctx, f.spanName, f.spanOpts...)
 	}
 	// As Functions, every attempt is logged at Information when it starts and when it ends
@@ -400,4 +403,26 @@ func (inv *invocation) closeAll() {
 			c.Close()
 		}()
 	}
+}
+
+// globalDelegate is the type of otel's global TracerProvider before a program sets one: a
+// delegating provider whose spans record nothing, yet cost three allocations each (the span and
+// the context carrying it). Nil if a provider was set before this package was initialised.
+var globalDelegate = func() reflect.Type {
+	t := reflect.TypeOf(otel.GetTracerProvider())
+	if t != nil && t.Kind() == reflect.Pointer && t.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global" {
+		return t
+	}
+	return nil
+}()
+
+// globalTracingOff reports whether otel's global TracerProvider is still the unset default (or a
+// no-op provider); it is asked per attempt, so a provider set after the host started is used from
+// the next invocation on.
+func globalTracingOff() bool {
+	tp := otel.GetTracerProvider()
+	if _, ok := tp.(noop.TracerProvider); ok {
+		return true
+	}
+	return globalDelegate != nil && reflect.TypeOf(tp) == globalDelegate
 }

@@ -6,11 +6,14 @@ import (
 	"testing"
 
 	"github.com/azbind/azbind/extension"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Each attempt is a span named "invoke <function>" with the error recorded, and the invocation
@@ -56,5 +59,34 @@ func TestTelemetry(t *testing.T) {
 	}
 	if counts["failed"] != 1 || counts["succeeded"] != 1 {
 		t.Errorf("invocation counts = %v, want 1 failed and 1 succeeded", counts)
+	}
+}
+
+// With no TracerProvider option the host uses otel's global provider: while the program has set
+// none, no span is started (it would record nothing and cost three allocations); a provider the
+// program sets after the host started is used from the next invocation on.
+func TestGlobalTracerProviderSetLater(t *testing.T) {
+	name, q := newQueue(t)
+	o := opts(nil)
+	o.TracerProvider = nil
+	calls := make(chan bool, 2)
+	run(t, o, "globaltraced", extension.Action(func(ctx context.Context, s string) error {
+		calls <- trace.SpanFromContext(ctx).SpanContext().IsValid()
+		return nil
+	}), trig(name))
+	q.Send([]byte("before"))
+	if <-calls {
+		t.Error("an invocation has a span before any provider was set")
+	}
+	spans := tracetest.NewSpanRecorder()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
+	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+	q.Send([]byte("after"))
+	if !<-calls {
+		t.Error("the invocation after otel.SetTracerProvider has no span")
+	}
+	waitFor(t, "a span", func() bool { return len(spans.Ended()) == 1 })
+	if got := spans.Ended()[0].Name(); got != "invoke globaltraced" {
+		t.Errorf("span %q", got)
 	}
 }

@@ -118,20 +118,81 @@ type Metadata interface {
 	Lookup(name string) (any, bool)
 }
 
-// MapMetadata is Metadata backed by a map; lookups fall back to a case-insensitive scan.
+// MapMetadata is Metadata backed by a map; lookups are case-insensitive (see LookupFold).
 type MapMetadata map[string]any
 
 // Lookup implements Metadata.
-func (m MapMetadata) Lookup(name string) (any, bool) {
+func (m MapMetadata) Lookup(name string) (any, bool) { return LookupFold(m, name) }
+
+// LookupFold returns m's value for name, matched case-insensitively as binding data is: the
+// exact key first, then the usual other spellings of name (Title case, as `ID` for Id; its first
+// letter's case flipped, as `dequeueCount` for DequeueCount) as plain map lookups, and only then a
+// scan of the map. The lookups allocate nothing.
+func LookupFold[V any](m map[string]V, name string) (V, bool) {
 	if v, ok := m[name]; ok {
 		return v, true
+	}
+	var zero V
+	if len(m) == 0 || name == "" {
+		return zero, false
+	}
+	if len(name) <= 64 {
+		// Two spellings as plain lookups: Title case (`ID` → Id) and the first letter's case
+		// flipped (`dequeueCount` → DequeueCount); Title case first when name has no lower-case
+		// letter, as acronyms are spelt in PascalCase keys.
+		var title, flip [64]byte
+		t, f := title[:len(name)], flip[:len(name)]
+		copy(f, name)
+		f[0] = flipCase(f[0])
+		t[0] = upper(name[0])
+		caps := true
+		for i := 1; i < len(name); i++ {
+			c := name[i]
+			caps = caps && !('a' <= c && c <= 'z')
+			t[i] = lower(c)
+		}
+		first, second := t, f
+		if !caps {
+			first, second = f, t
+		}
+		if string(first) != name {
+			if v, ok := m[string(first)]; ok {
+				return v, true
+			}
+		}
+		if string(second) != name && string(second) != string(first) {
+			if v, ok := m[string(second)]; ok {
+				return v, true
+			}
+		}
 	}
 	for k, v := range m {
 		if strings.EqualFold(k, name) {
 			return v, true
 		}
 	}
-	return nil, false
+	return zero, false
+}
+
+func upper(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}
+
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+func flipCase(c byte) byte {
+	if u := upper(c); u != c {
+		return u
+	}
+	return lower(c)
 }
 
 // Status is the outcome of an invocation as a trigger must act on it.

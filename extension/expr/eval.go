@@ -183,6 +183,9 @@ func decodeJSON(b []byte) (any, error) {
 
 // render converts a value to its substituted text.
 func render(e *Expr, v any) (string, error) {
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
 	if g, ok := asGUID(v); ok {
 		return formatGUID(g, guidFormat(e))
 	}

@@ -73,8 +73,11 @@ type Options struct {
 
 // Template is a parsed `{…}` template.
 type Template struct {
-	src   string
-	parts []part
+	src     string
+	parts   []part
+	literal bool   // no {…} parts
+	lit     string // the literal parts' text (all of it when literal)
+	size    int    // Eval's buffer: the literal text and room for a typical value per expression
 }
 
 // part is a literal (expr == nil) or an expression.
@@ -163,6 +166,17 @@ func Parse(s string) (*Template, error) {
 		}
 	}
 	flush()
+	t.literal = true
+	var all strings.Builder
+	for _, p := range t.parts {
+		all.WriteString(p.lit)
+		t.size += len(p.lit)
+		if p.expr != nil {
+			t.literal = false
+			t.size += 24 // room for a typical value, so that the result is one allocation
+		}
+	}
+	t.lit = all.String()
 	return t, nil
 }
 
@@ -283,23 +297,10 @@ next:
 }
 
 // IsLiteral reports whether the template has no `{…}` parts; Literal returns its text then.
-func (t *Template) IsLiteral() bool {
-	for _, p := range t.parts {
-		if p.expr != nil {
-			return false
-		}
-	}
-	return true
-}
+func (t *Template) IsLiteral() bool { return t.literal }
 
 // Literal returns the unescaped text of a literal template (the literal parts of any template).
-func (t *Template) Literal() string {
-	var b strings.Builder
-	for _, p := range t.parts {
-		b.WriteString(p.lit)
-	}
-	return b.String()
-}
+func (t *Template) Literal() string { return t.lit }
 
 // Eval renders the template. For each `{name.path:format}` the trigger's data (d, may be nil) is
 // asked for name first; only when it has no such value are the built-ins used.
@@ -307,15 +308,11 @@ func (t *Template) Eval(d Data, opt *Options) (string, error) {
 	if opt == nil {
 		opt = &Options{}
 	}
-	var b strings.Builder
-	n := 0
-	for _, p := range t.parts {
-		n += len(p.lit)
-		if p.expr != nil {
-			n += 24 // room for a typical value, so that the result is one allocation
-		}
+	if t.literal {
+		return t.lit, nil
 	}
-	b.Grow(n)
+	var b strings.Builder
+	b.Grow(t.size)
 	for _, p := range t.parts {
 		if p.expr == nil {
 			b.WriteString(p.lit)
