@@ -59,13 +59,15 @@ func newStore(cc *container.Client, ownerID string, interval, expiry time.Durati
 		others: map[string]string{}, mine: map[string]azeventhubs.Ownership{}}, nil
 }
 
-// renewDue reports whether an ownership written age ago must be renewed in this round: unless
-// it would still be fresh after the longest gap to the next round (the Processor's jitter makes a
-// round 0.8–1.3 × the interval) with a sixth of the expiration to spare. At the defaults (10 s,
-// 30 s) an ownership younger than 12 s is not rewritten, which about halves the ownership writes
-// of an idle host; a killed host's ownership still expires at most expiry after its last write.
+// renewDue reports whether an ownership written age ago must be renewed in this round: once it
+// is within a load-balancing interval of its expiry — or within the longest gap to the next round
+// (the Processor's jitter makes a round 0.8–1.3 × processorRound) with a sixth of the expiration to
+// spare, if that is longer. At the defaults (10 s, 30 s, rounds of 1 s) an ownership is rewritten
+// when it is 20 s old, which leaves a whole interval for a failed renewal to be retried, and makes
+// a third of the writes of renewing every round; a killed host's ownership still expires at most
+// expiry after its last write.
 func renewDue(age, interval, expiry time.Duration) bool {
-	return age+interval*13/10+expiry/6 >= expiry
+	return age+max(interval, processorRound(interval)*13/10+expiry/6) >= expiry
 }
 
 // observe records what a listing of the ownership blobs showed (the Processor lists them every

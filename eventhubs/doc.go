@@ -68,7 +68,7 @@
 // final checkpoint. Events prefetched before a steal can still be processed by the old owner
 // (duplicates, never loss). A batch that fails on a lost partition is left to the new owner, not
 // dead-lettered. An idle host renews an ownership only when it would otherwise risk going stale
-// before the next load-balancing round (about every other round at the defaults). The Processor
+// before a failed renewal could be retried (at 20 s of its 30 s at the defaults). The Processor
 // runs a round about every second, but lists the ownership blobs only once per
 // loadBalancingUpdateInterval — sooner when the last listing shows an unowned partition or an
 // ownership past its expiry — so a killed host's partitions are claimed within about a second of

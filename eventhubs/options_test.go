@@ -141,15 +141,16 @@ func TestTriggerPartitionContextBindingData(t *testing.T) {
 // the ownership could expire before the next round.
 func TestRenewDue(t *testing.T) {
 	interval, expiry := 10*time.Second, 30*time.Second
-	for age, want := range map[time.Duration]bool{0: false, 8 * time.Second: false, 11 * time.Second: false, 12 * time.Second: true, 20 * time.Second: true} {
+	for age, want := range map[time.Duration]bool{0: false, 8 * time.Second: false, 19 * time.Second: false, 20 * time.Second: true, 25 * time.Second: true} {
 		if got := renewDue(age, interval, expiry); got != want {
 			t.Errorf("age %v: renew %v, want %v", age, got, want)
 		}
 	}
-	// Skipped at age a, the next round comes at most 1.3 intervals later: still fresh then.
+	// Skipped at age a, the next round comes at most 1.3 rounds later: still fresh then, with a
+	// sixth of the expiry to spare.
 	for _, c := range []struct{ interval, expiry time.Duration }{{10 * time.Second, 30 * time.Second}, {500 * time.Millisecond, 3 * time.Second}, {20 * time.Second, 30 * time.Second}} {
 		for age := time.Duration(0); age < c.expiry; age += 100 * time.Millisecond {
-			if !renewDue(age, c.interval, c.expiry) && age+c.interval*13/10 >= c.expiry {
+			if !renewDue(age, c.interval, c.expiry) && age+processorRound(c.interval)*13/10+c.expiry/6 >= c.expiry {
 				t.Errorf("%+v: skipping at age %v lets the ownership expire before the next round", c, age)
 			}
 		}
