@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/azbind/azbind/extension"
 	"go.opentelemetry.io/otel"
@@ -74,15 +75,24 @@ func TestGlobalTracerProviderSetLater(t *testing.T) {
 		calls <- trace.SpanFromContext(ctx).SpanContext().IsValid()
 		return nil
 	}), trig(name))
+	next := func() bool {
+		select {
+		case v := <-calls:
+			return v
+		case <-time.After(30 * time.Second):
+			t.Fatal("no invocation within 30 s")
+			return false
+		}
+	}
 	q.Send([]byte("before"))
-	if <-calls {
+	if next() {
 		t.Error("an invocation has a span before any provider was set")
 	}
 	spans := tracetest.NewSpanRecorder()
 	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
 	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
 	q.Send([]byte("after"))
-	if !<-calls {
+	if !next() {
 		t.Error("the invocation after otel.SetTracerProvider has no span")
 	}
 	waitFor(t, "a span", func() bool { return len(spans.Ended()) == 1 })
