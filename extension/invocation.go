@@ -132,12 +132,7 @@ func (d *invocationData) Value(name string) (any, bool) {
 }
 
 func (inv *invocation) payloadProps() map[string]any {
-	inv.mu.Lock()
-	defer inv.mu.Unlock()
-	if inv.payloadDone {
-		return inv.payload
-	}
-	inv.payloadDone = true
+	// Only a JSON object has members: anything else is known at a glance, without the lock.
 	b := inv.ev.Payload
 	if b == nil {
 		// Data stands in when it is the payload itself; a connector value (a message type, an
@@ -146,22 +141,41 @@ func (inv *invocation) payloadProps() map[string]any {
 		case []byte:
 			b = x
 		case string:
+			if !jsonObject(x) {
+				return nil
+			}
 			b = []byte(x)
 		case json.RawMessage:
 			b = x
 		}
 	}
-	i := 0
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
+	if !jsonObject(b) {
+		return nil
 	}
-	if i < len(b) && b[i] == '{' {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if !inv.payloadDone {
+		inv.payloadDone = true
 		var m map[string]any
 		if json.Unmarshal(b, &m) == nil {
 			inv.payload = m
 		}
 	}
 	return inv.payload
+}
+
+// jsonObject reports whether b's first non-space byte opens a JSON object.
+func jsonObject[T string | []byte](b T) bool {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case '{':
+			return true
+		}
+		return false
+	}
+	return false
 }
 
 func (inv *invocation) now() time.Time { return inv.f.host.clock.Now() }

@@ -37,6 +37,7 @@ func (bc *BindContext) Template(prop string) (*Template, error) {
 	if err != nil {
 		return nil, &ConfigError{Where: bc.Spec.Where, Field: prop, Err: err}
 	}
+	t.Spell(bc.TriggerData)
 	if bc.TriggerData != nil && !contains(bc.TriggerData, "*") {
 		for _, n := range t.Names() {
 			if !containsFold(bc.TriggerData, n) {

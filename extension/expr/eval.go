@@ -14,6 +14,9 @@ import (
 
 func evalExpr(e *Expr, d Data, opt *Options) (string, error) {
 	first := e.Path[0]
+	if e.key != "" {
+		first = e.key
+	}
 	var v any
 	found := false
 	if d != nil {

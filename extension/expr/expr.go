@@ -77,7 +77,11 @@ type Template struct {
 	parts   []part
 	literal bool   // no {…} parts
 	lit     string // the literal parts' text (all of it when literal)
-	size    int    // Eval's buffer: the literal text and room for a typical value per expression
+	litLen  int    // length of the literal parts' text
+	nexpr   int    // number of expressions
+	pre     string // with one expression: the literal text before it
+	suf     string // and after it
+	one     *Expr  // the one expression, when there is exactly one
 }
 
 // part is a literal (expr == nil) or an expression.
@@ -92,6 +96,8 @@ type Expr struct {
 	Format    string   // text after the first ':' ("" when none)
 	HasFormat bool
 	Pos       int // position of the '{' (UTF-16 units from 0)
+
+	key string // the spelling Path[0] is looked up under (Spell); Path[0] when empty
 }
 
 // String returns the expression as written, without braces.
@@ -170,13 +176,26 @@ func Parse(s string) (*Template, error) {
 	var all strings.Builder
 	for _, p := range t.parts {
 		all.WriteString(p.lit)
-		t.size += len(p.lit)
+		t.litLen += len(p.lit)
 		if p.expr != nil {
 			t.literal = false
-			t.size += 24 // room for a typical value, so that the result is one allocation
+			t.nexpr++
 		}
 	}
 	t.lit = all.String()
+	if t.nexpr == 1 {
+		after := false
+		for _, p := range t.parts {
+			switch {
+			case p.expr != nil:
+				t.one, after = p.expr, true
+			case after:
+				t.suf += p.lit
+			default:
+				t.pre += p.lit
+			}
+		}
+	}
 	return t, nil
 }
 
@@ -296,6 +315,26 @@ next:
 	return out
 }
 
+// Spell makes each expression whose name equals one of names case-insensitively (C19), in
+// another spelling, ask the data for that spelling: with the trigger's declared binding data,
+// `{ID}` is looked up as Id, one exact lookup instead of a case-insensitive search. Values are
+// the same, since Data lookups are case-insensitive; errors still quote the name as written.
+// Call it before the template is shared between goroutines.
+func (t *Template) Spell(names []string) {
+	for _, p := range t.parts {
+		if p.expr == nil {
+			continue
+		}
+		first := p.expr.Path[0]
+		for _, n := range names {
+			if n != first && strings.EqualFold(n, first) {
+				p.expr.key = n
+				break
+			}
+		}
+	}
+}
+
 // IsLiteral reports whether the template has no `{…}` parts; Literal returns its text then.
 func (t *Template) IsLiteral() bool { return t.literal }
 
@@ -311,11 +350,28 @@ func (t *Template) Eval(d Data, opt *Options) (string, error) {
 	if t.literal {
 		return t.lit, nil
 	}
-	var b strings.Builder
-	b.Grow(t.size)
+	if t.one != nil {
+		// The usual shape (`shipped-{id}`, `{name}.json`): one concatenation, no allocation
+		// at all for a template that is just the expression.
+		s, err := evalExpr(t.one, d, opt)
+		if err != nil {
+			return "", err
+		}
+		if opt.Escape != nil {
+			s = opt.Escape(s)
+		}
+		return t.pre + s + t.suf, nil
+	}
+	// Values first, then one allocation of the exact size: none for a template that is one
+	// expression, and the tiny allocator's for a short result.
+	var small [4]string
+	vals := small[:0]
+	if t.nexpr > len(small) {
+		vals = make([]string, 0, t.nexpr)
+	}
+	size := t.litLen
 	for _, p := range t.parts {
 		if p.expr == nil {
-			b.WriteString(p.lit)
 			continue
 		}
 		s, err := evalExpr(p.expr, d, opt)
@@ -325,7 +381,22 @@ func (t *Template) Eval(d Data, opt *Options) (string, error) {
 		if opt.Escape != nil {
 			s = opt.Escape(s)
 		}
-		b.WriteString(s)
+		vals = append(vals, s)
+		size += len(s)
+	}
+	if len(t.parts) == 1 {
+		return vals[0], nil
+	}
+	var b strings.Builder
+	b.Grow(size)
+	i := 0
+	for _, p := range t.parts {
+		if p.expr == nil {
+			b.WriteString(p.lit)
+			continue
+		}
+		b.WriteString(vals[i])
+		i++
 	}
 	return b.String(), nil
 }
