@@ -69,11 +69,11 @@
 // (duplicates, never loss). A batch that fails on a lost partition is left to the new owner, not
 // dead-lettered. An idle host renews an ownership only when it would otherwise risk going stale
 // before a failed renewal could be retried (at 20 s of its 30 s at the defaults). The Processor
-// runs a round about every second, but lists the ownership blobs only once per
+// runs a round every quarter second, but lists the ownership blobs only once per
 // loadBalancingUpdateInterval — sooner when the last listing shows an unowned partition or an
-// ownership past its expiry — so a killed host's partitions are claimed within about a second of
-// their expiry (≤ 32 s after the kill at the defaults) at the request rate of the configured
-// interval.
+// ownership past its expiry — so a killed host's partitions are claimed within a third of a second
+// of their expiry (30 s after the last renewal at the defaults; a kill comes after it, so ≤ 30 s
+// after the kill plus the claim) at the request rate of the configured interval.
 //
 // A start that fails — an event hub or consumer group that does not exist (the consumer group is
 // probed once per start: the SDK's Processor only logs its link's amqp:not-found and idles), a

@@ -157,15 +157,15 @@ func TestRenewDue(t *testing.T) {
 	}
 }
 
-// The Processor's rounds come every second, but the ownership blobs are listed again only when the
+// The Processor's rounds come every quarter second, but the ownership blobs are listed again only when the
 // kept listing is an interval old, shows a partition nobody owns, or another owner's ownership past
 // its expiry; a refused claim drops the kept listing.
 func TestOwnershipListingKept(t *testing.T) {
-	if r := processorRound(10 * time.Second); r != time.Second {
+	if r := processorRound(10 * time.Second); r != 250*time.Millisecond {
 		t.Errorf("round for 10 s = %v", r)
 	}
-	if r := processorRound(500 * time.Millisecond); r != 500*time.Millisecond {
-		t.Errorf("round for 0.5 s = %v", r)
+	if r := processorRound(200 * time.Millisecond); r != 200*time.Millisecond {
+		t.Errorf("round for 0.2 s = %v", r)
 	}
 	key := [3]string{"ns", "hub", "$default"}
 	now := time.Now()

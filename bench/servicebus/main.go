@@ -202,7 +202,8 @@ func waitEmpty(ctx context.Context, p *amqppeer.Peer, q string) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d messages left", c.Total)
+			r, _ := p.Releases(ctx, q)
+			return fmt.Errorf("%d messages left (%+v, %d released ever)", c.Total, c, r)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -1314,6 +1314,16 @@ container.on('sender_draining', (ctx) => {
   link.set_drained(true);
 });
 
+// settle settles a delivery the client disposed of, and forgets it, as the service does: with
+// receiver-settle-mode second the client (go-amqp) sends its outcome unsettled and never settles
+// again after ours, and the service's link forgets a delivery it settled. rhea frees a slot of its
+// session's 2048-delivery buffer only once both sides settled, so every session stalled for good
+// after 2048 peek-lock deliveries (a receiver then waited forever with credit and a full queue).
+function settle(d, state) {
+  d.update(true, state);
+  d.remote_settled = true;
+}
+
 function dispositionRec(ctx) {
   const d = ctx.delivery;
   debug('disposition', d.remote_state && d.remote_state.constructor.composite_type, 'settled', d.remote_settled, 'seq', d.__rec && d.__rec.seq);
@@ -1325,7 +1335,7 @@ function dispositionRec(ctx) {
   // again over $management.
   if (!link.state.local_open) return null;
   if (rec.token !== d.__token || rec.state !== 'locked') {
-    d.update(true, rhea.message.rejected({ error: { condition: 'com.microsoft:message-lock-lost', description: 'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.' } }).described());
+    settle(d, rhea.message.rejected({ error: { condition: 'com.microsoft:message-lock-lost', description: 'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.' } }).described());
     return null;
   }
   return { rec, store, d, link };
@@ -1335,7 +1345,7 @@ container.on('accepted', (ctx) => {
   const x = dispositionRec(ctx);
   if (!x) return;
   x.store.remove(x.rec);
-  x.d.update(true);
+  settle(x.d);
 });
 
 container.on('released', (ctx) => {
@@ -1352,7 +1362,7 @@ container.on('released', (ctx) => {
     if (x.rec.state !== 'released' || !x.store.msgs.has(x.rec.seq)) return;
     x.store.returnToQueue(x.rec, true);
   }, 100);
-  x.d.update(true);
+  settle(x.d);
 });
 
 container.on('modified', (ctx) => {
@@ -1364,7 +1374,7 @@ container.on('modified', (ctx) => {
   } else {
     x.store.returnToQueue(x.rec, true, typedMap(st.value && st.value[2]));
   }
-  x.d.update(true);
+  settle(x.d);
 });
 
 container.on('rejected', (ctx) => {
@@ -1375,7 +1385,7 @@ container.on('rejected', (ctx) => {
   const info = err.info || {};
   const reason = info.DeadLetterReason !== undefined ? info.DeadLetterReason : (err.condition === 'com.microsoft:dead-letter' ? undefined : err.condition);
   x.store.deadLetter(x.rec, reason, info.DeadLetterErrorDescription !== undefined ? info.DeadLetterErrorDescription : err.description);
-  x.d.update(true);
+  settle(x.d);
 });
 
 function onLinkGone(ctx) {
@@ -1546,7 +1556,12 @@ const admin = http.createServer(async (req, res) => {
 // of 32 messages came back with a few after the SDK's 20 ms TimeAfterFirstMessage, and concurrent
 // receivers stalled at ~400 msg/s. The service's AMQP stack (Microsoft.Azure.Amqp
 // TcpTransportListener) sets NoDelay on its sockets, and sends up to the link credit at once.
-const server = container.listen({ port: config.port || 0, host: '127.0.0.1', tcp_no_delay: true });
+//
+// session_buffer_size: rhea keeps every delivery not yet settled by both sides in a session buffer
+// of 2048 and stops sending when it is full, freeing slots only from the oldest: one message a
+// handler holds for minutes would stop its session after 2047 more. The service has no such
+// bound below the link credit; 65536 slots are beyond any credit a test asks for.
+const server = container.listen({ port: config.port || 0, host: '127.0.0.1', tcp_no_delay: true, session_buffer_size: { outgoing: 65536 } });
 server.on('connection', (s) => {
   sockets.add(s);
   if (faults.stalled) s.pause();

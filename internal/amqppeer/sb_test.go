@@ -1,8 +1,10 @@
 package amqppeer_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -715,4 +717,60 @@ func TestSBLocksOnlyWithinLinkCredit(t *testing.T) {
 			t.Errorf("%s: delivery count %d, want 1", m.Body, m.DeliveryCount)
 		}
 	}
+}
+
+// One receiver's session carries any number of peek-lock deliveries, also while its oldest message
+// stays locked throughout: the service forgets a delivery once it settled the client's outcome.
+// The peer used to keep them in rhea's 2048-slot session buffer (go-amqp in receiver-settle-mode
+// second never settles after the sender), and the 2049th receive waited forever.
+func TestSBManyPeekLockDeliveriesOnOneSession(t *testing.T) {
+	t.Parallel()
+	q := name(t)
+	create(t, amqppeer.Config{Queues: []amqppeer.Queue{{Name: q}}})
+	c := sbClient(t)
+	s := sender(t, c, q)
+	const total = 5000
+	for sent := 0; sent < total; {
+		b, err := s.NewMessageBatch(ctx(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ; sent < total && b.NumMessages() < 250; sent++ {
+			if err := b.AddMessage(&azservicebus.Message{Body: []byte(fmt.Sprint(sent))}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.SendMessageBatch(ctx(t), b, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := queueReceiver(t, c, q, nil)
+	held := receiveN(t, r, 1)[0]
+	got := 1
+	deadline := time.Now().Add(2 * time.Minute)
+	for got < total {
+		if time.Now().After(deadline) {
+			t.Fatalf("received %d of %d messages; counts %+v", got, total, counts(t, q))
+		}
+		rctx, cancel := context.WithTimeout(ctx(t), 10*time.Second)
+		msgs, err := r.ReceiveMessages(rctx, min(100, total-got), nil)
+		cancel()
+		if err != nil && len(msgs) == 0 {
+			t.Fatalf("after %d of %d messages: %v; counts %+v", got, total, err, counts(t, q))
+		}
+		var wg sync.WaitGroup
+		for _, m := range msgs {
+			wg.Go(func() {
+				if err := r.CompleteMessage(ctx(t), m, nil); err != nil {
+					t.Errorf("complete: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		got += len(msgs)
+	}
+	if err := r.CompleteMessage(ctx(t), held, nil); err != nil {
+		t.Fatalf("completing the message held throughout: %v", err)
+	}
+	wantCounts(t, q, amqppeer.Counts{})
 }
