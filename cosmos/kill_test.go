@@ -76,6 +76,19 @@ func killTakeover(t *testing.T, defaults bool, bound time.Duration) time.Duratio
 	eventually(t, "the helper to own the 4 leases", func() bool { return ownersOf(e.leaseDocs())["doomed"] == 4 })
 	child.Kill()
 	killedAt := time.Now()
+	// The child is dead: its last lease write is final, and its leases are free an expiration
+	// interval after it.
+	expiration := 1500 * time.Millisecond
+	if defaults {
+		expiration = 60 * time.Second
+	}
+	var lastRenew time.Time
+	for _, l := range e.leaseDocs() {
+		if r := l.renewed(); r.After(lastRenew) {
+			lastRenew = r
+		}
+	}
+	expiresAt := lastRenew.Add(expiration)
 	later := docs(20, 10)
 	e.write(later...)
 
@@ -89,6 +102,11 @@ func killTakeover(t *testing.T, defaults bool, bound time.Duration) time.Duratio
 		}
 	}
 	took := time.Since(killedAt)
+	after := killedAt.Add(took).Sub(expiresAt)
+	t.Logf("leases expired %v after the kill; every document delivered %v after that", expiresAt.Sub(killedAt).Round(100*time.Millisecond), after.Round(100*time.Millisecond))
+	if defaults && after > 3*time.Second {
+		t.Errorf("documents delivered %v after the leases expired, want ≤ 3 s (the heir looks again 100 ms after a foreign lease's expiry)", after)
+	}
 	rec.exactlyOnce(t, append(before, later...))
 	if o := ownersOf(e.leaseDocs()); o["heir"] != 4 {
 		t.Errorf("owners after the takeover %v", o)

@@ -557,8 +557,9 @@ func (t *trigger) balance(ctx context.Context, exec driver.Executor, wg *sync.Wa
 }
 
 // expiryMargin is how long after a lease's expiry balance looks again (expired means older than
-// leaseExpirationInterval, strictly).
-const expiryMargin = 100 * time.Millisecond
+// leaseExpirationInterval, strictly; a timer never fires early). A killed host's leases are taken
+// over this long after their expiry, plus the acquisition.
+const expiryMargin = 20 * time.Millisecond
 
 func (t *trigger) start(ctx context.Context, exec driver.Executor, wg *sync.WaitGroup, l *leaseDoc) {
 	wctx, cancel := context.WithCancel(ctx)

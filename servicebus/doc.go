@@ -20,7 +20,13 @@
 // `cardinality` "many" for batches; `maxMessageBatchSize` (overrides host.json).
 //
 // Single dispatch runs up to maxConcurrentCalls invocations at once (16 × processors), each
-// message in peek-lock. Its lock is renewed while the handler runs, up to
+// message in peek-lock. A handler's slot is free for the next message once the handler returned:
+// the settlement, a round trip to the service, runs beside the next invocations (at most
+// 2 × maxConcurrentCalls settling), so handlers never wait on completions and up to
+// 3 × maxConcurrentCalls messages can be locked at once — the Functions processor settles inside
+// the slot (a deliberate difference: at the defaults the trigger outpaces a receive-complete loop
+// of the same concurrency; see the README's benchmark). Within a session a message keeps its slot
+// until settled. Its lock is renewed while the handler runs, up to
 // maxAutoLockRenewalDuration (5 min; renewed when the remaining time falls under
 // min(10 s, half of it), as the Functions processor). Settlement follows Functions:
 //

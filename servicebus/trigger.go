@@ -308,8 +308,46 @@ func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc recei
 	renew func(context.Context, *azservicebus.ReceivedMessage, *azservicebus.RenewMessageLockOptions) error,
 	sess *SessionActions, limit, prefetch int, idle *time.Duration) {
 	slots := make(chan struct{}, limit)
+	// Outside a session, a message's handler slot is free once its handler returned: its
+	// settlement (a round trip to the service) holds one of 2 × limit settling slots instead, so
+	// handlers are not kept waiting on completions. maxConcurrentCalls still bounds the handlers
+	// running at once; at most three times as many messages are locked (issue 24: at the defaults
+	// the trigger then outpaces a receive-complete loop of the same concurrency). A session's
+	// messages keep their slot until settled: the next of the session starts after that.
+	var settling chan struct{}
+	if sess == nil {
+		settling = make(chan struct{}, 2*limit)
+	}
+	// handle runs one message's invocation and settlement; it holds a handler slot on entry.
+	handle := func(m *azservicebus.ReceivedMessage) {
+		held := true
+		defer func() {
+			if held {
+				<-slots
+			}
+		}()
+		var handled func()
+		if settling != nil {
+			handled = func() {
+				settling <- struct{}{}
+				held = false
+				<-slots
+			}
+			defer func() {
+				if !held {
+					<-settling
+				}
+			}()
+		}
+		t.handleOne(ctx, exec, s, renew, sess, m, handled)
+	}
+	// Workers live as long as the loop and take the next message when done: a goroutine per
+	// message grew a fresh stack each time (the invocation path is deep). There are at most as
+	// many as messages were in flight at once.
+	work := make(chan *azservicebus.ReceivedMessage)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer close(work)
 	// dispatch runs one invocation per message; the first holds a slot already.
 	dispatch := func(msgs []*azservicebus.ReceivedMessage) {
 		t.st.received.Add(int64(len(msgs)))
@@ -317,10 +355,16 @@ func (t *trigger) singleLoop(ctx context.Context, exec driver.Executor, rc recei
 			if i > 0 {
 				slots <- struct{}{} // during the drain too: the handlers in flight free slots
 			}
-			wg.Go(func() {
-				defer func() { <-slots }()
-				t.handleOne(ctx, exec, s, renew, sess, m)
-			})
+			select {
+			case work <- m:
+			default:
+				wg.Go(func() {
+					handle(m)
+					for m := range work {
+						handle(m)
+					}
+				})
+			}
 		}
 	}
 	// credit is what the link may still deliver on: what the last receive asked for beyond what
@@ -396,10 +440,11 @@ func isSessionLost(err error) bool {
 	return errors.As(err, &e) && (e.Code == azservicebus.CodeLockLost || e.Code == azservicebus.CodeClosed)
 }
 
-// handleOne runs one invocation for m and settles it from the Result.
+// handleOne runs one invocation for m and settles it from the Result; handled (may be nil) runs
+// between the two.
 func (t *trigger) handleOne(ctx context.Context, exec driver.Executor, s settler,
 	renew func(context.Context, *azservicebus.ReceivedMessage, *azservicebus.RenewMessageLockOptions) error,
-	sess *SessionActions, m *azservicebus.ReceivedMessage) {
+	sess *SessionActions, m *azservicebus.ReceivedMessage, handled func()) {
 	var renewFn func(context.Context, *azservicebus.ReceivedMessage) error
 	if sess == nil && renew != nil {
 		renewFn = func(ctx context.Context, m *azservicebus.ReceivedMessage) error {
@@ -416,6 +461,9 @@ func (t *trigger) handleOne(ctx context.Context, exec driver.Executor, s settler
 		stop = t.autoRenew(acts, m)
 	}
 	res := t.execute(ctx, exec, []*azservicebus.ReceivedMessage{m}, acts, sess)
+	if handled != nil {
+		handled()
+	}
 	stop()
 	t.settle(s, acts, res)
 }
@@ -535,29 +583,54 @@ func (t *trigger) settleError(op string, acts *MessageActions, m *azservicebus.R
 }
 
 // autoRenew renews m's lock while the handler runs, up to MaxAutoLockRenewalDuration (negative:
-// without limit), as the Functions processor does. The returned stop ends it.
+// without limit), as the Functions processor does. The returned stop ends it. Until the first
+// renewal is due nothing runs but a timer: most handlers end long before (issue 24: a goroutine
+// per message, and the growth of its stack, were a tenth of the trigger's CPU).
 func (t *trigger) autoRenew(acts *MessageActions, m *azservicebus.ReceivedMessage) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
 	var until time.Time
 	if t.opts.MaxAutoLockRenewalDuration > 0 {
 		until = time.Now().Add(t.opts.MaxAutoLockRenewalDuration)
 	}
-	go func() {
+	// next is how long until the next renewal; false when there is none to make.
+	next := func() (time.Duration, bool) {
+		acts.renewMu.Lock()
+		lu := m.LockedUntil
+		acts.renewMu.Unlock()
+		if lu == nil {
+			return 0, false
+		}
+		remaining := time.Until(*lu)
+		wait := max(0, remaining-min(10*time.Second, remaining/2))
+		if !until.IsZero() && time.Now().Add(wait).After(until) {
+			return 0, false
+		}
+		return wait, true
+	}
+	first, ok := next()
+	if !ok {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	tm := time.AfterFunc(first, func() {
 		defer close(done)
-		for {
-			acts.renewMu.Lock()
-			lu := m.LockedUntil
-			acts.renewMu.Unlock()
-			if lu == nil {
-				return
-			}
-			remaining := time.Until(*lu)
-			wait := remaining - min(10*time.Second, remaining/2)
-			if wait < 0 {
-				wait = 0
-			}
-			if !until.IsZero() && time.Now().Add(wait).After(until) {
+		t.renewLoop(ctx, acts, m, next)
+	})
+	return func() {
+		cancel()
+		if !tm.Stop() {
+			<-done // the first renewal was due: wait for the loop to see the cancellation
+		}
+	}
+}
+
+// renewLoop renews m's lock now and then whenever next says, until ctx ends, the message is
+// settled or its lock is lost.
+func (t *trigger) renewLoop(ctx context.Context, acts *MessageActions, m *azservicebus.ReceivedMessage, next func() (time.Duration, bool)) {
+	for first := true; ; first = false {
+		if !first {
+			wait, ok := next()
+			if !ok {
 				return
 			}
 			tm := time.NewTimer(wait)
@@ -567,40 +640,48 @@ func (t *trigger) autoRenew(acts *MessageActions, m *azservicebus.ReceivedMessag
 				return
 			case <-tm.C:
 			}
-			if acts.Settled(m) != "" {
-				return
-			}
-			rctx, rcancel := context.WithTimeout(ctx, t.opts.ClientRetryOptions.TryTimeout)
-			_, err := acts.RenewLock(rctx, m)
-			rcancel()
-			if ctx.Err() != nil {
-				return
-			}
-			switch {
-			case err == nil:
-			case errors.Is(err, ErrInvocationEnded), errors.Is(err, ErrAlreadySettled):
-				return
-			case errors.Is(err, ErrLockLost):
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		acts.renewMu.Lock()
+		lu := m.LockedUntil
+		acts.renewMu.Unlock()
+		if lu == nil {
+			return
+		}
+		if acts.Settled(m) != "" {
+			return
+		}
+		rctx, rcancel := context.WithTimeout(ctx, t.opts.ClientRetryOptions.TryTimeout)
+		_, err := acts.RenewLock(rctx, m)
+		rcancel()
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrInvocationEnded), errors.Is(err, ErrAlreadySettled):
+			return
+		case errors.Is(err, ErrLockLost):
+			t.st.locksLost.Add(1)
+			t.log.Error("message lock lost while the handler ran: Service Bus delivers the message again, and settling it will fail",
+				"message_id", m.MessageID, "delivery_count", m.DeliveryCount, "error", err)
+			return
+		default:
+			t.st.renewalErrors.Add(1)
+			t.log.Warn("renewing the message lock failed; retrying", "message_id", m.MessageID, "error", err)
+			if time.Until(*lu) <= 0 {
 				t.st.locksLost.Add(1)
-				t.log.Error("message lock lost while the handler ran: Service Bus delivers the message again, and settling it will fail",
-					"message_id", m.MessageID, "delivery_count", m.DeliveryCount, "error", err)
+				t.log.Error("message lock expired while the handler ran: Service Bus delivers the message again, and settling it will fail",
+					"message_id", m.MessageID, "delivery_count", m.DeliveryCount)
 				return
-			default:
-				t.st.renewalErrors.Add(1)
-				t.log.Warn("renewing the message lock failed; retrying", "message_id", m.MessageID, "error", err)
-				if time.Until(*lu) <= 0 {
-					t.st.locksLost.Add(1)
-					t.log.Error("message lock expired while the handler ran: Service Bus delivers the message again, and settling it will fail",
-						"message_id", m.MessageID, "delivery_count", m.DeliveryCount)
-					return
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(min(time.Second, time.Until(*lu)/2)):
-				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(min(time.Second, time.Until(*lu)/2)):
 			}
 		}
-	}()
-	return func() { cancel(); <-done }
+	}
 }

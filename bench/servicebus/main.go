@@ -32,8 +32,11 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
@@ -48,6 +51,8 @@ var (
 	n       = flag.Int("n", 2000, "messages per leg and round")
 	rounds  = flag.Int("rounds", 3, "rounds (each runs every leg once, in a rotated order)")
 	cpuprof = flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memprof = flag.String("memprofile", "", "write an allocation profile of the run to this file")
+	only    = flag.String("legs", "", "comma-separated legs to run (default all: dapr,raw-1,raw-8,raw-32,trigger); the trigger leg always runs")
 )
 
 func main() {
@@ -68,6 +73,15 @@ func main() {
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+	if *memprof != "" {
+		f, err := os.Create(*memprof)
+		if err == nil {
+			err = pprof.Lookup("allocs").WriteTo(f, 0)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench/servicebus:", err)
+		}
+	}
 }
 
 type leg struct {
@@ -75,6 +89,16 @@ type leg struct {
 	drain func(ctx context.Context, q string, count int, first *firstSeen) error
 	total time.Duration
 	msgs  int
+	cpu   time.Duration // this process's CPU time during the leg's drains
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func run() error {
@@ -107,6 +131,13 @@ func run() error {
 			return triggerRun(ctx, p, q, count, first)
 		}},
 	}
+	if *only != "" {
+		keep := map[string]bool{"trigger": true}
+		for _, name := range strings.Split(*only, ",") {
+			keep[strings.TrimSpace(name)] = true
+		}
+		legs = slices.DeleteFunc(legs, func(l *leg) bool { return !keep[l.name] })
+	}
 	// Warm up the peer (a Node process) and the connection: not measured.
 	if err := fill(ctx, cl, "bench", *n/4); err != nil {
 		return err
@@ -121,6 +152,7 @@ func run() error {
 				return err
 			}
 			var first firstSeen
+			c0 := cpuTime()
 			if err := l.drain(ctx, "bench", *n, &first); err != nil {
 				return fmt.Errorf("%s: %w", l.name, err)
 			}
@@ -131,15 +163,17 @@ func run() error {
 				first.end = time.Now()
 			}
 			d := first.end.Sub(first.at())
+			c := cpuTime() - c0
 			l.total += d
 			l.msgs += *n
-			fmt.Printf("round %d %-8s %6.0f msg/s\n", r+1, l.name, float64(*n)/d.Seconds())
+			l.cpu += c
+			fmt.Printf("round %d %-8s %6.0f msg/s  %5.1f µs CPU/msg\n", r+1, l.name, float64(*n)/d.Seconds(), float64(c.Microseconds())/float64(*n))
 		}
 	}
 	trig := legs[len(legs)-1]
 	rate := func(l *leg) float64 { return float64(l.msgs) / l.total.Seconds() }
 	for _, l := range legs {
-		fmt.Printf("total %-8s %6.0f msg/s\n", l.name, rate(l))
+		fmt.Printf("total %-8s %6.0f msg/s  %5.1f µs CPU/msg (this process)\n", l.name, rate(l), float64(l.cpu.Microseconds())/float64(l.msgs))
 	}
 	for _, l := range legs[:len(legs)-1] {
 		ratio := rate(trig) / rate(l)
