@@ -110,9 +110,9 @@ func lastOwnershipWrite(t *testing.T, hub string) time.Time {
 // expires, and every event is processed — duplicates only since the last checkpoint.
 func TestKilledHostPartitionsTakenOver(t *testing.T) {
 	t.Parallel()
-	// Ownership expiry is 3 s and rounds 0.5 s: the takeover comes well within 15 s.
+	// Ownership expiry is 3 s and load-balancing interval 0.5 s (rounds 0.25 s): the takeover comes well within 15 s.
 	took := killTakeover(t, false, 15*time.Second)
-	t.Logf("takeover after %v (expiry 3 s, rounds 0.5 s)", took.Round(100*time.Millisecond))
+	t.Logf("takeover after %v (expiry 3 s, interval 0.5 s, rounds 0.25 s)", took.Round(100*time.Millisecond))
 }
 
 // The same at the default intervals (issue 24: skipping renewals that are not yet due, and
