@@ -105,7 +105,7 @@ func killTakeover(t *testing.T, defaults bool, bound time.Duration) time.Duratio
 	after := killedAt.Add(took).Sub(expiresAt)
 	t.Logf("leases expired %v after the kill; every document delivered %v after that", expiresAt.Sub(killedAt).Round(100*time.Millisecond), after.Round(100*time.Millisecond))
 	if defaults && after > 3*time.Second {
-		t.Errorf("documents delivered %v after the leases expired, want ≤ 3 s (the heir looks again 100 ms after a foreign lease's expiry)", after)
+		t.Errorf("documents delivered %v after the leases expired, want ≤ 3 s (the heir looks again 20 ms after a foreign lease's expiry)", after)
 	}
 	rec.exactlyOnce(t, append(before, later...))
 	if o := ownersOf(e.leaseDocs()); o["heir"] != 4 {

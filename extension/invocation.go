@@ -144,7 +144,7 @@ func (inv *invocation) payloadProps() map[string]any {
 			if !jsonObject(x) {
 				return nil
 			}
-			b = []byte(x)
+			return inv.decodePayload(func() []byte { return []byte(x) })
 		case json.RawMessage:
 			b = x
 		}
@@ -152,12 +152,18 @@ func (inv *invocation) payloadProps() map[string]any {
 	if !jsonObject(b) {
 		return nil
 	}
+	return inv.decodePayload(func() []byte { return b })
+}
+
+// decodePayload decodes the JSON object payload once; raw is called only then (a string payload
+// is copied into bytes once, not per lookup).
+func (inv *invocation) decodePayload(raw func() []byte) map[string]any {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	if !inv.payloadDone {
 		inv.payloadDone = true
 		var m map[string]any
-		if json.Unmarshal(b, &m) == nil {
+		if json.Unmarshal(raw(), &m) == nil {
 			inv.payload = m
 		}
 	}

@@ -318,8 +318,10 @@ next:
 // Spell makes each expression whose name equals one of names case-insensitively (C19), in
 // another spelling, ask the data for that spelling: with the trigger's declared binding data,
 // `{ID}` is looked up as Id, one exact lookup instead of a case-insensitive search. Values are
-// the same, since Data lookups are case-insensitive; errors still quote the name as written.
-// Call it before the template is shared between goroutines.
+// the same, since Data lookups are case-insensitive, unless the data holds two keys that differ
+// only in case (a payload {"ID":1,"Id":2}: Functions' case-insensitive binding data cannot hold
+// both either), where the declared spelling wins. Errors still quote the name as written. Call
+// it before the template is shared between goroutines.
 func (t *Template) Spell(names []string) {
 	for _, p := range t.parts {
 		if p.expr == nil {
@@ -383,9 +385,6 @@ func (t *Template) Eval(d Data, opt *Options) (string, error) {
 		}
 		vals = append(vals, s)
 		size += len(s)
-	}
-	if len(t.parts) == 1 {
-		return vals[0], nil
 	}
 	var b strings.Builder
 	b.Grow(size)
